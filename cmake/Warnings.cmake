@@ -1,0 +1,12 @@
+# One INTERFACE target carries the warning flags; every erds target links it.
+add_library(erds_warnings INTERFACE)
+add_library(erds::warnings ALIAS erds_warnings)
+target_compile_options(erds_warnings INTERFACE -Wall -Wextra -Wpedantic
+  $<$<BOOL:${ERDS_WERROR}>:-Werror>)
+# Reproducible builds: no absolute source paths in binaries.
+target_compile_options(erds_warnings INTERFACE "-ffile-prefix-map=${CMAKE_SOURCE_DIR}=.")
+if(ERDS_SANITIZE)
+  target_compile_options(erds_warnings INTERFACE -fsanitize=address,undefined
+    -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(erds_warnings INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,12 @@
+# Generates a C++ source holding every migration file (run at build time by CMake -P).
+set(_out "// Generated from erds-core/migrations/*.sql. Do not edit.\n#include \"erds/migrations/migrations.h\"\n\nnamespace erds {\n\nconst std::vector<pg::Migration>& allMigrations() {\n  static const std::vector<pg::Migration> kAll = {\n")
+foreach(_f IN LISTS FILES)
+  file(READ "${DIR}/${_f}" _sql)
+  string(REGEX MATCH "^([0-9]+)_" _m "${_f}")
+  set(_ver "${CMAKE_MATCH_1}")
+  math(EXPR _ver "${_ver} + 0")
+  string(REGEX REPLACE "\\.sql$" "" _name "${_f}")
+  string(APPEND _out "      {${_ver}, \"${_name}\", R\"erdssql(${_sql})erdssql\"},\n")
+endforeach()
+string(APPEND _out "  };\n  return kAll;\n}\n\n}  // namespace erds\n")
+file(WRITE "${OUT}" "${_out}")
