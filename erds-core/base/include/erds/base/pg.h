@@ -72,8 +72,11 @@ class Connection {
   Result<void> commit();     // COMMIT
   Result<void> rollback();   // ROLLBACK (never fails the caller on a dead connection)
 
-  // False once the connection has failed; the pool then drops it.
+  // False once the connection has failed (including a server that closed the socket while the
+  // connection was idle); the pool then drops it.
   bool healthy() const;
+  // True while a transaction block is open (also when it has failed and awaits ROLLBACK).
+  bool inTransaction() const;
   // The server-side SQLSTATE of the last failed statement ("" if none).
   const std::string& lastSqlState() const { return lastSqlState_; }
   // A unique id for this connection's lifetime: "<host>/<pid>/<n>/<random>" (used as audit writer).

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prepares docker/secrets/ and docker/pki/ for compose.yaml on a Docker host, as root:
+# random database passwords and KEK (as ./erds up makes them), each file mode 0400 and owned by the
+# container user that reads it (erds = 10001, postgres = 999 in the postgres image).
+# The development PKI comes from `erdsctl pki init` (default: reuse ../var/pki made by ./erds up).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+[ "$(id -u)" = 0 ] || { echo "docker/secrets.sh: run as root (it sets file owners)" >&2; exit 1; }
+pki_src=${1:-../var/pki}
+[ -f "$pki_src/tls.pem" ] || { echo "docker/secrets.sh: no PKI in $pki_src (run: build/erdsctl pki init --dir var/pki)" >&2; exit 1; }
+install -d -m 0755 secrets pki
+cp "$pki_src/tls.pem" "$pki_src/root-ca.pem" pki/
+put() {  # name owner content-command
+  local name=$1 owner=$2; shift 2
+  [ -s "secrets/$name" ] || (umask 077; "$@" >"secrets/$name")
+  chown "$owner:$owner" "secrets/$name"; chmod 0400 "secrets/$name"
+}
+put db_super_password.pg 999 openssl rand -hex 24
+put db_owner_password 10001 openssl rand -hex 24
+put db_app_password 10001 openssl rand -hex 24
+put kek 10001 openssl rand -hex 32
+put tls_key 10001 cat "$pki_src/tls.key"
+# The postgres container needs its own copies of the two role passwords (its user differs).
+put db_owner_password.pg 999 cat secrets/db_owner_password
+put db_app_password.pg 999 cat secrets/db_app_password
+echo "docker/secrets.sh: secrets in docker/secrets, certificates in docker/pki"

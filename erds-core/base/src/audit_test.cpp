@@ -1,0 +1,258 @@
+#include "erds/base/audit.h"
+
+#include <gtest/gtest.h>
+
+#include "erds/base/log.h"
+#include "erds/base/migrations.h"
+#include "erds/migrations/migrations.h"
+#include "fake_clock.h"
+#include "test_database.h"
+
+namespace erds {
+namespace {
+
+class AuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = testing::TestDatabase::create();
+    ASSERT_TRUE(db.has_value()) << db.error().message;
+    db_ = std::move(db).value();
+    auto c = pg::Connection::connect(db_->ownerConninfo());
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    owner_ = std::move(c).value();
+    auto m = pg::applyMigrations(*owner_, allMigrations(), db_->appRole());
+    ASSERT_TRUE(m.has_value()) << m.error().message;
+  }
+  std::unique_ptr<pg::Connection> app() {
+    auto c = pg::Connection::connect(db_->appConninfo());
+    EXPECT_TRUE(c.has_value());
+    return c ? std::move(c).value() : nullptr;
+  }
+  static AuditEvent event(const std::string& action, const std::string& details = "{}") {
+    return AuditEvent{"party:1", action, "message:9", "success", "", details};
+  }
+  AuditVerifyReport verify() {
+    auto r = AuditLog::verify(*owner_);
+    EXPECT_TRUE(r.has_value()) << r.error().message;
+    return r ? *r : AuditVerifyReport{};
+  }
+
+  testing::FakeClock clock_{TimePoint(std::chrono::microseconds(1795773600123456))};
+  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<pg::Connection> owner_;
+};
+
+TEST_F(AuditTest, TwoWritersInterleavedVerify) {
+  AuditLog audit(clock_);
+  auto w1 = app();
+  auto w2 = app();
+  ASSERT_TRUE(w1 && w2);
+  for (int i = 0; i < 5; ++i) {
+    auto a = audit.append(*w1, event("auth.login", "{\"i\": " + std::to_string(i) + ", \"b\": [1, 2]}"));
+    ASSERT_TRUE(a.has_value()) << a.error().message;
+    EXPECT_EQ(a->seq, i + 1);
+    EXPECT_EQ(a->writerId, w1->id());
+    clock_.advance(std::chrono::microseconds(7));
+    auto b = audit.append(*w2, event("evidence.issued"));
+    ASSERT_TRUE(b.has_value()) << b.error().message;
+    EXPECT_EQ(b->seq, i + 1);
+  }
+  auto rep = verify();
+  EXPECT_TRUE(rep.ok) << rep.firstProblem;
+  EXPECT_EQ(rep.rows, 10);
+  EXPECT_EQ(rep.writers, 2);
+}
+
+TEST_F(AuditTest, RecordChainsAndFields) {
+  AuditLog audit(clock_);
+  auto w = app();
+  log::ScopedRequestId rid("req-abc");
+  auto r1 = audit.append(*w, event("a", "{\"z\":1,   \"a\":2}"));
+  ASSERT_TRUE(r1.has_value()) << r1.error().message;
+  EXPECT_EQ(r1->prevHash, std::string(32, '\0'));
+  EXPECT_EQ(r1->hash.size(), 32u);
+  EXPECT_EQ(r1->event.requestId, "req-abc");
+  EXPECT_EQ(r1->at, clock_.now());
+  EXPECT_EQ(r1->hash, AuditLog::computeHash(*r1));
+  auto r2 = audit.append(*w, AuditEvent{"operator:root", "b", "", "denied", "explicit", "{}"});
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(r2->prevHash, r1->hash);
+  EXPECT_EQ(r2->event.requestId, "explicit");
+  auto row = owner_->execParams(
+      "SELECT request_id, (extract(epoch FROM at) * 1000000)::bigint FROM audit_log WHERE id = $1",
+      {pg::Param::integer(r1->id)});
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->get(0, 0), "req-abc");
+  EXPECT_EQ(row->getInt(0, 1), 1795773600123456);
+  EXPECT_TRUE(verify().ok);
+}
+
+TEST_F(AuditTest, HashCoversEveryField) {
+  AuditRecord base;
+  base.writerId = "w";
+  base.seq = 3;
+  base.at = clock_.now();
+  base.event = event("x");
+  base.prevHash = std::string(32, 'p');
+  const std::string h = AuditLog::computeHash(base);
+  std::vector<AuditRecord> variants(9, base);
+  variants[0].writerId = "w2";
+  variants[1].seq = 4;
+  variants[2].at += std::chrono::microseconds(1);
+  variants[3].event.actor = "party:2";
+  variants[4].event.action = "y";
+  variants[5].event.object = "message:8";
+  variants[6].event.outcome = "failure";
+  variants[7].event.requestId = "r";
+  variants[8].event.detailsJson = "{\"a\": 1}";
+  for (const auto& v : variants) EXPECT_NE(AuditLog::computeHash(v), h);
+  // Length prefixes: moving a character between adjacent fields changes the hash.
+  AuditRecord shifted2 = base;
+  shifted2.event.actor = base.event.actor + base.event.action.substr(0, 1);
+  shifted2.event.action = base.event.action.substr(1);
+  EXPECT_NE(AuditLog::computeHash(shifted2), h);
+}
+
+TEST_F(AuditTest, AppendJoinsTheCallersTransaction) {
+  AuditLog audit(clock_);
+  auto w = app();
+  ASSERT_TRUE(w->begin().has_value());
+  ASSERT_TRUE(audit.append(*w, event("rolled.back")).has_value());
+  ASSERT_TRUE(w->rollback().has_value());
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 0);
+  auto r = audit.append(*w, event("kept"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->seq, 1);  // the rolled-back row did not consume a seq
+  EXPECT_FALSE(w->inTransaction());
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 1);
+}
+
+TEST_F(AuditTest, AppendThroughPool) {
+  AuditLog audit(clock_);
+  pg::Pool pool({db_->appConninfo(), "", 2, std::chrono::milliseconds(1000), std::chrono::seconds(3)});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit.append(pool, event("pooled")).has_value());
+  EXPECT_TRUE(verify().ok);
+}
+
+TEST_F(AuditTest, RejectsBadEvents) {
+  AuditLog audit(clock_);
+  auto w = app();
+  struct Case {
+    AuditEvent e;
+  };
+  const Case kCases[] = {{{"", "a", "", "success", "", "{}"}},
+                         {{"x", "", "", "success", "", "{}"}},
+                         {{"x", "a", "", "maybe", "", "{}"}},
+                         {{"x", "a", "", "success", "", "[1,2]"}},
+                         {{"x", "a", "", "success", "", "not json"}}};
+  for (const auto& c : kCases) {
+    auto r = audit.append(*w, c.e);
+    ASSERT_FALSE(r.has_value()) << c.e.actor << "/" << c.e.action << "/" << c.e.outcome << "/" << c.e.detailsJson;
+    EXPECT_TRUE(r.error().is(ErrorCode::InvalidInput)) << r.error().toString();
+    EXPECT_FALSE(w->inTransaction());
+  }
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 0);
+}
+
+class AuditTamperTest : public AuditTest {
+ protected:
+  void SetUp() override {
+    AuditTest::SetUp();
+    if (HasFatalFailure()) return;
+    AuditLog audit(clock_);
+    auto w1 = app();
+    auto w2 = app();
+    for (int i = 0; i < 4; ++i) {
+      auto a = audit.append(*w1, event("one." + std::to_string(i)));
+      ASSERT_TRUE(a.has_value());
+      ids_.push_back(a->id);
+      writer_ = a->writerId;
+      ASSERT_TRUE(audit.append(*w2, event("two." + std::to_string(i))).has_value());
+    }
+    ASSERT_TRUE(verify().ok);
+  }
+  void tamper(const std::string& sql) {
+    auto r = owner_->exec(sql);
+    ASSERT_TRUE(r.has_value()) << sql << ": " << r.error().message;
+  }
+  std::vector<int64_t> ids_;  // writer 1's rows, seq 1..4
+  std::string writer_;
+};
+
+TEST_F(AuditTamperTest, EditedRowIsNamed) {
+  tamper("UPDATE audit_log SET outcome = 'failure' WHERE id = " + std::to_string(ids_[2]));
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem,
+            "writer " + writer_ + ": row id " + std::to_string(ids_[2]) + " (seq 3) changed: hash mismatch");
+  EXPECT_EQ(rep.rows, 8);
+}
+
+TEST_F(AuditTamperTest, EditedDetailsAreDetected) {
+  tamper("UPDATE audit_log SET details = '{\"x\": 1}' WHERE id = " + std::to_string(ids_[0]));
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_NE(rep.firstProblem.find("row id " + std::to_string(ids_[0]) + " (seq 1) changed"), std::string::npos)
+      << rep.firstProblem;
+}
+
+TEST_F(AuditTamperTest, DeletedMiddleRowIsDetected) {
+  tamper("DELETE FROM audit_log WHERE id = " + std::to_string(ids_[1]));
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem, "writer " + writer_ + ": row id " + std::to_string(ids_[2]) +
+                                  " (seq 3): rows with seq 2 are missing (deleted)");
+}
+
+TEST_F(AuditTamperTest, DeletedFirstRowIsDetected) {
+  tamper("DELETE FROM audit_log WHERE id = " + std::to_string(ids_[0]));
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_NE(rep.firstProblem.find("rows with seq 1 are missing"), std::string::npos) << rep.firstProblem;
+}
+
+TEST_F(AuditTamperTest, SwappedSeqIsDetected) {
+  const std::string a = std::to_string(ids_[1]);
+  const std::string b = std::to_string(ids_[2]);
+  tamper("UPDATE audit_log SET seq = seq + 100 WHERE id IN (" + a + "," + b + ")");
+  tamper("UPDATE audit_log SET seq = CASE WHEN id = " + a + " THEN 3 ELSE 2 END WHERE id IN (" + a + "," + b + ")");
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  // The row now at seq 2 is the old third row: its hash covered seq 3.
+  EXPECT_EQ(rep.firstProblem,
+            "writer " + writer_ + ": row id " + std::to_string(ids_[2]) + " (seq 2) changed: hash mismatch");
+}
+
+TEST_F(AuditTamperTest, RecomputedHashButBrokenChainIsDetected) {
+  // An attacker who rewrites a row and its own hash still breaks the next row's prev_hash link...
+  // unless they rewrite the rest of the chain too (see README: chain heads need external anchoring).
+  AuditRecord r;
+  auto row = owner_->execParams(
+      "SELECT writer_id, seq, (extract(epoch FROM at) * 1000000)::bigint, actor, action, object, outcome,"
+      " coalesce(request_id, ''), details::text, prev_hash FROM audit_log WHERE id = $1",
+      {pg::Param::integer(ids_[1])});
+  ASSERT_TRUE(row.has_value());
+  r.writerId = row->get(0, 0);
+  r.seq = row->getInt(0, 1);
+  r.at = TimePoint(std::chrono::microseconds(row->getInt(0, 2)));
+  r.event = AuditEvent{row->get(0, 3), "forged.action", row->get(0, 5), row->get(0, 6), row->get(0, 7), row->get(0, 8)};
+  r.prevHash = row->getBytea(0, 9);
+  std::string forged = AuditLog::computeHash(r);
+  auto upd = owner_->execParams("UPDATE audit_log SET action = 'forged.action', hash = $1 WHERE id = $2",
+                                {pg::Param::bytes(forged), pg::Param::integer(ids_[1])});
+  ASSERT_TRUE(upd.has_value()) << upd.error().message;
+  auto rep = verify();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem, "writer " + writer_ + ": row id " + std::to_string(ids_[2]) +
+                                  " (seq 3): prev_hash does not match the previous row (reordered or deleted)");
+}
+
+TEST_F(AuditTest, VerifyOfEmptyLogIsOk) {
+  auto rep = verify();
+  EXPECT_TRUE(rep.ok);
+  EXPECT_EQ(rep.rows, 0);
+  EXPECT_EQ(rep.writers, 0);
+}
+
+}  // namespace
+}  // namespace erds

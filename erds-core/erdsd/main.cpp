@@ -1,0 +1,191 @@
+// erdsd: the public HTTPS front end of erds.
+//
+// SECURITY
+// - Talks to: clients over HTTPS (TLS 1.2/1.3 only, http.address:http.port) and PostgreSQL over
+//   libpq as the daemon role database.app_role (no DDL, only the GRANTs given in migrations).
+// - Runs as: an unprivileged user of its own (e.g. erds); never root. It binds an unprivileged
+//   port (8443 by default) and needs no capabilities.
+// - Reads: its configuration file, the TLS certificate chain, and the secret files named by
+//   http.tls_key and database.password_file (mode 0400/0600). The TLS key goes into the TLS context
+//   and the in-memory copy is wiped; secrets never come from the environment and never reach logs.
+// - Must never hold: the evidence-sealing or time-stamping keys (those live in erds-signer only),
+//   the database owner's credentials, or the key-encryption key beyond what the core needs.
+// - Everything received over HTTP is untrusted: size limits apply before bodies are read, and one
+//   catch-all per request turns any exception into a generic 500 carrying only the request id.
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "erds/base/config.h"
+#include "erds/base/log.h"
+#include "erds/base/metrics.h"
+#include "erds/base/pg.h"
+#include "erds/http/router.h"
+#include "erds/http/server.h"
+#include "erds/http/service_routes.h"
+#include "erds/migrations/migrations.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr const char* kUsage =
+    "usage: erdsd --config FILE [--check-config] [--print-routes]\n"
+    "       erdsd --help | --version\n"
+    "  --config FILE    INI configuration (ERDS_* environment variables override non-secret keys)\n"
+    "  --check-config   validate the configuration, the TLS certificate and key, then exit\n"
+    "  --print-routes   print the HTTP routes (\"GET /healthz\"), one per line, then exit\n";
+
+int fail(int code, const std::string& line) {
+  std::cerr << "erdsd: " << line << "\n";
+  return code;
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+// Qualified mode must not run on the development PKI: any certificate of the chain whose subject
+// or issuer mentions DEVELOPMENT is refused.
+erds::Result<void> checkNotDevelopmentCertificate(const std::string& path) {
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) return erds::Error::invalidInput("http.tls_certificate (" + path + "): cannot read file");
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    ++count;
+    char subject[512];
+    char issuer[512];
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof issuer);
+    X509_free(cert);
+    if (std::strstr(subject, "DEVELOPMENT") != nullptr || std::strstr(issuer, "DEVELOPMENT") != nullptr) {
+      ERR_clear_error();
+      return erds::Error::invalidInput("http.tls_certificate (" + path +
+                                       "): service.mode=qualified refuses a DEVELOPMENT certificate");
+    }
+  }
+  ERR_clear_error();
+  if (count == 0) return erds::Error::invalidInput("http.tls_certificate (" + path + "): no PEM certificate");
+  return erds::ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string configPath;
+  bool checkOnly = false;
+  bool printRoutes = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (a == "--version") {
+      std::cout << "erdsd " << ERDS_VERSION << "\n";
+      return kExitOk;
+    }
+    if (a == "--config" && i + 1 < argc) {
+      configPath = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      configPath = a.substr(9);
+    } else if (a == "--check-config") {
+      checkOnly = true;
+    } else if (a == "--print-routes") {
+      printRoutes = true;
+    } else {
+      std::cerr << "erdsd: unknown argument '" << a << "'\n" << kUsage;
+      return kExitUsage;
+    }
+  }
+  if (configPath.empty()) return fail(kExitUsage, "--config FILE is required (see --help)");
+
+  // Writing to a closed TLS connection must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM are taken with sigwait() below; block them before any thread starts so that
+  // every thread inherits the mask.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  auto config = erds::Config::load(configPath, erds::Config::processEnvironment());
+  if (!config) return fail(kExitUsage, config.error().message);
+  erds::log::init("erdsd", erds::log::parseLevel(config->getString("log.level")));
+
+  if (config->mode() == erds::ServiceMode::Qualified) {
+    if (config->getBool("service.demo_accounts"))
+      return fail(kExitUsage, "service.demo_accounts (" + config->sourceOf("service.demo_accounts") +
+                                  "): not allowed with service.mode=qualified");
+    auto devCheck = checkNotDevelopmentCertificate(config->getPath("http.tls_certificate"));
+    if (!devCheck) return fail(kExitUsage, devCheck.error().message);
+  }
+
+  auto serverOptions = erds::http::ServerOptions::fromConfig(*config);
+  if (!serverOptions) return fail(kExitUsage, serverOptions.error().message);
+
+  erds::pg::PoolOptions poolOptions;
+  poolOptions.conninfo = config->getString("database.conninfo");
+  if (config->isSet("database.password_file")) {
+    auto password = config->readSecret("database.password_file");
+    if (!password) return fail(kExitUsage, password.error().message);
+    poolOptions.password = std::string(password->reveal());
+  }
+  int64_t poolSize = config->getInt("database.pool_size");
+  if (poolSize < 1 || poolSize > 1000)
+    return fail(kExitUsage, "database.pool_size (" + config->sourceOf("database.pool_size") + "): must be 1..1000");
+  poolOptions.size = static_cast<int>(poolSize);
+  poolOptions.acquireTimeout = std::chrono::milliseconds(config->getMillis("database.acquire_timeout"));
+  // The pool connects lazily: erdsd starts without PostgreSQL and becomes ready by itself.
+  erds::pg::Pool pool(std::move(poolOptions));
+
+  auto router = std::make_shared<erds::http::Router>();
+  erds::http::ServiceRoutesOptions serviceOptions;
+  serviceOptions.pool = &pool;
+  serviceOptions.migrations = erds::allMigrations();
+  serviceOptions.registry = &erds::metrics::Registry::global();
+  serviceOptions.api = erds::http::ApiInfo{"erds API", ERDS_VERSION,
+                                           "Qualified electronic registered delivery service (ETSI EN 319 522)."};
+  erds::http::ServiceRoutes serviceRoutes(std::move(serviceOptions));
+  // Later components (identity, core, portal) register here through erds::http::RouteProvider.
+  if (auto r = serviceRoutes.registerRoutes(*router); !r)
+    return fail(kExitFailure, "route registration: " + r.error().toString());
+
+  if (printRoutes) {
+    for (const auto& line : router->routeList()) std::cout << line << "\n";
+    return kExitOk;
+  }
+
+  auto server = erds::http::Server::create(std::move(*serverOptions), router, erds::metrics::Registry::global());
+  if (!server) {
+    return fail(server.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
+                server.error().message);
+  }
+  if (checkOnly) {
+    std::cout << "erdsd: configuration OK (" << configPath << ")\n";
+    return kExitOk;
+  }
+
+  (*server)->start();
+  erds::log::info("http.listening", {{"port", static_cast<int64_t>((*server)->port())},
+                                     {"address", config->getString("http.address")},
+                                     {"mode", std::string(erds::serviceModeName(config->mode()))}});
+
+  int sig = 0;
+  sigwait(&stopSignals, &sig);
+  erds::log::info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*server)->stop();
+  erds::log::info("stopped");
+  return kExitOk;
+}

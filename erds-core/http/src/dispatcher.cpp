@@ -1,0 +1,263 @@
+// The request pipeline. The catch-all here is the one per request required by STYLE.md.
+#include "dispatcher.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "erds/base/log.h"
+
+namespace erds::http::internal {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+std::string_view methodLabel(std::string_view m) {
+  for (std::string_view known : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}) {
+    if (m == known) return known;
+  }
+  return "OTHER";
+}
+
+std::string mediaTypeOf(std::string_view value) {
+  std::size_t semi = value.find(';');
+  std::string_view t = value.substr(0, semi);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  std::string out(t);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool hasHeader(const Headers& h, std::string_view name) {
+  return std::any_of(h.begin(), h.end(), [&](const auto& p) { return headerNameEquals(p.first, name); });
+}
+
+void addDefault(Headers& h, std::string name, std::string value) {
+  if (!hasHeader(h, name)) h.emplace_back(std::move(name), std::move(value));
+}
+
+}  // namespace
+
+bool isSaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+Dispatcher::Dispatcher(std::shared_ptr<const Router> router, Limits limits,
+                       metrics::Registry& registry, const Clock& clock)
+    : router_(std::move(router)), limits_(limits), registry_(registry), clock_(clock) {
+  registry_.describe("erds_http_requests_total", "counter", "HTTP requests by method, route and status.");
+  registry_.describe("erds_http_request_duration_seconds", "histogram",
+                     "HTTP request latency by route (seconds).");
+}
+
+OutgoingResponse Dispatcher::problem(const ProblemType& type, std::string_view detail,
+                                     std::string_view instance, const std::string& requestId) const {
+  OutgoingResponse out;
+  out.status = type.status;
+  out.headers.emplace_back("Content-Type", std::string(kProblemContentType));
+  out.body = renderProblem(type, detail, instance, requestId);
+  return out;
+}
+
+void Dispatcher::finish(OutgoingResponse& out, const std::string& requestId) const {
+  addDefault(out.headers, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  addDefault(out.headers, "X-Content-Type-Options", "nosniff");
+  addDefault(out.headers, "Cache-Control", "no-store");
+  addDefault(out.headers, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  addDefault(out.headers, "Referrer-Policy", "no-referrer");
+  // The request id is ours; a handler cannot replace it.
+  out.headers.erase(std::remove_if(out.headers.begin(), out.headers.end(),
+                                   [](const auto& p) { return headerNameEquals(p.first, "X-Request-Id"); }),
+                    out.headers.end());
+  out.headers.emplace_back("X-Request-Id", requestId);
+}
+
+OutgoingResponse Dispatcher::transportError(FrameworkError error, std::string_view detail) const {
+  std::string requestId = log::newRequestId();
+  log::ScopedRequestId scoped(requestId);
+  OutgoingResponse out = problem(problemType(error), detail, "", requestId);
+  out.closeConnection = true;
+  finish(out, requestId);
+  registry_.inc("erds_http_requests_total",
+                {{"method", "OTHER"}, {"route", "unmatched"}, {"status", std::to_string(out.status)}});
+  log::info("http.request", {{"method", ""}, {"route", "unmatched"}, {"status", out.status},
+                             {"ms", 0.0}, {"error", std::string(detail)}});
+  return out;
+}
+
+OutgoingResponse Dispatcher::handle(const IncomingRequest& in, BodySource& body) const {
+  auto start = clock_.steadyNow();
+  std::string requestId;
+  for (const auto& [k, v] : in.headers) {
+    if (headerNameEquals(k, "X-Request-Id") && isSaneRequestId(v)) requestId = v;
+  }
+  if (requestId.empty()) requestId = log::newRequestId();
+  log::ScopedRequestId scoped(requestId);
+
+  std::string routeLabel = "unmatched";
+  OutgoingResponse out;
+  try {
+    out = handleInner(in, body, requestId, routeLabel);
+  } catch (const std::exception& e) {
+    log::error("http.unhandled_exception", {{"route", routeLabel}, {"what", e.what()}});
+    out = problem(problemType(FrameworkError::InternalError), "", "", requestId);
+  } catch (...) {
+    log::error("http.unhandled_exception", {{"route", routeLabel}, {"what", "unknown"}});
+    out = problem(problemType(FrameworkError::InternalError), "", "", requestId);
+  }
+  finish(out, requestId);
+
+  double seconds = std::chrono::duration<double>(clock_.steadyNow() - start).count();
+  std::string method(methodLabel(in.method));
+  registry_.inc("erds_http_requests_total",
+                {{"method", method}, {"route", routeLabel}, {"status", std::to_string(out.status)}});
+  registry_.observe("erds_http_request_duration_seconds", {{"route", routeLabel}}, seconds);
+  log::info("http.request", {{"method", method},
+                             {"route", routeLabel},
+                             {"status", out.status},
+                             {"ms", seconds * 1000.0}});
+  return out;
+}
+
+OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& body,
+                                         const std::string& requestId, std::string& routeLabel) const {
+  std::string_view target = in.target;
+  std::size_t q = target.find('?');
+  std::string path(target.substr(0, q));
+  std::string query(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1));
+  bool hasBody = in.chunked || (in.contentLength && *in.contentLength > 0);
+
+  // Header limits (Poco already bounds single fields and, at 100, the count).
+  int64_t headerBytes = 0;
+  for (const auto& [k, v] : in.headers) headerBytes += static_cast<int64_t>(k.size() + v.size());
+  if (static_cast<int64_t>(in.headers.size()) > limits_.maxHeaders) {
+    auto out = problem(problemType(FrameworkError::HeadersTooLarge),
+                       "more than " + std::to_string(limits_.maxHeaders) + " header fields", path, requestId);
+    out.closeConnection = true;
+    return out;
+  }
+  if (headerBytes > limits_.maxHeaderBytes) {
+    auto out = problem(problemType(FrameworkError::HeadersTooLarge),
+                       "header fields larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes",
+                       path, requestId);
+    out.closeConnection = true;
+    return out;
+  }
+  // An announced body over the global limit is refused before anything is read.
+  if (in.contentLength && *in.contentLength > limits_.maxBodyBytes) {
+    auto out = problem(problemType(FrameworkError::PayloadTooLarge),
+                       "request body larger than " + std::to_string(limits_.maxBodyBytes) + " bytes",
+                       path, requestId);
+    out.closeConnection = true;
+    return out;
+  }
+
+  Router::Match m = router_->match(in.method, path);
+  if (m.status != Router::MatchStatus::Found) {
+    OutgoingResponse out;
+    if (m.status == Router::MatchStatus::MethodNotAllowed) {
+      std::string allow;
+      for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+      out = problem(problemType(FrameworkError::MethodNotAllowed), "allowed: " + allow, path, requestId);
+      out.headers.emplace_back("Allow", allow);
+    } else if (m.status == Router::MatchStatus::BadPath) {
+      out = problem(problemType(FrameworkError::BadRequest), "malformed path", "", requestId);
+    } else {
+      out = problem(problemType(FrameworkError::RouteNotFound), "", path, requestId);
+    }
+    out.closeConnection = hasBody;  // the body stays unread
+    return out;
+  }
+  const RouteSpec& spec = *m.spec;
+  routeLabel = spec.path;
+
+  int64_t bodyLimit = limits_.maxBodyBytes;
+  if (spec.maxBodyBytes > 0) bodyLimit = std::min(bodyLimit, spec.maxBodyBytes);
+  if (hasBody) {
+    const std::string* ct = nullptr;
+    for (const auto& [k, v] : in.headers) {
+      if (headerNameEquals(k, "Content-Type")) ct = &v;
+    }
+    if (spec.requestMediaType.empty() ||
+        (ct == nullptr || mediaTypeOf(*ct) != mediaTypeOf(spec.requestMediaType))) {
+      auto out = problem(problemType(FrameworkError::UnsupportedMediaType),
+                         spec.requestMediaType.empty() ? "this operation takes no request body"
+                                                       : "expected " + mediaTypeOf(spec.requestMediaType),
+                         path, requestId);
+      out.closeConnection = true;
+      return out;
+    }
+    if (in.contentLength && *in.contentLength > bodyLimit) {
+      auto out = problem(problemType(FrameworkError::PayloadTooLarge),
+                         "request body larger than " + std::to_string(bodyLimit) + " bytes", path, requestId);
+      out.closeConnection = true;
+      return out;
+    }
+  }
+
+  Request req;
+  req.method = in.method;
+  req.path = path;
+  req.query = query;
+  req.routeTemplate = spec.path;
+  req.pathParams = std::move(m.params);
+  req.headers = in.headers;
+  req.requestId = requestId;
+  req.clientAddress = in.clientAddress;
+
+  if (hasBody) {
+    // Count as we read, so a chunked body cannot exceed the limit either.
+    auto deadline = clock_.steadyNow() + limits_.requestTimeout;
+    std::string buf(kReadChunk, '\0');
+    while (true) {
+      if (clock_.steadyNow() > deadline) {
+        auto out = problem(problemType(FrameworkError::RequestTimeout), "request body too slow", path, requestId);
+        out.closeConnection = true;
+        return out;
+      }
+      auto n = body.read(buf.data(), buf.size());
+      if (!n) {
+        bool malformed = n.error().is(ErrorCode::InvalidInput);
+        auto out = problem(problemType(malformed ? FrameworkError::BadRequest : FrameworkError::RequestTimeout),
+                           malformed ? "malformed request body framing" : "request body not received", path,
+                           requestId);
+        out.closeConnection = true;
+        return out;
+      }
+      if (*n == 0) break;
+      if (static_cast<int64_t>(req.body.size() + *n) > bodyLimit) {
+        auto out = problem(problemType(FrameworkError::PayloadTooLarge),
+                           "request body larger than " + std::to_string(bodyLimit) + " bytes", path, requestId);
+        out.closeConnection = true;
+        return out;
+      }
+      req.body.append(buf.data(), *n);
+    }
+  }
+
+  Result<Response> result = (*m.handler)(req);
+  if (!result) {
+    const Error& e = result.error();
+    const ProblemType& type = problemType(e.code);
+    if (type.status >= 500) {
+      log::error("http.handler_error", {{"route", routeLabel}, {"code", std::string(errorCodeName(e.code))},
+                                        {"message", e.message}});
+    }
+    return problem(type, publicDetail(e), path, requestId);
+  }
+  Response& r = *result;
+  OutgoingResponse out;
+  out.status = r.status;
+  out.headers = std::move(r.headers);
+  if (!r.contentType.empty()) out.headers.emplace_back("Content-Type", r.contentType);
+  out.body = std::move(r.body);
+  return out;
+}
+
+}  // namespace erds::http::internal

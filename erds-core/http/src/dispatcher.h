@@ -1,0 +1,73 @@
+// The transport-independent request pipeline of erds::http: request id, limits, routing, body
+// reading, the per-request catch-all, problem+json, security headers, access log and metrics.
+// The Poco adapter (server.cpp) feeds it; unit tests drive it directly.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "erds/base/clock.h"
+#include "erds/base/metrics.h"
+#include "erds/http/message.h"
+#include "erds/http/problem.h"
+#include "erds/http/router.h"
+#include "erds/http/server.h"
+
+namespace erds::http::internal {
+
+// Where the body bytes come from. read() returns the number of bytes read, 0 at the end of the
+// body; InvalidInput for malformed framing (bad chunk), Unavailable on a transport error or timeout.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual Result<std::size_t> read(char* buf, std::size_t n) = 0;
+};
+
+// The request head as parsed by the transport.
+struct IncomingRequest {
+  std::string method;
+  std::string target;                 // request target as sent ("/path?query")
+  Headers headers;
+  std::optional<int64_t> contentLength;
+  bool chunked = false;
+  std::string clientAddress;
+};
+
+struct OutgoingResponse {
+  int status = 200;
+  Headers headers;          // Content-Type included; Content-Length is the transport's job
+  std::string body;
+  bool closeConnection = false;  // the body was not (fully) read or the request was bad
+};
+
+// An X-Request-Id we accept from clients: 1..64 characters of [A-Za-z0-9._-].
+bool isSaneRequestId(std::string_view id);
+
+class Dispatcher {
+ public:
+  Dispatcher(std::shared_ptr<const Router> router, Limits limits, metrics::Registry& registry,
+             const Clock& clock);
+
+  // Never throws; every outcome is a response. Thread-safe.
+  OutgoingResponse handle(const IncomingRequest& request, BodySource& body) const;
+
+  // A response for a request the transport could not parse (400/431/408); logged and counted.
+  OutgoingResponse transportError(FrameworkError error, std::string_view detail) const;
+
+ private:
+  OutgoingResponse handleInner(const IncomingRequest& in, BodySource& body,
+                               const std::string& requestId, std::string& routeLabel) const;
+  OutgoingResponse problem(const ProblemType& type, std::string_view detail,
+                           std::string_view instance, const std::string& requestId) const;
+  void finish(OutgoingResponse& out, const std::string& requestId) const;
+
+  std::shared_ptr<const Router> router_;
+  Limits limits_;
+  metrics::Registry& registry_;
+  const Clock& clock_;
+};
+
+}  // namespace erds::http::internal

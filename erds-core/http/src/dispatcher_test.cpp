@@ -1,0 +1,283 @@
+#include "dispatcher.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "erds/base/log.h"
+
+namespace erds::http::internal {
+namespace {
+
+// Serves `data` in pieces and records how much was read.
+class StringBody final : public BodySource {
+ public:
+  explicit StringBody(std::string data) : data_(std::move(data)) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    ++calls;
+    std::size_t k = std::min(n, data_.size() - pos_);
+    std::copy_n(data_.data() + pos_, k, buf);
+    pos_ += k;
+    return k;
+  }
+  std::size_t consumed() const { return pos_; }
+  int calls = 0;
+
+ private:
+  std::string data_;
+  std::size_t pos_ = 0;
+};
+
+class FailingBody final : public BodySource {
+ public:
+  explicit FailingBody(Error e) : e_(std::move(e)) {}
+  Result<std::size_t> read(char*, std::size_t) override { return e_; }
+
+ private:
+  Error e_;
+};
+
+std::string header(const OutgoingResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (headerNameEquals(k, name)) return v;
+  }
+  return "<absent>";
+}
+
+Poco::JSON::Object::Ptr json(const std::string& s) {
+  Poco::JSON::Parser p;
+  return p.parse(s).extract<Poco::JSON::Object::Ptr>();
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("test", log::Level::Debug);
+    log::setSinkForTest(&logSink);
+    auto r = std::make_shared<Router>();
+    RouteSpec echo;
+    echo.method = "POST";
+    echo.path = "/api/v1/echo/{id}";
+    echo.operationId = "echo";
+    echo.requestMediaType = "application/json";
+    ASSERT_TRUE(r->add(echo, [](const Request& req) -> Result<Response> {
+      return Response::json(200, "{\"id\":\"" + req.param("id") + "\",\"len\":" + std::to_string(req.body.size()) +
+                                     ",\"rid\":\"" + req.requestId + "\"}");
+    }));
+    RouteSpec small;
+    small.method = "POST";
+    small.path = "/small";
+    small.operationId = "small";
+    small.requestMediaType = "application/json";
+    small.maxBodyBytes = 10;
+    ASSERT_TRUE(r->add(small, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+    RouteSpec get;
+    get.method = "GET";
+    get.path = "/thing";
+    get.operationId = "thing";
+    ASSERT_TRUE(r->add(get, [](const Request& req) -> Result<Response> {
+      if (req.queryParam("fail") == "notfound") return Error::notFound("no thing here");
+      if (req.queryParam("fail") == "internal") return Error::internal("sqlstate 42P01: secret table");
+      if (req.queryParam("fail") == "throw") throw std::runtime_error("boom with internals");
+      if (req.queryParam("fail") == "throwint") throw 42;
+      Response resp = Response::text(200, "thing");
+      if (req.queryParam("csp")) resp.headers.emplace_back("Content-Security-Policy", "default-src 'self'");
+      resp.headers.emplace_back("X-Request-Id", "handler-cannot-set-this");
+      return resp;
+    }));
+    router = r;
+    limits.maxBodyBytes = 100;
+    limits.maxHeaderBytes = 200;
+    limits.maxHeaders = 5;
+    dispatcher = std::make_unique<Dispatcher>(router, limits, registry, SystemClock::instance());
+  }
+  void TearDown() override { log::setSinkForTest(nullptr); }
+
+  OutgoingResponse run(IncomingRequest in, std::string body = "") {
+    StringBody b(std::move(body));
+    return dispatcher->handle(in, b);
+  }
+
+  std::string logSink;
+  std::shared_ptr<Router> router;
+  Limits limits;
+  metrics::Registry registry;
+  std::unique_ptr<Dispatcher> dispatcher;
+};
+
+TEST(RequestId, Sanity) {
+  EXPECT_TRUE(isSaneRequestId("abc-DEF_1.2"));
+  EXPECT_TRUE(isSaneRequestId(std::string(64, 'a')));
+  EXPECT_FALSE(isSaneRequestId(std::string(65, 'a')));
+  EXPECT_FALSE(isSaneRequestId(""));
+  EXPECT_FALSE(isSaneRequestId("a b"));
+  EXPECT_FALSE(isSaneRequestId("a\nb"));
+  EXPECT_FALSE(isSaneRequestId("a\"b"));
+}
+
+TEST_F(DispatcherTest, RoutesAndEchoesSaneRequestId) {
+  IncomingRequest in{"POST", "/api/v1/echo/x%201", {{"Content-Type", "application/json"}, {"X-Request-Id", "client-42"}},
+                     4, false, "1.2.3.4:5"};
+  auto out = run(in, "abcd");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(header(out, "X-Request-Id"), "client-42");
+  auto body = json(out.body);
+  EXPECT_EQ(body->getValue<std::string>("id"), "x 1");
+  EXPECT_EQ(body->getValue<int>("len"), 4);
+  EXPECT_EQ(body->getValue<std::string>("rid"), "client-42");
+  EXPECT_FALSE(out.closeConnection);
+}
+
+TEST_F(DispatcherTest, ReplacesInsaneRequestId) {
+  IncomingRequest in{"GET", "/thing", {{"X-Request-Id", "bad id with spaces"}}, std::nullopt, false, ""};
+  auto out = run(in);
+  std::string rid = header(out, "X-Request-Id");
+  EXPECT_NE(rid, "bad id with spaces");
+  EXPECT_TRUE(isSaneRequestId(rid));
+  // A handler cannot replace the request id.
+  int count = 0;
+  for (const auto& h : out.headers) count += headerNameEquals(h.first, "X-Request-Id");
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(DispatcherTest, SecurityHeadersOnEveryResponse) {
+  for (const char* target : {"/thing", "/missing", "/thing?fail=internal"}) {
+    auto out = run(IncomingRequest{"GET", target, {}, std::nullopt, false, ""});
+    EXPECT_EQ(header(out, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains") << target;
+    EXPECT_EQ(header(out, "X-Content-Type-Options"), "nosniff") << target;
+    EXPECT_EQ(header(out, "Cache-Control"), "no-store") << target;
+    EXPECT_EQ(header(out, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'") << target;
+  }
+  auto custom = run(IncomingRequest{"GET", "/thing?csp=1", {}, std::nullopt, false, ""});
+  EXPECT_EQ(header(custom, "Content-Security-Policy"), "default-src 'self'");
+}
+
+TEST_F(DispatcherTest, NotFoundAndMethodNotAllowedAreProblems) {
+  auto nf = run(IncomingRequest{"GET", "/nope?x=1", {}, std::nullopt, false, ""});
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_EQ(header(nf, "Content-Type"), "application/problem+json");
+  auto p = json(nf.body);
+  EXPECT_EQ(p->getValue<int>("status"), 404);
+  EXPECT_EQ(p->getValue<std::string>("instance"), "/nope");
+  EXPECT_EQ(p->getValue<std::string>("request_id"), header(nf, "X-Request-Id"));
+
+  auto mna = run(IncomingRequest{"DELETE", "/thing", {}, std::nullopt, false, ""});
+  EXPECT_EQ(mna.status, 405);
+  EXPECT_EQ(header(mna, "Allow"), "GET");
+  EXPECT_EQ(header(mna, "Content-Type"), "application/problem+json");
+}
+
+TEST_F(DispatcherTest, ErrorsMapThroughTheTable) {
+  auto nf = run(IncomingRequest{"GET", "/thing?fail=notfound", {}, std::nullopt, false, ""});
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_EQ(json(nf.body)->getValue<std::string>("detail"), "no thing here");
+  EXPECT_EQ(json(nf.body)->getValue<std::string>("type"), "urn:erds:problem:not-found");
+  auto internal = run(IncomingRequest{"GET", "/thing?fail=internal", {}, std::nullopt, false, ""});
+  EXPECT_EQ(internal.status, 500);
+  EXPECT_EQ(internal.body.find("secret"), std::string::npos);
+  EXPECT_NE(logSink.find("secret table"), std::string::npos);  // logged, not returned
+}
+
+TEST_F(DispatcherTest, ExceptionsBecomeGeneric500WithRequestIdOnly) {
+  for (const char* target : {"/thing?fail=throw", "/thing?fail=throwint"}) {
+    auto out = run(IncomingRequest{"GET", target, {{"X-Request-Id", "r-1"}}, std::nullopt, false, ""});
+    EXPECT_EQ(out.status, 500) << target;
+    EXPECT_EQ(out.body.find("boom"), std::string::npos);
+    auto p = json(out.body);
+    EXPECT_EQ(p->getValue<std::string>("request_id"), "r-1");
+    EXPECT_FALSE(p->has("detail"));
+  }
+  EXPECT_NE(logSink.find("http.unhandled_exception"), std::string::npos);
+}
+
+TEST_F(DispatcherTest, ContentLengthOverLimitIs413WithoutReading) {
+  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 1'000'000, false, ""};
+  StringBody body(std::string(1'000'000, 'x'));
+  auto out = dispatcher->handle(in, body);
+  EXPECT_EQ(out.status, 413);
+  EXPECT_EQ(body.calls, 0);
+  EXPECT_TRUE(out.closeConnection);
+  // Also on a path without a route: the global limit is checked first.
+  StringBody body2(std::string(1'000, 'x'));
+  auto out2 = dispatcher->handle(IncomingRequest{"POST", "/healthz", {}, 1'000, false, ""}, body2);
+  EXPECT_EQ(out2.status, 413);
+  EXPECT_EQ(body2.calls, 0);
+}
+
+TEST_F(DispatcherTest, ChunkedBodyIsCountedWhileStreaming) {
+  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, std::nullopt, true, ""};
+  StringBody big(std::string(5'000'000, 'x'));
+  auto out = dispatcher->handle(in, big);
+  EXPECT_EQ(out.status, 413);
+  EXPECT_LT(big.consumed(), 200'000u);  // stopped early, not after reading everything
+  EXPECT_TRUE(out.closeConnection);
+  StringBody fits(std::string(100, 'x'));
+  EXPECT_EQ(dispatcher->handle(in, fits).status, 200);
+}
+
+TEST_F(DispatcherTest, PerRouteBodyLimit) {
+  IncomingRequest in{"POST", "/small", {{"Content-Type", "application/json"}}, 11, false, ""};
+  EXPECT_EQ(run(in, std::string(11, 'x')).status, 413);
+  in.contentLength = 10;
+  EXPECT_EQ(run(in, std::string(10, 'x')).status, 204);
+}
+
+TEST_F(DispatcherTest, MediaTypeChecks) {
+  IncomingRequest wrong{"POST", "/api/v1/echo/1", {{"Content-Type", "text/plain"}}, 2, false, ""};
+  EXPECT_EQ(run(wrong, "{}").status, 415);
+  IncomingRequest missing{"POST", "/api/v1/echo/1", {}, 2, false, ""};
+  EXPECT_EQ(run(missing, "{}").status, 415);
+  IncomingRequest withParams{"POST", "/api/v1/echo/1", {{"content-type", "Application/JSON; charset=utf-8"}}, 2, false, ""};
+  EXPECT_EQ(run(withParams, "{}").status, 200);
+  IncomingRequest bodyOnGet{"GET", "/thing", {{"Content-Type", "application/json"}}, 2, false, ""};
+  EXPECT_EQ(run(bodyOnGet, "{}").status, 415);
+  IncomingRequest emptyBodyOnGet{"GET", "/thing", {}, 0, false, ""};
+  EXPECT_EQ(run(emptyBodyOnGet).status, 200);
+}
+
+TEST_F(DispatcherTest, HeaderLimitsGive431) {
+  Headers many;
+  for (int i = 0; i < 6; ++i) many.emplace_back("X-H" + std::to_string(i), "v");
+  auto out = run(IncomingRequest{"GET", "/thing", many, std::nullopt, false, ""});
+  EXPECT_EQ(out.status, 431);
+  auto big = run(IncomingRequest{"GET", "/thing", {{"X-Big", std::string(300, 'a')}}, std::nullopt, false, ""});
+  EXPECT_EQ(big.status, 431);
+  EXPECT_EQ(header(big, "Content-Type"), "application/problem+json");
+}
+
+TEST_F(DispatcherTest, BodyReadFailures) {
+  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 10, false, ""};
+  FailingBody timeout(Error::unavailable("timeout"));
+  EXPECT_EQ(dispatcher->handle(in, timeout).status, 408);
+  FailingBody malformed(Error::invalidInput("bad chunk"));
+  EXPECT_EQ(dispatcher->handle(in, malformed).status, 400);
+}
+
+TEST_F(DispatcherTest, AccessLogAndMetrics) {
+  logSink.clear();
+  run(IncomingRequest{"GET", "/thing", {{"X-Request-Id", "log-me"}}, std::nullopt, false, ""});
+  EXPECT_NE(logSink.find("\"http.request\""), std::string::npos) << logSink;
+  EXPECT_NE(logSink.find("\"route\":\"/thing\""), std::string::npos) << logSink;
+  EXPECT_NE(logSink.find("\"status\":200"), std::string::npos) << logSink;
+  EXPECT_NE(logSink.find("log-me"), std::string::npos) << logSink;
+  run(IncomingRequest{"GET", "/random/123", {}, std::nullopt, false, ""});
+  std::string text = registry.render();
+  EXPECT_NE(text.find("erds_http_requests_total"), std::string::npos) << text;
+  EXPECT_NE(text.find("route=\"/thing\""), std::string::npos) << text;
+  EXPECT_NE(text.find("route=\"unmatched\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("/random/123"), std::string::npos) << "unmatched paths must not become labels";
+  EXPECT_NE(text.find("erds_http_request_duration_seconds"), std::string::npos) << text;
+}
+
+TEST_F(DispatcherTest, TransportErrorsAreProblems) {
+  auto out = dispatcher->transportError(FrameworkError::HeadersTooLarge, "Too many header fields");
+  EXPECT_EQ(out.status, 431);
+  EXPECT_TRUE(out.closeConnection);
+  EXPECT_EQ(header(out, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(header(out, "X-Content-Type-Options"), "nosniff");
+}
+
+}  // namespace
+}  // namespace erds::http::internal

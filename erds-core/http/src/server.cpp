@@ -1,0 +1,357 @@
+// The Poco adapter: TLS listening socket, one TCPServerConnection per client connection running
+// HTTP/1.1 keep-alive on top of Poco's HTTPServerSession, with all parsing errors turned into
+// problem+json. This replaces Poco's HTTPServerConnection so that limits are checked before
+// "100 Continue" is sent and header overflows answer 431 rather than a bare 400.
+#include "erds/http/server.h"
+
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Timestamp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "dispatcher.h"
+#include "erds/base/log.h"
+#include "tls_context.h"
+
+namespace erds::http {
+
+namespace {
+
+using internal::Dispatcher;
+
+void initializeSslOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+class Connection;
+
+// Connections currently alive, so that stop() can close idle keep-alive connections.
+struct ConnectionSet {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<Connection*> all;
+  std::set<Connection*> busy;
+  std::atomic<bool> stopping{false};
+};
+
+class StreamBodySource final : public internal::BodySource {
+ public:
+  StreamBodySource(Poco::Net::HTTPServerRequestImpl& request, Poco::Net::HTTPServerResponseImpl& response)
+      : request_(request), response_(response) {}
+
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    try {
+      if (!continued_ && request_.getExpectContinue()) {
+        response_.sendContinue();
+      }
+      continued_ = true;
+      std::istream& in = request_.stream();
+      in.read(buf, static_cast<std::streamsize>(n));
+      auto got = in.gcount();
+      if (got == 0 && in.bad()) return Error::unavailable("body stream failed");
+      return static_cast<std::size_t>(got);
+    } catch (const Poco::TimeoutException&) {
+      return Error::unavailable("timeout reading body");
+    } catch (const Poco::Net::MessageException& e) {
+      return Error::invalidInput(e.displayText());
+    } catch (const Poco::Exception& e) {
+      return Error::unavailable(e.displayText());
+    } catch (const std::exception& e) {
+      return Error::unavailable(e.what());
+    }
+  }
+
+ private:
+  Poco::Net::HTTPServerRequestImpl& request_;
+  Poco::Net::HTTPServerResponseImpl& response_;
+  bool continued_ = false;
+};
+
+class Connection final : public Poco::Net::TCPServerConnection {
+ public:
+  Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+             const Dispatcher& dispatcher, ConnectionSet& set)
+      : TCPServerConnection(socket), params_(std::move(params)), dispatcher_(dispatcher), set_(set) {
+    std::lock_guard lock(set_.mu);
+    set_.all.insert(this);
+  }
+  ~Connection() override {
+    std::lock_guard lock(set_.mu);
+    set_.all.erase(this);
+    set_.busy.erase(this);
+    set_.cv.notify_all();
+  }
+
+  // The one catch-all per connection: nothing escapes into Poco's ErrorHandler.
+  void run() override {
+    try {
+      serve();
+    } catch (const Poco::Net::SSLException& e) {
+      log::debug("http.tls_error", {{"what", e.displayText()}});
+    } catch (const Poco::TimeoutException&) {
+      log::debug("http.connection_timeout");
+    } catch (const Poco::Exception& e) {
+      log::debug("http.connection_error", {{"what", e.displayText()}});
+    } catch (const std::exception& e) {
+      log::warn("http.connection_error", {{"what", e.what()}});
+    } catch (...) {
+      log::warn("http.connection_error", {{"what", "unknown"}});
+    }
+  }
+
+  void shutdownSocket() {
+    try {
+      socket().shutdown();
+    } catch (...) {
+      // Already closed: nothing to do.
+    }
+  }
+
+ private:
+  void setBusy(bool busy) {
+    std::lock_guard lock(set_.mu);
+    if (busy) {
+      set_.busy.insert(this);
+    } else {
+      set_.busy.erase(this);
+    }
+  }
+
+  void serve() {
+    Poco::Net::HTTPServerSession session(socket(), params_);
+    std::string client;
+    try {
+      client = socket().peerAddress().toString();
+    } catch (...) {
+      client = "unknown";
+    }
+    while (!set_.stopping && session.hasMoreRequests()) {
+      setBusy(true);
+      struct Idle {
+        Connection* c;
+        ~Idle() { c->setBusy(false); }
+      } idle{this};
+      Poco::Net::HTTPServerResponseImpl response(session);
+      std::unique_ptr<Poco::Net::HTTPServerRequestImpl> request;
+      try {
+        request = std::make_unique<Poco::Net::HTTPServerRequestImpl>(response, session, params_.get());
+      } catch (const Poco::Net::NoMessageException&) {
+        return;  // the client closed the connection between requests
+      } catch (const Poco::Net::MessageException& e) {
+        std::string what = e.message();
+        bool tooLarge = what.find("Too many header") != std::string::npos ||
+                        what.find("too long") != std::string::npos;
+        auto out = dispatcher_.transportError(
+            tooLarge ? FrameworkError::HeadersTooLarge : FrameworkError::BadRequest, what);
+        sendError(session, out);
+        return;
+      }
+
+      internal::IncomingRequest in;
+      in.method = request->getMethod();
+      in.target = request->getURI();
+      for (const auto& [k, v] : *request) in.headers.emplace_back(k, v);
+      if (request->hasContentLength()) in.contentLength = request->getContentLength64();
+      in.chunked = request->getChunkedTransferEncoding();
+      in.clientAddress = client;
+
+      StreamBodySource body(*request, response);
+      internal::OutgoingResponse out = dispatcher_.handle(in, body);
+
+      bool keepAlive = params_->getKeepAlive() && request->getKeepAlive() && session.canKeepAlive() &&
+                       !out.closeConnection && !set_.stopping;
+      response.setDate(Poco::Timestamp());
+      response.setVersion(request->getVersion());
+      write(response, out, keepAlive);
+      session.setKeepAlive(keepAlive);
+      if (!keepAlive) return;
+    }
+  }
+
+  static void write(Poco::Net::HTTPServerResponseImpl& response, const internal::OutgoingResponse& out,
+                    bool keepAlive) {
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+    for (const auto& [k, v] : out.headers) {
+      if (headerNameEquals(k, "Content-Type")) {
+        response.setContentType(v);
+      } else {
+        response.add(k, v);
+      }
+    }
+    response.setKeepAlive(keepAlive);
+    response.setContentLength64(static_cast<Poco::Int64>(out.body.size()));
+    if (out.body.empty()) {
+      response.send().flush();
+    } else {
+      response.sendBuffer(out.body.data(), out.body.size());
+    }
+  }
+
+  static void sendError(Poco::Net::HTTPServerSession& session, const internal::OutgoingResponse& out) {
+    Poco::Net::HTTPServerResponseImpl response(session);
+    response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+    response.setDate(Poco::Timestamp());
+    write(response, out, false);
+    session.setKeepAlive(false);
+  }
+
+  Poco::Net::HTTPServerParams::Ptr params_;
+  const Dispatcher& dispatcher_;
+  ConnectionSet& set_;
+};
+
+class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher, ConnectionSet& set)
+      : params_(std::move(params)), dispatcher_(dispatcher), set_(set) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new Connection(socket, params_, dispatcher_, set_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  const Dispatcher& dispatcher_;
+  ConnectionSet& set_;
+};
+
+}  // namespace
+
+Result<ServerOptions> ServerOptions::fromConfig(const Config& config) {
+  ServerOptions o;
+  o.address = config.getString("http.address");
+  int64_t port = config.getInt("http.port");
+  if (port < 0 || port > 65535)
+    return Error::invalidInput("http.port (" + config.sourceOf("http.port") + "): not a port number");
+  o.port = static_cast<uint16_t>(port);
+  o.certificateFile = config.getPath("http.tls_certificate");
+  if (o.certificateFile.empty())
+    return Error::invalidInput("http.tls_certificate (" + config.sourceOf("http.tls_certificate") + "): not set");
+  o.privateKeySource = config.getPath("http.tls_key");
+  auto key = config.readSecret("http.tls_key");
+  if (!key) return key.error();
+  o.privateKeyPem = std::move(*key);
+  o.threads = static_cast<int>(config.getInt("http.threads"));
+  o.maxQueued = static_cast<int>(config.getInt("http.max_queued"));
+  if (o.threads < 1 || o.threads > 1024)
+    return Error::invalidInput("http.threads (" + config.sourceOf("http.threads") + "): must be 1..1024");
+  if (o.maxQueued < 1)
+    return Error::invalidInput("http.max_queued (" + config.sourceOf("http.max_queued") + "): must be >= 1");
+  o.limits.maxBodyBytes = config.getBytes("http.max_body_bytes");
+  o.limits.maxHeaderBytes = config.getBytes("http.max_header_bytes");
+  o.limits.maxHeaders = static_cast<int>(config.getInt("http.max_headers"));
+  o.limits.requestTimeout = std::chrono::milliseconds(config.getMillis("http.request_timeout"));
+  if (o.limits.requestTimeout.count() <= 0)
+    return Error::invalidInput("http.request_timeout (" + config.sourceOf("http.request_timeout") +
+                               "): must be positive");
+  return o;
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  std::shared_ptr<const Router> router;
+  std::unique_ptr<Dispatcher> dispatcher;
+  ConnectionSet connections;
+  Poco::Net::HTTPServerParams::Ptr params;
+  std::unique_ptr<Poco::ThreadPool> pool;
+  std::unique_ptr<Poco::Net::TCPServer> tcp;
+  Poco::Net::ServerSocket listenSocket;  // shares the socket with `tcp`; closed on stop
+  uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { stop(std::chrono::milliseconds(2000)); }
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options, std::shared_ptr<const Router> router,
+                                               metrics::Registry& registry, const Clock& clock) {
+  initializeSslOnce();
+  auto impl = std::make_unique<Impl>();
+  auto ctx = internal::makeServerContext(options.certificateFile, options.privateKeyPem, options.privateKeySource);
+  if (!ctx) return ctx.error();
+  // The key now lives in the SSL_CTX only.
+  options.privateKeyPem = Secret();
+
+  impl->params = new Poco::Net::HTTPServerParams;
+  impl->params->setMaxThreads(options.threads);
+  impl->params->setMaxQueued(options.maxQueued);
+  impl->params->setTimeout(Poco::Timespan(options.limits.requestTimeout.count() * 1000));
+  impl->params->setKeepAlive(true);
+  impl->params->setKeepAliveTimeout(Poco::Timespan(5, 0));
+  impl->params->setMaxKeepAliveRequests(100);
+  impl->params->setSoftwareVersion("");
+
+  try {
+    Poco::Net::SecureServerSocket socket(*ctx);
+    socket.bind(Poco::Net::SocketAddress(options.address, options.port), true);
+    socket.listen(128);
+    impl->port = socket.address().port();
+    impl->listenSocket = socket;
+    impl->dispatcher = std::make_unique<Dispatcher>(router, options.limits, registry, clock);
+    impl->pool = std::make_unique<Poco::ThreadPool>(1, options.threads + 1, 60, 0);
+    impl->tcp = std::make_unique<Poco::Net::TCPServer>(
+        new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections), *impl->pool, socket,
+        impl->params);
+  } catch (const Poco::Net::InvalidAddressException& e) {
+    return Error::invalidInput("http.address: " + e.displayText());
+  } catch (const Poco::Net::HostNotFoundException& e) {
+    return Error::invalidInput("http.address: " + e.displayText());
+  } catch (const Poco::Exception& e) {
+    return Error::unavailable("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " +
+                              e.displayText());
+  }
+  impl->router = std::move(router);
+  impl->options = std::move(options);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::start() {
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->tcp->start();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  ConnectionSet& set = impl_->connections;
+  set.stopping = true;
+  if (impl_->started) impl_->tcp->stop();
+  try {
+    // Refuse new connections at once instead of leaving them in the kernel's backlog.
+    impl_->listenSocket.close();
+  } catch (...) {
+    // Already closed.
+  }
+  {
+    std::unique_lock lock(set.mu);
+    for (Connection* c : set.all) {
+      if (!set.busy.count(c)) c->shutdownSocket();
+    }
+    set.cv.wait_for(lock, grace, [&] { return set.all.empty(); });
+    for (Connection* c : set.all) c->shutdownSocket();
+  }
+  impl_->pool->joinAll();
+}
+
+}  // namespace erds::http

@@ -1,0 +1,271 @@
+// End-to-end over real TLS on 127.0.0.1, port 0, with a throwaway CA.
+#include "erds/http/server.h"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "erds/base/log.h"
+#include "test_pki.h"
+
+namespace erds::http {
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/erds-http-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+std::string readFile(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Reply {
+  int status = 0;
+  std::string contentType;
+  std::string body;
+  Poco::Net::HTTPResponse response;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("test", log::Level::Warn);
+    auto pki = testing::writeTestPki(dir.path);
+    ASSERT_TRUE(pki) << pki.error().toString();
+    files = *pki;
+    router = std::make_shared<Router>();
+    RouteSpec hello;
+    hello.method = "GET";
+    hello.path = "/hello/{name}";
+    hello.operationId = "hello";
+    ASSERT_TRUE(router->add(hello, [](const Request& r) -> Result<Response> {
+      return Response::text(200, "hello " + r.param("name"));
+    }));
+    RouteSpec upload;
+    upload.method = "POST";
+    upload.path = "/upload";
+    upload.operationId = "upload";
+    upload.requestMediaType = "application/octet-stream";
+    ASSERT_TRUE(router->add(upload, [](const Request& r) -> Result<Response> {
+      return Response::text(200, std::to_string(r.body.size()));
+    }));
+    ServerOptions o;
+    o.port = 0;
+    o.certificateFile = files.tlsCert;
+    o.privateKeyPem = Secret(readFile(files.tlsKey));
+    o.privateKeySource = files.tlsKey;
+    o.threads = 4;
+    o.limits.maxBodyBytes = 1024;
+    o.limits.maxHeaders = 20;
+    auto s = Server::create(std::move(o), router, registry);
+    ASSERT_TRUE(s) << s.error().toString();
+    server = std::move(*s);
+    server->start();
+    ASSERT_NE(server->port(), 0);
+  }
+  void TearDown() override {
+    if (server) server->stop();
+  }
+
+  Poco::Net::Context::Ptr clientContext() {
+    return new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", files.rootCa,
+                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
+  }
+
+  Reply request(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    Poco::Net::HTTPSClientSession session("localhost", server->port(), clientContext());
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [k, v] : headers) req.add(k, v);
+    if (!body.empty() || method == "POST") req.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(req) << body;
+    Reply r;
+    std::istream& in = session.receiveResponse(r.response);
+    std::ostringstream out;
+    Poco::StreamCopier::copyStream(in, out);
+    r.status = r.response.getStatus();
+    r.contentType = r.response.getContentType();
+    r.body = out.str();
+    return r;
+  }
+
+  TempDir dir;
+  testing::TestPkiFiles files;
+  std::shared_ptr<Router> router;
+  metrics::Registry registry;
+  std::unique_ptr<Server> server;
+};
+
+TEST_F(ServerTest, ServesOverVerifiedTls) {
+  auto r = request("GET", "/hello/world");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.response.get("X-Content-Type-Options"), "nosniff");
+  EXPECT_TRUE(r.response.has("Strict-Transport-Security"));
+  EXPECT_TRUE(r.response.has("X-Request-Id"));
+  EXPECT_FALSE(r.response.has("Server"));
+}
+
+TEST_F(ServerTest, UnknownPathIsProblem404) {
+  auto r = request("GET", "/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.contentType, "application/problem+json");
+  EXPECT_NE(r.body.find("\"request_id\""), std::string::npos);
+}
+
+TEST_F(ServerTest, BodyLimitOverTheWire) {
+  auto ok = request("POST", "/upload", std::string(1000, 'a'), {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "1000");
+  auto big = request("POST", "/upload", std::string(5000, 'a'), {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(big.contentType, "application/problem+json");
+}
+
+TEST_F(ServerTest, TooManyHeadersIs431) {
+  std::vector<std::pair<std::string, std::string>> h;
+  for (int i = 0; i < 30; ++i) h.emplace_back("X-Extra-" + std::to_string(i), "v");
+  EXPECT_EQ(request("GET", "/hello/x", "", h).status, 431);
+  // Over Poco's own hard cap of 100 fields: still 431 problem+json, not a bare 400.
+  h.clear();
+  for (int i = 0; i < 120; ++i) h.emplace_back("X-Extra-" + std::to_string(i), "v");
+  auto r = request("GET", "/hello/x", "", h);
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(r.contentType, "application/problem+json");
+}
+
+// Handshake with raw OpenSSL so that the client really offers the old protocol (Debian's default
+// configuration would otherwise refuse TLS < 1.2 on the client side already).
+int handshake(uint16_t port, int minVersion, int maxVersion, std::string* cipher = nullptr) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_security_level(ctx, 0);
+  SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+  SSL_CTX_set_min_proto_version(ctx, minVersion);
+  SSL_CTX_set_max_proto_version(ctx, maxVersion);
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  BIO* bio = BIO_new_ssl_connect(ctx);
+  BIO_set_conn_hostname(bio, addr.c_str());
+  int rc = BIO_do_handshake(bio);
+  int version = 0;
+  if (rc == 1) {
+    SSL* ssl = nullptr;
+    BIO_get_ssl(bio, &ssl);
+    version = SSL_version(ssl);
+    if (cipher) *cipher = SSL_get_cipher_name(ssl);
+  }
+  BIO_free_all(bio);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return version;
+}
+
+TEST_F(ServerTest, OnlyTls12And13) {
+  EXPECT_EQ(handshake(server->port(), TLS1_VERSION, TLS1_1_VERSION), 0) << "TLS <= 1.1 must be refused";
+  EXPECT_EQ(handshake(server->port(), TLS1_VERSION, TLS1_VERSION), 0);
+  std::string cipher;
+  EXPECT_EQ(handshake(server->port(), TLS1_2_VERSION, TLS1_2_VERSION, &cipher), TLS1_2_VERSION);
+  EXPECT_NE(cipher.find("ECDHE"), std::string::npos) << cipher;
+  EXPECT_TRUE(cipher.find("GCM") != std::string::npos || cipher.find("CHACHA20") != std::string::npos) << cipher;
+  EXPECT_EQ(handshake(server->port(), TLS1_3_VERSION, TLS1_3_VERSION), TLS1_3_VERSION);
+}
+
+TEST_F(ServerTest, StopIsGracefulAndIdempotent) {
+  EXPECT_EQ(request("GET", "/hello/a").status, 200);
+  server->stop();
+  server->stop();
+  EXPECT_THROW(request("GET", "/hello/a"), Poco::Exception);
+}
+
+TEST(ServerCreate, BadKeyAndCertificateNameTheKey) {
+  log::init("test", log::Level::Error);
+  TempDir dir;
+  auto pki = testing::writeTestPki(dir.path);
+  ASSERT_TRUE(pki);
+  metrics::Registry registry;
+  auto router = std::make_shared<Router>();
+  {
+    ServerOptions o;
+    o.port = 0;
+    o.certificateFile = dir.path + "/missing.pem";
+    o.privateKeyPem = Secret(readFile(pki->tlsKey));
+    auto s = Server::create(std::move(o), router, registry);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, ErrorCode::InvalidInput);
+    EXPECT_NE(s.error().message.find("http.tls_certificate"), std::string::npos);
+    EXPECT_NE(s.error().message.find("missing.pem"), std::string::npos);
+  }
+  {
+    ServerOptions o;
+    o.port = 0;
+    o.certificateFile = pki->tlsCert;
+    o.privateKeyPem = Secret("not a key");
+    o.privateKeySource = "/etc/key.pem";
+    auto s = Server::create(std::move(o), router, registry);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("http.tls_key (/etc/key.pem)"), std::string::npos) << s.error().message;
+  }
+  {
+    // A key that does not belong to the certificate.
+    TempDir other;
+    auto pki2 = testing::writeTestPki(other.path);
+    ASSERT_TRUE(pki2);
+    ServerOptions o;
+    o.port = 0;
+    o.certificateFile = pki->tlsCert;
+    o.privateKeyPem = Secret(readFile(pki2->tlsKey));
+    auto s = Server::create(std::move(o), router, registry);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("http.tls_key"), std::string::npos) << s.error().message;
+  }
+}
+
+TEST(ServerOptions, FromConfig) {
+  TempDir dir;
+  auto pki = testing::writeTestPki(dir.path);
+  ASSERT_TRUE(pki);
+  std::string ini = dir.path + "/erds.ini";
+  std::ofstream(ini) << "[http]\nport = 0\ntls_certificate = " << pki->tlsCert << "\ntls_key = " << pki->tlsKey
+                     << "\nmax_body_bytes = 1MiB\nmax_header_bytes = 8KiB\nmax_headers = 50\nrequest_timeout = 5s\n"
+                     << "threads = 3\n";
+  auto cfg = Config::load(ini, {});
+  ASSERT_TRUE(cfg) << cfg.error().toString();
+  auto o = ServerOptions::fromConfig(*cfg);
+  ASSERT_TRUE(o) << o.error().toString();
+  EXPECT_EQ(o->port, 0);
+  EXPECT_EQ(o->limits.maxBodyBytes, 1024 * 1024);
+  EXPECT_EQ(o->limits.maxHeaderBytes, 8 * 1024);
+  EXPECT_EQ(o->limits.maxHeaders, 50);
+  EXPECT_EQ(o->limits.requestTimeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(o->threads, 3);
+  EXPECT_FALSE(o->privateKeyPem.empty());
+  // A key file readable by others is refused by Config::readSecret.
+  std::filesystem::permissions(pki->tlsKey, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  auto bad = ServerOptions::fromConfig(*cfg);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("http.tls_key"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace erds::http

@@ -1,0 +1,225 @@
+#include "erds/evidence/timestamp_verify.h"
+
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include "openssl_util.h"
+
+namespace erds::evidence {
+
+using namespace internal;
+
+void TimestampVerifier::StoreDeleter::operator()(x509_store_st* s) const { X509_STORE_free(s); }
+void TimestampVerifier::CertDeleter::operator()(x509_st* c) const { X509_free(c); }
+
+namespace {
+
+constexpr std::size_t kMaxTokenBytes = 256 * 1024;
+constexpr std::size_t kMaxTrustFileBytes = 4 << 20;
+
+void freeTypeStack(STACK_OF(ASN1_TYPE)* s) { sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free); }
+using TypeStackPtr = std::unique_ptr<STACK_OF(ASN1_TYPE), Deleter<freeTypeStack>>;
+
+// qcStatements ::= SEQUENCE OF QCStatement; QCStatement ::= SEQUENCE { statementId OID, info ANY OPTIONAL }
+bool qcStatementsHaveQtst(const ASN1_OCTET_STRING* value) {
+  if (value == nullptr) return false;
+  const unsigned char* p = ASN1_STRING_get0_data(value);
+  TypeStackPtr outer(d2i_ASN1_SEQUENCE_ANY(nullptr, &p, ASN1_STRING_length(value)));
+  if (!outer) {
+    clearErrors();
+    return false;
+  }
+  for (int i = 0; i < sk_ASN1_TYPE_num(outer.get()); ++i) {
+    const ASN1_TYPE* t = sk_ASN1_TYPE_value(outer.get(), i);
+    if (t->type != V_ASN1_SEQUENCE) continue;
+    const unsigned char* q = ASN1_STRING_get0_data(t->value.sequence);
+    TypeStackPtr inner(d2i_ASN1_SEQUENCE_ANY(nullptr, &q, ASN1_STRING_length(t->value.sequence)));
+    if (!inner) {
+      clearErrors();
+      continue;
+    }
+    if (sk_ASN1_TYPE_num(inner.get()) < 1) continue;
+    const ASN1_TYPE* id = sk_ASN1_TYPE_value(inner.get(), 0);
+    if (id->type == V_ASN1_OBJECT && objectText(id->value.object) == kQtstStatementOid) return true;
+  }
+  return false;
+}
+
+bool certHasQtst(X509* cert) {
+  const int idx = X509_get_ext_by_NID(cert, NID_qcStatements, -1);
+  if (idx < 0) return false;
+  return qcStatementsHaveQtst(X509_EXTENSION_get_data(X509_get_ext(cert, idx)));
+}
+
+Result<Pkcs7Ptr> parseToken(std::string_view der) {
+  if (der.empty() || der.size() > kMaxTokenBytes) return Error::invalidInput("time-stamp token: empty or too large");
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+  if (!p7) return opensslError(ErrorCode::InvalidInput, "time-stamp token: not a CMS ContentInfo");
+  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())
+    return Error::invalidInput("time-stamp token: trailing bytes");
+  return p7;
+}
+
+Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509)* extra, TsTstInfoPtr* tstOut) {
+  TsTstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7));
+  if (!tst) return opensslError(ErrorCode::InvalidInput, "time-stamp token: no TSTInfo");
+  TimestampInfo info;
+  auto genTime = fromGeneralizedTime(TS_TST_INFO_get_time(tst.get()));
+  if (!genTime) return std::move(genTime).error();
+  info.genTime = *genTime;
+  info.serialHex = integerHex(TS_TST_INFO_get_serial(tst.get()));
+  info.policyOid = objectText(TS_TST_INFO_get_policy_id(tst.get()));
+  TS_MSG_IMPRINT* mi = TS_TST_INFO_get_msg_imprint(tst.get());
+  const ASN1_OBJECT* algo = nullptr;
+  X509_ALGOR_get0(&algo, nullptr, nullptr, TS_MSG_IMPRINT_get_algo(mi));
+  info.hashAlgorithmOid = objectText(algo);
+  const ASN1_OCTET_STRING* msg = TS_MSG_IMPRINT_get_msg(mi);
+  info.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(msg)),
+                      static_cast<std::size_t>(ASN1_STRING_length(msg)));
+  if (const ASN1_INTEGER* n = TS_TST_INFO_get_nonce(tst.get())) {
+    BnPtr bn(ASN1_INTEGER_to_BN(n, nullptr));
+    if (bn) {
+      std::string raw(static_cast<std::size_t>(BN_num_bytes(bn.get())), '\0');
+      BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(raw.data()));
+      info.nonce = std::move(raw);
+    }
+  }
+  const int ext = TS_TST_INFO_get_ext_by_NID(tst.get(), NID_qcStatements, -1);
+  if (ext >= 0) info.qcStatementInToken = qcStatementsHaveQtst(X509_EXTENSION_get_data(TS_TST_INFO_get_ext(tst.get(), ext)));
+  // The signer certificate: from the token's own bag or the caller's untrusted certificates.
+  STACK_OF(X509)* signers = PKCS7_get0_signers(p7, extra, 0);
+  if (signers != nullptr && sk_X509_num(signers) == 1) {
+    X509* c = sk_X509_value(signers, 0);
+    info.tsaSubject = subjectOneLine(c);
+    info.tsaCertificateDer = certificateDer(c);
+    info.qcStatementInCertificate = certHasQtst(c);
+  }
+  sk_X509_free(signers);
+  clearErrors();
+  if (tstOut != nullptr) *tstOut = std::move(tst);
+  return info;
+}
+
+int expectedNid(std::size_t digestSize) {
+  switch (digestSize) {
+    case 32: return NID_sha256;
+    case 48: return NID_sha384;
+    case 64: return NID_sha512;
+    default: return NID_undef;
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPem(std::string_view pem) {
+  auto certs = parsePemCertificates(pem, "time-stamp trust anchors");
+  if (!certs) return std::move(certs).error();
+  std::shared_ptr<TimestampVerifier> v(new TimestampVerifier());
+  v->store_.reset(X509_STORE_new());
+  if (!v->store_) return opensslError(ErrorCode::Internal, "X509_STORE_new");
+  X509_STORE_set_purpose(v->store_.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  for (auto& c : *certs) {
+    if (X509_STORE_add_cert(v->store_.get(), c.get()) != 1) {
+      clearErrors();  // duplicate anchors are harmless
+    }
+    v->anchors_.emplace_back(c.release());
+  }
+  return std::shared_ptr<const TimestampVerifier>(std::move(v));
+}
+
+Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPemFiles(const std::vector<std::string>& paths) {
+  std::string all;
+  for (const auto& path : paths) {
+    auto pem = readFile(path, kMaxTrustFileBytes);
+    if (!pem) return std::move(pem).error();
+    auto check = parsePemCertificates(*pem, path);
+    if (!check) return std::move(check).error();
+    all += *pem;
+    all += "\n";
+  }
+  if (all.empty()) return Error::invalidInput("time-stamp trust anchors: no file given");
+  return fromPem(all);
+}
+
+TimestampVerifier::~TimestampVerifier() = default;
+
+Result<TimestampInfo> TimestampVerifier::inspect(std::string_view tokenDer) {
+  auto p7 = parseToken(tokenDer);
+  if (!p7) return std::move(p7).error();
+  return describe(p7->get(), nullptr, nullptr);
+}
+
+Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::string_view digest,
+                                                const TimestampVerifyOptions& options) const {
+  clearErrors();
+  auto p7 = parseToken(tokenDer);
+  if (!p7) return std::move(p7).error();
+
+  X509StackPtr extra(sk_X509_new_null());
+  if (!options.untrustedDer.empty()) {
+    auto certs = parseDerCertificates(options.untrustedDer, "untrusted certificates");
+    if (!certs) return std::move(certs).error();
+    for (auto& c : *certs) sk_X509_push(extra.get(), c.release());
+  }
+  TsTstInfoPtr tst;
+  auto info = describe(p7->get(), extra.get(), &tst);
+  if (!info) return info;
+
+  TsVerifyCtxPtr ctx(TS_VERIFY_CTX_new());
+  if (!ctx) return opensslError(ErrorCode::Internal, "TS_VERIFY_CTX_new");
+  int flags = TS_VFY_SIGNATURE | TS_VFY_VERSION;
+  if (!digest.empty()) {
+    const int nid = expectedNid(digest.size());
+    if (nid == NID_undef) return Error::invalidInput("time-stamp verify: digest must be 32, 48 or 64 bytes");
+    if (info->hashAlgorithmOid != objectText(OBJ_nid2obj(nid)))
+      return Error::integrityFailure("time-stamp token: imprint algorithm " + info->hashAlgorithmOid +
+                                     " does not match the expected digest");
+    auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(digest.data(), digest.size()));
+    if (copy == nullptr) return Error::internal("out of memory");
+    TS_VERIFY_CTX_set_imprint(ctx.get(), copy, static_cast<long>(digest.size()));  // takes ownership
+    flags |= TS_VFY_IMPRINT;
+  }
+  TS_VERIFY_CTX_set_flags(ctx.get(), flags);
+
+  std::optional<TimePoint> asOf = options.asOfGenTime ? std::optional<TimePoint>(info->genTime) : options.asOf;
+  X509_STORE* store = nullptr;
+  if (asOf) {
+    // The verification time lives in the store's parameters: a per-call store keeps the shared
+    // one immutable (and this call thread-safe). Adding a few anchors costs microseconds.
+    store = X509_STORE_new();
+    if (store == nullptr) return opensslError(ErrorCode::Internal, "X509_STORE_new");
+    X509_STORE_set_purpose(store, X509_PURPOSE_TIMESTAMP_SIGN);
+    for (const auto& a : anchors_) X509_STORE_add_cert(store, a.get());
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store),
+                               std::chrono::duration_cast<std::chrono::seconds>(asOf->time_since_epoch()).count());
+    clearErrors();
+  } else {
+    X509_STORE_up_ref(store_.get());
+    store = store_.get();
+  }
+  TS_VERIFY_CTX_set_store(ctx.get(), store);  // the context now owns one reference
+  if (sk_X509_num(extra.get()) > 0) {
+    STACK_OF(X509)* copy = X509_chain_up_ref(extra.get());
+    TS_VERIFY_CTX_set_certs(ctx.get(), copy);  // owned by the context
+  }
+  if (TS_RESP_verify_token(ctx.get(), p7->get()) != 1)
+    return opensslError(ErrorCode::IntegrityFailure, "time-stamp token verification failed");
+
+  if (options.expectedNonce && (!info->nonce || *info->nonce != *options.expectedNonce))
+    return Error::integrityFailure("time-stamp token: nonce does not match the request");
+  if (options.expectedPolicyOid && info->policyOid != *options.expectedPolicyOid)
+    return Error::integrityFailure("time-stamp token: policy " + info->policyOid + " is not the expected " +
+                                   *options.expectedPolicyOid);
+  if (options.requireQualified && !info->qualified())
+    return Error::integrityFailure("time-stamp token is not qualified (no esi4-qtstStatement-1)");
+  return info;
+}
+
+Result<bool> certificateHasQtstStatement(std::string_view certDer) {
+  auto cert = parseDerCertificate(certDer);
+  if (!cert) return std::move(cert).error();
+  return certHasQtst(cert->get());
+}
+
+}  // namespace erds::evidence
