@@ -59,7 +59,8 @@ struct BioDeleter {
 // or issuer mentions DEVELOPMENT is refused.
 erds::Result<void> checkNotDevelopmentCertificate(const std::string& path) {
   std::unique_ptr<BIO, BioDeleter> bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) return erds::Error::invalidInput("http.tls_certificate (" + path + "): cannot read file");
+  if (!bio)
+    return erds::Error::invalidInput("http.tls_certificate (" + path + "): cannot read file");
   int count = 0;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     ++count;
@@ -68,14 +69,17 @@ erds::Result<void> checkNotDevelopmentCertificate(const std::string& path) {
     X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
     X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof issuer);
     X509_free(cert);
-    if (std::strstr(subject, "DEVELOPMENT") != nullptr || std::strstr(issuer, "DEVELOPMENT") != nullptr) {
+    if (std::strstr(subject, "DEVELOPMENT") != nullptr ||
+        std::strstr(issuer, "DEVELOPMENT") != nullptr) {
       ERR_clear_error();
-      return erds::Error::invalidInput("http.tls_certificate (" + path +
-                                       "): service.mode=qualified refuses a DEVELOPMENT certificate");
+      return erds::Error::invalidInput(
+          "http.tls_certificate (" + path +
+          "): service.mode=qualified refuses a DEVELOPMENT certificate");
     }
   }
   ERR_clear_error();
-  if (count == 0) return erds::Error::invalidInput("http.tls_certificate (" + path + "): no PEM certificate");
+  if (count == 0)
+    return erds::Error::invalidInput("http.tls_certificate (" + path + "): no PEM certificate");
   return erds::ok();
 }
 
@@ -126,7 +130,8 @@ int main(int argc, char** argv) {
 
   if (config->mode() == erds::ServiceMode::Qualified) {
     if (config->getBool("service.demo_accounts"))
-      return fail(kExitUsage, "service.demo_accounts (" + config->sourceOf("service.demo_accounts") +
+      return fail(kExitUsage, "service.demo_accounts (" +
+                                  config->sourceOf("service.demo_accounts") +
                                   "): not allowed with service.mode=qualified");
     auto devCheck = checkNotDevelopmentCertificate(config->getPath("http.tls_certificate"));
     if (!devCheck) return fail(kExitUsage, devCheck.error().message);
@@ -144,9 +149,11 @@ int main(int argc, char** argv) {
   }
   int64_t poolSize = config->getInt("database.pool_size");
   if (poolSize < 1 || poolSize > 1000)
-    return fail(kExitUsage, "database.pool_size (" + config->sourceOf("database.pool_size") + "): must be 1..1000");
+    return fail(kExitUsage, "database.pool_size (" + config->sourceOf("database.pool_size") +
+                                "): must be 1..1000");
   poolOptions.size = static_cast<int>(poolSize);
-  poolOptions.acquireTimeout = std::chrono::milliseconds(config->getMillis("database.acquire_timeout"));
+  poolOptions.acquireTimeout =
+      std::chrono::milliseconds(config->getMillis("database.acquire_timeout"));
   // The pool connects lazily: erdsd starts without PostgreSQL and becomes ready by itself.
   erds::pg::Pool pool(std::move(poolOptions));
 
@@ -155,19 +162,22 @@ int main(int argc, char** argv) {
   serviceOptions.pool = &pool;
   serviceOptions.migrations = erds::allMigrations();
   serviceOptions.registry = &erds::metrics::Registry::global();
-  serviceOptions.api = erds::http::ApiInfo{"erds API", ERDS_VERSION,
-                                           "Qualified electronic registered delivery service (ETSI EN 319 522)."};
+  serviceOptions.api =
+      erds::http::ApiInfo{"erds API", ERDS_VERSION,
+                          "Qualified electronic registered delivery service (ETSI EN 319 522)."};
   erds::http::ServiceRoutes serviceRoutes(std::move(serviceOptions));
   // Later components (identity, core, portal) register here through erds::http::RouteProvider.
   if (auto r = serviceRoutes.registerRoutes(*router); !r)
     return fail(kExitFailure, "route registration: " + r.error().toString());
 
   if (printRoutes) {
-    for (const auto& line : router->routeList()) std::cout << line << "\n";
+    for (const auto& line : router->routeList())
+      std::cout << line << "\n";
     return kExitOk;
   }
 
-  auto server = erds::http::Server::create(std::move(*serverOptions), router, erds::metrics::Registry::global());
+  auto server = erds::http::Server::create(std::move(*serverOptions), router,
+                                           erds::metrics::Registry::global());
   if (!server) {
     return fail(server.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
                 server.error().message);

@@ -1,5 +1,6 @@
 # Generates a C++ source holding every migration file (run at build time by CMake -P).
 set(_out "// Generated from erds-core/migrations/*.sql. Do not edit.\n#include \"erds/migrations/migrations.h\"\n\nnamespace erds {\n\nconst std::vector<pg::Migration>& allMigrations() {\n  static const std::vector<pg::Migration> kAll = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(_f IN LISTS FILES)
   file(READ "${DIR}/${_f}" _sql)
   string(REGEX MATCH "^([0-9]+)_" _m "${_f}")

@@ -26,6 +26,7 @@
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
 #include "erds/migrations/migrations.h"
+
 #include "process.h"
 #include "test_database.h"
 #include "test_pki.h"
@@ -57,7 +58,8 @@ void writeFile(const std::string& path, const std::string& text, mode_t mode = 0
 void makePki(const std::string& dir) {
 #ifdef ERDSCTL_PATH
   auto r = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", dir});
-  ASSERT_EQ(r.exitCode, 0) << "erdsctl pki init failed: " << r.out << (r.err.empty() ? "" : r.err.front());
+  ASSERT_EQ(r.exitCode, 0) << "erdsctl pki init failed: " << r.out
+                           << (r.err.empty() ? "" : r.err.front());
 #else
   std::filesystem::create_directories(dir);
   auto r = erds::testing::writeTestPki(dir, "DEVELOPMENT");
@@ -83,13 +85,14 @@ class Client {
   }
   HttpReply get(const std::string& target) { return send("GET", target, std::nullopt, ""); }
   // Announces `contentLength` but sends no body (the server must answer before reading it).
-  HttpReply announceBody(const std::string& method, const std::string& target, int64_t contentLength) {
+  HttpReply announceBody(const std::string& method, const std::string& target,
+                         int64_t contentLength) {
     return send(method, target, contentLength, "application/json");
   }
 
  private:
-  HttpReply send(const std::string& method, const std::string& target, std::optional<int64_t> contentLength,
-                 const std::string& contentType) {
+  HttpReply send(const std::string& method, const std::string& target,
+                 std::optional<int64_t> contentLength, const std::string& contentType) {
     Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
     session.setTimeout(Poco::Timespan(15, 0));
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -150,7 +153,8 @@ int handshake(uint16_t port, int minVersion, int maxVersion) {
 
 std::string joined(const std::vector<std::string>& lines) {
   std::string s;
-  for (const auto& l : lines) s += l + "\n";
+  for (const auto& l : lines)
+    s += l + "\n";
   return s;
 }
 
@@ -189,16 +193,26 @@ class ErdsdTest : public ::testing::Test {
               "[service]\nmode = development\n"
               "[log]\nlevel = info\n"
               "[http]\naddress = 127.0.0.1\nport = 0\n"
-              "tls_certificate = " + dir_->path + "/pki/tls.pem\n"
-              "tls_key = " + dir_->path + "/pki/tls.key\n"
-              "max_body_bytes = 1MiB\n"
-              "[database]\nconninfo = " + conninfo + "\n"
-              "password_file = " + dir_->path + "/db.password\n"
-              "acquire_timeout = 1s\n");
+              "tls_certificate = " +
+                  dir_->path +
+                  "/pki/tls.pem\n"
+                  "tls_key = " +
+                  dir_->path +
+                  "/pki/tls.key\n"
+                  "max_body_bytes = 1MiB\n"
+                  "[database]\nconninfo = " +
+                  conninfo +
+                  "\n"
+                  "password_file = " +
+                  dir_->path +
+                  "/db.password\n"
+                  "acquire_timeout = 1s\n");
     erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line = erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 30s);
-    ASSERT_TRUE(line) << "erdsd did not report http.listening; stderr:\n" << joined(erdsd_->stderrLines());
+    auto line =
+        erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 30s);
+    ASSERT_TRUE(line) << "erdsd did not report http.listening; stderr:\n"
+                      << joined(erdsd_->stderrLines());
     port_ = *listeningPort(*line);
   }
 
@@ -248,7 +262,8 @@ TEST_F(ErdsdTest, HealthzOverVerifiedTls) {
   EXPECT_EQ(r.head.get("X-Request-Id", ""), "itest-1");
   EXPECT_EQ(r.head.get("X-Content-Type-Options", ""), "nosniff");
   EXPECT_NE(r.head.get("Strict-Transport-Security", ""), "");
-  EXPECT_EQ(r.head.get("Content-Security-Policy", ""), "default-src 'none'; frame-ancestors 'none'");
+  EXPECT_EQ(r.head.get("Content-Security-Policy", ""),
+            "default-src 'none'; frame-ancestors 'none'");
 }
 
 TEST_F(ErdsdTest, ReadyzWithMigratedDatabase) {
@@ -276,7 +291,8 @@ TEST_F(ErdsdTest, OpenApiDocumentMatchesTheRouteList) {
   for (const auto& [path, item] : *doc->getObject("paths")) {
     for (const auto& [method, op] : *item.extract<Poco::JSON::Object::Ptr>()) {
       std::string m = method;
-      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::toupper(c); });
+      std::transform(m.begin(), m.end(), m.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
       fromDoc.push_back(m + " " + path);
     }
   }
@@ -290,7 +306,8 @@ TEST_F(ErdsdTest, OpenApiDocumentMatchesTheRouteList) {
   std::sort(fromDoc.begin(), fromDoc.end());
   std::sort(fromServer.begin(), fromServer.end());
   EXPECT_EQ(fromDoc, fromServer);
-  for (const char* must : {"GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/openapi.json"}) {
+  for (const char* must :
+       {"GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/openapi.json"}) {
     EXPECT_NE(std::find(fromServer.begin(), fromServer.end(), must), fromServer.end()) << must;
   }
 }
@@ -324,7 +341,9 @@ TEST_F(ErdsdTest, ReadyzFollowsPostgres) {
   auto down = pollReady(503, 10s);
   EXPECT_EQ(down.status, 503);
   EXPECT_EQ(down.contentType, "application/problem+json");
-  EXPECT_NE(parseJson(down.body)->getValue<std::string>("detail").find("database"), std::string::npos) << down.body;
+  EXPECT_NE(parseJson(down.body)->getValue<std::string>("detail").find("database"),
+            std::string::npos)
+      << down.body;
   auto single = std::chrono::steady_clock::now();
   client().get("/readyz");
   EXPECT_LT(std::chrono::steady_clock::now() - single, 3s) << "/readyz must not block";
@@ -341,7 +360,8 @@ class ErdsdConfigTest : public ::testing::Test {
   void SetUp() override { makePki(dir.path + "/pki"); }
   std::string config(const std::string& extra, const std::string& mode = "development") {
     std::string path = dir.path + "/erds.ini";
-    writeFile(path, "[service]\nmode = " + mode + "\n" + "[http]\nport = 0\ntls_certificate = " + dir.path +
+    writeFile(path, "[service]\nmode = " + mode + "\n" +
+                        "[http]\nport = 0\ntls_certificate = " + dir.path +
                         "/pki/tls.pem\ntls_key = " + dir.path + "/pki/tls.key\n" + extra);
     return path;
   }
@@ -369,33 +389,46 @@ TEST_F(ErdsdConfigTest, UnknownKey) {
 
 TEST_F(ErdsdConfigTest, BadPortValue) {
   std::string path = dir.path + "/bad-port.ini";
-  writeFile(path, "[http]\nport = 70000\ntls_certificate = " + dir.path + "/pki/tls.pem\ntls_key = " + dir.path +
-                      "/pki/tls.key\n");
+  writeFile(path, "[http]\nport = 70000\ntls_certificate = " + dir.path +
+                      "/pki/tls.pem\ntls_key = " + dir.path + "/pki/tls.key\n");
   expectExit2(path, "http.port");
   expectExit2(config(""), "http.port", {{"ERDS_HTTP_PORT", "not-a-port"}});
 }
 
 TEST_F(ErdsdConfigTest, SecretThroughEnvironmentRefused) {
-  expectExit2(config(""), "ERDS_DATABASE_PASSWORD", {{"ERDS_DATABASE_PASSWORD", "x"}});
+  expectExit2(config(""), "database.password", {{"ERDS_DATABASE_PASSWORD", "x"}});
 }
 
 TEST_F(ErdsdConfigTest, UnreadableKey) {
   std::string path = dir.path + "/erds.ini";
-  writeFile(path, "[http]\nport = 0\ntls_certificate = " + dir.path + "/pki/tls.pem\ntls_key = " + dir.path +
-                      "/pki/missing.key\n");
+  writeFile(path, "[http]\nport = 0\ntls_certificate = " + dir.path +
+                      "/pki/tls.pem\ntls_key = " + dir.path + "/pki/missing.key\n");
   expectExit2(path, "http.tls_key");
   ::chmod((dir.path + "/pki/tls.key").c_str(), 0644);
   expectExit2(config(""), "http.tls_key");
 }
 
 TEST_F(ErdsdConfigTest, QualifiedModeRefusesDevelopmentPki) {
-  expectExit2(config("", "qualified"), "DEVELOPMENT");
+  writeFile(dir.path + "/kek", std::string(64, 'a') + "\n", 0600);
+  std::string kek = "[secrets]\nkek_file = " + dir.path + "/kek\n";
+  expectExit2(config(kek, "qualified"), "DEVELOPMENT");
+  // Control: the same configuration with a certificate chain that is not marked DEVELOPMENT passes.
+  std::filesystem::create_directories(dir.path + "/prod");
+  auto prod = erds::testing::writeTestPki(dir.path + "/prod", "PRODUCTION-LIKE");
+  ASSERT_TRUE(prod) << prod.error().toString();
+  std::string path = dir.path + "/qualified.ini";
+  writeFile(path, "[service]\nmode = qualified\n[http]\nport = 0\ntls_certificate = " +
+                      prod->tlsCert + "\ntls_key = " + prod->tlsKey + "\n" + kek);
+  auto r = runToCompletion({ERDSD_PATH, "--check-config", "--config", path});
+  EXPECT_EQ(r.exitCode, 0) << joined(r.err);
 }
 
 TEST_F(ErdsdConfigTest, QualifiedModeRefusesDemoAccounts) {
   std::string path = dir.path + "/erds.ini";
-  writeFile(path, "[service]\nmode = qualified\ndemo_accounts = true\n[http]\nport = 0\ntls_certificate = " +
-                      dir.path + "/pki/tls.pem\ntls_key = " + dir.path + "/pki/tls.key\n");
+  writeFile(
+      path,
+      "[service]\nmode = qualified\ndemo_accounts = true\n[http]\nport = 0\ntls_certificate = " +
+          dir.path + "/pki/tls.pem\ntls_key = " + dir.path + "/pki/tls.key\n");
   expectExit2(path, "service.demo_accounts");
 }
 

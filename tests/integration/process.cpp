@@ -12,17 +12,21 @@ extern char** environ;
 
 namespace erds::itest {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::map<std::string, std::string>& extraEnv) {
+ChildProcess::ChildProcess(std::vector<std::string> argv,
+                           const std::map<std::string, std::string>& extraEnv) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "ERDS_", 5) != 0) env.emplace_back(*e);
   }
-  for (const auto& [k, v] : extraEnv) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : extraEnv)
+    env.push_back(k + "=" + v);
   std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
+  for (auto& a : argv)
+    cargv.push_back(a.data());
   cargv.push_back(nullptr);
   std::vector<char*> cenv;
-  for (auto& e : env) cenv.push_back(e.data());
+  for (auto& e : env)
+    cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
   int errPipe[2];
@@ -93,8 +97,8 @@ void ChildProcess::readLoop(int fd, bool isStderr) {
   cv_.notify_all();
 }
 
-std::optional<std::string> ChildProcess::waitForLine(const std::function<bool(const std::string&)>& pred,
-                                                     std::chrono::milliseconds timeout) {
+std::optional<std::string> ChildProcess::waitForLine(
+    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   std::size_t checked = 0;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -147,7 +151,8 @@ std::string ChildProcess::stdoutText() {
   return out_;
 }
 
-RunResult runToCompletion(std::vector<std::string> argv, const std::map<std::string, std::string>& extraEnv) {
+RunResult runToCompletion(std::vector<std::string> argv,
+                          const std::map<std::string, std::string>& extraEnv) {
   RunResult r;
   {
     ChildProcess p(std::move(argv), extraEnv);

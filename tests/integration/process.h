@@ -56,6 +56,7 @@ struct RunResult {
   std::string out;
   std::vector<std::string> err;
 };
-RunResult runToCompletion(std::vector<std::string> argv, const std::map<std::string, std::string>& extraEnv = {});
+RunResult runToCompletion(std::vector<std::string> argv,
+                          const std::map<std::string, std::string>& extraEnv = {});
 
 }  // namespace erds::itest

@@ -106,7 +106,11 @@ int64_t QueryResult::affectedRows() const {
 int QueryResult::columnIndex(std::string_view name) const {
   if (!res_) return -1;
   // PQfnumber folds unquoted names to lower case; quote to compare exactly.
-  std::string quoted = "\"" + std::string(name) + "\"";
+  std::string quoted;
+  quoted.reserve(name.size() + 2);
+  quoted.push_back('"');
+  quoted.append(name);
+  quoted.push_back('"');
   return PQfnumber(asRes(res_), quoted.c_str());
 }
 

@@ -1,14 +1,13 @@
 // End-to-end tests of the built erdsctl binary: help, exit codes, pki init, config check and
 // db migrate/status against a throwaway database (erds::testing::TestDatabase).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "test_database.h"
 #include "test_support.h"
@@ -20,12 +19,12 @@
 namespace erds::ctl {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testsupport::fileMode;
 using testsupport::readFile;
 using testsupport::TempDir;
 using testsupport::writeFile;
-using ::testing::HasSubstr;
-using ::testing::Not;
 
 struct CliRun {
   int rc = -1;
@@ -49,7 +48,8 @@ std::string shellQuote(const std::string& s) {
 CliRun erdsctl(const std::vector<std::string>& args, const std::string& env = {}) {
   TempDir io;
   std::string cmd = env + (env.empty() ? "" : " ") + shellQuote(ERDSCTL_PATH);
-  for (const auto& a : args) cmd += " " + shellQuote(a);
+  for (const auto& a : args)
+    cmd += " " + shellQuote(a);
   cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " </dev/null";
   const int status = std::system(cmd.c_str());
   CliRun r;
@@ -71,7 +71,8 @@ TEST(ErdsctlBinary, HelpListsAllSubcommands) {
   }
   r = erdsctl({"pki", "init", "--help"});
   EXPECT_EQ(r.rc, 0);
-  EXPECT_THAT(r.out, HasSubstr("usage: erdsctl pki init --dir DIR [--algorithm p256|rsa3072] [--force]"));
+  EXPECT_THAT(r.out,
+              HasSubstr("usage: erdsctl pki init --dir DIR [--algorithm p256|rsa3072] [--force]"));
 }
 
 TEST(ErdsctlBinary, UsageErrorsExitTwoWithOneLine) {
@@ -133,7 +134,7 @@ TEST(ErdsctlBinary, ConfigCheckPrintsValuesAndSourcesButNoSecrets) {
   CliRun r = erdsctl({"config", "check", "--config", dir.file("erds.ini")}, "ERDS_HTTP_THREADS=7");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("http.port = 9443"));
-  EXPECT_THAT(r.out, HasSubstr(dir.file("erds.ini")));       // source of http.port
+  EXPECT_THAT(r.out, HasSubstr(dir.file("erds.ini")));  // source of http.port
   EXPECT_THAT(r.out, HasSubstr("http.threads = 7"));
   EXPECT_THAT(r.out, HasSubstr("env:ERDS_HTTP_THREADS"));
   EXPECT_THAT(r.out, HasSubstr("service.mode = development"));
@@ -146,8 +147,8 @@ TEST(ErdsctlBinary, ConfigCheckErrorsExitTwoNamingKeyAndFile) {
   writeFile(dir.file("bad-key.ini"), "[http]\nprot = 1\n", 0644);
   writeFile(dir.file("bad-port.ini"), "[http]\nport = 99999\n", 0644);
   writeFile(dir.file("pw"), "x\n", 0644);  // readable by others: refused
-  writeFile(dir.file("open-secret.ini"), "[database]\nowner_password_file = " + dir.file("pw") + "\n",
-            0644);
+  writeFile(dir.file("open-secret.ini"),
+            "[database]\nowner_password_file = " + dir.file("pw") + "\n", 0644);
   struct Case {
     std::string file;
     std::string key;
@@ -189,8 +190,8 @@ TEST(ErdsctlBinary, DbMigrateAppliesThenIsUpToDate) {
   writeFile(dir.file("owner.pw"), (*db)->ownerPassword() + "\n", 0600);
   writeFile(dir.file("erds.ini"),
             "[database]\nowner_conninfo = " + withoutPassword((*db)->ownerConninfo()) +
-                "\nowner_password_file = " + dir.file("owner.pw") + "\napp_role = " +
-                (*db)->appRole() + "\n",
+                "\nowner_password_file = " + dir.file("owner.pw") +
+                "\napp_role = " + (*db)->appRole() + "\n",
             0644);
   ASSERT_THAT(readFile(dir.file("erds.ini")), Not(HasSubstr((*db)->ownerPassword())));
 
@@ -218,7 +219,8 @@ TEST(ErdsctlBinary, DbMigrateUnreachableDatabaseExitsOne) {
   TempDir dir;
   // A socket directory with no server: libpq fails fast, no network involved.
   writeFile(dir.file("erds.ini"),
-            "[database]\nowner_conninfo = host=" + dir.path() + " port=1 dbname=x user=x connect_timeout=2\n",
+            "[database]\nowner_conninfo = host=" + dir.path() +
+                " port=1 dbname=x user=x connect_timeout=2\n",
             0644);
   CliRun r = erdsctl({"db", "migrate", "--config", dir.file("erds.ini")});
   EXPECT_EQ(r.rc, 1);

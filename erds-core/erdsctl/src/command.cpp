@@ -18,11 +18,14 @@ namespace {
 std::vector<std::string> splitWords(const std::string& path) {
   std::vector<std::string> words;
   std::istringstream in(path);
-  for (std::string w; in >> w;) words.push_back(w);
+  for (std::string w; in >> w;)
+    words.push_back(w);
   return words;
 }
 
-bool isHelp(std::string_view a) { return a == "--help" || a == "-h"; }
+bool isHelp(std::string_view a) {
+  return a == "--help" || a == "-h";
+}
 
 std::string synopsis(const Command& c) {
   std::string s = "erdsctl " + c.path;
@@ -35,7 +38,8 @@ void printOverview(const std::vector<Command>& commands, std::ostream& os,
   os << "usage: erdsctl <command> [options]   (erdsctl <command> --help for its usage)\n\n"
      << "commands:\n";
   std::size_t width = 0;
-  for (const auto& c : commands) width = std::max(width, c.path.size());
+  for (const auto& c : commands)
+    width = std::max(width, c.path.size());
   for (const auto& c : commands) {
     if (!onlyGroup.empty() && splitWords(c.path).front() != onlyGroup) continue;
     os << "  " << c.path << std::string(width - c.path.size() + 3, ' ') << c.help << "\n";
@@ -168,16 +172,16 @@ int runCli(const std::vector<std::string>& args, const std::vector<Command>& com
   }
   for (const auto& o : command->options) {
     if (o.required && !parsed.has(o.name)) {
-      err << prefix << "missing required option " << o.name << " " << o.valueName << " (usage: "
-          << synopsis(*command) << ")\n";
+      err << prefix << "missing required option " << o.name << " " << o.valueName
+          << " (usage: " << synopsis(*command) << ")\n";
       return kExitUsage;
     }
   }
   if (parsed.positional_.size() != command->positionalNames.size()) {
     if (parsed.positional_.size() > command->positionalNames.size()) {
       err << prefix << "unexpected argument '"
-          << parsed.positional_[command->positionalNames.size()] << "' (usage: "
-          << synopsis(*command) << ")\n";
+          << parsed.positional_[command->positionalNames.size()]
+          << "' (usage: " << synopsis(*command) << ")\n";
     } else {
       err << prefix << "missing argument " << command->positionalNames[parsed.positional_.size()]
           << " (usage: " << synopsis(*command) << ")\n";

@@ -1,14 +1,14 @@
 // Tests of the erdsctl dispatcher, in-process, against a small table of fake commands.
 #include "erds/ctl/command.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace erds::ctl {
 namespace {
@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 struct Calls {
-  std::string last;   // "<path>|--opt=value;...|pos1,pos2"
+  std::string last;  // "<path>|--opt=value;...|pos1,pos2"
 };
 
 std::vector<Command> fakeTable(Calls& calls) {
@@ -28,19 +28,40 @@ std::vector<Command> fakeTable(Calls& calls) {
         if (a.has(opt)) s += opt + "=" + a.get(opt) + ";";
       }
       s += "|";
-      for (const auto& p : a.positional()) s += p + ",";
+      for (const auto& p : a.positional())
+        s += p + ",";
       calls.last = s;
       io.out << "ran " << path << "\n";
       return 0;
     };
   };
   return {
-      {"thing make", "make a thing", "--dir DIR [--force] [--mode M]",
-       {{"--dir", "DIR", true}, {"--force", "", false}, {"--mode", "M", false}}, {}, "", recorder("thing make")},
+      {"thing make",
+       "make a thing",
+       "--dir DIR [--force] [--mode M]",
+       {{"--dir", "DIR", true}, {"--force", "", false}, {"--mode", "M", false}},
+       {},
+       "",
+       recorder("thing make")},
       {"thing make fancy", "make a fancy thing", "", {}, {}, "", recorder("thing make fancy")},
       {"thing show", "show one thing", "FILE", {}, {"FILE"}, "Shows FILE.", recorder("thing show")},
-      {"boom", "throws", "", {}, {}, "", [](const Args&, Io&) -> int { throw std::runtime_error("kaput"); }},
-      {"fail", "returns 1", "", {}, {}, "", [](const Args&, Io& io) { io.err << "nope\n"; return 1; }},
+      {"boom",
+       "throws",
+       "",
+       {},
+       {},
+       "",
+       [](const Args&, Io&) -> int { throw std::runtime_error("kaput"); }},
+      {"fail",
+       "returns 1",
+       "",
+       {},
+       {},
+       "",
+       [](const Args&, Io& io) {
+         io.err << "nope\n";
+         return 1;
+       }},
   };
 }
 
@@ -115,7 +136,8 @@ TEST(RunCli, ParsesOptionsFlagsAndPositionals) {
   const std::vector<Case> cases = {
       {{"thing", "make", "--dir", "d1"}, "thing make|--dir=d1;|"},
       {{"thing", "make", "--dir=d2", "--force"}, "thing make|--dir=d2;--force=;|"},
-      {{"thing", "make", "--force", "--mode", "m", "--dir", "d3"}, "thing make|--dir=d3;--force=;--mode=m;|"},
+      {{"thing", "make", "--force", "--mode", "m", "--dir", "d3"},
+       "thing make|--dir=d3;--force=;--mode=m;|"},
       {{"thing", "make", "--dir="}, "thing make|--dir=;|"},
       {{"thing", "make", "fancy"}, "thing make fancy||"},  // longest path wins
       {{"thing", "show", "f.xml"}, "thing show||f.xml,"},
@@ -193,7 +215,8 @@ TEST(BuiltinCommands, TableHasTheFoundationCommandsWithHelpAndHandlers) {
     EXPECT_FALSE(c.usage.empty()) << c.path;
     EXPECT_TRUE(static_cast<bool>(c.handler)) << c.path;
   }
-  EXPECT_THAT(paths, ::testing::IsSupersetOf({"pki init", "db migrate", "db status", "config check"}));
+  EXPECT_THAT(paths,
+              ::testing::IsSupersetOf({"pki init", "db migrate", "db status", "config check"}));
   // Paths are unique, so dispatch is unambiguous.
   std::vector<std::string> sorted = paths;
   std::sort(sorted.begin(), sorted.end());

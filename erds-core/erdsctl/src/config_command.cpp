@@ -52,7 +52,8 @@ int configCheck(const Args& args, Io& io) {
       return kExitUsage;
     }
   }
-  io.out << "configuration OK: " << (args.get("--config").empty() ? "(defaults)" : args.get("--config"))
+  io.out << "configuration OK: "
+         << (args.get("--config").empty() ? "(defaults)" : args.get("--config"))
          << " (service.mode = " << serviceModeName(config->mode()) << ")\n";
   return kExitOk;
 }
@@ -66,9 +67,10 @@ Command configCheckCommand() {
       .usage = "--config FILE",
       .options = {{"--config", "FILE", true}},
       .positionalNames = {},
-      .details = "ERDS_* environment overrides are applied as in the daemons. Secret files are\n"
-                 "checked (exists, mode 0400/0600) and shown by path only, never by content.\n"
-                 "Exit 2 with one line naming the key and the file on any error.",
+      .details =
+          "ERDS_* environment overrides are applied as in the daemons. Secret files are\n"
+          "checked (exists, mode 0400/0600) and shown by path only, never by content.\n"
+          "Exit 2 with one line naming the key and the file on any error.",
       .handler = configCheck,
   };
 }

@@ -4,17 +4,19 @@
 
 #include <string>
 
-#include "commands.h"
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
 #include "erds/migrations/migrations.h"
+
+#include "commands.h"
 
 namespace erds::ctl::internal {
 namespace {
 
 // libpq messages can span lines; erdsctl reports one line per problem.
 std::string oneLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+    s.pop_back();
   for (char& c : s) {
     if (c == '\n' || c == '\r') c = ' ';
   }
@@ -45,7 +47,8 @@ Result<std::unique_ptr<pg::Connection>> connectOwner(const Config& config, const
   OPENSSL_cleanse(password.data(), password.size());
   if (!conn) {
     io.err << "erdsctl " << cmd << ": cannot connect with database.owner_conninfo ("
-           << config.sourceOf("database.owner_conninfo") << "): " << oneLine(conn.error().message) << "\n";
+           << config.sourceOf("database.owner_conninfo") << "): " << oneLine(conn.error().message)
+           << "\n";
     exitCode = kExitFailure;
   }
   return conn;
@@ -72,7 +75,8 @@ int dbMigrate(const Args& args, Io& io) {
     io.out << "schema up to date (version " << status->current << ")\n";
     return kExitOk;
   }
-  for (int v : *applied) io.out << "applied " << migrationName(v) << "\n";
+  for (int v : *applied)
+    io.out << "applied " << migrationName(v) << "\n";
   io.out << "schema now at version " << applied->back() << "\n";
   return kExitOk;
 }
@@ -111,9 +115,10 @@ Command dbMigrateCommand() {
       .usage = "--config FILE",
       .options = {{"--config", "FILE", true}},
       .positionalNames = {},
-      .details = "Connects with database.owner_conninfo and database.owner_password_file; grants the\n"
-                 "daemon role database.app_role only what the migrations grant. Refuses a database\n"
-                 "newer than this binary.",
+      .details =
+          "Connects with database.owner_conninfo and database.owner_password_file; grants the\n"
+          "daemon role database.app_role only what the migrations grant. Refuses a database\n"
+          "newer than this binary.",
       .handler = dbMigrate,
   };
 }
@@ -125,8 +130,9 @@ Command dbStatusCommand() {
       .usage = "--config FILE",
       .options = {{"--config", "FILE", true}},
       .positionalNames = {},
-      .details = "Exit 0 when the status could be read (pending migrations included), 1 on a\n"
-                 "connection failure or a database newer than this binary.",
+      .details =
+          "Exit 0 when the status could be read (pending migrations included), 1 on a\n"
+          "connection failure or a database newer than this binary.",
       .handler = dbStatus,
   };
 }

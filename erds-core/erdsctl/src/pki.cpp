@@ -2,19 +2,6 @@
 #include "erds/ctl/pki.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <ctime>
-#include <iterator>
-#include <memory>
-#include <string>
-#include <utility>
-#include <vector>
-
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -24,6 +11,18 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 namespace erds::ctl {
 namespace {
@@ -31,7 +30,9 @@ namespace {
 template <auto Fn>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
@@ -42,7 +43,9 @@ using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using Asn1IntPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
 using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
 
-constexpr long kDay = 24L * 60 * 60;
+constexpr long kSealDays = 3L * 365;
+constexpr long kRootDays = 10L * 365 + 2;  // ten years including leap days
+constexpr long kTlsDays = 825;             // the longest TLS validity Apple platforms accept
 constexpr const char* kOrganisation = "erds DEVELOPMENT";
 
 // Drains OpenSSL's error queue into one line, so the caller sees why the library refused.
@@ -61,7 +64,8 @@ Error opensslError(std::string what) {
 }
 
 Error ioError(const std::string& what, const std::string& path, int err) {
-  return Error::internal(what + " " + path + ": " + std::strerror(err));
+  return Error::internal(what + " " + path + ": " +
+                         std::error_code(err, std::generic_category()).message());
 }
 
 Result<PkeyPtr> generateKey(KeyAlgorithm algorithm) {
@@ -118,7 +122,8 @@ struct CertProfile {
 };
 
 // Issues a certificate for `key`. issuer == nullptr means self-signed with `key`.
-Result<X509Ptr> issue(const CertProfile& profile, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuerKey) {
+Result<X509Ptr> issue(const CertProfile& profile, EVP_PKEY* key, X509* issuer,
+                      EVP_PKEY* issuerKey) {
   X509Ptr cert(X509_new());
   if (!cert) return opensslError("X509_new");
   if (X509_set_version(cert.get(), X509_VERSION_3) != 1) return opensslError("set version");
@@ -142,7 +147,8 @@ Result<X509Ptr> issue(const CertProfile& profile, EVP_PKEY* key, X509* issuer, E
   X509V3_set_ctx(&ctx, issuer != nullptr ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
   // The SKI must exist before the AKI of a self-signed certificate can copy it.
   ERDS_RETURN_IF_ERROR(addExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
-  ERDS_RETURN_IF_ERROR(addExtension(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
+  ERDS_RETURN_IF_ERROR(
+      addExtension(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
   for (const auto& [nid, value] : profile.extensions) {
     ERDS_RETURN_IF_ERROR(addExtension(cert.get(), &ctx, nid, value.c_str()));
   }
@@ -219,7 +225,7 @@ std::string formatTime(const ASN1_TIME* t) {
   struct tm tm {};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return "?";
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "?";
   return buf;
 }
 
@@ -265,7 +271,8 @@ std::string joinPath(const std::string& dir, const std::string& name) {
 Result<KeyAlgorithm> parseKeyAlgorithm(std::string_view name) {
   if (name == "p256") return KeyAlgorithm::P256;
   if (name == "rsa3072") return KeyAlgorithm::Rsa3072;
-  return Error::invalidInput("--algorithm must be p256 or rsa3072, not '" + std::string(name) + "'");
+  return Error::invalidInput("--algorithm must be p256 or rsa3072, not '" + std::string(name) +
+                             "'");
 }
 
 std::string_view keyAlgorithmLabel(KeyAlgorithm algorithm) {
@@ -303,24 +310,27 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
   };
   const std::vector<Spec> leaves = {
       {"seal",
-       {"erds DEVELOPMENT Evidence Seal", 3 * 365,
+       {"erds DEVELOPMENT Evidence Seal",
+        kSealDays,
         {{NID_basic_constraints, "critical,CA:FALSE"}, {NID_key_usage, keyUsageLeafSigning}}}},
       {"tsu",
-       {"erds DEVELOPMENT Time-Stamping Unit", 3 * 365,
+       {"erds DEVELOPMENT Time-Stamping Unit",
+        kSealDays,
         {{NID_basic_constraints, "critical,CA:FALSE"},
          {NID_key_usage, keyUsageLeafSigning},
          {NID_ext_key_usage, "critical,timeStamping"}}}},
       {"tls",
-       {"erds DEVELOPMENT TLS localhost", 825,
+       {"erds DEVELOPMENT TLS localhost",
+        kTlsDays,
         {{NID_basic_constraints, "critical,CA:FALSE"},
          {NID_key_usage, tlsKeyUsage},
          {NID_ext_key_usage, "serverAuth"},
          {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1"}}}},
   };
-  const CertProfile rootProfile = {
-      "erds DEVELOPMENT Root CA", 10 * 365 + 2,
-      {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
-       {NID_key_usage, "critical,keyCertSign,cRLSign"}}};
+  const CertProfile rootProfile = {"erds DEVELOPMENT Root CA",
+                                   kRootDays,
+                                   {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                                    {NID_key_usage, "critical,keyCertSign,cRLSign"}}};
 
   PkiReport report;
   const std::string label(keyAlgorithmLabel(options.algorithm));
@@ -351,7 +361,8 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
     // The TLS file carries the chain so a server can hand it out as is.
     if (leaf.stem == "tls") *pem += *rootPem;
     ERDS_RETURN_IF_ERROR(writeKey(joinPath(options.dir, leaf.stem + ".key"), key->get()));
-    ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, leaf.stem + ".pem"), *pem, 0644));
+    ERDS_RETURN_IF_ERROR(
+        writeFileAtomically(joinPath(options.dir, leaf.stem + ".pem"), *pem, 0644));
     record(leaf.stem, cert->get());
   }
   return report;

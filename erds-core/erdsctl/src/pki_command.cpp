@@ -1,6 +1,7 @@
 // `erdsctl pki init`: writes the development PKI (see erds/ctl/pki.h) and prints what it made.
-#include "commands.h"
 #include "erds/ctl/pki.h"
+
+#include "commands.h"
 
 namespace erds::ctl::internal {
 namespace {
@@ -41,10 +42,13 @@ Command pkiInitCommand() {
       .path = "pki init",
       .help = "create a DEVELOPMENT PKI (root CA, seal, time-stamping unit, TLS server)",
       .usage = "--dir DIR [--algorithm p256|rsa3072] [--force]",
-      .options = {{"--dir", "DIR", true}, {"--algorithm", "p256|rsa3072", false}, {"--force", "", false}},
+      .options = {{"--dir", "DIR", true},
+                  {"--algorithm", "p256|rsa3072", false},
+                  {"--force", "", false}},
       .positionalNames = {},
       .details =
-          "Writes root-ca.pem/.key, seal.pem/.key, tsu.pem/.key and tls.pem/.key into DIR (created\n"
+          "Writes root-ca.pem/.key, seal.pem/.key, tsu.pem/.key and tls.pem/.key into DIR "
+          "(created\n"
           "0700 if missing). Keys are PKCS#8 PEM, mode 0600; tls.pem holds the server certificate\n"
           "then the root. Existing files are never overwritten without --force (exit 1).",
       .handler = pkiInit,

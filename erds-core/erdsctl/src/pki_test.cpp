@@ -1,6 +1,8 @@
 // Tests of the development PKI generator: chains, key usages, SAN, subjects, modes, --force.
 #include "erds/ctl/pki.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -16,23 +18,22 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "test_support.h"
 
 namespace erds::ctl {
 namespace {
 
+using ::testing::HasSubstr;
 using testsupport::fileMode;
 using testsupport::readFile;
 using testsupport::TempDir;
-using ::testing::HasSubstr;
 
 template <auto Fn>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
@@ -51,7 +52,8 @@ std::vector<X509Ptr> loadCerts(const std::string& path) {
   std::vector<X509Ptr> certs;
   const std::string pem = readFile(path);
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    certs.emplace_back(c);
   ERR_clear_error();  // the loop ends on a "no start line" error
   return certs;
 }
@@ -85,11 +87,14 @@ bool isCritical(X509* cert, int nid) {
   return X509_EXTENSION_get_critical(X509_get_ext(cert, idx)) == 1;
 }
 
-bool hasExtension(X509* cert, int nid) { return X509_get_ext_by_NID(cert, nid, -1) >= 0; }
+bool hasExtension(X509* cert, int nid) {
+  return X509_get_ext_by_NID(cert, nid, -1) >= 0;
+}
 
 std::vector<int> ekuNids(X509* cert) {
   std::vector<int> nids;
-  EkuPtr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
+  EkuPtr eku(static_cast<EXTENDED_KEY_USAGE*>(
+      X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   if (!eku) return nids;
   for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
     nids.push_back(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.get(), i)));
@@ -228,9 +233,9 @@ TEST_F(PkiTest, RootIsACriticalCaWithCertSignOnly) {
 struct LeafCase {
   std::string stem;
   uint32_t keyUsage;
-  std::vector<int> eku;   // exact list, empty = no EKU extension
+  std::vector<int> eku;  // exact list, empty = no EKU extension
   bool ekuCritical;
-  int purpose;            // X509_PURPOSE_* the chain must verify for
+  int purpose;  // X509_PURPOSE_* the chain must verify for
   int minDays, maxDays;
 };
 
@@ -273,16 +278,31 @@ TEST_P(PkiLeafTest, ChainVerifiesAndUsagesAreExact) {
   EXPECT_LE(days, tc.maxDays);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Leaves, PkiLeafTest,
-    ::testing::Values(
-        LeafCase{"seal", KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION, {}, false, X509_PURPOSE_ANY,
-                 1095, 1096},
-        LeafCase{"tsu", KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION, {NID_time_stamp}, true,
-                 X509_PURPOSE_TIMESTAMP_SIGN, 1095, 1096},
-        LeafCase{"tls", KU_DIGITAL_SIGNATURE, {NID_server_auth}, false, X509_PURPOSE_SSL_SERVER,
-                 825, 825}),
-    [](const ::testing::TestParamInfo<LeafCase>& info) { return info.param.stem; });
+INSTANTIATE_TEST_SUITE_P(Leaves, PkiLeafTest,
+                         ::testing::Values(LeafCase{"seal",
+                                                    KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+                                                    {},
+                                                    false,
+                                                    X509_PURPOSE_ANY,
+                                                    1095,
+                                                    1096},
+                                           LeafCase{"tsu",
+                                                    KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+                                                    {NID_time_stamp},
+                                                    true,
+                                                    X509_PURPOSE_TIMESTAMP_SIGN,
+                                                    1095,
+                                                    1096},
+                                           LeafCase{"tls",
+                                                    KU_DIGITAL_SIGNATURE,
+                                                    {NID_server_auth},
+                                                    false,
+                                                    X509_PURPOSE_SSL_SERVER,
+                                                    825,
+                                                    825}),
+                         [](const ::testing::TestParamInfo<LeafCase>& info) {
+                           return info.param.stem;
+                         });
 
 TEST_F(PkiTest, RootAuthorityKeyIdIsItsOwnSubjectKeyId) {
   X509Ptr root = cert("root-ca");
@@ -331,8 +351,8 @@ TEST_F(PkiTest, TlsCertificateCoversLocalhostAndCarriesTheRoot) {
   EXPECT_EQ(der(certs[1].get()), der(root.get()));
   X509* leaf = certs[0].get();
 
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
   ASSERT_NE(names, nullptr);
   std::vector<std::string> dns;
   std::vector<std::string> ips;

@@ -1,6 +1,7 @@
 // Test-only helpers for erds_ctl_tests: a self-deleting temp directory and file utilities.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -8,8 +9,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace erds::ctl::testsupport {
 

@@ -22,8 +22,10 @@ std::string_view methodLabel(std::string_view m) {
 std::string mediaTypeOf(std::string_view value) {
   std::size_t semi = value.find(';');
   std::string_view t = value.substr(0, semi);
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+    t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+    t.remove_prefix(1);
   std::string out(t);
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -31,7 +33,8 @@ std::string mediaTypeOf(std::string_view value) {
 }
 
 bool hasHeader(const Headers& h, std::string_view name) {
-  return std::any_of(h.begin(), h.end(), [&](const auto& p) { return headerNameEquals(p.first, name); });
+  return std::any_of(h.begin(), h.end(),
+                     [&](const auto& p) { return headerNameEquals(p.first, name); });
 }
 
 void addDefault(Headers& h, std::string name, std::string value) {
@@ -51,13 +54,15 @@ bool isSaneRequestId(std::string_view id) {
 Dispatcher::Dispatcher(std::shared_ptr<const Router> router, Limits limits,
                        metrics::Registry& registry, const Clock& clock)
     : router_(std::move(router)), limits_(limits), registry_(registry), clock_(clock) {
-  registry_.describe("erds_http_requests_total", "counter", "HTTP requests by method, route and status.");
+  registry_.describe("erds_http_requests_total", "counter",
+                     "HTTP requests by method, route and status.");
   registry_.describe("erds_http_request_duration_seconds", "histogram",
                      "HTTP request latency by route (seconds).");
 }
 
 OutgoingResponse Dispatcher::problem(const ProblemType& type, std::string_view detail,
-                                     std::string_view instance, const std::string& requestId) const {
+                                     std::string_view instance,
+                                     const std::string& requestId) const {
   OutgoingResponse out;
   out.status = type.status;
   out.headers.emplace_back("Content-Type", std::string(kProblemContentType));
@@ -72,9 +77,10 @@ void Dispatcher::finish(OutgoingResponse& out, const std::string& requestId) con
   addDefault(out.headers, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   addDefault(out.headers, "Referrer-Policy", "no-referrer");
   // The request id is ours; a handler cannot replace it.
-  out.headers.erase(std::remove_if(out.headers.begin(), out.headers.end(),
-                                   [](const auto& p) { return headerNameEquals(p.first, "X-Request-Id"); }),
-                    out.headers.end());
+  out.headers.erase(
+      std::remove_if(out.headers.begin(), out.headers.end(),
+                     [](const auto& p) { return headerNameEquals(p.first, "X-Request-Id"); }),
+      out.headers.end());
   out.headers.emplace_back("X-Request-Id", requestId);
 }
 
@@ -84,10 +90,14 @@ OutgoingResponse Dispatcher::transportError(FrameworkError error, std::string_vi
   OutgoingResponse out = problem(problemType(error), detail, "", requestId);
   out.closeConnection = true;
   finish(out, requestId);
-  registry_.inc("erds_http_requests_total",
-                {{"method", "OTHER"}, {"route", "unmatched"}, {"status", std::to_string(out.status)}});
-  log::info("http.request", {{"method", ""}, {"route", "unmatched"}, {"status", out.status},
-                             {"ms", 0.0}, {"error", std::string(detail)}});
+  registry_.inc(
+      "erds_http_requests_total",
+      {{"method", "OTHER"}, {"route", "unmatched"}, {"status", std::to_string(out.status)}});
+  log::info("http.request", {{"method", ""},
+                             {"route", "unmatched"},
+                             {"status", out.status},
+                             {"ms", 0.0},
+                             {"error", std::string(detail)}});
   return out;
 }
 
@@ -115,8 +125,9 @@ OutgoingResponse Dispatcher::handle(const IncomingRequest& in, BodySource& body)
 
   double seconds = std::chrono::duration<double>(clock_.steadyNow() - start).count();
   std::string method(methodLabel(in.method));
-  registry_.inc("erds_http_requests_total",
-                {{"method", method}, {"route", routeLabel}, {"status", std::to_string(out.status)}});
+  registry_.inc(
+      "erds_http_requests_total",
+      {{"method", method}, {"route", routeLabel}, {"status", std::to_string(out.status)}});
   registry_.observe("erds_http_request_duration_seconds", {{"route", routeLabel}}, seconds);
   log::info("http.request", {{"method", method},
                              {"route", routeLabel},
@@ -126,7 +137,8 @@ OutgoingResponse Dispatcher::handle(const IncomingRequest& in, BodySource& body)
 }
 
 OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& body,
-                                         const std::string& requestId, std::string& routeLabel) const {
+                                         const std::string& requestId,
+                                         std::string& routeLabel) const {
   std::string_view target = in.target;
   std::size_t q = target.find('?');
   std::string path(target.substr(0, q));
@@ -135,25 +147,29 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
 
   // Header limits (Poco already bounds single fields and, at 100, the count).
   int64_t headerBytes = 0;
-  for (const auto& [k, v] : in.headers) headerBytes += static_cast<int64_t>(k.size() + v.size());
+  for (const auto& [k, v] : in.headers)
+    headerBytes += static_cast<int64_t>(k.size() + v.size());
   if (static_cast<int64_t>(in.headers.size()) > limits_.maxHeaders) {
     auto out = problem(problemType(FrameworkError::HeadersTooLarge),
-                       "more than " + std::to_string(limits_.maxHeaders) + " header fields", path, requestId);
+                       "more than " + std::to_string(limits_.maxHeaders) + " header fields", path,
+                       requestId);
     out.closeConnection = true;
     return out;
   }
   if (headerBytes > limits_.maxHeaderBytes) {
-    auto out = problem(problemType(FrameworkError::HeadersTooLarge),
-                       "header fields larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes",
-                       path, requestId);
+    auto out =
+        problem(problemType(FrameworkError::HeadersTooLarge),
+                "header fields larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes",
+                path, requestId);
     out.closeConnection = true;
     return out;
   }
   // An announced body over the global limit is refused before anything is read.
   if (in.contentLength && *in.contentLength > limits_.maxBodyBytes) {
-    auto out = problem(problemType(FrameworkError::PayloadTooLarge),
-                       "request body larger than " + std::to_string(limits_.maxBodyBytes) + " bytes",
-                       path, requestId);
+    auto out =
+        problem(problemType(FrameworkError::PayloadTooLarge),
+                "request body larger than " + std::to_string(limits_.maxBodyBytes) + " bytes", path,
+                requestId);
     out.closeConnection = true;
     return out;
   }
@@ -163,8 +179,10 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
     OutgoingResponse out;
     if (m.status == Router::MatchStatus::MethodNotAllowed) {
       std::string allow;
-      for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-      out = problem(problemType(FrameworkError::MethodNotAllowed), "allowed: " + allow, path, requestId);
+      for (const auto& a : m.allowed)
+        allow += (allow.empty() ? "" : ", ") + a;
+      out = problem(problemType(FrameworkError::MethodNotAllowed), "allowed: " + allow, path,
+                    requestId);
       out.headers.emplace_back("Allow", allow);
     } else if (m.status == Router::MatchStatus::BadPath) {
       out = problem(problemType(FrameworkError::BadRequest), "malformed path", "", requestId);
@@ -186,16 +204,18 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
     }
     if (spec.requestMediaType.empty() ||
         (ct == nullptr || mediaTypeOf(*ct) != mediaTypeOf(spec.requestMediaType))) {
-      auto out = problem(problemType(FrameworkError::UnsupportedMediaType),
-                         spec.requestMediaType.empty() ? "this operation takes no request body"
-                                                       : "expected " + mediaTypeOf(spec.requestMediaType),
-                         path, requestId);
+      auto out =
+          problem(problemType(FrameworkError::UnsupportedMediaType),
+                  spec.requestMediaType.empty() ? "this operation takes no request body"
+                                                : "expected " + mediaTypeOf(spec.requestMediaType),
+                  path, requestId);
       out.closeConnection = true;
       return out;
     }
     if (in.contentLength && *in.contentLength > bodyLimit) {
       auto out = problem(problemType(FrameworkError::PayloadTooLarge),
-                         "request body larger than " + std::to_string(bodyLimit) + " bytes", path, requestId);
+                         "request body larger than " + std::to_string(bodyLimit) + " bytes", path,
+                         requestId);
       out.closeConnection = true;
       return out;
     }
@@ -217,23 +237,26 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
     std::string buf(kReadChunk, '\0');
     while (true) {
       if (clock_.steadyNow() > deadline) {
-        auto out = problem(problemType(FrameworkError::RequestTimeout), "request body too slow", path, requestId);
+        auto out = problem(problemType(FrameworkError::RequestTimeout), "request body too slow",
+                           path, requestId);
         out.closeConnection = true;
         return out;
       }
       auto n = body.read(buf.data(), buf.size());
       if (!n) {
         bool malformed = n.error().is(ErrorCode::InvalidInput);
-        auto out = problem(problemType(malformed ? FrameworkError::BadRequest : FrameworkError::RequestTimeout),
-                           malformed ? "malformed request body framing" : "request body not received", path,
-                           requestId);
+        auto out = problem(
+            problemType(malformed ? FrameworkError::BadRequest : FrameworkError::RequestTimeout),
+            malformed ? "malformed request body framing" : "request body not received", path,
+            requestId);
         out.closeConnection = true;
         return out;
       }
       if (*n == 0) break;
       if (static_cast<int64_t>(req.body.size() + *n) > bodyLimit) {
         auto out = problem(problemType(FrameworkError::PayloadTooLarge),
-                           "request body larger than " + std::to_string(bodyLimit) + " bytes", path, requestId);
+                           "request body larger than " + std::to_string(bodyLimit) + " bytes", path,
+                           requestId);
         out.closeConnection = true;
         return out;
       }
@@ -246,7 +269,8 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
     const Error& e = result.error();
     const ProblemType& type = problemType(e.code);
     if (type.status >= 500) {
-      log::error("http.handler_error", {{"route", routeLabel}, {"code", std::string(errorCodeName(e.code))},
+      log::error("http.handler_error", {{"route", routeLabel},
+                                        {"code", std::string(errorCodeName(e.code))},
                                         {"message", e.message}});
     }
     return problem(type, publicDetail(e), path, requestId);

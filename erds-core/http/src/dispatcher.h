@@ -19,7 +19,8 @@
 namespace erds::http::internal {
 
 // Where the body bytes come from. read() returns the number of bytes read, 0 at the end of the
-// body; InvalidInput for malformed framing (bad chunk), Unavailable on a transport error or timeout.
+// body; InvalidInput for malformed framing (bad chunk), Unavailable on a transport error or
+// timeout.
 class BodySource {
  public:
   virtual ~BodySource() = default;
@@ -29,7 +30,7 @@ class BodySource {
 // The request head as parsed by the transport.
 struct IncomingRequest {
   std::string method;
-  std::string target;                 // request target as sent ("/path?query")
+  std::string target;  // request target as sent ("/path?query")
   Headers headers;
   std::optional<int64_t> contentLength;
   bool chunked = false;
@@ -38,7 +39,7 @@ struct IncomingRequest {
 
 struct OutgoingResponse {
   int status = 200;
-  Headers headers;          // Content-Type included; Content-Length is the transport's job
+  Headers headers;  // Content-Type included; Content-Length is the transport's job
   std::string body;
   bool closeConnection = false;  // the body was not (fully) read or the request was bad
 };

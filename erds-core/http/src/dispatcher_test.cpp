@@ -63,7 +63,8 @@ class DispatcherTest : public ::testing::Test {
     echo.operationId = "echo";
     echo.requestMediaType = "application/json";
     ASSERT_TRUE(r->add(echo, [](const Request& req) -> Result<Response> {
-      return Response::json(200, "{\"id\":\"" + req.param("id") + "\",\"len\":" + std::to_string(req.body.size()) +
+      return Response::json(200, "{\"id\":\"" + req.param("id") +
+                                     "\",\"len\":" + std::to_string(req.body.size()) +
                                      ",\"rid\":\"" + req.requestId + "\"}");
     }));
     RouteSpec small;
@@ -72,18 +73,21 @@ class DispatcherTest : public ::testing::Test {
     small.operationId = "small";
     small.requestMediaType = "application/json";
     small.maxBodyBytes = 10;
-    ASSERT_TRUE(r->add(small, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+    ASSERT_TRUE(
+        r->add(small, [](const Request&) -> Result<Response> { return Response::noContent(); }));
     RouteSpec get;
     get.method = "GET";
     get.path = "/thing";
     get.operationId = "thing";
     ASSERT_TRUE(r->add(get, [](const Request& req) -> Result<Response> {
       if (req.queryParam("fail") == "notfound") return Error::notFound("no thing here");
-      if (req.queryParam("fail") == "internal") return Error::internal("sqlstate 42P01: secret table");
+      if (req.queryParam("fail") == "internal")
+        return Error::internal("sqlstate 42P01: secret table");
       if (req.queryParam("fail") == "throw") throw std::runtime_error("boom with internals");
       if (req.queryParam("fail") == "throwint") throw 42;
       Response resp = Response::text(200, "thing");
-      if (req.queryParam("csp")) resp.headers.emplace_back("Content-Security-Policy", "default-src 'self'");
+      if (req.queryParam("csp"))
+        resp.headers.emplace_back("Content-Security-Policy", "default-src 'self'");
       resp.headers.emplace_back("X-Request-Id", "handler-cannot-set-this");
       return resp;
     }));
@@ -118,8 +122,12 @@ TEST(RequestId, Sanity) {
 }
 
 TEST_F(DispatcherTest, RoutesAndEchoesSaneRequestId) {
-  IncomingRequest in{"POST", "/api/v1/echo/x%201", {{"Content-Type", "application/json"}, {"X-Request-Id", "client-42"}},
-                     4, false, "1.2.3.4:5"};
+  IncomingRequest in{"POST",
+                     "/api/v1/echo/x%201",
+                     {{"Content-Type", "application/json"}, {"X-Request-Id", "client-42"}},
+                     4,
+                     false,
+                     "1.2.3.4:5"};
   auto out = run(in, "abcd");
   EXPECT_EQ(out.status, 200);
   EXPECT_EQ(header(out, "X-Request-Id"), "client-42");
@@ -131,24 +139,28 @@ TEST_F(DispatcherTest, RoutesAndEchoesSaneRequestId) {
 }
 
 TEST_F(DispatcherTest, ReplacesInsaneRequestId) {
-  IncomingRequest in{"GET", "/thing", {{"X-Request-Id", "bad id with spaces"}}, std::nullopt, false, ""};
+  IncomingRequest in{"GET",        "/thing", {{"X-Request-Id", "bad id with spaces"}},
+                     std::nullopt, false,    ""};
   auto out = run(in);
   std::string rid = header(out, "X-Request-Id");
   EXPECT_NE(rid, "bad id with spaces");
   EXPECT_TRUE(isSaneRequestId(rid));
   // A handler cannot replace the request id.
   int count = 0;
-  for (const auto& h : out.headers) count += headerNameEquals(h.first, "X-Request-Id");
+  for (const auto& h : out.headers)
+    count += headerNameEquals(h.first, "X-Request-Id");
   EXPECT_EQ(count, 1);
 }
 
 TEST_F(DispatcherTest, SecurityHeadersOnEveryResponse) {
   for (const char* target : {"/thing", "/missing", "/thing?fail=internal"}) {
     auto out = run(IncomingRequest{"GET", target, {}, std::nullopt, false, ""});
-    EXPECT_EQ(header(out, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains") << target;
+    EXPECT_EQ(header(out, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains")
+        << target;
     EXPECT_EQ(header(out, "X-Content-Type-Options"), "nosniff") << target;
     EXPECT_EQ(header(out, "Cache-Control"), "no-store") << target;
-    EXPECT_EQ(header(out, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'") << target;
+    EXPECT_EQ(header(out, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'")
+        << target;
   }
   auto custom = run(IncomingRequest{"GET", "/thing?csp=1", {}, std::nullopt, false, ""});
   EXPECT_EQ(header(custom, "Content-Security-Policy"), "default-src 'self'");
@@ -182,7 +194,8 @@ TEST_F(DispatcherTest, ErrorsMapThroughTheTable) {
 
 TEST_F(DispatcherTest, ExceptionsBecomeGeneric500WithRequestIdOnly) {
   for (const char* target : {"/thing?fail=throw", "/thing?fail=throwint"}) {
-    auto out = run(IncomingRequest{"GET", target, {{"X-Request-Id", "r-1"}}, std::nullopt, false, ""});
+    auto out =
+        run(IncomingRequest{"GET", target, {{"X-Request-Id", "r-1"}}, std::nullopt, false, ""});
     EXPECT_EQ(out.status, 500) << target;
     EXPECT_EQ(out.body.find("boom"), std::string::npos);
     auto p = json(out.body);
@@ -193,7 +206,8 @@ TEST_F(DispatcherTest, ExceptionsBecomeGeneric500WithRequestIdOnly) {
 }
 
 TEST_F(DispatcherTest, ContentLengthOverLimitIs413WithoutReading) {
-  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 1'000'000, false, ""};
+  IncomingRequest in{
+      "POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 1'000'000, false, ""};
   StringBody body(std::string(1'000'000, 'x'));
   auto out = dispatcher->handle(in, body);
   EXPECT_EQ(out.status, 413);
@@ -207,7 +221,8 @@ TEST_F(DispatcherTest, ContentLengthOverLimitIs413WithoutReading) {
 }
 
 TEST_F(DispatcherTest, ChunkedBodyIsCountedWhileStreaming) {
-  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, std::nullopt, true, ""};
+  IncomingRequest in{
+      "POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, std::nullopt, true, ""};
   StringBody big(std::string(5'000'000, 'x'));
   auto out = dispatcher->handle(in, big);
   EXPECT_EQ(out.status, 413);
@@ -229,7 +244,9 @@ TEST_F(DispatcherTest, MediaTypeChecks) {
   EXPECT_EQ(run(wrong, "{}").status, 415);
   IncomingRequest missing{"POST", "/api/v1/echo/1", {}, 2, false, ""};
   EXPECT_EQ(run(missing, "{}").status, 415);
-  IncomingRequest withParams{"POST", "/api/v1/echo/1", {{"content-type", "Application/JSON; charset=utf-8"}}, 2, false, ""};
+  IncomingRequest withParams{
+      "POST", "/api/v1/echo/1", {{"content-type", "Application/JSON; charset=utf-8"}}, 2, false,
+      ""};
   EXPECT_EQ(run(withParams, "{}").status, 200);
   IncomingRequest bodyOnGet{"GET", "/thing", {{"Content-Type", "application/json"}}, 2, false, ""};
   EXPECT_EQ(run(bodyOnGet, "{}").status, 415);
@@ -239,16 +256,19 @@ TEST_F(DispatcherTest, MediaTypeChecks) {
 
 TEST_F(DispatcherTest, HeaderLimitsGive431) {
   Headers many;
-  for (int i = 0; i < 6; ++i) many.emplace_back("X-H" + std::to_string(i), "v");
+  for (int i = 0; i < 6; ++i)
+    many.emplace_back("X-H" + std::to_string(i), "v");
   auto out = run(IncomingRequest{"GET", "/thing", many, std::nullopt, false, ""});
   EXPECT_EQ(out.status, 431);
-  auto big = run(IncomingRequest{"GET", "/thing", {{"X-Big", std::string(300, 'a')}}, std::nullopt, false, ""});
+  auto big = run(IncomingRequest{
+      "GET", "/thing", {{"X-Big", std::string(300, 'a')}}, std::nullopt, false, ""});
   EXPECT_EQ(big.status, 431);
   EXPECT_EQ(header(big, "Content-Type"), "application/problem+json");
 }
 
 TEST_F(DispatcherTest, BodyReadFailures) {
-  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 10, false, ""};
+  IncomingRequest in{"POST", "/api/v1/echo/1", {{"Content-Type", "application/json"}}, 10, false,
+                     ""};
   FailingBody timeout(Error::unavailable("timeout"));
   EXPECT_EQ(dispatcher->handle(in, timeout).status, 408);
   FailingBody malformed(Error::invalidInput("bad chunk"));
@@ -267,7 +287,8 @@ TEST_F(DispatcherTest, AccessLogAndMetrics) {
   EXPECT_NE(text.find("erds_http_requests_total"), std::string::npos) << text;
   EXPECT_NE(text.find("route=\"/thing\""), std::string::npos) << text;
   EXPECT_NE(text.find("route=\"unmatched\""), std::string::npos) << text;
-  EXPECT_EQ(text.find("/random/123"), std::string::npos) << "unmatched paths must not become labels";
+  EXPECT_EQ(text.find("/random/123"), std::string::npos)
+      << "unmatched paths must not become labels";
   EXPECT_NE(text.find("erds_http_request_duration_seconds"), std::string::npos) << text;
 }
 

@@ -23,7 +23,8 @@ TEST(PercentDecode, Table) {
       {"%00", false, std::nullopt},
       {"", false, ""},
   };
-  for (const auto& c : cases) EXPECT_EQ(percentDecode(c.in, c.plus), c.out) << c.in;
+  for (const auto& c : cases)
+    EXPECT_EQ(percentDecode(c.in, c.plus), c.out) << c.in;
 }
 
 TEST(Request, HeaderLookupIsCaseInsensitive) {

@@ -19,8 +19,10 @@ Poco::JSON::Object::Ptr parse(const std::string& s) {
 class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(router.addSchema("Message", R"({"type":"object","properties":{"id":{"type":"string"}}})"));
-    ASSERT_TRUE(router.addSecurityScheme("session", R"({"type":"apiKey","in":"cookie","name":"erds_session"})"));
+    ASSERT_TRUE(
+        router.addSchema("Message", R"({"type":"object","properties":{"id":{"type":"string"}}})"));
+    ASSERT_TRUE(router.addSecurityScheme(
+        "session", R"({"type":"apiKey","in":"cookie","name":"erds_session"})"));
     RouteSpec get;
     get.method = "GET";
     get.path = "/api/v1/messages/{id}";
@@ -65,7 +67,8 @@ TEST_F(OpenApiTest, PathsAndMethodsEqualRouteList) {
     auto ops = item.extract<Poco::JSON::Object::Ptr>();
     for (const auto& [method, op] : *ops) {
       std::string m = method;
-      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::toupper(c); });
+      std::transform(m.begin(), m.end(), m.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
       fromDoc.push_back(m + " " + path);
     }
   }
@@ -126,11 +129,14 @@ TEST_F(OpenApiTest, ComponentsHoldProblemSchemasAndSecuritySchemes) {
   auto problem = components->getObject("schemas")->getObject("Problem");
   auto required = problem->getArray("required");
   std::vector<std::string> req;
-  for (std::size_t i = 0; i < required->size(); ++i) req.push_back(required->getElement<std::string>(i));
+  for (std::size_t i = 0; i < required->size(); ++i)
+    req.push_back(required->getElement<std::string>(i));
   EXPECT_NE(std::find(req.begin(), req.end(), "request_id"), req.end());
   EXPECT_TRUE(problem->getObject("properties")->has("instance"));
   EXPECT_TRUE(components->getObject("schemas")->has("Message"));
-  EXPECT_EQ(components->getObject("securitySchemes")->getObject("session")->getValue<std::string>("type"), "apiKey");
+  EXPECT_EQ(
+      components->getObject("securitySchemes")->getObject("session")->getValue<std::string>("type"),
+      "apiKey");
 }
 
 }  // namespace

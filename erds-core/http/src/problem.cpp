@@ -12,52 +12,74 @@ constexpr ProblemType kNotFound{404, "urn:erds:problem:not-found", "Not found"};
 constexpr ProblemType kConflict{409, "urn:erds:problem:conflict", "Conflict"};
 constexpr ProblemType kUnauthorized{401, "urn:erds:problem:unauthorized", "Unauthorized"};
 constexpr ProblemType kUnavailable{503, "urn:erds:problem:unavailable", "Service unavailable"};
-constexpr ProblemType kIntegrity{422, "urn:erds:problem:integrity-failure", "Integrity check failed"};
+constexpr ProblemType kIntegrity{422, "urn:erds:problem:integrity-failure",
+                                 "Integrity check failed"};
 constexpr ProblemType kInternal{500, "urn:erds:problem:internal", "Internal error"};
 
 constexpr ProblemType kBadRequest{400, "urn:erds:problem:bad-request", "Malformed request"};
 constexpr ProblemType kRouteNotFound{404, "urn:erds:problem:no-such-resource", "No such resource"};
-constexpr ProblemType kMethodNotAllowed{405, "urn:erds:problem:method-not-allowed", "Method not allowed"};
+constexpr ProblemType kMethodNotAllowed{405, "urn:erds:problem:method-not-allowed",
+                                        "Method not allowed"};
 constexpr ProblemType kRequestTimeout{408, "urn:erds:problem:request-timeout", "Request timeout"};
-constexpr ProblemType kPayloadTooLarge{413, "urn:erds:problem:payload-too-large", "Request body too large"};
-constexpr ProblemType kUnsupportedMedia{415, "urn:erds:problem:unsupported-media-type", "Unsupported media type"};
-constexpr ProblemType kTooManyRequests{429, "urn:erds:problem:too-many-requests", "Too many requests"};
-constexpr ProblemType kHeadersTooLarge{431, "urn:erds:problem:headers-too-large", "Request header fields too large"};
+constexpr ProblemType kPayloadTooLarge{413, "urn:erds:problem:payload-too-large",
+                                       "Request body too large"};
+constexpr ProblemType kUnsupportedMedia{415, "urn:erds:problem:unsupported-media-type",
+                                        "Unsupported media type"};
+constexpr ProblemType kTooManyRequests{429, "urn:erds:problem:too-many-requests",
+                                       "Too many requests"};
+constexpr ProblemType kHeadersTooLarge{431, "urn:erds:problem:headers-too-large",
+                                       "Request header fields too large"};
 
 }  // namespace
 
 const ProblemType& problemType(ErrorCode code) {
   switch (code) {
-    case ErrorCode::InvalidInput: return kInvalidInput;
-    case ErrorCode::NotFound: return kNotFound;
-    case ErrorCode::Conflict: return kConflict;
-    case ErrorCode::Unauthorized: return kUnauthorized;
-    case ErrorCode::Unavailable: return kUnavailable;
-    case ErrorCode::IntegrityFailure: return kIntegrity;
-    case ErrorCode::Internal: return kInternal;
+    case ErrorCode::InvalidInput:
+      return kInvalidInput;
+    case ErrorCode::NotFound:
+      return kNotFound;
+    case ErrorCode::Conflict:
+      return kConflict;
+    case ErrorCode::Unauthorized:
+      return kUnauthorized;
+    case ErrorCode::Unavailable:
+      return kUnavailable;
+    case ErrorCode::IntegrityFailure:
+      return kIntegrity;
+    case ErrorCode::Internal:
+      return kInternal;
   }
   return kInternal;
 }
 
 const ProblemType& problemType(FrameworkError error) {
   switch (error) {
-    case FrameworkError::BadRequest: return kBadRequest;
-    case FrameworkError::RouteNotFound: return kRouteNotFound;
-    case FrameworkError::MethodNotAllowed: return kMethodNotAllowed;
-    case FrameworkError::RequestTimeout: return kRequestTimeout;
-    case FrameworkError::PayloadTooLarge: return kPayloadTooLarge;
-    case FrameworkError::UnsupportedMediaType: return kUnsupportedMedia;
-    case FrameworkError::TooManyRequests: return kTooManyRequests;
-    case FrameworkError::HeadersTooLarge: return kHeadersTooLarge;
-    case FrameworkError::InternalError: return kInternal;
+    case FrameworkError::BadRequest:
+      return kBadRequest;
+    case FrameworkError::RouteNotFound:
+      return kRouteNotFound;
+    case FrameworkError::MethodNotAllowed:
+      return kMethodNotAllowed;
+    case FrameworkError::RequestTimeout:
+      return kRequestTimeout;
+    case FrameworkError::PayloadTooLarge:
+      return kPayloadTooLarge;
+    case FrameworkError::UnsupportedMediaType:
+      return kUnsupportedMedia;
+    case FrameworkError::TooManyRequests:
+      return kTooManyRequests;
+    case FrameworkError::HeadersTooLarge:
+      return kHeadersTooLarge;
+    case FrameworkError::InternalError:
+      return kInternal;
   }
   return kInternal;
 }
 
 std::vector<ProblemType> allProblemTypes() {
-  return {kInvalidInput,    kNotFound,        kConflict,        kUnauthorized,   kUnavailable,
-          kIntegrity,       kInternal,        kBadRequest,      kRouteNotFound,  kMethodNotAllowed,
-          kRequestTimeout,  kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests, kHeadersTooLarge};
+  return {kInvalidInput,   kNotFound,        kConflict,         kUnauthorized,    kUnavailable,
+          kIntegrity,      kInternal,        kBadRequest,       kRouteNotFound,   kMethodNotAllowed,
+          kRequestTimeout, kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests, kHeadersTooLarge};
 }
 
 std::string publicDetail(const Error& e) {

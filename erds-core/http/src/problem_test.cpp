@@ -14,8 +14,9 @@ TEST(ProblemTable, ErrorCodes) {
     ErrorCode code;
     int status;
   } cases[] = {
-      {ErrorCode::InvalidInput, 400}, {ErrorCode::NotFound, 404},     {ErrorCode::Conflict, 409},
-      {ErrorCode::Unauthorized, 401}, {ErrorCode::Unavailable, 503},  {ErrorCode::IntegrityFailure, 422},
+      {ErrorCode::InvalidInput, 400}, {ErrorCode::NotFound, 404},
+      {ErrorCode::Conflict, 409},     {ErrorCode::Unauthorized, 401},
+      {ErrorCode::Unavailable, 503},  {ErrorCode::IntegrityFailure, 422},
       {ErrorCode::Internal, 500},
   };
   for (const auto& c : cases) {
@@ -37,7 +38,8 @@ TEST(ProblemTable, FrameworkErrors) {
       {FrameworkError::TooManyRequests, 429},  {FrameworkError::HeadersTooLarge, 431},
       {FrameworkError::InternalError, 500},
   };
-  for (const auto& c : cases) EXPECT_EQ(problemType(c.e).status, c.status);
+  for (const auto& c : cases)
+    EXPECT_EQ(problemType(c.e).status, c.status);
 }
 
 TEST(ProblemTable, TypeUrisAreDistinctPerStatusAndTitle) {
@@ -59,8 +61,8 @@ TEST(PublicDetail, HidesServerSideMessages) {
 }
 
 TEST(RenderProblem, IsValidJsonWithAllMembers) {
-  std::string body = renderProblem(problemType(ErrorCode::Conflict), "quote \" and \\ and \n newline",
-                                   "/api/v1/x", "rid-1");
+  std::string body = renderProblem(problemType(ErrorCode::Conflict),
+                                   "quote \" and \\ and \n newline", "/api/v1/x", "rid-1");
   Poco::JSON::Parser parser;
   auto obj = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
   EXPECT_EQ(obj->getValue<std::string>("type"), "urn:erds:problem:conflict");

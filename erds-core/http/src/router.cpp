@@ -127,7 +127,9 @@ Result<Poco::JSON::Object::Ptr> parseObject(const std::string& json, const std::
   }
 }
 
-Poco::JSON::Object::Ptr newObject() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Poco::JSON::Object::Ptr newObject() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 Poco::JSON::Object::Ptr problemSchema() {
   auto props = newObject();
@@ -155,10 +157,12 @@ Poco::JSON::Object::Ptr problemSchema() {
   props->set("request_id", str());
   auto schema = newObject();
   schema->set("type", "object");
-  schema->set("description", "RFC 9457 problem details; request_id matches the X-Request-Id header.");
+  schema->set("description",
+              "RFC 9457 problem details; request_id matches the X-Request-Id header.");
   schema->set("properties", props);
   Poco::JSON::Array::Ptr required = new Poco::JSON::Array;
-  for (const char* r : {"type", "title", "status", "request_id"}) required->add(std::string(r));
+  for (const char* r : {"type", "title", "status", "request_id"})
+    required->add(std::string(r));
   schema->set("required", required);
   return schema;
 }
@@ -172,8 +176,10 @@ Poco::JSON::Object::Ptr schemaRef(const std::string& name) {
 std::string mediaTypeOnly(std::string_view mt) {
   std::size_t semi = mt.find(';');
   std::string_view t = mt.substr(0, semi);
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+    t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+    t.remove_prefix(1);
   return lower(std::string(t));
 }
 
@@ -199,7 +205,8 @@ Router::Router() : impl_(std::make_unique<Impl>()) {
 Router::~Router() = default;
 
 Result<void> Router::add(RouteSpec spec, Handler handler) {
-  if (!kMethods.count(spec.method)) return Error::invalidInput("unsupported method: " + spec.method);
+  if (!kMethods.count(spec.method))
+    return Error::invalidInput("unsupported method: " + spec.method);
   if (spec.operationId.empty())
     return Error::invalidInput("route " + spec.method + " " + spec.path + " has no operationId");
   if (!handler) return Error::invalidInput("route " + spec.operationId + " has no handler");
@@ -226,7 +233,8 @@ Result<void> Router::add(RouteSpec spec, Handler handler) {
   for (const auto& s : spec.security) {
     if (!impl_->hasSecurityScheme(s)) return Error::invalidInput("unknown security scheme " + s);
   }
-  if (spec.maxBodyBytes < 0) return Error::invalidInput("negative maxBodyBytes in " + spec.operationId);
+  if (spec.maxBodyBytes < 0)
+    return Error::invalidInput("negative maxBodyBytes in " + spec.operationId);
   for (const auto& r : impl_->routes) {
     if (r.spec.method == spec.method && sameShape(r.segments, *segs))
       return Error::conflict("duplicate route " + spec.method + " " + spec.path + " (already " +
@@ -309,10 +317,12 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
 
 std::vector<std::string> Router::routeList() const {
   std::vector<std::pair<std::string, std::string>> items;
-  for (const auto& r : impl_->routes) items.emplace_back(r.spec.path, r.spec.method);
+  for (const auto& r : impl_->routes)
+    items.emplace_back(r.spec.path, r.spec.method);
   std::sort(items.begin(), items.end());
   std::vector<std::string> out;
-  for (const auto& [path, method] : items) out.push_back(method + " " + path);
+  for (const auto& [path, method] : items)
+    out.push_back(method + " " + path);
   return out;
 }
 
@@ -327,7 +337,8 @@ std::string Router::openApiDocument(const ApiInfo& info) const {
 
   // Paths in sorted order, operations in the order they were added.
   std::vector<const Route*> sorted;
-  for (const auto& r : impl_->routes) sorted.push_back(&r);
+  for (const auto& r : impl_->routes)
+    sorted.push_back(&r);
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const Route* a, const Route* b) { return a->spec.path < b->spec.path; });
   auto paths = newObject();
@@ -346,7 +357,8 @@ std::string Router::openApiDocument(const ApiInfo& info) const {
     if (!s.description.empty()) op->set("description", s.description);
     if (!s.tags.empty()) {
       Poco::JSON::Array::Ptr tags = new Poco::JSON::Array;
-      for (const auto& t : s.tags) tags->add(t);
+      for (const auto& t : s.tags)
+        tags->add(t);
       op->set("tags", tags);
     }
     // Parameters: declared ones, plus undeclared path parameters of the template.
@@ -421,11 +433,13 @@ std::string Router::openApiDocument(const ApiInfo& info) const {
 
   auto components = newObject();
   auto schemas = newObject();
-  for (const auto& [name, obj] : impl_->schemas) schemas->set(name, obj);
+  for (const auto& [name, obj] : impl_->schemas)
+    schemas->set(name, obj);
   components->set("schemas", schemas);
   if (!impl_->securitySchemes.empty()) {
     auto sec = newObject();
-    for (const auto& [name, obj] : impl_->securitySchemes) sec->set(name, obj);
+    for (const auto& [name, obj] : impl_->securitySchemes)
+      sec->set(name, obj);
     components->set("securitySchemes", sec);
   }
   doc->set("components", components);

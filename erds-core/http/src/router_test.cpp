@@ -23,9 +23,12 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(router.add(spec("GET", "/api/v1/messages", "listMessages"), ok200("list")));
     ASSERT_TRUE(router.add(spec("POST", "/api/v1/messages", "submitMessage"), ok200("submit")));
     ASSERT_TRUE(router.add(spec("GET", "/api/v1/messages/{id}", "getMessage"), ok200("get")));
-    ASSERT_TRUE(router.add(spec("DELETE", "/api/v1/messages/{id}", "deleteMessage"), ok200("delete")));
-    ASSERT_TRUE(router.add(spec("GET", "/api/v1/messages/search", "searchMessages"), ok200("search")));
-    ASSERT_TRUE(router.add(spec("GET", "/api/v1/messages/{id}/evidence/{eid}", "getEvidence"), ok200("ev")));
+    ASSERT_TRUE(
+        router.add(spec("DELETE", "/api/v1/messages/{id}", "deleteMessage"), ok200("delete")));
+    ASSERT_TRUE(
+        router.add(spec("GET", "/api/v1/messages/search", "searchMessages"), ok200("search")));
+    ASSERT_TRUE(router.add(spec("GET", "/api/v1/messages/{id}/evidence/{eid}", "getEvidence"),
+                           ok200("ev")));
     ASSERT_TRUE(router.add(spec("GET", "/", "root"), ok200("root")));
   }
   std::string call(const Router::Match& m) {
@@ -63,8 +66,8 @@ TEST_F(RouterTest, ExtractsAndDecodesParameters) {
 }
 
 TEST_F(RouterTest, NotFoundCases) {
-  for (const char* p : {"/api/v1/messages/", "/api/v1", "/api/v1/messages/1/2", "/nope", "/api/v1/messages//evidence/x",
-                        "/API/v1/messages"}) {
+  for (const char* p : {"/api/v1/messages/", "/api/v1", "/api/v1/messages/1/2", "/nope",
+                        "/api/v1/messages//evidence/x", "/API/v1/messages"}) {
     EXPECT_EQ(router.match("GET", p).status, Router::MatchStatus::NotFound) << p;
   }
 }
@@ -94,14 +97,10 @@ TEST_F(RouterTest, RejectsDuplicatesAndBadSpecs) {
   struct Case {
     RouteSpec s;
   } bad[] = {
-      {spec("GET", "no-slash", "b1")},
-      {spec("GET", "/a/{1x}", "b2")},
-      {spec("GET", "/a/{x}/{x}", "b3")},
-      {spec("GET", "/a//b", "b4")},
-      {spec("GET", "/a/x{y}", "b5")},
-      {spec("FETCH", "/a", "b6")},
-      {spec("GET", "/a", "")},
-      {spec("GET", "/a/b c", "b7")},
+      {spec("GET", "no-slash", "b1")},   {spec("GET", "/a/{1x}", "b2")},
+      {spec("GET", "/a/{x}/{x}", "b3")}, {spec("GET", "/a//b", "b4")},
+      {spec("GET", "/a/x{y}", "b5")},    {spec("FETCH", "/a", "b6")},
+      {spec("GET", "/a", "")},           {spec("GET", "/a/b c", "b7")},
   };
   for (auto& c : bad) {
     auto r = router.add(c.s, ok200(""));
@@ -147,7 +146,8 @@ TEST(RouterSchemas, RejectInvalidJsonAndDuplicates) {
   EXPECT_FALSE(r.addSchema("bad name", "{}"));
   EXPECT_TRUE(r.addSchema("Z", R"({"type":"object"})"));
   EXPECT_FALSE(r.addSchema("Z", R"({"type":"object"})"));
-  EXPECT_TRUE(r.addSecurityScheme("session", R"({"type":"apiKey","in":"cookie","name":"erds_session"})"));
+  EXPECT_TRUE(
+      r.addSecurityScheme("session", R"({"type":"apiKey","in":"cookie","name":"erds_session"})"));
   EXPECT_FALSE(r.addSecurityScheme("session", R"({"type":"http"})"));
 }
 

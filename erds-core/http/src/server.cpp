@@ -25,8 +25,9 @@
 #include <set>
 #include <thread>
 
-#include "dispatcher.h"
 #include "erds/base/log.h"
+
+#include "dispatcher.h"
 #include "tls_context.h"
 
 namespace erds::http {
@@ -53,7 +54,8 @@ struct ConnectionSet {
 
 class StreamBodySource final : public internal::BodySource {
  public:
-  StreamBodySource(Poco::Net::HTTPServerRequestImpl& request, Poco::Net::HTTPServerResponseImpl& response)
+  StreamBodySource(Poco::Net::HTTPServerRequestImpl& request,
+                   Poco::Net::HTTPServerResponseImpl& response)
       : request_(request), response_(response) {}
 
   Result<std::size_t> read(char* buf, std::size_t n) override {
@@ -88,7 +90,10 @@ class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
              const Dispatcher& dispatcher, ConnectionSet& set)
-      : TCPServerConnection(socket), params_(std::move(params)), dispatcher_(dispatcher), set_(set) {
+      : TCPServerConnection(socket),
+        params_(std::move(params)),
+        dispatcher_(dispatcher),
+        set_(set) {
     std::lock_guard lock(set_.mu);
     set_.all.insert(this);
   }
@@ -151,7 +156,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
       Poco::Net::HTTPServerResponseImpl response(session);
       std::unique_ptr<Poco::Net::HTTPServerRequestImpl> request;
       try {
-        request = std::make_unique<Poco::Net::HTTPServerRequestImpl>(response, session, params_.get());
+        request =
+            std::make_unique<Poco::Net::HTTPServerRequestImpl>(response, session, params_.get());
       } catch (const Poco::Net::NoMessageException&) {
         return;  // the client closed the connection between requests
       } catch (const Poco::Net::MessageException& e) {
@@ -167,7 +173,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
       internal::IncomingRequest in;
       in.method = request->getMethod();
       in.target = request->getURI();
-      for (const auto& [k, v] : *request) in.headers.emplace_back(k, v);
+      for (const auto& [k, v] : *request)
+        in.headers.emplace_back(k, v);
       if (request->hasContentLength()) in.contentLength = request->getContentLength64();
       in.chunked = request->getChunkedTransferEncoding();
       in.clientAddress = client;
@@ -175,8 +182,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
       StreamBodySource body(*request, response);
       internal::OutgoingResponse out = dispatcher_.handle(in, body);
 
-      bool keepAlive = params_->getKeepAlive() && request->getKeepAlive() && session.canKeepAlive() &&
-                       !out.closeConnection && !set_.stopping;
+      bool keepAlive = params_->getKeepAlive() && request->getKeepAlive() &&
+                       session.canKeepAlive() && !out.closeConnection && !set_.stopping;
       response.setDate(Poco::Timestamp());
       response.setVersion(request->getVersion());
       write(response, out, keepAlive);
@@ -185,8 +192,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
     }
   }
 
-  static void write(Poco::Net::HTTPServerResponseImpl& response, const internal::OutgoingResponse& out,
-                    bool keepAlive) {
+  static void write(Poco::Net::HTTPServerResponseImpl& response,
+                    const internal::OutgoingResponse& out, bool keepAlive) {
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
     for (const auto& [k, v] : out.headers) {
       if (headerNameEquals(k, "Content-Type")) {
@@ -204,7 +211,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
     }
   }
 
-  static void sendError(Poco::Net::HTTPServerSession& session, const internal::OutgoingResponse& out) {
+  static void sendError(Poco::Net::HTTPServerSession& session,
+                        const internal::OutgoingResponse& out) {
     Poco::Net::HTTPServerResponseImpl response(session);
     response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
     response.setDate(Poco::Timestamp());
@@ -219,7 +227,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
 
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
  public:
-  ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher, ConnectionSet& set)
+  ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher,
+                    ConnectionSet& set)
       : params_(std::move(params)), dispatcher_(dispatcher), set_(set) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
     return new Connection(socket, params_, dispatcher_, set_);
@@ -238,11 +247,13 @@ Result<ServerOptions> ServerOptions::fromConfig(const Config& config) {
   o.address = config.getString("http.address");
   int64_t port = config.getInt("http.port");
   if (port < 0 || port > 65535)
-    return Error::invalidInput("http.port (" + config.sourceOf("http.port") + "): not a port number");
+    return Error::invalidInput("http.port (" + config.sourceOf("http.port") +
+                               "): not a port number");
   o.port = static_cast<uint16_t>(port);
   o.certificateFile = config.getPath("http.tls_certificate");
   if (o.certificateFile.empty())
-    return Error::invalidInput("http.tls_certificate (" + config.sourceOf("http.tls_certificate") + "): not set");
+    return Error::invalidInput("http.tls_certificate (" + config.sourceOf("http.tls_certificate") +
+                               "): not set");
   o.privateKeySource = config.getPath("http.tls_key");
   auto key = config.readSecret("http.tls_key");
   if (!key) return key.error();
@@ -250,9 +261,11 @@ Result<ServerOptions> ServerOptions::fromConfig(const Config& config) {
   o.threads = static_cast<int>(config.getInt("http.threads"));
   o.maxQueued = static_cast<int>(config.getInt("http.max_queued"));
   if (o.threads < 1 || o.threads > 1024)
-    return Error::invalidInput("http.threads (" + config.sourceOf("http.threads") + "): must be 1..1024");
+    return Error::invalidInput("http.threads (" + config.sourceOf("http.threads") +
+                               "): must be 1..1024");
   if (o.maxQueued < 1)
-    return Error::invalidInput("http.max_queued (" + config.sourceOf("http.max_queued") + "): must be >= 1");
+    return Error::invalidInput("http.max_queued (" + config.sourceOf("http.max_queued") +
+                               "): must be >= 1");
   o.limits.maxBodyBytes = config.getBytes("http.max_body_bytes");
   o.limits.maxHeaderBytes = config.getBytes("http.max_header_bytes");
   o.limits.maxHeaders = static_cast<int>(config.getInt("http.max_headers"));
@@ -279,13 +292,17 @@ struct Server::Impl {
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() { stop(std::chrono::milliseconds(2000)); }
+Server::~Server() {
+  stop(std::chrono::milliseconds(2000));
+}
 
-Result<std::unique_ptr<Server>> Server::create(ServerOptions options, std::shared_ptr<const Router> router,
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options,
+                                               std::shared_ptr<const Router> router,
                                                metrics::Registry& registry, const Clock& clock) {
   initializeSslOnce();
   auto impl = std::make_unique<Impl>();
-  auto ctx = internal::makeServerContext(options.certificateFile, options.privateKeyPem, options.privateKeySource);
+  auto ctx = internal::makeServerContext(options.certificateFile, options.privateKeyPem,
+                                         options.privateKeySource);
   if (!ctx) return ctx.error();
   // The key now lives in the SSL_CTX only.
   options.privateKeyPem = Secret();
@@ -308,22 +325,24 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, std::share
     impl->dispatcher = std::make_unique<Dispatcher>(router, options.limits, registry, clock);
     impl->pool = std::make_unique<Poco::ThreadPool>(1, options.threads + 1, 60, 0);
     impl->tcp = std::make_unique<Poco::Net::TCPServer>(
-        new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections), *impl->pool, socket,
-        impl->params);
+        new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections), *impl->pool,
+        socket, impl->params);
   } catch (const Poco::Net::InvalidAddressException& e) {
     return Error::invalidInput("http.address: " + e.displayText());
   } catch (const Poco::Net::HostNotFoundException& e) {
     return Error::invalidInput("http.address: " + e.displayText());
   } catch (const Poco::Exception& e) {
-    return Error::unavailable("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " +
-                              e.displayText());
+    return Error::unavailable("cannot listen on " + options.address + ":" +
+                              std::to_string(options.port) + ": " + e.displayText());
   }
   impl->router = std::move(router);
   impl->options = std::move(options);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-uint16_t Server::port() const { return impl_->port; }
+uint16_t Server::port() const {
+  return impl_->port;
+}
 
 void Server::start() {
   if (impl_->started) return;
@@ -349,7 +368,8 @@ void Server::stop(std::chrono::milliseconds grace) {
       if (!set.busy.count(c)) c->shutdownSocket();
     }
     set.cv.wait_for(lock, grace, [&] { return set.all.empty(); });
-    for (Connection* c : set.all) c->shutdownSocket();
+    for (Connection* c : set.all)
+      c->shutdownSocket();
   }
   impl_->pool->joinAll();
 }

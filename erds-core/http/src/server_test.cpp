@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "erds/base/log.h"
+
 #include "test_pki.h"
 
 namespace erds::http {
@@ -98,8 +99,10 @@ class ServerTest : public ::testing::Test {
     Poco::Net::HTTPSClientSession session("localhost", server->port(), clientContext());
     session.setTimeout(Poco::Timespan(10, 0));
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const auto& [k, v] : headers) req.add(k, v);
-    if (!body.empty() || method == "POST") req.setContentLength(static_cast<std::streamsize>(body.size()));
+    for (const auto& [k, v] : headers)
+      req.add(k, v);
+    if (!body.empty() || method == "POST")
+      req.setContentLength(static_cast<std::streamsize>(body.size()));
     session.sendRequest(req) << body;
     Reply r;
     std::istream& in = session.receiveResponse(r.response);
@@ -136,21 +139,25 @@ TEST_F(ServerTest, UnknownPathIsProblem404) {
 }
 
 TEST_F(ServerTest, BodyLimitOverTheWire) {
-  auto ok = request("POST", "/upload", std::string(1000, 'a'), {{"Content-Type", "application/octet-stream"}});
+  auto ok = request("POST", "/upload", std::string(1000, 'a'),
+                    {{"Content-Type", "application/octet-stream"}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body, "1000");
-  auto big = request("POST", "/upload", std::string(5000, 'a'), {{"Content-Type", "application/octet-stream"}});
+  auto big = request("POST", "/upload", std::string(5000, 'a'),
+                     {{"Content-Type", "application/octet-stream"}});
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(big.contentType, "application/problem+json");
 }
 
 TEST_F(ServerTest, TooManyHeadersIs431) {
   std::vector<std::pair<std::string, std::string>> h;
-  for (int i = 0; i < 30; ++i) h.emplace_back("X-Extra-" + std::to_string(i), "v");
+  for (int i = 0; i < 30; ++i)
+    h.emplace_back("X-Extra-" + std::to_string(i), "v");
   EXPECT_EQ(request("GET", "/hello/x", "", h).status, 431);
   // Over Poco's own hard cap of 100 fields: still 431 problem+json, not a bare 400.
   h.clear();
-  for (int i = 0; i < 120; ++i) h.emplace_back("X-Extra-" + std::to_string(i), "v");
+  for (int i = 0; i < 120; ++i)
+    h.emplace_back("X-Extra-" + std::to_string(i), "v");
   auto r = request("GET", "/hello/x", "", h);
   EXPECT_EQ(r.status, 431);
   EXPECT_EQ(r.contentType, "application/problem+json");
@@ -182,12 +189,15 @@ int handshake(uint16_t port, int minVersion, int maxVersion, std::string* cipher
 }
 
 TEST_F(ServerTest, OnlyTls12And13) {
-  EXPECT_EQ(handshake(server->port(), TLS1_VERSION, TLS1_1_VERSION), 0) << "TLS <= 1.1 must be refused";
+  EXPECT_EQ(handshake(server->port(), TLS1_VERSION, TLS1_1_VERSION), 0)
+      << "TLS <= 1.1 must be refused";
   EXPECT_EQ(handshake(server->port(), TLS1_VERSION, TLS1_VERSION), 0);
   std::string cipher;
   EXPECT_EQ(handshake(server->port(), TLS1_2_VERSION, TLS1_2_VERSION, &cipher), TLS1_2_VERSION);
   EXPECT_NE(cipher.find("ECDHE"), std::string::npos) << cipher;
-  EXPECT_TRUE(cipher.find("GCM") != std::string::npos || cipher.find("CHACHA20") != std::string::npos) << cipher;
+  EXPECT_TRUE(cipher.find("GCM") != std::string::npos ||
+              cipher.find("CHACHA20") != std::string::npos)
+      << cipher;
   EXPECT_EQ(handshake(server->port(), TLS1_3_VERSION, TLS1_3_VERSION), TLS1_3_VERSION);
 }
 
@@ -224,7 +234,8 @@ TEST(ServerCreate, BadKeyAndCertificateNameTheKey) {
     o.privateKeySource = "/etc/key.pem";
     auto s = Server::create(std::move(o), router, registry);
     ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("http.tls_key (/etc/key.pem)"), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("http.tls_key (/etc/key.pem)"), std::string::npos)
+        << s.error().message;
   }
   {
     // A key that does not belong to the certificate.
@@ -246,8 +257,10 @@ TEST(ServerOptions, FromConfig) {
   auto pki = testing::writeTestPki(dir.path);
   ASSERT_TRUE(pki);
   std::string ini = dir.path + "/erds.ini";
-  std::ofstream(ini) << "[http]\nport = 0\ntls_certificate = " << pki->tlsCert << "\ntls_key = " << pki->tlsKey
-                     << "\nmax_body_bytes = 1MiB\nmax_header_bytes = 8KiB\nmax_headers = 50\nrequest_timeout = 5s\n"
+  std::ofstream(ini) << "[http]\nport = 0\ntls_certificate = " << pki->tlsCert
+                     << "\ntls_key = " << pki->tlsKey
+                     << "\nmax_body_bytes = 1MiB\nmax_header_bytes = 8KiB\nmax_headers = "
+                        "50\nrequest_timeout = 5s\n"
                      << "threads = 3\n";
   auto cfg = Config::load(ini, {});
   ASSERT_TRUE(cfg) << cfg.error().toString();
@@ -261,7 +274,8 @@ TEST(ServerOptions, FromConfig) {
   EXPECT_EQ(o->threads, 3);
   EXPECT_FALSE(o->privateKeyPem.empty());
   // A key file readable by others is refused by Config::readSecret.
-  std::filesystem::permissions(pki->tlsKey, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  std::filesystem::permissions(pki->tlsKey, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
   auto bad = ServerOptions::fromConfig(*cfg);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("http.tls_key"), std::string::npos) << bad.error().message;

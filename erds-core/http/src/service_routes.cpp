@@ -36,8 +36,9 @@ struct ServiceRoutes::Impl {
     }
     auto status = pg::schemaStatus(**lease, options.migrations);
     if (!status) {
-      r.detail = status.error().is(ErrorCode::Conflict) ? "database schema is newer than this binary"
-                                                        : "database unavailable";
+      r.detail = status.error().is(ErrorCode::Conflict)
+                     ? "database schema is newer than this binary"
+                     : "database unavailable";
       log::warn("http.readyz.schema", {{"error", status.error().toString()}});
       return r;
     }
@@ -99,7 +100,8 @@ ServiceRoutes::Readiness ServiceRoutes::checkReady() {
   uint64_t want = impl_->completed + 1;
   if (impl_->requested < want) impl_->requested = want;
   impl_->cv.notify_all();
-  if (!impl_->cv.wait_for(lock, impl_->options.readyTimeout, [&] { return impl_->completed >= want; })) {
+  if (!impl_->cv.wait_for(lock, impl_->options.readyTimeout,
+                          [&] { return impl_->completed >= want; })) {
     return Readiness{false, "database check timed out"};
   }
   return impl_->last;
@@ -114,8 +116,10 @@ Result<void> ServiceRoutes::registerRoutes(Router& router) {
     double (*get)(const pg::PoolStats&);
   };
   static const PoolGauge kGauges[] = {
-      {"erds_db_pool_open", "Open database connections.", [](const pg::PoolStats& s) { return double(s.open); }},
-      {"erds_db_pool_idle", "Idle database connections.", [](const pg::PoolStats& s) { return double(s.idle); }},
+      {"erds_db_pool_open", "Open database connections.",
+       [](const pg::PoolStats& s) { return double(s.open); }},
+      {"erds_db_pool_idle", "Idle database connections.",
+       [](const pg::PoolStats& s) { return double(s.idle); }},
       {"erds_db_pool_in_use", "Borrowed database connections.",
        [](const pg::PoolStats& s) { return double(s.inUse); }},
       {"erds_db_pool_waiting", "Threads waiting for a database connection.",
@@ -140,7 +144,8 @@ Result<void> ServiceRoutes::registerRoutes(Router& router) {
   });
 
   ERDS_RETURN_IF_ERROR(router.addSchema(
-      "Health", R"({"type":"object","properties":{"status":{"type":"string"}},"required":["status"]})"));
+      "Health",
+      R"({"type":"object","properties":{"status":{"type":"string"}},"required":["status"]})"));
 
   RouteSpec healthz;
   healthz.method = "GET";
@@ -158,7 +163,8 @@ Result<void> ServiceRoutes::registerRoutes(Router& router) {
   readyz.path = "/readyz";
   readyz.operationId = "getReadiness";
   readyz.summary = "Readiness: database reachable and migrations current";
-  readyz.description = "Answers 503 application/problem+json naming what is missing; never waits more than ~2 s.";
+  readyz.description =
+      "Answers 503 application/problem+json naming what is missing; never waits more than ~2 s.";
   readyz.tags = {"operations"};
   readyz.responses = {{200, "Ready", "application/json", "Health"},
                       {503, "Not ready", std::string(kProblemContentType), "Problem"}};
@@ -167,8 +173,10 @@ Result<void> ServiceRoutes::registerRoutes(Router& router) {
     if (!r.ready) {
       // Not an Error: the generic 503 detail would hide which check failed, and saying that is
       // the point of /readyz.
-      return Response::text(503, renderProblem(problemType(ErrorCode::Unavailable), r.detail, req.path, req.requestId),
-                            std::string(kProblemContentType));
+      return Response::text(
+          503,
+          renderProblem(problemType(ErrorCode::Unavailable), r.detail, req.path, req.requestId),
+          std::string(kProblemContentType));
     }
     return Response::json(200, R"({"status":"ready"})");
   }));
@@ -195,11 +203,12 @@ Result<void> ServiceRoutes::registerRoutes(Router& router) {
   const Router* routerPtr = &router;
   ApiInfo info = impl_->options.api;
   auto cache = std::make_shared<std::pair<std::once_flag, std::string>>();
-  ERDS_RETURN_IF_ERROR(router.add(openapi, [routerPtr, info, cache](const Request&) -> Result<Response> {
-    // The router is frozen once the server runs, so the document is built once.
-    std::call_once(cache->first, [&] { cache->second = routerPtr->openApiDocument(info); });
-    return Response::json(200, cache->second);
-  }));
+  ERDS_RETURN_IF_ERROR(
+      router.add(openapi, [routerPtr, info, cache](const Request&) -> Result<Response> {
+        // The router is frozen once the server runs, so the document is built once.
+        std::call_once(cache->first, [&] { cache->second = routerPtr->openApiDocument(info); });
+        return Response::json(200, cache->second);
+      }));
   return ok();
 }
 

@@ -48,8 +48,9 @@ class ServiceRoutesTest : public ::testing::Test {
 };
 
 TEST_F(ServiceRoutesTest, RegistersTheOperationalRoutes) {
-  EXPECT_EQ(router.routeList(), (std::vector<std::string>{"GET /api/v1/openapi.json", "GET /healthz", "GET /metrics",
-                                                          "GET /readyz"}));
+  EXPECT_EQ(router.routeList(),
+            (std::vector<std::string>{"GET /api/v1/openapi.json", "GET /healthz", "GET /metrics",
+                                      "GET /readyz"}));
 }
 
 TEST_F(ServiceRoutesTest, HealthzIsAlive) {

@@ -2,13 +2,12 @@
 // from memory (Poco 1.11 can only take a private key from a file or a Poco::Crypto object).
 #include "tls_context.h"
 
+#include <Poco/Exception.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-
-#include <Poco/Exception.h>
 
 #include <fstream>
 #include <memory>
@@ -64,15 +63,19 @@ Result<Poco::Net::Context::Ptr> makeServerContext(const std::string& certificate
   X509Ptr leaf(PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr));
   if (!leaf) return Error::invalidInput(certWhat + ": no PEM certificate: " + drainOpenSslErrors());
   std::vector<X509Ptr> chain;
-  while (X509* c = PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr)) chain.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr))
+    chain.emplace_back(c);
   ERR_clear_error();  // the loop ends with a "no start line" error
 
-  BioPtr keyBio(BIO_new_mem_buf(privateKeyPem.reveal().data(), static_cast<int>(privateKeyPem.size())));
+  BioPtr keyBio(
+      BIO_new_mem_buf(privateKeyPem.reveal().data(), static_cast<int>(privateKeyPem.size())));
   if (!keyBio) return Error::internal("BIO_new_mem_buf failed");
   // A passphrase-protected key is refused rather than prompting on a terminal.
-  PkeyPtr key(PEM_read_bio_PrivateKey(keyBio.get(), nullptr,
-                                      [](char*, int, int, void*) { return 0; }, nullptr));
-  if (!key) return Error::invalidInput(keyWhat + ": not an unencrypted PEM private key: " + drainOpenSslErrors());
+  PkeyPtr key(PEM_read_bio_PrivateKey(
+      keyBio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+  if (!key)
+    return Error::invalidInput(keyWhat +
+                               ": not an unencrypted PEM private key: " + drainOpenSslErrors());
 
   try {
     Poco::Net::Context::Params params;
@@ -80,7 +83,8 @@ Result<Poco::Net::Context::Ptr> makeServerContext(const std::string& certificate
     params.loadDefaultCAs = false;
     params.cipherList = kTls12CipherList;
     params.ecdhCurve = "X25519:P-256:P-384";
-    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+    Poco::Net::Context::Ptr ctx =
+        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
     ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
                           Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
     ctx->preferServerCiphers();
@@ -92,7 +96,8 @@ Result<Poco::Net::Context::Ptr> makeServerContext(const std::string& certificate
       return Error::invalidInput(certWhat + ": certificate rejected: " + drainOpenSslErrors());
     for (auto& c : chain) {
       if (SSL_CTX_add1_chain_cert(ssl, c.get()) != 1)
-        return Error::invalidInput(certWhat + ": chain certificate rejected: " + drainOpenSslErrors());
+        return Error::invalidInput(certWhat +
+                                   ": chain certificate rejected: " + drainOpenSslErrors());
     }
     if (SSL_CTX_use_PrivateKey(ssl, key.get()) != 1)
       return Error::invalidInput(keyWhat + ": key rejected: " + drainOpenSslErrors());

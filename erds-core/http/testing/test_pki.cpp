@@ -38,8 +38,8 @@ bool addExt(X509* cert, X509* issuer, int nid, const char* value) {
   return ok;
 }
 
-Cert makeCert(EVP_PKEY* key, const std::string& cn, const std::string& org, X509* issuer, EVP_PKEY* issuerKey,
-              long serial, bool ca) {
+Cert makeCert(EVP_PKEY* key, const std::string& cn, const std::string& org, X509* issuer,
+              EVP_PKEY* issuerKey, long serial, bool ca) {
   Cert cert(X509_new());
   if (!cert) return nullptr;
   X509_set_version(cert.get(), 2);
@@ -48,8 +48,10 @@ Cert makeCert(EVP_PKEY* key, const std::string& cn, const std::string& org, X509
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 60L * 60 * 24 * 30);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(org.c_str()), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(org.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509* iss = issuer ? issuer : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(iss));
   bool ok = true;
@@ -76,7 +78,8 @@ Result<TestPkiFiles> writeTestPki(const std::string& dir, const std::string& sub
   Pkey tlsKey(EVP_EC_gen("P-256"));
   if (!caKey || !tlsKey) return Error::internal("EC key generation failed");
   const std::string org = "erds " + subjectMarker;
-  Cert ca = makeCert(caKey.get(), "erds test root " + subjectMarker, org, nullptr, nullptr, 1, true);
+  Cert ca =
+      makeCert(caKey.get(), "erds test root " + subjectMarker, org, nullptr, nullptr, 1, true);
   if (!ca) return Error::internal("root certificate failed");
   Cert tls = makeCert(tlsKey.get(), "localhost", org, ca.get(), caKey.get(), 2, false);
   if (!tls) return Error::internal("server certificate failed");
@@ -84,11 +87,13 @@ Result<TestPkiFiles> writeTestPki(const std::string& dir, const std::string& sub
   TestPkiFiles f{dir + "/root-ca.pem", dir + "/tls.pem", dir + "/tls.key"};
   {
     File out(std::fopen(f.rootCa.c_str(), "w"));
-    if (!out || PEM_write_X509(out.get(), ca.get()) != 1) return Error::internal("cannot write " + f.rootCa);
+    if (!out || PEM_write_X509(out.get(), ca.get()) != 1)
+      return Error::internal("cannot write " + f.rootCa);
   }
   {
     File out(std::fopen(f.tlsCert.c_str(), "w"));
-    if (!out || PEM_write_X509(out.get(), tls.get()) != 1 || PEM_write_X509(out.get(), ca.get()) != 1)
+    if (!out || PEM_write_X509(out.get(), tls.get()) != 1 ||
+        PEM_write_X509(out.get(), ca.get()) != 1)
       return Error::internal("cannot write " + f.tlsCert);
   }
   {

@@ -16,6 +16,7 @@ struct TestPkiFiles {
 
 // Writes the files into the existing directory `dir`. `subjectMarker` is added to every subject's
 // O (e.g. "DEVELOPMENT"). Internal on an OpenSSL or file error.
-Result<TestPkiFiles> writeTestPki(const std::string& dir, const std::string& subjectMarker = "TEST");
+Result<TestPkiFiles> writeTestPki(const std::string& dir,
+                                  const std::string& subjectMarker = "TEST");
 
 }  // namespace erds::testing

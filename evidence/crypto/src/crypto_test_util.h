@@ -13,6 +13,7 @@
 
 #include "erds/base/clock.h"
 #include "erds/evidence/file_key_signer.h"
+
 #include "test_pki.h"
 
 namespace erds::evidence::testing {
@@ -41,14 +42,17 @@ inline TimePoint nowSeconds() {
 }
 
 // Verifies `sig` over `digest` with the public key of the DER certificate.
-inline bool verifyDigestSignature(const std::string& certDer, std::string_view digest, std::string_view sig) {
+inline bool verifyDigestSignature(const std::string& certDer, std::string_view digest,
+                                  std::string_view sig) {
   const auto* p = reinterpret_cast<const unsigned char*>(certDer.data());
-  std::unique_ptr<X509, decltype(&X509_free)> cert(d2i_X509(nullptr, &p, static_cast<long>(certDer.size())),
-                                                   X509_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      d2i_X509(nullptr, &p, static_cast<long>(certDer.size())), X509_free);
   if (!cert) return false;
   std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new_from_pkey(nullptr, X509_get0_pubkey(cert.get()), nullptr), EVP_PKEY_CTX_free);
-  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1)
+      EVP_PKEY_CTX_new_from_pkey(nullptr, X509_get0_pubkey(cert.get()), nullptr),
+      EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1)
     return false;
   return EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                          reinterpret_cast<const unsigned char*>(digest.data()), digest.size()) == 1;
@@ -70,7 +74,8 @@ struct TsuFixture {
   std::shared_ptr<FileKeySigner> signer;
   TsuFixture(const TestPki& pki, TestCertOptions options) {
     options.timeStamping = true;
-    if (options.commonName == TestCertOptions{}.commonName) options.commonName = "erds DEVELOPMENT TSU";
+    if (options.commonName == TestCertOptions{}.commonName)
+      options.commonName = "erds DEVELOPMENT TSU";
     tsu = pki.issue(options);
     writeKeyFiles(dir.path, "tsu", tsu);
     writeFile(dir.path + "/root-ca.pem", pki.root().certPem);

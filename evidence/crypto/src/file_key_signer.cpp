@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "erds/base/config.h"
+
 #include "openssl_util.h"
 
 namespace erds::evidence {
@@ -22,7 +23,8 @@ Result<PkeyPtr> parsePrivateKey(const Secret& pem, const std::string& what) {
   BioPtr bio(BIO_new_mem_buf(pem.reveal().data(), static_cast<int>(pem.size())));
   if (!bio) return opensslError(ErrorCode::Internal, "BIO_new_mem_buf");
   // No passphrase callback: an encrypted key must fail rather than prompt on a terminal.
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+  PkeyPtr key(PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   if (!key) {
     clearErrors();  // never forward parser detail that might quote key bytes
     return Error::invalidInput(what + ": not a readable unencrypted PEM private key");
@@ -48,7 +50,8 @@ Result<SigningKeyInfo> describe(EVP_PKEY* key, const std::string& what) {
     case EVP_PKEY_RSA:
       info.algorithm = KeyAlgorithm::Rsa;
       info.bits = EVP_PKEY_get_bits(key);
-      if (info.bits < 2048) return Error::invalidInput(what + ": RSA keys must have at least 2048 bits");
+      if (info.bits < 2048)
+        return Error::invalidInput(what + ": RSA keys must have at least 2048 bits");
       break;
     default:
       return Error::invalidInput(what + ": unsupported key type (EC P-256 or RSA expected)");
@@ -65,7 +68,8 @@ struct FileKeySigner::Key {
 
 FileKeySigner::~FileKeySigner() = default;
 
-Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromFiles(const std::map<std::string, FileKeySpec>& keys) {
+Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromFiles(
+    const std::map<std::string, FileKeySpec>& keys) {
   std::unique_ptr<FileKeySigner> signer(new FileKeySigner());
   for (const auto& [label, spec] : keys) {
     const std::string what = "key '" + label + "' (" + spec.keyFile + ")";
@@ -78,27 +82,33 @@ Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromFiles(const std::map<s
 
     auto certPem = readFile(spec.certFile, kMaxCertFileBytes);
     if (!certPem) return std::move(certPem).error();
-    auto certs = parsePemCertificates(*certPem, "certificate of '" + label + "' (" + spec.certFile + ")");
+    auto certs =
+        parsePemCertificates(*certPem, "certificate of '" + label + "' (" + spec.certFile + ")");
     if (!certs) return std::move(certs).error();
     if (X509_check_private_key(certs->front().get(), pkey->get()) != 1) {
       clearErrors();
-      return Error::invalidInput(what + ": private key does not match certificate " + spec.certFile);
+      return Error::invalidInput(what + ": private key does not match certificate " +
+                                 spec.certFile);
     }
     info->certificateDer = certificateDer(certs->front().get());
     std::vector<std::string> chain;
-    for (std::size_t i = 1; i < certs->size(); ++i) chain.push_back(certificateDer((*certs)[i].get()));
+    for (std::size_t i = 1; i < certs->size(); ++i)
+      chain.push_back(certificateDer((*certs)[i].get()));
     if (!spec.chainFile.empty()) {
       auto chainPem = readFile(spec.chainFile, kMaxCertFileBytes);
       if (!chainPem) return std::move(chainPem).error();
-      auto more = parsePemCertificates(*chainPem, "chain of '" + label + "' (" + spec.chainFile + ")");
+      auto more =
+          parsePemCertificates(*chainPem, "chain of '" + label + "' (" + spec.chainFile + ")");
       if (!more) return std::move(more).error();
       for (auto& c : *more) {
         std::string der = certificateDer(c.get());
-        if (der != info->certificateDer && std::find(chain.begin(), chain.end(), der) == chain.end())
+        if (der != info->certificateDer &&
+            std::find(chain.begin(), chain.end(), der) == chain.end())
           chain.push_back(std::move(der));
       }
     }
-    for (auto& c : chain) info->chainDer += c;
+    for (auto& c : chain)
+      info->chainDer += c;
     auto key = std::make_unique<Key>();
     key->pkey = std::move(*pkey);
     key->info = std::move(*info);
@@ -107,16 +117,17 @@ Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromFiles(const std::map<s
   return signer;
 }
 
-Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromDirectory(const std::string& dir,
-                                                                    const std::vector<std::string>& labels) {
+Result<std::unique_ptr<FileKeySigner>> FileKeySigner::fromDirectory(
+    const std::string& dir, const std::vector<std::string>& labels) {
   std::map<std::string, FileKeySpec> specs;
   const std::filesystem::path base(dir);
   const std::filesystem::path root = base / "root-ca.pem";
   std::error_code ec;
   const bool haveRoot = std::filesystem::exists(root, ec);
   for (const auto& label : labels) {
-    specs[label] = FileKeySpec{(base / (label + ".key")).string(), (base / (label + ".pem")).string(),
-                               haveRoot ? root.string() : std::string()};
+    specs[label] =
+        FileKeySpec{(base / (label + ".key")).string(), (base / (label + ".pem")).string(),
+                    haveRoot ? root.string() : std::string()};
   }
   return fromFiles(specs);
 }
@@ -137,7 +148,8 @@ Result<std::string> FileKeySigner::signDigest(std::string_view keyLabel, std::st
   if (EVP_PKEY_sign(ctx.get(), nullptr, &len, tbs, digest.size()) != 1)
     return opensslError(ErrorCode::Internal, "EVP_PKEY_sign");
   std::string sig(len, '\0');
-  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, tbs, digest.size()) != 1)
+  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, tbs,
+                    digest.size()) != 1)
     return opensslError(ErrorCode::Internal, "EVP_PKEY_sign");
   sig.resize(len);
   return sig;
@@ -151,7 +163,8 @@ Result<SigningKeyInfo> FileKeySigner::keyInfo(std::string_view keyLabel) {
 
 std::vector<std::string> FileKeySigner::labels() const {
   std::vector<std::string> out;
-  for (const auto& [label, key] : keys_) out.push_back(label);
+  for (const auto& [label, key] : keys_)
+    out.push_back(label);
   return out;
 }
 

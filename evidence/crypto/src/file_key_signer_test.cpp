@@ -32,7 +32,8 @@ TEST_P(FileKeySignerAlgTest, SignsDigestVerifiableWithCertificate) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->certificateDer, seal.certDer);
   EXPECT_EQ(info->chainDer, pki().root().certDer);
-  EXPECT_EQ(info->algorithm, GetParam() == TestKeyType::P256 ? KeyAlgorithm::EcdsaP256 : KeyAlgorithm::Rsa);
+  EXPECT_EQ(info->algorithm,
+            GetParam() == TestKeyType::P256 ? KeyAlgorithm::EcdsaP256 : KeyAlgorithm::Rsa);
   EXPECT_EQ(info->bits, GetParam() == TestKeyType::P256 ? 256 : 2048);
 
   const std::string digest = sha256Of("evidence bytes");
@@ -66,7 +67,8 @@ TEST(FileKeySignerTest, ErrorsForUnknownLabelAndBadDigest) {
   EXPECT_EQ((*signer)->signDigest("nope", sha256Of("x")).error().code, ErrorCode::NotFound);
   EXPECT_EQ((*signer)->keyInfo("nope").error().code, ErrorCode::NotFound);
   EXPECT_EQ((*signer)->signDigest("seal", "short").error().code, ErrorCode::InvalidInput);
-  EXPECT_EQ((*signer)->signDigest("seal", std::string(48, 'a')).error().code, ErrorCode::InvalidInput);
+  EXPECT_EQ((*signer)->signDigest("seal", std::string(48, 'a')).error().code,
+            ErrorCode::InvalidInput);
 }
 
 TEST(FileKeySignerTest, RefusesGroupOrWorldReadableKeyFile) {
@@ -103,7 +105,8 @@ TEST(FileKeySignerTest, RefusesMissingFilesAndGarbage) {
   EXPECT_FALSE(FileKeySigner::fromDirectory(dir.path, {"seal"}).has_value());
   TestCert a = pki().issue({});
   writeFile(dir.path + "/seal.pem", a.certPem);
-  writeFile(dir.path + "/seal.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0600);
+  writeFile(dir.path + "/seal.key",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0600);
   auto signer = FileKeySigner::fromDirectory(dir.path, {"seal"});
   ASSERT_FALSE(signer.has_value());
   EXPECT_EQ(signer.error().code, ErrorCode::InvalidInput);

@@ -15,11 +15,14 @@
 #include <mutex>
 
 #include "erds/base/log.h"
+
 #include "openssl_util.h"
 
 namespace erds::evidence {
 
-void EvpPkeyDeleter::operator()(evp_pkey_st* key) const { EVP_PKEY_free(key); }
+void EvpPkeyDeleter::operator()(evp_pkey_st* key) const {
+  EVP_PKEY_free(key);
+}
 
 namespace {
 
@@ -54,15 +57,16 @@ int rsaIndex() {
 Result<std::string> forward(const ForwardContext* ctx, const unsigned char* dgst, int dlen) {
   if (ctx == nullptr) return Error::internal("forwarding key without context");
   if (dlen != 32) return Error::invalidInput("forwarding key signs SHA-256 digests only");
-  return ctx->signer->signDigest(ctx->label, std::string_view(reinterpret_cast<const char*>(dgst), 32));
+  return ctx->signer->signDigest(ctx->label,
+                                 std::string_view(reinterpret_cast<const char*>(dgst), 32));
 }
 
 void raise(const Error& e) {
   ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "erds signer: %s", e.toString().c_str());
 }
 
-int ecSign(int /*type*/, const unsigned char* dgst, int dlen, unsigned char* sig, unsigned int* siglen,
-           const BIGNUM* /*kinv*/, const BIGNUM* /*r*/, EC_KEY* eckey) {
+int ecSign(int /*type*/, const unsigned char* dgst, int dlen, unsigned char* sig,
+           unsigned int* siglen, const BIGNUM* /*kinv*/, const BIGNUM* /*r*/, EC_KEY* eckey) {
   auto* ctx = static_cast<ForwardContext*>(EC_KEY_get_ex_data(eckey, ecIndex()));
   auto res = forward(ctx, dgst, dlen);
   if (!res) {
@@ -79,9 +83,12 @@ int ecSign(int /*type*/, const unsigned char* dgst, int dlen, unsigned char* sig
   return 1;
 }
 
-int ecSignSetup(EC_KEY*, BN_CTX*, BIGNUM**, BIGNUM**) { return 1; }
+int ecSignSetup(EC_KEY*, BN_CTX*, BIGNUM**, BIGNUM**) {
+  return 1;
+}
 
-ECDSA_SIG* ecSignSig(const unsigned char* dgst, int dlen, const BIGNUM*, const BIGNUM*, EC_KEY* eckey) {
+ECDSA_SIG* ecSignSig(const unsigned char* dgst, int dlen, const BIGNUM*, const BIGNUM*,
+                     EC_KEY* eckey) {
   auto* ctx = static_cast<ForwardContext*>(EC_KEY_get_ex_data(eckey, ecIndex()));
   auto res = forward(ctx, dgst, dlen);
   if (!res) {
@@ -101,10 +108,11 @@ const EC_KEY_METHOD* ecMethod() {
   return method;
 }
 
-int rsaSign(int type, const unsigned char* m, unsigned int mlen, unsigned char* sigret, unsigned int* siglen,
-            const RSA* rsa) {
+int rsaSign(int type, const unsigned char* m, unsigned int mlen, unsigned char* sigret,
+            unsigned int* siglen, const RSA* rsa) {
   if (type != NID_sha256) {
-    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "erds signer: RSA forwarding key signs SHA-256 only");
+    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                   "erds signer: RSA forwarding key signs SHA-256 only");
     return 0;
   }
   auto* ctx = static_cast<ForwardContext*>(RSA_get_ex_data(rsa, rsaIndex()));
@@ -114,7 +122,8 @@ int rsaSign(int type, const unsigned char* m, unsigned int mlen, unsigned char* 
     return 0;
   }
   if (res->size() != static_cast<std::size_t>(RSA_size(rsa))) {
-    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "erds signer: RSA signature has the wrong size");
+    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                   "erds signer: RSA signature has the wrong size");
     return 0;
   }
   std::memcpy(sigret, res->data(), res->size());
@@ -150,9 +159,11 @@ Result<EvpPkeyPtr> makeForwardingKey(std::shared_ptr<Signer> signer, std::string
   auto cert = parseDerCertificate(info->certificateDer);
   if (!cert) return std::move(cert).error();
   EVP_PKEY* pub = X509_get0_pubkey(cert->get());
-  if (pub == nullptr) return opensslError(ErrorCode::InvalidInput, "certificate without public key");
+  if (pub == nullptr)
+    return opensslError(ErrorCode::InvalidInput, "certificate without public key");
 
-  auto context = std::make_unique<ForwardContext>(ForwardContext{std::move(signer), std::string(keyLabel)});
+  auto context =
+      std::make_unique<ForwardContext>(ForwardContext{std::move(signer), std::string(keyLabel)});
   EvpPkeyPtr out(EVP_PKEY_new());
   if (!out) return opensslError(ErrorCode::Internal, "EVP_PKEY_new");
 

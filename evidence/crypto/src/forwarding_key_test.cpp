@@ -67,7 +67,9 @@ TEST_P(ForwardingKeyTest, DigestSignForwardsAndVerifiesWithPublicKey) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   ASSERT_EQ(EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key->get()), 1);
   size_t len = 0;
-  ASSERT_EQ(EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()), 1);
+  ASSERT_EQ(EVP_DigestSign(md.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(data.data()), data.size()),
+            1);
   std::string sig(len, '\0');
   ASSERT_EQ(EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
                            reinterpret_cast<const unsigned char*>(data.data()), data.size()),
@@ -77,10 +79,13 @@ TEST_P(ForwardingKeyTest, DigestSignForwardsAndVerifiesWithPublicKey) {
 
   auto cert = parseCert(f.cert.certDer);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> vmd(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  ASSERT_EQ(EVP_DigestVerifyInit(vmd.get(), nullptr, EVP_sha256(), nullptr, X509_get0_pubkey(cert.get())), 1);
-  EXPECT_EQ(EVP_DigestVerify(vmd.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(data.data()), data.size()),
-            1);
+  ASSERT_EQ(
+      EVP_DigestVerifyInit(vmd.get(), nullptr, EVP_sha256(), nullptr, X509_get0_pubkey(cert.get())),
+      1);
+  EXPECT_EQ(
+      EVP_DigestVerify(vmd.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()),
+      1);
 }
 
 TEST_P(ForwardingKeyTest, CmsSignWithForwardingKeyVerifiesAgainstRoot) {
@@ -89,7 +94,8 @@ TEST_P(ForwardingKeyTest, CmsSignWithForwardingKeyVerifiesAgainstRoot) {
   ASSERT_TRUE(key.has_value()) << key.error().toString();
   auto cert = parseCert(f.cert.certDer);
   const std::string data = "a REM message body";
-  std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> in(
+      BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
   std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
       CMS_sign(cert.get(), key->get(), nullptr, in.get(), CMS_BINARY), CMS_ContentInfo_free);
   ASSERT_TRUE(cms != nullptr) << ERR_error_string(ERR_get_error(), nullptr);
@@ -114,7 +120,9 @@ TEST_P(ForwardingKeyTest, SignerFailureMakesOpenSslSignFail) {
   ASSERT_EQ(EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key->get()), 1);
   unsigned char sig[512];
   size_t len = sizeof sig;
-  EXPECT_NE(EVP_DigestSign(md.get(), sig, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()), 1);
+  EXPECT_NE(EVP_DigestSign(md.get(), sig, &len, reinterpret_cast<const unsigned char*>(data.data()),
+                           data.size()),
+            1);
   char buf[256];
   ERR_error_string_n(ERR_peek_error(), buf, sizeof buf);
   ERR_clear_error();
@@ -131,13 +139,15 @@ TEST_P(ForwardingKeyTest, RefusesNonSha256Digest) {
   size_t len = sizeof sig;
   int rc = EVP_DigestSignInit(md.get(), nullptr, EVP_sha384(), nullptr, key->get());
   if (rc == 1)
-    rc = EVP_DigestSign(md.get(), sig, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    rc = EVP_DigestSign(md.get(), sig, &len, reinterpret_cast<const unsigned char*>(data.data()),
+                        data.size());
   ERR_clear_error();
   EXPECT_NE(rc, 1);
   EXPECT_EQ(f.signer->calls.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Algorithms, ForwardingKeyTest, ::testing::Values(TestKeyType::P256, TestKeyType::Rsa2048));
+INSTANTIATE_TEST_SUITE_P(Algorithms, ForwardingKeyTest,
+                         ::testing::Values(TestKeyType::P256, TestKeyType::Rsa2048));
 
 TEST(ForwardingKeyErrors, UnknownLabelAndNullSigner) {
   KeyFixture f(TestKeyType::P256);

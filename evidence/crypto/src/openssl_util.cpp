@@ -26,15 +26,20 @@ std::string drainErrors(std::string_view what) {
   return out;
 }
 
-Error opensslError(ErrorCode code, std::string_view what) { return Error{code, drainErrors(what)}; }
+Error opensslError(ErrorCode code, std::string_view what) {
+  return Error{code, drainErrors(what)};
+}
 
-void clearErrors() { ERR_clear_error(); }
+void clearErrors() {
+  ERR_clear_error();
+}
 
 Result<std::vector<X509Ptr>> parsePemCertificates(std::string_view pem, std::string_view what) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return opensslError(ErrorCode::Internal, "BIO_new_mem_buf");
   std::vector<X509Ptr> certs;
-  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    certs.emplace_back(c);
   clearErrors();  // the loop always ends with a "no start line" error
   if (certs.empty()) return Error::invalidInput(std::string(what) + ": no PEM certificate found");
   return certs;
@@ -46,7 +51,8 @@ Result<std::vector<X509Ptr>> parseDerCertificates(std::string_view der, std::str
   const auto* end = p + der.size();
   while (p < end) {
     X509* c = d2i_X509(nullptr, &p, end - p);
-    if (c == nullptr) return opensslError(ErrorCode::InvalidInput, std::string(what) + ": bad DER certificate");
+    if (c == nullptr)
+      return opensslError(ErrorCode::InvalidInput, std::string(what) + ": bad DER certificate");
     certs.emplace_back(c);
   }
   return certs;
@@ -59,7 +65,9 @@ Result<X509Ptr> parseDerCertificate(std::string_view der) {
   return c;
 }
 
-std::string certificateDer(X509* cert) { return toDer(cert, i2d_X509); }
+std::string certificateDer(X509* cert) {
+  return toDer(cert, i2d_X509);
+}
 
 std::string subjectOneLine(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -72,7 +80,8 @@ std::string subjectOneLine(X509* cert) {
 Result<TimePoint> fromGeneralizedTime(const ASN1_GENERALIZEDTIME* t) {
   if (t == nullptr) return Error::invalidInput("missing time");
   struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return opensslError(ErrorCode::InvalidInput, "bad GeneralizedTime");
+  if (ASN1_TIME_to_tm(t, &tm) != 1)
+    return opensslError(ErrorCode::InvalidInput, "bad GeneralizedTime");
   std::time_t secs = timegm(&tm);
   long long micros = 0;
   // ASN1_TIME_to_tm drops the fraction (YYYYMMDDHHMMSS.fff...Z); keep up to microseconds.
@@ -86,7 +95,8 @@ Result<TimePoint> fromGeneralizedTime(const ASN1_GENERALIZEDTIME* t) {
         ++digits;
       }
     }
-    for (; digits < 6; ++digits) micros *= 10;
+    for (; digits < 6; ++digits)
+      micros *= 10;
   }
   return TimePoint(std::chrono::seconds(secs) + std::chrono::microseconds(micros));
 }
@@ -97,7 +107,8 @@ std::string integerHex(const ASN1_INTEGER* i) {
   char* hex = BN_bn2hex(bn.get());
   std::string out(hex == nullptr ? "" : hex);
   OPENSSL_free(hex);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

@@ -6,10 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "crypto_test_util.h"
 #include "erds/evidence/forwarding_key.h"
 #include "erds/evidence/rfc3161_tsu.h"
 #include "erds/evidence/timestamp_verify.h"
+
+#include "crypto_test_util.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -49,7 +50,8 @@ class Pkcs11SignerTest : public ::testing::Test {
     token_ = new Token();
     Token& t = *token_;
     writeFile(t.dir.path + "/softhsm2.conf",
-              "directories.tokendir = " + t.dir.path + "/tokens\nobjectstore.backend = file\nlog.level = ERROR\n");
+              "directories.tokendir = " + t.dir.path +
+                  "/tokens\nobjectstore.backend = file\nlog.level = ERROR\n");
     std::filesystem::create_directory(t.dir.path + "/tokens");
     ::setenv("SOFTHSM2_CONF", (t.dir.path + "/softhsm2.conf").c_str(), 1);
     t.seal = pki().issue({});
@@ -63,8 +65,12 @@ class Pkcs11SignerTest : public ::testing::Test {
     writeFile(t.dir.path + "/root-ca.pem", pki().root().certPem);
     const std::string util = kSofthsmUtil;
     t.ready = run(util + " --init-token --free --label erdstest --so-pin 1234 --pin 5678", t) &&
-              run(util + " --import '" + t.dir.path + "/seal.key' --token erdstest --label seal --id 01 --pin 5678", t) &&
-              run(util + " --import '" + t.dir.path + "/tsu.key' --token erdstest --label tsu --id 02 --pin 5678", t);
+              run(util + " --import '" + t.dir.path +
+                      "/seal.key' --token erdstest --label seal --id 01 --pin 5678",
+                  t) &&
+              run(util + " --import '" + t.dir.path +
+                      "/tsu.key' --token erdstest --label tsu --id 02 --pin 5678",
+                  t);
   }
   static void TearDownTestSuite() {
     delete token_;
@@ -72,15 +78,16 @@ class Pkcs11SignerTest : public ::testing::Test {
   }
   void SetUp() override {
     if (!available()) GTEST_SKIP() << kInstallHint;
-    ASSERT_TRUE(token_ != nullptr && token_->ready) << "SoftHSM2 token setup failed, see "
-                                                   << (token_ ? token_->dir.path : "") << "/cmd.log";
+    ASSERT_TRUE(token_ != nullptr && token_->ready)
+        << "SoftHSM2 token setup failed, see " << (token_ ? token_->dir.path : "") << "/cmd.log";
   }
   Pkcs11SignerOptions options() const {
     const std::string& d = token_->dir.path;
     Pkcs11SignerOptions o;
     o.modulePath = kModule;
     o.pinFile = d + "/pin";
-    o.keys["seal"] = {"pkcs11:token=erdstest;object=seal;type=private", d + "/seal.pem", d + "/root-ca.pem"};
+    o.keys["seal"] = {"pkcs11:token=erdstest;object=seal;type=private", d + "/seal.pem",
+                      d + "/root-ca.pem"};
     o.keys["tsu"] = {"pkcs11:token=erdstest;object=tsu;type=private", d + "/tsu.pem", ""};
     return o;
   }
@@ -93,7 +100,8 @@ TEST_F(Pkcs11SignerTest, SignsWithTokenKeysAndFeedsTheTsu) {
   auto signer = Pkcs11Signer::create(options());
   ASSERT_TRUE(signer.has_value()) << signer.error().toString();
   const std::string digest = sha256Of("evidence");
-  for (const auto& [label, cert] : {std::pair<std::string, TestCert*>{"seal", &token_->seal}, {"tsu", &token_->tsu}}) {
+  for (const auto& [label, cert] :
+       {std::pair<std::string, TestCert*>{"seal", &token_->seal}, {"tsu", &token_->tsu}}) {
     auto sig = (*signer)->signDigest(label, digest);
     ASSERT_TRUE(sig.has_value()) << label << ": " << sig.error().toString();
     EXPECT_TRUE(verifyDigestSignature(cert->certDer, digest, *sig)) << label;
@@ -111,7 +119,8 @@ TEST_F(Pkcs11SignerTest, SignsWithTokenKeysAndFeedsTheTsu) {
   ASSERT_TRUE(tsu.has_value()) << tsu.error().toString();
   auto token = (*tsu)->timestamp(digest);
   ASSERT_TRUE(token.has_value()) << token.error().toString();
-  EXPECT_TRUE((*TimestampVerifier::fromPem(pki().root().certPem))->verify(token->der, digest).has_value());
+  EXPECT_TRUE(
+      (*TimestampVerifier::fromPem(pki().root().certPem))->verify(token->der, digest).has_value());
 }
 
 TEST_F(Pkcs11SignerTest, RefusesPinInUriWrongPinAndMismatchedCertificate) {

@@ -8,6 +8,7 @@
 
 #include "erds/base/log.h"
 #include "erds/evidence/forwarding_key.h"
+
 #include "openssl_util.h"
 
 namespace erds::evidence {
@@ -62,7 +63,8 @@ ASN1_INTEGER* randomSerial(TS_RESP_CTX* ctx, void*) {
 // request gets the RFC 3161 answer (rejection, timeNotAvailable).
 static int tsuTime(TS_RESP_CTX* ctx, void* data, long* sec, long* usec) {
   auto* st = static_cast<Rfc3161Tsu::State*>(data);
-  auto sync = st->options.clockSyncCheck ? st->options.clockSyncCheck() : checkSystemClockSynchronised();
+  auto sync =
+      st->options.clockSyncCheck ? st->options.clockSyncCheck() : checkSystemClockSynchronised();
   if (!sync) {
     if (st->options.requireSyncedClock) {
       log::error("tsu.clock_unsynchronised", {{"detail", sync.error().message}});
@@ -71,8 +73,9 @@ static int tsuTime(TS_RESP_CTX* ctx, void* data, long* sec, long* usec) {
       return 0;
     }
     if (!st->warnedUnsynced.exchange(true))
-      log::warn("tsu.clock_unsynchronised_allowed",
-                {{"detail", sync.error().message}, {"note", "development mode issues tokens anyway"}});
+      log::warn(
+          "tsu.clock_unsynchronised_allowed",
+          {{"detail", sync.error().message}, {"note", "development mode issues tokens anyway"}});
   }
   const auto us = st->clock->now().time_since_epoch().count();
   *sec = static_cast<long>(us / 1000000);
@@ -83,7 +86,9 @@ static int tsuTime(TS_RESP_CTX* ctx, void* data, long* sec, long* usec) {
 Rfc3161Tsu::Rfc3161Tsu(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Rfc3161Tsu::~Rfc3161Tsu() = default;
 
-const std::string& Rfc3161Tsu::certificateDer() const { return state_->certDer; }
+const std::string& Rfc3161Tsu::certificateDer() const {
+  return state_->certDer;
+}
 
 namespace {
 
@@ -93,17 +98,23 @@ Result<TsRespCtxPtr> newContext(Rfc3161Tsu::State& st, TS_time_cb timeCb) {
   const auto& o = st.options;
   const long acc = static_cast<long>(o.accuracy.count());
   if (TS_RESP_CTX_set_signer_cert(ctx.get(), st.cert.get()) != 1)
-    return opensslError(ErrorCode::InvalidInput, "TSU certificate is not usable for time-stamping (EKU timeStamping, critical)");
+    return opensslError(
+        ErrorCode::InvalidInput,
+        "TSU certificate is not usable for time-stamping (EKU timeStamping, critical)");
   if (TS_RESP_CTX_set_signer_key(ctx.get(), st.key.get()) != 1 ||
       TS_RESP_CTX_set_signer_digest(ctx.get(), EVP_sha256()) != 1 ||
       TS_RESP_CTX_set_ess_cert_id_digest(ctx.get(), EVP_sha256()) != 1 ||
-      (st.chain && sk_X509_num(st.chain.get()) > 0 && TS_RESP_CTX_set_certs(ctx.get(), st.chain.get()) != 1) ||
+      (st.chain && sk_X509_num(st.chain.get()) > 0 &&
+       TS_RESP_CTX_set_certs(ctx.get(), st.chain.get()) != 1) ||
       TS_RESP_CTX_set_def_policy(ctx.get(), st.policy.get()) != 1 ||
-      TS_RESP_CTX_add_md(ctx.get(), EVP_sha256()) != 1 || TS_RESP_CTX_add_md(ctx.get(), EVP_sha384()) != 1 ||
+      TS_RESP_CTX_add_md(ctx.get(), EVP_sha256()) != 1 ||
+      TS_RESP_CTX_add_md(ctx.get(), EVP_sha384()) != 1 ||
       TS_RESP_CTX_add_md(ctx.get(), EVP_sha512()) != 1 ||
-      TS_RESP_CTX_set_accuracy(ctx.get(), static_cast<int>(acc / 1000000), static_cast<int>((acc / 1000) % 1000),
+      TS_RESP_CTX_set_accuracy(ctx.get(), static_cast<int>(acc / 1000000),
+                               static_cast<int>((acc / 1000) % 1000),
                                static_cast<int>(acc % 1000)) != 1 ||
-      TS_RESP_CTX_set_clock_precision_digits(ctx.get(), static_cast<unsigned>(o.clockPrecisionDigits)) != 1)
+      TS_RESP_CTX_set_clock_precision_digits(ctx.get(),
+                                             static_cast<unsigned>(o.clockPrecisionDigits)) != 1)
     return opensslError(ErrorCode::Internal, "configuring TS_RESP_CTX");
   // No TS_ORDERING: several nodes issue tokens and cannot order them against each other.
   if (o.includeTsaName) TS_RESP_CTX_add_flags(ctx.get(), TS_TSA_NAME);
@@ -114,11 +125,14 @@ Result<TsRespCtxPtr> newContext(Rfc3161Tsu::State& st, TS_time_cb timeCb) {
 
 }  // namespace
 
-Result<std::unique_ptr<Rfc3161Tsu>> Rfc3161Tsu::create(std::shared_ptr<Signer> signer, Rfc3161TsuOptions options,
+Result<std::unique_ptr<Rfc3161Tsu>> Rfc3161Tsu::create(std::shared_ptr<Signer> signer,
+                                                       Rfc3161TsuOptions options,
                                                        const Clock& clock) {
   if (!signer) return Error::invalidInput("Rfc3161Tsu: no signer");
-  if (options.policyOid.empty()) return Error::invalidInput("Rfc3161Tsu: a TSA policy OID is required");
-  if (options.accuracy.count() <= 0) return Error::invalidInput("Rfc3161Tsu: accuracy must be positive");
+  if (options.policyOid.empty())
+    return Error::invalidInput("Rfc3161Tsu: a TSA policy OID is required");
+  if (options.accuracy.count() <= 0)
+    return Error::invalidInput("Rfc3161Tsu: accuracy must be positive");
   if (options.clockPrecisionDigits < 0 || options.clockPrecisionDigits > 6)
     return Error::invalidInput("Rfc3161Tsu: clock precision must be 0..6 digits");
   auto st = std::make_unique<State>();
@@ -137,7 +151,8 @@ Result<std::unique_ptr<Rfc3161Tsu>> Rfc3161Tsu::create(std::shared_ptr<Signer> s
   if (!info->chainDer.empty()) {
     auto chain = parseDerCertificates(info->chainDer, "TSU chain");
     if (!chain) return std::move(chain).error();
-    for (auto& c : *chain) sk_X509_push(st->chain.get(), c.release());
+    for (auto& c : *chain)
+      sk_X509_push(st->chain.get(), c.release());
   }
   st->signer = std::move(signer);
   st->options = std::move(options);
@@ -186,7 +201,8 @@ Result<TimestampToken> Rfc3161Tsu::timestamp(std::string_view sha256Digest) {
   unsigned char nonce[8];
   if (RAND_bytes(nonce, sizeof nonce) != 1) return opensslError(ErrorCode::Internal, "RAND_bytes");
   nonce[0] |= 0x01;  // keep the DER INTEGER the full 8 bytes
-  auto req = buildTimestampRequest(sha256Digest, std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
+  auto req = buildTimestampRequest(sha256Digest,
+                                   std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
   if (!req) return std::move(req).error();
   auto der = respond(*req);
   if (!der) return std::move(der).error();
@@ -214,18 +230,22 @@ Result<TimestampToken> Rfc3161Tsu::timestamp(std::string_view sha256Digest) {
   return token;
 }
 
-Result<std::string> buildTimestampRequest(std::string_view sha256Digest, std::string_view nonce, bool certReq,
-                                          std::string_view policyOid) {
-  if (sha256Digest.size() != 32) return Error::invalidInput("time-stamp request: digest must be 32 bytes (SHA-256)");
+Result<std::string> buildTimestampRequest(std::string_view sha256Digest, std::string_view nonce,
+                                          bool certReq, std::string_view policyOid) {
+  if (sha256Digest.size() != 32)
+    return Error::invalidInput("time-stamp request: digest must be 32 bytes (SHA-256)");
   TsReqPtr req(TS_REQ_new());
   std::unique_ptr<TS_MSG_IMPRINT, Deleter<TS_MSG_IMPRINT_free>> imprint(TS_MSG_IMPRINT_new());
   std::unique_ptr<X509_ALGOR, Deleter<X509_ALGOR_free>> algo(X509_ALGOR_new());
   if (!req || !imprint || !algo) return opensslError(ErrorCode::Internal, "TS_REQ_new");
   X509_ALGOR_set_md(algo.get(), EVP_sha256());
-  if (TS_REQ_set_version(req.get(), 1) != 1 || TS_MSG_IMPRINT_set_algo(imprint.get(), algo.get()) != 1 ||
-      TS_MSG_IMPRINT_set_msg(imprint.get(), reinterpret_cast<unsigned char*>(const_cast<char*>(sha256Digest.data())),
-                             static_cast<int>(sha256Digest.size())) != 1 ||
-      TS_REQ_set_msg_imprint(req.get(), imprint.get()) != 1 || TS_REQ_set_cert_req(req.get(), certReq ? 1 : 0) != 1)
+  if (TS_REQ_set_version(req.get(), 1) != 1 ||
+      TS_MSG_IMPRINT_set_algo(imprint.get(), algo.get()) != 1 ||
+      TS_MSG_IMPRINT_set_msg(
+          imprint.get(), reinterpret_cast<unsigned char*>(const_cast<char*>(sha256Digest.data())),
+          static_cast<int>(sha256Digest.size())) != 1 ||
+      TS_REQ_set_msg_imprint(req.get(), imprint.get()) != 1 ||
+      TS_REQ_set_cert_req(req.get(), certReq ? 1 : 0) != 1)
     return opensslError(ErrorCode::Internal, "building TimeStampReq");
   if (!policyOid.empty()) {
     Asn1ObjPtr policy(OBJ_txt2obj(std::string(policyOid).c_str(), 1));
@@ -233,12 +253,15 @@ Result<std::string> buildTimestampRequest(std::string_view sha256Digest, std::st
       clearErrors();
       return Error::invalidInput("time-stamp request: bad policy OID");
     }
-    if (TS_REQ_set_policy_id(req.get(), policy.get()) != 1) return opensslError(ErrorCode::Internal, "policy");
+    if (TS_REQ_set_policy_id(req.get(), policy.get()) != 1)
+      return opensslError(ErrorCode::Internal, "policy");
   }
   if (!nonce.empty()) {
-    BnPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(nonce.data()), static_cast<int>(nonce.size()), nullptr));
+    BnPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(nonce.data()),
+                       static_cast<int>(nonce.size()), nullptr));
     Asn1IntPtr n(bn ? BN_to_ASN1_INTEGER(bn.get(), nullptr) : nullptr);
-    if (!n || TS_REQ_set_nonce(req.get(), n.get()) != 1) return opensslError(ErrorCode::Internal, "nonce");
+    if (!n || TS_REQ_set_nonce(req.get(), n.get()) != 1)
+      return opensslError(ErrorCode::Internal, "nonce");
   }
   return toDer(req.get(), i2d_TS_REQ);
 }

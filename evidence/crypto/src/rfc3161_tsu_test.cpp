@@ -5,12 +5,13 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <set>
 #include <fstream>
+#include <set>
 #include <thread>
 
-#include "crypto_test_util.h"
 #include "erds/evidence/timestamp_verify.h"
+
+#include "crypto_test_util.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -38,7 +39,9 @@ std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> parseResp(const std::string& d
   return {d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())), TS_RESP_free};
 }
 
-long statusOf(TS_RESP* r) { return ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(r))); }
+long statusOf(TS_RESP* r) {
+  return ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(r)));
+}
 
 class Rfc3161TsuAlgTest : public ::testing::TestWithParam<TestKeyType> {};
 
@@ -72,7 +75,8 @@ TEST_P(Rfc3161TsuAlgTest, IssuesTokenAtClockTimeThatVerifies) {
   EXPECT_FALSE(info->qualified());
 }
 
-INSTANTIATE_TEST_SUITE_P(Algorithms, Rfc3161TsuAlgTest, ::testing::Values(TestKeyType::P256, TestKeyType::Rsa2048));
+INSTANTIATE_TEST_SUITE_P(Algorithms, Rfc3161TsuAlgTest,
+                         ::testing::Values(TestKeyType::P256, TestKeyType::Rsa2048));
 
 TEST(Rfc3161TsuTest, TstInfoHasAccuracyTsaNameNoOrderingAndUniqueSerials) {
   TsuFixture f(pki(), {});
@@ -98,7 +102,8 @@ TEST(Rfc3161TsuTest, TstInfoHasAccuracyTsaNameNoOrderingAndUniqueSerials) {
   EXPECT_EQ(ASN1_INTEGER_get(TS_TST_INFO_get_nonce(tst)), 0x010203);
 
   std::set<std::string> serials;
-  for (int i = 0; i < 20; ++i) serials.insert((*tsu)->timestamp(sha256Of("x"))->serialHex);
+  for (int i = 0; i < 20; ++i)
+    serials.insert((*tsu)->timestamp(sha256Of("x"))->serialHex);
   EXPECT_EQ(serials.size(), 20u);
 }
 
@@ -112,15 +117,17 @@ TEST(Rfc3161TsuTest, RefusesWhenClockNotSynchronisedAndRequired) {
   auto token = (*tsu)->timestamp(sha256Of("x"));
   ASSERT_FALSE(token.has_value());
   EXPECT_EQ(token.error().code, ErrorCode::Unavailable);
-  EXPECT_NE(token.error().message.find("time not available"), std::string::npos) << token.error().message;
+  EXPECT_NE(token.error().message.find("time not available"), std::string::npos)
+      << token.error().message;
 
   // A raw request gets the RFC 3161 answer: rejection with failInfo timeNotAvailable.
   auto der = (*tsu)->respond(*buildTimestampRequest(sha256Of("x")));
   ASSERT_TRUE(der.has_value());
   auto resp = parseResp(*der);
   EXPECT_EQ(statusOf(resp.get()), TS_STATUS_REJECTION);
-  EXPECT_TRUE(ASN1_BIT_STRING_get_bit(TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(resp.get())),
-                                      TS_INFO_TIME_NOT_AVAILABLE));
+  EXPECT_TRUE(
+      ASN1_BIT_STRING_get_bit(TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(resp.get())),
+                              TS_INFO_TIME_NOT_AVAILABLE));
 }
 
 TEST(Rfc3161TsuTest, DevelopmentModeIssuesDespiteUnsyncedClock) {
@@ -146,7 +153,8 @@ TEST(Rfc3161TsuTest, RejectsBadRequestsWithRfc3161Status) {
   };
   const std::vector<Case> cases = {
       {"garbage", "not DER at all", TS_INFO_BAD_DATA_FORMAT},
-      {"other policy", *buildTimestampRequest(sha256Of("x"), "", true, "1.2.3.4.5"), TS_INFO_UNACCEPTED_POLICY},
+      {"other policy", *buildTimestampRequest(sha256Of("x"), "", true, "1.2.3.4.5"),
+       TS_INFO_UNACCEPTED_POLICY},
   };
   for (const auto& c : cases) {
     auto der = (*tsu)->respond(c.request);
@@ -154,8 +162,8 @@ TEST(Rfc3161TsuTest, RejectsBadRequestsWithRfc3161Status) {
     auto resp = parseResp(*der);
     ASSERT_TRUE(resp) << c.name;
     EXPECT_EQ(statusOf(resp.get()), TS_STATUS_REJECTION) << c.name;
-    EXPECT_TRUE(ASN1_BIT_STRING_get_bit(TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(resp.get())),
-                                        c.failureBit))
+    EXPECT_TRUE(ASN1_BIT_STRING_get_bit(
+        TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(resp.get())), c.failureBit))
         << c.name;
   }
   EXPECT_EQ((*tsu)->respond(std::string(20000, 'x')).error().code, ErrorCode::InvalidInput);
@@ -202,7 +210,8 @@ TEST(Rfc3161TsuTest, ConcurrentTokensAllVerify) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(good.load(), 100);
 }
 
@@ -219,9 +228,9 @@ TEST(Rfc3161TsuTest, OpensslTsVerifyAcceptsToken) {
   writeFile(tok, token->der);
   writeFile(f.dir.path + "/root.pem", pki().root().certPem);
   auto run = [&](const std::string& hex) {
-    const std::string cmd = "openssl ts -verify -digest " + hex + " -in '" + tok + "' -token_in -CAfile '" +
-                            f.dir.path + "/root.pem' -untrusted '" + f.dir.path + "/tsu.pem' >'" + f.dir.path +
-                            "/out.txt' 2>&1";
+    const std::string cmd = "openssl ts -verify -digest " + hex + " -in '" + tok +
+                            "' -token_in -CAfile '" + f.dir.path + "/root.pem' -untrusted '" +
+                            f.dir.path + "/tsu.pem' >'" + f.dir.path + "/out.txt' 2>&1";
     return std::system(cmd.c_str());
   };
   EXPECT_EQ(run(hexOf(digest)), 0) << [&] {

@@ -44,7 +44,8 @@ Result<std::unique_ptr<SignerClient>> SignerClient::create(SignerClientOptions o
 }
 
 SignerClient::~SignerClient() {
-  for (int fd : idle_) ::close(fd);
+  for (int fd : idle_)
+    ::close(fd);
 }
 
 Result<int> SignerClient::connectSocket() {
@@ -61,7 +62,8 @@ Result<int> SignerClient::connectSocket() {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     ::close(fd);
-    return Error::unavailable("cannot reach erds-signer at " + options_.socketPath + ": " + std::strerror(err));
+    return Error::unavailable("cannot reach erds-signer at " + options_.socketPath + ": " +
+                              std::strerror(err));
   }
   return fd;
 }
@@ -69,11 +71,13 @@ Result<int> SignerClient::connectSocket() {
 Result<SignerClient::Reply> SignerClient::exchange(int fd, const std::string& frame) {
   if (!sendAll(fd, frame)) return Error::unavailable("erds-signer: send failed");
   std::string header;
-  if (!recvAll(fd, sp::kHeaderBytes, header)) return Error::unavailable("erds-signer: no answer (closed or timed out)");
+  if (!recvAll(fd, sp::kHeaderBytes, header))
+    return Error::unavailable("erds-signer: no answer (closed or timed out)");
   auto h = sp::decodeHeader(header, sp::kMaxResponsePayload);
   if (!h) return Error::unavailable(h.error().message);
   Reply reply{*h, {}};
-  if (!recvAll(fd, h->length, reply.payload)) return Error::unavailable("erds-signer: truncated answer");
+  if (!recvAll(fd, h->length, reply.payload))
+    return Error::unavailable("erds-signer: truncated answer");
   return reply;
 }
 
@@ -94,7 +98,8 @@ Result<SignerClient::Reply> SignerClient::roundTrip(const std::string& frame) {
   }
   auto reply = exchange(fd, frame);
   if (!reply && reused) {
-    // The signer may have closed an idle connection: one retry on a fresh one (signing is idempotent).
+    // The signer may have closed an idle connection: one retry on a fresh one (signing is
+    // idempotent).
     ::close(fd);
     auto c = connectSocket();
     if (!c) return std::move(c).error();
@@ -106,8 +111,10 @@ Result<SignerClient::Reply> SignerClient::roundTrip(const std::string& frame) {
     return reply;
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (idle_.size() < options_.maxIdleConnections) idle_.push_back(fd);
-  else ::close(fd);
+  if (idle_.size() < options_.maxIdleConnections)
+    idle_.push_back(fd);
+  else
+    ::close(fd);
   return reply;
 }
 
@@ -117,7 +124,8 @@ Result<std::string> SignerClient::signDigest(std::string_view keyLabel, std::str
   auto reply = roundTrip(sp::encodeSignRequest(keyLabel, digest));
   if (!reply) return std::move(reply).error();
   auto sig = sp::decodeSignResponse(reply->header, reply->payload);
-  if (!sig && sig.error().code == ErrorCode::InvalidInput && reply->header.type != sp::FrameType::ErrorResponse)
+  if (!sig && sig.error().code == ErrorCode::InvalidInput &&
+      reply->header.type != sp::FrameType::ErrorResponse)
     return Error::unavailable(sig.error().message);  // a malformed answer is the signer's fault
   return sig;
 }
@@ -132,7 +140,8 @@ Result<SigningKeyInfo> SignerClient::keyInfo(std::string_view keyLabel) {
   if (!reply) return std::move(reply).error();
   auto info = sp::decodeKeyInfoResponse(reply->header, reply->payload);
   if (!info) {
-    if (info.error().code == ErrorCode::InvalidInput && reply->header.type != sp::FrameType::ErrorResponse)
+    if (info.error().code == ErrorCode::InvalidInput &&
+        reply->header.type != sp::FrameType::ErrorResponse)
       return Error::unavailable(info.error().message);
     return info;
   }

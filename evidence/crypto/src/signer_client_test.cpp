@@ -10,11 +10,12 @@
 #include <cstring>
 #include <thread>
 
-#include "crypto_test_util.h"
 #include "erds/evidence/forwarding_key.h"
 #include "erds/evidence/rfc3161_tsu.h"
 #include "erds/evidence/signer_protocol.h"
 #include "erds/evidence/timestamp_verify.h"
+
+#include "crypto_test_util.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -127,22 +128,28 @@ TEST(SignerProtocolTest, RejectsMalformedFrames) {
   badType[5] = 9;
   reserved[7] = 1;
   huge[8] = 0x7F;
-  const std::vector<Case> headerCases = {
-      {"magic", badMagic}, {"version", badVersion}, {"type", badType}, {"reserved", reserved}, {"too large", huge}};
+  const std::vector<Case> headerCases = {{"magic", badMagic},
+                                         {"version", badVersion},
+                                         {"type", badType},
+                                         {"reserved", reserved},
+                                         {"too large", huge}};
   for (const auto& c : headerCases)
-    EXPECT_FALSE(sp::decodeHeader(c.frame.substr(0, 12), sp::kMaxRequestPayload).has_value()) << c.name;
+    EXPECT_FALSE(sp::decodeHeader(c.frame.substr(0, 12), sp::kMaxRequestPayload).has_value())
+        << c.name;
 
   const std::vector<Case> payloadCases = {
       {"short digest", sp::encodeSignRequest("seal", std::string(31, 'd'))},
       {"long digest", sp::encodeSignRequest("seal", std::string(64, 'd'))},
       {"empty label", sp::encodeSignRequest("", std::string(32, 'd'))},
       {"label chars", sp::encodeSignRequest("../etc/passwd", std::string(32, 'd'))},
-      {"trailing", [] {
+      {"trailing",
+       [] {
          std::string f = sp::encodeSignRequest("seal", std::string(32, 'd')) + "x";
          f[11] = static_cast<char>(f[11] + 1);  // the length covers the extra byte
          return f;
        }()},
-      {"algorithm", [] {
+      {"algorithm",
+       [] {
          std::string f = sp::encodeSignRequest("seal", std::string(32, 'd'));
          f[12 + 1 + 4] = 7;
          return f;
@@ -216,7 +223,8 @@ TEST(SignerClientTest, UnreachableSignerIsUnavailable) {
   auto sig = client->signDigest("seal", sha256Of("x"));
   ASSERT_FALSE(sig.has_value());
   EXPECT_EQ(sig.error().code, ErrorCode::Unavailable);
-  EXPECT_EQ(SignerClient::create({"", std::chrono::milliseconds(1), 1}).error().code, ErrorCode::InvalidInput);
+  EXPECT_EQ(SignerClient::create({"", std::chrono::milliseconds(1), 1}).error().code,
+            ErrorCode::InvalidInput);
 }
 
 }  // namespace

@@ -58,7 +58,9 @@ std::string frame(FrameType type, const std::string& payload) {
   return out + payload;
 }
 
-Error malformed(std::string_view what) { return Error::invalidInput("signer protocol: " + std::string(what)); }
+Error malformed(std::string_view what) {
+  return Error::invalidInput("signer protocol: " + std::string(what));
+}
 
 Error fromErrorFrame(std::string_view payload) {
   Reader r(payload);
@@ -76,8 +78,8 @@ Error fromErrorFrame(std::string_view payload) {
 bool isValidLabel(std::string_view label) {
   if (label.empty() || label.size() > kMaxLabelBytes) return false;
   for (char c : label) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -115,7 +117,8 @@ std::string encodeKeyInfoRequest(std::string_view keyLabel) {
 }
 
 Result<Request> decodeRequest(const FrameHeader& header, std::string_view payload) {
-  if (payload.size() != header.length || payload.size() > kMaxRequestPayload) return malformed("bad request length");
+  if (payload.size() != header.length || payload.size() > kMaxRequestPayload)
+    return malformed("bad request length");
   Reader r(payload);
   Request req;
   req.type = header.type;
@@ -127,7 +130,8 @@ Result<Request> decodeRequest(const FrameHeader& header, std::string_view payloa
   if (header.type == FrameType::SignRequest) {
     std::uint8_t alg = 0, len = 0;
     if (!r.u8(alg) || alg != kDigestSha256) return malformed("unsupported digest algorithm");
-    if (!r.u8(len) || len != 32 || !r.bytes(len, req.digest)) return malformed("digest must be 32 bytes");
+    if (!r.u8(len) || len != 32 || !r.bytes(len, req.digest))
+      return malformed("digest must be 32 bytes");
   }
   if (!r.done()) return malformed("trailing bytes");
   return req;
@@ -166,7 +170,8 @@ Result<std::string> decodeSignResponse(const FrameHeader& header, std::string_vi
   Reader r(payload);
   std::uint32_t len = 0;
   std::string sig;
-  if (!r.u16(len) || len == 0 || !r.bytes(len, sig) || !r.done()) return malformed("bad sign response");
+  if (!r.u16(len) || len == 0 || !r.bytes(len, sig) || !r.done())
+    return malformed("bad sign response");
   return sig;
 }
 
@@ -178,7 +183,8 @@ Result<SigningKeyInfo> decodeKeyInfoResponse(const FrameHeader& header, std::str
   std::uint32_t bits = 0, certLen = 0, chainLen = 0;
   SigningKeyInfo info;
   if (!r.u8(alg) || (alg != 1 && alg != 2) || !r.u16(bits) || !r.u32(certLen) ||
-      !r.bytes(certLen, info.certificateDer) || !r.u32(chainLen) || !r.bytes(chainLen, info.chainDer) || !r.done())
+      !r.bytes(certLen, info.certificateDer) || !r.u32(chainLen) ||
+      !r.bytes(chainLen, info.chainDer) || !r.done())
     return malformed("bad key info response");
   info.algorithm = alg == 1 ? KeyAlgorithm::EcdsaP256 : KeyAlgorithm::Rsa;
   info.bits = static_cast<int>(bits);

@@ -9,18 +9,25 @@ namespace erds::evidence {
 
 using namespace internal;
 
-void TimestampVerifier::StoreDeleter::operator()(x509_store_st* s) const { X509_STORE_free(s); }
-void TimestampVerifier::CertDeleter::operator()(x509_st* c) const { X509_free(c); }
+void TimestampVerifier::StoreDeleter::operator()(x509_store_st* s) const {
+  X509_STORE_free(s);
+}
+void TimestampVerifier::CertDeleter::operator()(x509_st* c) const {
+  X509_free(c);
+}
 
 namespace {
 
 constexpr std::size_t kMaxTokenBytes = 256 * 1024;
 constexpr std::size_t kMaxTrustFileBytes = 4 << 20;
 
-void freeTypeStack(STACK_OF(ASN1_TYPE)* s) { sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free); }
+void freeTypeStack(STACK_OF(ASN1_TYPE) * s) {
+  sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free);
+}
 using TypeStackPtr = std::unique_ptr<STACK_OF(ASN1_TYPE), Deleter<freeTypeStack>>;
 
-// qcStatements ::= SEQUENCE OF QCStatement; QCStatement ::= SEQUENCE { statementId OID, info ANY OPTIONAL }
+// qcStatements ::= SEQUENCE OF QCStatement; QCStatement ::= SEQUENCE { statementId OID, info ANY
+// OPTIONAL }
 bool qcStatementsHaveQtst(const ASN1_OCTET_STRING* value) {
   if (value == nullptr) return false;
   const unsigned char* p = ASN1_STRING_get0_data(value);
@@ -52,7 +59,8 @@ bool certHasQtst(X509* cert) {
 }
 
 Result<Pkcs7Ptr> parseToken(std::string_view der) {
-  if (der.empty() || der.size() > kMaxTokenBytes) return Error::invalidInput("time-stamp token: empty or too large");
+  if (der.empty() || der.size() > kMaxTokenBytes)
+    return Error::invalidInput("time-stamp token: empty or too large");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
   if (!p7) return opensslError(ErrorCode::InvalidInput, "time-stamp token: not a CMS ContentInfo");
@@ -61,7 +69,7 @@ Result<Pkcs7Ptr> parseToken(std::string_view der) {
   return p7;
 }
 
-Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509)* extra, TsTstInfoPtr* tstOut) {
+Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509) * extra, TsTstInfoPtr* tstOut) {
   TsTstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7));
   if (!tst) return opensslError(ErrorCode::InvalidInput, "time-stamp token: no TSTInfo");
   TimestampInfo info;
@@ -86,7 +94,9 @@ Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509)* extra, TsTstInfoPtr* t
     }
   }
   const int ext = TS_TST_INFO_get_ext_by_NID(tst.get(), NID_qcStatements, -1);
-  if (ext >= 0) info.qcStatementInToken = qcStatementsHaveQtst(X509_EXTENSION_get_data(TS_TST_INFO_get_ext(tst.get(), ext)));
+  if (ext >= 0)
+    info.qcStatementInToken =
+        qcStatementsHaveQtst(X509_EXTENSION_get_data(TS_TST_INFO_get_ext(tst.get(), ext)));
   // The signer certificate: from the token's own bag or the caller's untrusted certificates.
   STACK_OF(X509)* signers = PKCS7_get0_signers(p7, extra, 0);
   if (signers != nullptr && sk_X509_num(signers) == 1) {
@@ -103,10 +113,14 @@ Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509)* extra, TsTstInfoPtr* t
 
 int expectedNid(std::size_t digestSize) {
   switch (digestSize) {
-    case 32: return NID_sha256;
-    case 48: return NID_sha384;
-    case 64: return NID_sha512;
-    default: return NID_undef;
+    case 32:
+      return NID_sha256;
+    case 48:
+      return NID_sha384;
+    case 64:
+      return NID_sha512;
+    default:
+      return NID_undef;
   }
 }
 
@@ -128,7 +142,8 @@ Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPem(std:
   return std::shared_ptr<const TimestampVerifier>(std::move(v));
 }
 
-Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPemFiles(const std::vector<std::string>& paths) {
+Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPemFiles(
+    const std::vector<std::string>& paths) {
   std::string all;
   for (const auto& path : paths) {
     auto pem = readFile(path, kMaxTrustFileBytes);
@@ -160,7 +175,8 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
   if (!options.untrustedDer.empty()) {
     auto certs = parseDerCertificates(options.untrustedDer, "untrusted certificates");
     if (!certs) return std::move(certs).error();
-    for (auto& c : *certs) sk_X509_push(extra.get(), c.release());
+    for (auto& c : *certs)
+      sk_X509_push(extra.get(), c.release());
   }
   TsTstInfoPtr tst;
   auto info = describe(p7->get(), extra.get(), &tst);
@@ -171,18 +187,22 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
   int flags = TS_VFY_SIGNATURE | TS_VFY_VERSION;
   if (!digest.empty()) {
     const int nid = expectedNid(digest.size());
-    if (nid == NID_undef) return Error::invalidInput("time-stamp verify: digest must be 32, 48 or 64 bytes");
+    if (nid == NID_undef)
+      return Error::invalidInput("time-stamp verify: digest must be 32, 48 or 64 bytes");
     if (info->hashAlgorithmOid != objectText(OBJ_nid2obj(nid)))
-      return Error::integrityFailure("time-stamp token: imprint algorithm " + info->hashAlgorithmOid +
+      return Error::integrityFailure("time-stamp token: imprint algorithm " +
+                                     info->hashAlgorithmOid +
                                      " does not match the expected digest");
     auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(digest.data(), digest.size()));
     if (copy == nullptr) return Error::internal("out of memory");
-    TS_VERIFY_CTX_set_imprint(ctx.get(), copy, static_cast<long>(digest.size()));  // takes ownership
+    TS_VERIFY_CTX_set_imprint(ctx.get(), copy,
+                              static_cast<long>(digest.size()));  // takes ownership
     flags |= TS_VFY_IMPRINT;
   }
   TS_VERIFY_CTX_set_flags(ctx.get(), flags);
 
-  std::optional<TimePoint> asOf = options.asOfGenTime ? std::optional<TimePoint>(info->genTime) : options.asOf;
+  std::optional<TimePoint> asOf =
+      options.asOfGenTime ? std::optional<TimePoint>(info->genTime) : options.asOf;
   X509_STORE* store = nullptr;
   if (asOf) {
     // The verification time lives in the store's parameters: a per-call store keeps the shared
@@ -190,9 +210,11 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
     store = X509_STORE_new();
     if (store == nullptr) return opensslError(ErrorCode::Internal, "X509_STORE_new");
     X509_STORE_set_purpose(store, X509_PURPOSE_TIMESTAMP_SIGN);
-    for (const auto& a : anchors_) X509_STORE_add_cert(store, a.get());
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store),
-                               std::chrono::duration_cast<std::chrono::seconds>(asOf->time_since_epoch()).count());
+    for (const auto& a : anchors_)
+      X509_STORE_add_cert(store, a.get());
+    X509_VERIFY_PARAM_set_time(
+        X509_STORE_get0_param(store),
+        std::chrono::duration_cast<std::chrono::seconds>(asOf->time_since_epoch()).count());
     clearErrors();
   } else {
     X509_STORE_up_ref(store_.get());
@@ -209,8 +231,8 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
   if (options.expectedNonce && (!info->nonce || *info->nonce != *options.expectedNonce))
     return Error::integrityFailure("time-stamp token: nonce does not match the request");
   if (options.expectedPolicyOid && info->policyOid != *options.expectedPolicyOid)
-    return Error::integrityFailure("time-stamp token: policy " + info->policyOid + " is not the expected " +
-                                   *options.expectedPolicyOid);
+    return Error::integrityFailure("time-stamp token: policy " + info->policyOid +
+                                   " is not the expected " + *options.expectedPolicyOid);
   if (options.requireQualified && !info->qualified())
     return Error::integrityFailure("time-stamp token is not qualified (no esi4-qtstStatement-1)");
   return info;

@@ -13,8 +13,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "crypto_test_util.h"
 #include "erds/evidence/rfc3161_tsu.h"
+
+#include "crypto_test_util.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -148,8 +149,8 @@ TEST(TimestampVerifierTest, TokenWithoutCertificateNeedsUntrustedTsuCertificate)
   auto der = (*tsu)->respond(*buildTimestampRequest(digest, "", /*certReq=*/false));
   ASSERT_TRUE(der.has_value());
   const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(der->size())),
-                                                         TS_RESP_free);
+  std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> resp(
+      d2i_TS_RESP(nullptr, &p, static_cast<long>(der->size())), TS_RESP_free);
   ASSERT_TRUE(resp);
   PKCS7* p7 = TS_RESP_get_token(resp.get());
   int n = i2d_PKCS7(p7, nullptr);
@@ -180,7 +181,8 @@ std::string base64Decode(std::string_view text) {
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=') clean += c;
   std::string out(clean.size() / 4 * 3 + 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
+                          reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
   if (n < 0) return {};
   std::size_t pad = 0;
   if (!clean.empty() && clean.back() == '=') ++pad;
@@ -210,12 +212,16 @@ std::string signatureValueImprint(const std::string& xml) {
   std::string digest;
   if (sv != nullptr && sv->nodesetval != nullptr && sv->nodesetval->nodeNr == 1) {
     ctx->node = sv->nodesetval->nodeTab[0];
-    xmlXPathObjectPtr nodes = xmlXPathEvalExpression(
-        BAD_CAST "descendant-or-self::node() | descendant-or-self::node()/@* | descendant-or-self::node()/namespace::*",
-        ctx);
+    xmlXPathObjectPtr nodes =
+        xmlXPathEvalExpression(BAD_CAST
+                               "descendant-or-self::node() | descendant-or-self::node()/@* | "
+                               "descendant-or-self::node()/namespace::*",
+                               ctx);
     xmlChar* out = nullptr;
     int n = xmlC14NDocDumpMemory(doc, nodes->nodesetval, XML_C14N_EXCLUSIVE_1_0, nullptr, 0, &out);
-    if (n > 0) digest = sha256Of(std::string_view(reinterpret_cast<char*>(out), static_cast<std::size_t>(n)));
+    if (n > 0)
+      digest =
+          sha256Of(std::string_view(reinterpret_cast<char*>(out), static_cast<std::size_t>(n)));
     xmlFree(out);
     xmlXPathFreeObject(nodes);
   }
@@ -226,7 +232,8 @@ std::string signatureValueImprint(const std::string& xml) {
 }
 
 const std::string kConformance = ERDS_CONFORMANCE_DIR;
-const std::string kAgid = kConformance + "/documento_finale_gdl_rem_versione_1.2_28.07.2022_1.latest_version";
+const std::string kAgid =
+    kConformance + "/documento_finale_gdl_rem_versione_1.2_28.07.2022_1.latest_version";
 const std::string kEtsi = kConformance + "/en_31953204v010201p0/INFORMATIVE-EXAMPLES";
 
 class AgidTokenTest : public ::testing::TestWithParam<std::string> {};
@@ -240,9 +247,11 @@ TEST_P(AgidTokenTest, VerifiesWithImprintOverCanonicalSignatureValueAsOfGenTime)
   const std::string imprint = signatureValueImprint(xml);
   ASSERT_EQ(imprint.size(), 32u);
 
-  auto v = TimestampVerifier::fromPemFiles({kAgid + "/certificates/TSA-ROOT-CA.extracted-from-sample-tokens.pem"});
+  auto v = TimestampVerifier::fromPemFiles(
+      {kAgid + "/certificates/TSA-ROOT-CA.extracted-from-sample-tokens.pem"});
   ASSERT_TRUE(v.has_value()) << v.error().toString();
-  EXPECT_EQ((*v)->verify(token, imprint).error().code, ErrorCode::IntegrityFailure);  // expired today
+  EXPECT_EQ((*v)->verify(token, imprint).error().code,
+            ErrorCode::IntegrityFailure);  // expired today
   TimestampVerifyOptions o;
   o.asOfGenTime = true;
   auto info = (*v)->verify(token, imprint, o);
@@ -275,14 +284,17 @@ std::string etsiEvidenceXml(const std::string& emlPath, const std::string& attac
   auto body = eml.find("\n\n", at);
   auto crlf = eml.find("\r\n\r\n", at);
   std::size_t start = body;
-  if (crlf != std::string::npos && (body == std::string::npos || crlf < body)) start = crlf + 4;
-  else if (body != std::string::npos) start = body + 2;
+  if (crlf != std::string::npos && (body == std::string::npos || crlf < body))
+    start = crlf + 4;
+  else if (body != std::string::npos)
+    start = body + 2;
   auto end = eml.find("--", start);
   return base64Decode(std::string_view(eml).substr(start, end - start));
 }
 
 TEST(EtsiKitTokenTest, VerifiesAgainstTheRootBundledInTheToken) {
-  const std::string eml = kEtsi + "/SCENARIOS/S1/2a.Issued_by_S-REMS-A/REM_SubmissionAcceptance.RA01.eml";
+  const std::string eml =
+      kEtsi + "/SCENARIOS/S1/2a.Issued_by_S-REMS-A/REM_SubmissionAcceptance.RA01.eml";
   ASSERT_TRUE(std::filesystem::exists(eml)) << "conformance kit missing: " << eml;
   const std::string xml = etsiEvidenceXml(eml, "SubmissionAcceptance.xml");
   ASSERT_NE(xml.find("SubmissionAcceptance"), std::string::npos);
@@ -308,7 +320,8 @@ TEST(EtsiKitTokenTest, VerifiesAgainstTheRootBundledInTheToken) {
   // Trusting the self-signed root that the token itself carries: signature, ESS cert id, chain
   // and imprint over the canonical SignatureValue all verify.
   const auto* p = reinterpret_cast<const unsigned char*>(token.data());
-  std::unique_ptr<PKCS7, decltype(&PKCS7_free)> p7(d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())), PKCS7_free);
+  std::unique_ptr<PKCS7, decltype(&PKCS7_free)> p7(
+      d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())), PKCS7_free);
   ASSERT_TRUE(p7);
   std::string rootPem;
   STACK_OF(X509)* certs = p7->d.sign->cert;

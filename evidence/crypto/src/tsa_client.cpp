@@ -14,6 +14,7 @@
 
 #include "erds/base/log.h"
 #include "erds/evidence/rfc3161_tsu.h"
+
 #include "openssl_util.h"
 
 namespace erds::evidence {
@@ -47,23 +48,26 @@ Poco::Net::Context::Ptr tlsContext(const std::string& caFile) {
 
 }  // namespace
 
-HttpTsaClient::HttpTsaClient(HttpTsaClientOptions options, std::shared_ptr<const TimestampVerifier> verifier,
-                             const Clock& clock)
+HttpTsaClient::HttpTsaClient(HttpTsaClientOptions options,
+                             std::shared_ptr<const TimestampVerifier> verifier, const Clock& clock)
     : options_(std::move(options)), verifier_(std::move(verifier)), clock_(clock) {}
 
 HttpTsaClient::~HttpTsaClient() = default;
 
-Result<std::unique_ptr<HttpTsaClient>> HttpTsaClient::create(HttpTsaClientOptions options,
-                                                             std::shared_ptr<const TimestampVerifier> verifier,
-                                                             const Clock& clock) {
+Result<std::unique_ptr<HttpTsaClient>> HttpTsaClient::create(
+    HttpTsaClientOptions options, std::shared_ptr<const TimestampVerifier> verifier,
+    const Clock& clock) {
   if (options.urls.empty()) return Error::invalidInput("HttpTsaClient: no TSA URL configured");
   if (!verifier) return Error::invalidInput("HttpTsaClient: no trust anchors for TSA certificates");
-  for (const auto& url : options.urls) ERDS_RETURN_IF_ERROR(checkUrl(url));
-  return std::unique_ptr<HttpTsaClient>(new HttpTsaClient(std::move(options), std::move(verifier), clock));
+  for (const auto& url : options.urls)
+    ERDS_RETURN_IF_ERROR(checkUrl(url));
+  return std::unique_ptr<HttpTsaClient>(
+      new HttpTsaClient(std::move(options), std::move(verifier), clock));
 }
 
 Result<TimestampToken> HttpTsaClient::timestamp(std::string_view sha256Digest) {
-  if (sha256Digest.size() != 32) return Error::invalidInput("time-stamp: digest must be 32 bytes (SHA-256)");
+  if (sha256Digest.size() != 32)
+    return Error::invalidInput("time-stamp: digest must be 32 bytes (SHA-256)");
   Error last = Error::unavailable("no TSA configured");
   for (const auto& url : options_.urls) {
     auto token = timestampFrom(url, sha256Digest);
@@ -71,10 +75,12 @@ Result<TimestampToken> HttpTsaClient::timestamp(std::string_view sha256Digest) {
     last = std::move(token).error();
     log::warn("tsa.request_failed", {{"url", url}, {"error", last.toString()}});
   }
-  return Error::unavailable("no time-stamping authority answered with a valid token; last: " + last.message);
+  return Error::unavailable("no time-stamping authority answered with a valid token; last: " +
+                            last.message);
 }
 
-Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url, std::string_view sha256Digest) {
+Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url,
+                                                    std::string_view sha256Digest) {
   unsigned char nonceBytes[8];
   if (RAND_bytes(nonceBytes, sizeof nonceBytes) != 1) return Error::internal("RAND_bytes failed");
   nonceBytes[0] |= 0x01;  // no leading zero byte: the nonce round-trips through INTEGER unchanged
@@ -93,7 +99,8 @@ Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url, std:
       session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
     session->setTimeout(toTimespan(options_.connectTimeout), toTimespan(options_.requestTimeout),
                         toTimespan(options_.requestTimeout));
-    Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
+    Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST,
+                               uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
                                Poco::Net::HTTPMessage::HTTP_1_1);
     req.setContentType("application/timestamp-query");
     req.setContentLength(static_cast<std::streamsize>(request->size()));
@@ -102,11 +109,13 @@ Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url, std:
     Poco::Net::HTTPResponse resp;
     std::istream& in = session->receiveResponse(resp);
     if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
-      return Error::unavailable("TSA " + url + " answered HTTP " + std::to_string(static_cast<int>(resp.getStatus())));
+      return Error::unavailable("TSA " + url + " answered HTTP " +
+                                std::to_string(static_cast<int>(resp.getStatus())));
     char buf[8192];
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
       body.append(buf, static_cast<std::size_t>(in.gcount()));
-      if (body.size() > options_.maxResponseBytes) return Error::unavailable("TSA " + url + ": response too large");
+      if (body.size() > options_.maxResponseBytes)
+        return Error::unavailable("TSA " + url + ": response too large");
     }
   } catch (const Poco::Exception& e) {
     return Error::unavailable("TSA " + url + ": " + e.displayText());
@@ -120,7 +129,8 @@ Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url, std:
   TS_STATUS_INFO* status = TS_RESP_get_status_info(resp.get());
   const long s = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(status));
   if (s != TS_STATUS_GRANTED && s != TS_STATUS_GRANTED_WITH_MODS)
-    return Error::unavailable("TSA " + url + " refused the request (status " + std::to_string(s) + ")");
+    return Error::unavailable("TSA " + url + " refused the request (status " + std::to_string(s) +
+                              ")");
   PKCS7* tokenP7 = TS_RESP_get_token(resp.get());
   if (tokenP7 == nullptr) return Error::unavailable("TSA " + url + ": granted without a token");
   std::string tokenDer = toDer(tokenP7, i2d_PKCS7);
@@ -134,7 +144,8 @@ Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url, std:
   if (!info) return Error::unavailable("TSA " + url + ": " + info.error().toString());
   const auto skew = info->genTime - clock_.now();
   if (skew > options_.maxClockSkew || -skew > options_.maxClockSkew)
-    return Error::unavailable("TSA " + url + ": genTime " + formatRfc3339(info->genTime) + " too far from local time");
+    return Error::unavailable("TSA " + url + ": genTime " + formatRfc3339(info->genTime) +
+                              " too far from local time");
   TimestampToken token;
   token.der = std::move(tokenDer);
   token.genTime = info->genTime;

@@ -13,8 +13,9 @@
 #include <functional>
 #include <sstream>
 
-#include "crypto_test_util.h"
 #include "erds/evidence/rfc3161_tsu.h"
+
+#include "crypto_test_util.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -36,7 +37,8 @@ using Handler = std::function<std::pair<int, std::string>(const std::string&)>;
 class FnHandler final : public Poco::Net::HTTPRequestHandler {
  public:
   explicit FnHandler(Handler h) : h_(std::move(h)) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& resp) override {
     std::ostringstream body;
     Poco::StreamCopier::copyStream(req.stream(), body);
     auto [status, out] = h_(body.str());
@@ -53,7 +55,8 @@ class FnHandler final : public Poco::Net::HTTPRequestHandler {
 class FnFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit FnFactory(Handler h) : h_(std::move(h)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
     return new FnHandler(h_);
   }
 
@@ -70,7 +73,9 @@ class TestServer {
     server_.start();
   }
   ~TestServer() { server_.stopAll(true); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + "/tsa"; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + "/tsa";
+  }
 
  private:
   Poco::Net::ServerSocket socket_;
@@ -105,7 +110,8 @@ struct ClientFixture {
       return r ? std::pair<int, std::string>{200, *r} : std::pair<int, std::string>{500, ""};
     };
   }
-  std::unique_ptr<HttpTsaClient> client(std::vector<std::string> urls, bool requireQualified = false,
+  std::unique_ptr<HttpTsaClient> client(std::vector<std::string> urls,
+                                        bool requireQualified = false,
                                         const std::string& trustPem = "") {
     HttpTsaClientOptions o;
     o.urls = std::move(urls);
@@ -150,7 +156,8 @@ TEST(HttpTsaClientTest, FailsOverFromDeadAndBadServersInOrder) {
   });
   TestServer good(f.good());
   const std::string digest = sha256Of("evidence");
-  auto client = f.client({deadUrl(), garbage.url(), wrongImprint.url(), error500.url(), good.url()});
+  auto client =
+      f.client({deadUrl(), garbage.url(), wrongImprint.url(), error500.url(), good.url()});
   auto token = client->timestamp(digest);
   ASSERT_TRUE(token.has_value()) << token.error().toString();
   EXPECT_EQ(badCalls, 3);
@@ -171,7 +178,8 @@ TEST(HttpTsaClientTest, RejectsUntrustedAndUnqualifiedTsa) {
 
   auto unqualified = f.client({server.url()}, true)->timestamp(digest);
   ASSERT_FALSE(unqualified.has_value());
-  EXPECT_NE(unqualified.error().message.find("not qualified"), std::string::npos) << unqualified.error().message;
+  EXPECT_NE(unqualified.error().message.find("not qualified"), std::string::npos)
+      << unqualified.error().message;
 
   ClientFixture q(/*qualified=*/true);
   TestServer qserver(q.good());
@@ -195,7 +203,8 @@ TEST(HttpTsaClientTest, RejectsGenTimeFarFromLocalClock) {
 TEST(HttpTsaClientTest, CreateValidatesOptions) {
   FakeClock clock(nowSeconds());
   auto v = *TimestampVerifier::fromPem(pki().root().certPem);
-  for (const auto& urls : std::vector<std::vector<std::string>>{{}, {"ftp://x/"}, {"http://"}, {"not a url"}}) {
+  for (const auto& urls :
+       std::vector<std::vector<std::string>>{{}, {"ftp://x/"}, {"http://"}, {"not a url"}}) {
     HttpTsaClientOptions o;
     o.urls = urls;
     auto c = HttpTsaClient::create(o, v, clock);

@@ -1,5 +1,6 @@
 #include "test_pki.h"
 
+#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,7 +9,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,7 +23,9 @@ namespace {
 template <auto Fn>
 struct Del {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Del<EVP_PKEY_free>>;
 using X509Ptr = std::unique_ptr<X509, Del<X509_free>>;
@@ -49,7 +51,8 @@ std::string certPem(X509* c) {
 
 std::string keyPem(EVP_PKEY* k) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  ERDS_CHECK(PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) == 1, "PEM key");
+  ERDS_CHECK(PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) == 1,
+             "PEM key");
   return bioString(bio.get());
 }
 
@@ -79,8 +82,8 @@ void addExt(X509* cert, X509* issuer, int nid, const char* value) {
 
 // qcStatements (RFC 3739) holding one QCStatement { statementId esi4-qtstStatement-1 }.
 void addQtstStatement(X509* cert) {
-  static const unsigned char kDer[] = {0x30, 0x0B, 0x30, 0x09, 0x06, 0x07, 0x04, 0x00,
-                                       0x81, 0x97, 0x5E, 0x01, 0x01};
+  static const unsigned char kDer[] = {0x30, 0x0B, 0x30, 0x09, 0x06, 0x07, 0x04,
+                                       0x00, 0x81, 0x97, 0x5E, 0x01, 0x01};
   ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
   ASN1_OCTET_STRING_set(os, kDer, sizeof kDer);
   X509_EXTENSION* ext = X509_EXTENSION_create_by_NID(nullptr, NID_qcStatements, 0, os);
@@ -100,9 +103,12 @@ X509Ptr makeCert(const std::string& cn, EVP_PKEY* subjectKey, X509* issuerCert, 
   std::unique_ptr<BIGNUM, Del<BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("DEVELOPMENT"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), issuerCert != nullptr ? X509_get_subject_name(issuerCert) : name);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("DEVELOPMENT"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(),
+                       issuerCert != nullptr ? X509_get_subject_name(issuerCert) : name);
   const std::time_t now = std::time(nullptr);
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), notBefore != 0 ? notBefore : now - 86400);
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), notAfter != 0 ? notAfter : now + 365 * 86400);
@@ -111,7 +117,9 @@ X509Ptr makeCert(const std::string& cn, EVP_PKEY* subjectKey, X509* issuerCert, 
   return cert;
 }
 
-void sign(X509* cert, EVP_PKEY* key) { ERDS_CHECK(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign"); }
+void sign(X509* cert, EVP_PKEY* key) {
+  ERDS_CHECK(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign");
+}
 
 }  // namespace
 
@@ -130,14 +138,16 @@ TestPki::TestPki(std::string rootName, std::time_t notBefore, std::time_t notAft
   root_.keyPem = keyPem(key.get());
 }
 
-TestCert TestPki::issue(const TestCertOptions& options) const { return issueBy(root_, options); }
+TestCert TestPki::issue(const TestCertOptions& options) const {
+  return issueBy(root_, options);
+}
 
 TestCert TestPki::issueBy(const TestCert& issuer, const TestCertOptions& options) {
   X509Ptr issuerCert = parseCert(issuer.certPem);
   PkeyPtr issuerKey = parseKey(issuer.keyPem);
   PkeyPtr key = generate(options.keyType);
-  X509Ptr cert = makeCert(options.commonName, key.get(), issuerCert.get(), issuerKey.get(), options.notBefore,
-                          options.notAfter);
+  X509Ptr cert = makeCert(options.commonName, key.get(), issuerCert.get(), issuerKey.get(),
+                          options.notBefore, options.notAfter);
   X509* c = cert.get();
   addExt(c, issuerCert.get(), NID_subject_key_identifier, "hash");
   addExt(c, issuerCert.get(), NID_authority_key_identifier, "keyid");
@@ -147,7 +157,8 @@ TestCert TestPki::issueBy(const TestCert& issuer, const TestCertOptions& options
   } else {
     addExt(c, issuerCert.get(), NID_basic_constraints, "critical,CA:FALSE");
     addExt(c, issuerCert.get(), NID_key_usage,
-           options.timeStamping ? "critical,digitalSignature" : "critical,digitalSignature,nonRepudiation");
+           options.timeStamping ? "critical,digitalSignature"
+                                : "critical,digitalSignature,nonRepudiation");
   }
   if (options.timeStamping) addExt(c, issuerCert.get(), NID_ext_key_usage, "critical,timeStamping");
   if (options.qtstStatement) addQtstStatement(c);
@@ -164,16 +175,19 @@ TestCert TestPki::issueBy(const TestCert& issuer, const TestCertOptions& options
 
 std::string makeTempDir(const std::string& prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + ".XXXXXX";
+  std::string tmpl =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + ".XXXXXX";
   ERDS_CHECK(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
   return tmpl;
 }
 
 void writeFile(const std::string& path, const std::string& data, unsigned mode) {
   ::unlink(path.c_str());
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   ERDS_CHECK(fd >= 0, "open test file");
-  ERDS_CHECK(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()), "write test file");
+  ERDS_CHECK(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()),
+             "write test file");
   ::fchmod(fd, static_cast<mode_t>(mode));
   ::close(fd);
 }

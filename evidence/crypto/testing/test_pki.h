@@ -19,18 +19,18 @@ struct TestCert {
 struct TestCertOptions {
   std::string commonName = "erds test leaf";
   TestKeyType keyType = TestKeyType::P256;
-  bool timeStamping = false;     // EKU critical timeStamping only (RFC 3161 TSU)
-  bool qtstStatement = false;    // qcStatements with esi4-qtstStatement-1 (0.4.0.19422.1.1)
-  bool intermediateCa = false;   // basicConstraints CA:TRUE, keyCertSign
-  std::time_t notBefore = 0;     // 0 = now - 1 day
-  std::time_t notAfter = 0;      // 0 = now + 365 days
+  bool timeStamping = false;    // EKU critical timeStamping only (RFC 3161 TSU)
+  bool qtstStatement = false;   // qcStatements with esi4-qtstStatement-1 (0.4.0.19422.1.1)
+  bool intermediateCa = false;  // basicConstraints CA:TRUE, keyCertSign
+  std::time_t notBefore = 0;    // 0 = now - 1 day
+  std::time_t notAfter = 0;     // 0 = now + 365 days
 };
 
 class TestPki {
  public:
   // A new self-signed P-256 root CA "CN=<rootName>, O=DEVELOPMENT".
-  explicit TestPki(std::string rootName = "erds DEVELOPMENT test root",
-                   std::time_t notBefore = 0, std::time_t notAfter = 0);
+  explicit TestPki(std::string rootName = "erds DEVELOPMENT test root", std::time_t notBefore = 0,
+                   std::time_t notAfter = 0);
 
   const TestCert& root() const { return root_; }
   // A fresh key pair and a certificate signed by the root.

@@ -21,10 +21,10 @@ using EvpPkeyPtr = std::unique_ptr<evp_pkey_st, EvpPkeyDeleter>;
 
 // Returns an EVP_PKEY carrying the public key of `keyLabel`'s certificate (Signer::keyInfo) and a
 // private-key method (EC_KEY_METHOD for P-256, RSA_METHOD for RSA) that calls
-// signer->signDigest(keyLabel, digest). Only SHA-256 digests and, for RSA, PKCS#1 v1.5 padding can be
-// signed; anything else fails inside OpenSSL (the error queue says why). The key holds a reference
-// to `signer`. Errors: as Signer::keyInfo, InvalidInput for a certificate/key type we cannot wrap.
-// The returned key may be used from several threads if the Signer is thread-safe.
+// signer->signDigest(keyLabel, digest). Only SHA-256 digests and, for RSA, PKCS#1 v1.5 padding can
+// be signed; anything else fails inside OpenSSL (the error queue says why). The key holds a
+// reference to `signer`. Errors: as Signer::keyInfo, InvalidInput for a certificate/key type we
+// cannot wrap. The returned key may be used from several threads if the Signer is thread-safe.
 Result<EvpPkeyPtr> makeForwardingKey(std::shared_ptr<Signer> signer, std::string_view keyLabel);
 
 }  // namespace erds::evidence

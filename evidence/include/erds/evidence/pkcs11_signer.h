@@ -11,7 +11,8 @@
 namespace erds::evidence {
 
 struct Pkcs11KeySpec {
-  std::string keyUri;     // RFC 7512 URI without the PIN, e.g. "pkcs11:token=erds;object=seal;type=private"
+  std::string
+      keyUri;  // RFC 7512 URI without the PIN, e.g. "pkcs11:token=erds;object=seal;type=private"
   std::string certFile;   // PEM: the key's certificate first, optionally its chain
   std::string chainFile;  // optional extra chain PEM ("" = none)
 };
@@ -26,7 +27,8 @@ struct Pkcs11SignerOptions {
 class Pkcs11Signer final : public Signer {
  public:
   // Loads the engine and the module, logs in, finds each key and checks it against its
-  // certificate. Errors: NotFound (module, engine or file missing), InvalidInput (bad PIN file,
+  // certificate. The engine and module are loaded once per process (one module per process).
+  // Errors: NotFound (module, engine or file missing), InvalidInput (bad PIN file,
   // certificate/key mismatch), Unavailable (token not reachable or login refused).
   static Result<std::unique_ptr<Pkcs11Signer>> create(const Pkcs11SignerOptions& options);
   ~Pkcs11Signer() override;

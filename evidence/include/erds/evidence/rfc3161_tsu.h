@@ -18,16 +18,16 @@
 
 namespace erds::evidence {
 
-// Ok when the kernel reports the clock synchronised (adjtimex(): neither TIME_ERROR nor STA_UNSYNC);
-// Unavailable otherwise.
+// Ok when the kernel reports the clock synchronised (adjtimex(): neither TIME_ERROR nor
+// STA_UNSYNC); Unavailable otherwise.
 Result<void> checkSystemClockSynchronised();
 
 struct Rfc3161TsuOptions {
-  std::string keyLabel = "tsu";          // Signer key; its certificate must carry EKU timeStamping
-  std::string policyOid;                 // TSA policy (required), e.g. from config
+  std::string keyLabel = "tsu";  // Signer key; its certificate must carry EKU timeStamping
+  std::string policyOid;         // TSA policy (required), e.g. from config
   std::chrono::microseconds accuracy = std::chrono::seconds(1);  // TSTInfo.accuracy (> 0)
-  int clockPrecisionDigits = 0;          // fractional digits of genTime (0..6)
-  bool includeTsaName = true;            // TSTInfo.tsa = the TSU certificate subject
+  int clockPrecisionDigits = 0;  // fractional digits of genTime (0..6)
+  bool includeTsaName = true;    // TSTInfo.tsa = the TSU certificate subject
   // When true (basic, qualified), time stamps are refused (Unavailable) while the clock is not
   // synchronised. When false (development), a warning is logged once and tokens are issued.
   bool requireSyncedClock = true;
@@ -41,8 +41,8 @@ class Rfc3161Tsu final : public TimestampAuthority {
   // Checks the TSU certificate (EKU timeStamping, key usable through a forwarding key) and
   // prepares the unit. `clock` must outlive the unit and supplies genTime. Errors: InvalidInput
   // (bad options or certificate), as Signer::keyInfo.
-  static Result<std::unique_ptr<Rfc3161Tsu>> create(std::shared_ptr<Signer> signer, Rfc3161TsuOptions options,
-                                                    const Clock& clock);
+  static Result<std::unique_ptr<Rfc3161Tsu>> create(std::shared_ptr<Signer> signer,
+                                                    Rfc3161TsuOptions options, const Clock& clock);
   ~Rfc3161Tsu() override;
 
   // A token over `sha256Digest` (32 bytes) with a random 64-bit nonce and the certificate included.
@@ -69,7 +69,8 @@ class Rfc3161Tsu final : public TimestampAuthority {
 // A DER TimeStampReq (version 1) for a SHA-256 digest. `nonce` (raw bytes, may be empty = none)
 // and `policyOid` ("" = none) are optional; certReq asks the TSA to include its certificate.
 // InvalidInput for a digest that is not 32 bytes or a bad OID.
-Result<std::string> buildTimestampRequest(std::string_view sha256Digest, std::string_view nonce = {},
-                                          bool certReq = true, std::string_view policyOid = {});
+Result<std::string> buildTimestampRequest(std::string_view sha256Digest,
+                                          std::string_view nonce = {}, bool certReq = true,
+                                          std::string_view policyOid = {});
 
 }  // namespace erds::evidence

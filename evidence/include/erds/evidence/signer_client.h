@@ -1,5 +1,6 @@
-// SignerClient: a Signer that asks the erds-signer process over its Unix socket (signer_protocol.h).
-// Network-facing processes use it in `basic` and `qualified` modes, so they never hold keys.
+// SignerClient: a Signer that asks the erds-signer process over its Unix socket
+// (signer_protocol.h). Network-facing processes use it in `basic` and `qualified` modes, so they
+// never hold keys.
 #pragma once
 
 #include <chrono>
@@ -15,9 +16,9 @@
 namespace erds::evidence {
 
 struct SignerClientOptions {
-  std::string socketPath;                         // e.g. /run/erds-signer/signer.sock
-  std::chrono::milliseconds timeout{2000};        // connect, send and receive, per request
-  std::size_t maxIdleConnections = 8;             // kept open for reuse
+  std::string socketPath;                   // e.g. /run/erds-signer/signer.sock
+  std::chrono::milliseconds timeout{2000};  // connect, send and receive, per request
+  std::size_t maxIdleConnections = 8;       // kept open for reuse
 };
 
 class SignerClient final : public Signer {

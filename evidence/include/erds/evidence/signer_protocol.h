@@ -18,17 +18,18 @@ namespace erds::evidence::signer_protocol {
 inline constexpr char kMagic[4] = {'E', 'R', 'S', 'G'};
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 12;
-inline constexpr std::size_t kMaxRequestPayload = 1024;        // requests are tiny
+inline constexpr std::size_t kMaxRequestPayload = 1024;         // requests are tiny
 inline constexpr std::size_t kMaxResponsePayload = 256 * 1024;  // certificate chains
 inline constexpr std::size_t kMaxLabelBytes = 64;               // [A-Za-z0-9._-]{1,64}
 inline constexpr std::uint8_t kDigestSha256 = 1;
 
 enum class FrameType : std::uint8_t {
-  SignRequest = 1,      // label-len(1) label digest-alg(1) digest-len(1) digest
-  SignResponse = 2,     // sig-len(2) signature
-  KeyInfoRequest = 3,   // label-len(1) label
-  KeyInfoResponse = 4,  // algorithm(1: 1=EC P-256, 2=RSA) bits(2) cert-len(4) cert chain-len(4) chain
-  ErrorResponse = 5,    // error-code(1, erds::ErrorCode) msg-len(2) message
+  SignRequest = 1,     // label-len(1) label digest-alg(1) digest-len(1) digest
+  SignResponse = 2,    // sig-len(2) signature
+  KeyInfoRequest = 3,  // label-len(1) label
+  KeyInfoResponse =
+      4,              // algorithm(1: 1=EC P-256, 2=RSA) bits(2) cert-len(4) cert chain-len(4) chain
+  ErrorResponse = 5,  // error-code(1, erds::ErrorCode) msg-len(2) message
 };
 
 struct FrameHeader {

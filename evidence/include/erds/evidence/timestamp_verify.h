@@ -38,14 +38,14 @@ struct TimestampVerifyOptions {
 
 struct TimestampInfo {
   TimePoint genTime;
-  std::string serialHex;           // lower-case hex, no leading "0x"
+  std::string serialHex;  // lower-case hex, no leading "0x"
   std::string policyOid;
-  std::string hashAlgorithmOid;    // of the message imprint
-  std::string imprint;             // raw digest bytes the token covers
+  std::string hashAlgorithmOid;      // of the message imprint
+  std::string imprint;               // raw digest bytes the token covers
   std::optional<std::string> nonce;  // raw bytes, when present
-  std::string tsaSubject;          // RFC 2253 subject of the TSA (signer) certificate
+  std::string tsaSubject;            // RFC 2253 subject of the TSA (signer) certificate
   std::string tsaCertificateDer;
-  bool qcStatementInToken = false;        // TSTInfo extensions carry qcStatements/esi4-qtstStatement-1
+  bool qcStatementInToken = false;  // TSTInfo extensions carry qcStatements/esi4-qtstStatement-1
   bool qcStatementInCertificate = false;  // the TSA certificate carries it
   // Qualified time stamp per EN 319 422: the statement is in the token or in the TSA certificate
   // (and the caller configured only qualified trust anchors for qualified mode).
@@ -57,17 +57,18 @@ class TimestampVerifier {
   // Trust anchors from PEM text (one or more certificates). InvalidInput if none parse.
   static Result<std::shared_ptr<const TimestampVerifier>> fromPem(std::string_view pem);
   // Trust anchors from PEM files (each may hold several certificates). NotFound/InvalidInput.
-  static Result<std::shared_ptr<const TimestampVerifier>> fromPemFiles(const std::vector<std::string>& paths);
+  static Result<std::shared_ptr<const TimestampVerifier>> fromPemFiles(
+      const std::vector<std::string>& paths);
   ~TimestampVerifier();
   TimestampVerifier(const TimestampVerifier&) = delete;
   TimestampVerifier& operator=(const TimestampVerifier&) = delete;
 
   // Verifies `tokenDer` (a TimeStampToken: CMS ContentInfo) with TS_VFY_SIGNATURE|TS_VFY_VERSION
   // and, when `digest` is non-empty, TS_VFY_IMPRINT (the imprint algorithm must then be SHA-256 for
-  // a 32-byte digest, SHA-384/512 for 48/64 bytes). The TSA certificate must chain to a trust anchor
-  // with purpose timestampsign (EKU timeStamping, critical). Errors: InvalidInput (not a token),
-  // IntegrityFailure (signature, imprint, chain, nonce, policy or qualification check failed; the
-  // message names the check). Thread-safe.
+  // a 32-byte digest, SHA-384/512 for 48/64 bytes). The TSA certificate must chain to a trust
+  // anchor with purpose timestampsign (EKU timeStamping, critical). Errors: InvalidInput (not a
+  // token), IntegrityFailure (signature, imprint, chain, nonce, policy or qualification check
+  // failed; the message names the check). Thread-safe.
   Result<TimestampInfo> verify(std::string_view tokenDer, std::string_view digest,
                                const TimestampVerifyOptions& options = {}) const;
 

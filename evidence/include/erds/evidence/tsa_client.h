@@ -17,14 +17,14 @@
 namespace erds::evidence {
 
 struct HttpTsaClientOptions {
-  std::vector<std::string> urls;                       // http:// or https://, tried in order
+  std::vector<std::string> urls;  // http:// or https://, tried in order
   std::chrono::milliseconds connectTimeout{5000};
-  std::chrono::milliseconds requestTimeout{10000};     // send + receive, per URL
+  std::chrono::milliseconds requestTimeout{10000};  // send + receive, per URL
   std::size_t maxResponseBytes = 128 * 1024;
-  std::string policyOid;                               // requested and required ("" = any)
-  bool requireQualified = false;                       // qualified mode: esi4-qtstStatement-1
-  std::chrono::seconds maxClockSkew{300};              // |genTime - now| allowed
-  std::string tlsCaFile;                               // PEM for https ("" = system trust store)
+  std::string policyOid;                   // requested and required ("" = any)
+  bool requireQualified = false;           // qualified mode: esi4-qtstStatement-1
+  std::chrono::seconds maxClockSkew{300};  // |genTime - now| allowed
+  std::string tlsCaFile;                   // PEM for https ("" = system trust store)
 };
 
 class HttpTsaClient final : public TimestampAuthority {
@@ -32,9 +32,9 @@ class HttpTsaClient final : public TimestampAuthority {
   // InvalidInput for an empty list or a URL that is not http(s)://host[:port]/path.
   // `verifier` holds the trust anchors the TSA certificates must chain to; `clock` must outlive
   // the client (genTime sanity check and chain validation time).
-  static Result<std::unique_ptr<HttpTsaClient>> create(HttpTsaClientOptions options,
-                                                       std::shared_ptr<const TimestampVerifier> verifier,
-                                                       const Clock& clock);
+  static Result<std::unique_ptr<HttpTsaClient>> create(
+      HttpTsaClientOptions options, std::shared_ptr<const TimestampVerifier> verifier,
+      const Clock& clock);
   ~HttpTsaClient() override;
 
   // Asks each URL in order until one returns a token that verifies; the failures of the others are

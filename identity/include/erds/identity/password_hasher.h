@@ -11,7 +11,7 @@
 namespace erds::identity {
 
 // Argon2id cost parameters. The defaults (t=3, 64 MiB, p=1) cost about 140 ms of CPU per hash
-// (about 200 ms wall-clock under load) on the 2-vCPU reference machine, measured with
+// (200-460 ms wall-clock while the 2-vCPU reference machine was shared by ~7 builds), measured with
 // erds_identity_bench: inside the 50-250 ms budget for one login. t=2/64 MiB measured 98 ms,
 // t=2/19 MiB (OWASP's floor) 18 ms. See identity/README.md.
 struct Argon2Params {

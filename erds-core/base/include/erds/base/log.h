@@ -58,7 +58,7 @@ class ScopedRequestId {
 // A new random request id (16 hex characters).
 std::string newRequestId();
 
-// JSON string escaping (RFC 8259), shared by the logger and the problem+json writer.
+// JSON string escaping (RFC 8259) of the contents only: the surrounding quotes are not added.
 std::string jsonEscape(std::string_view s);
 
 }  // namespace erds::log

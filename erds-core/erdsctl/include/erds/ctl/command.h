@@ -19,8 +19,8 @@ inline constexpr int kExitUsage = 2;    // bad command line or configuration
 struct Command;
 
 struct OptionSpec {
-  std::string name;          // "--dir"
-  std::string valueName;     // "DIR"; empty for a flag such as "--force"
+  std::string name;       // "--dir"
+  std::string valueName;  // "DIR"; empty for a flag such as "--force"
   bool required = false;
 };
 
@@ -35,8 +35,8 @@ class Args {
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
-  friend int runCli(const std::vector<std::string>&, const std::vector<Command>&,
-                    std::ostream&, std::ostream&);
+  friend int runCli(const std::vector<std::string>&, const std::vector<Command>&, std::ostream&,
+                    std::ostream&);
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
@@ -48,12 +48,12 @@ struct Io {
 };
 
 struct Command {
-  std::string path;                  // "pki init" (space-separated words)
-  std::string help;                  // one line for `erdsctl --help`
-  std::string usage;                 // arguments after the path: "--dir DIR [--force]"
+  std::string path;   // "pki init" (space-separated words)
+  std::string help;   // one line for `erdsctl --help`
+  std::string usage;  // arguments after the path: "--dir DIR [--force]"
   std::vector<OptionSpec> options;
-  std::vector<std::string> positionalNames;  // exact positional arguments, e.g. {"FILE"}
-  std::string details;               // optional extra text for `erdsctl <path> --help`
+  std::vector<std::string> positionalNames;      // exact positional arguments, e.g. {"FILE"}
+  std::string details;                           // optional extra text for `erdsctl <path> --help`
   std::function<int(const Args&, Io&)> handler;  // returns an exit code
 };
 

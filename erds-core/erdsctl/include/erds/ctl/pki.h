@@ -19,9 +19,9 @@ Result<KeyAlgorithm> parseKeyAlgorithm(std::string_view name);
 std::string_view keyAlgorithmLabel(KeyAlgorithm algorithm);
 
 struct PkiOptions {
-  std::string dir;                               // created with mode 0700 if missing
-  KeyAlgorithm algorithm = KeyAlgorithm::P256;   // used for every key
-  bool force = false;                            // overwrite existing files
+  std::string dir;                              // created with mode 0700 if missing
+  KeyAlgorithm algorithm = KeyAlgorithm::P256;  // used for every key
+  bool force = false;                           // overwrite existing files
 };
 
 // One certificate written by initDevelopmentPki.
@@ -44,7 +44,8 @@ const std::vector<std::string>& developmentPkiFileNames();
 // Writes into options.dir:
 //   root-ca.pem/.key  self-signed, CA:TRUE (critical, pathlen 0), keyUsage critical
 //                     keyCertSign+cRLSign, 10 years
-//   seal.pem/.key     evidence sealing: keyUsage critical digitalSignature+nonRepudiation, CA:FALSE,
+//   seal.pem/.key     evidence sealing: keyUsage critical digitalSignature+nonRepudiation,
+//   CA:FALSE,
 //                     3 years
 //   tsu.pem/.key      time-stamping unit: extendedKeyUsage critical timeStamping only, keyUsage
 //                     critical digitalSignature+nonRepudiation, CA:FALSE, 3 years

@@ -33,9 +33,9 @@ struct ResponseSpec {
 
 // Metadata + behaviour of one operation.
 struct RouteSpec {
-  std::string method;        // upper case: GET, POST, PUT, PATCH, DELETE
-  std::string path;          // template: literal segments and whole-segment "{name}" parameters
-  std::string operationId;   // unique across the router
+  std::string method;       // upper case: GET, POST, PUT, PATCH, DELETE
+  std::string path;         // template: literal segments and whole-segment "{name}" parameters
+  std::string operationId;  // unique across the router
   std::string summary;
   std::string description;
   std::vector<std::string> tags;
@@ -82,8 +82,8 @@ class Router {
   enum class MatchStatus { Found, NotFound, MethodNotAllowed, BadPath };
   struct Match {
     MatchStatus status = MatchStatus::NotFound;
-    const RouteSpec* spec = nullptr;  // when Found
-    const Handler* handler = nullptr; // when Found
+    const RouteSpec* spec = nullptr;            // when Found
+    const Handler* handler = nullptr;           // when Found
     std::map<std::string, std::string> params;  // percent-decoded, when Found
     std::vector<std::string> allowed;  // methods of the path, when MethodNotAllowed (sorted)
   };

@@ -17,9 +17,9 @@
 namespace erds::http {
 
 struct ServiceRoutesOptions {
-  pg::Pool* pool = nullptr;                  // required; must outlive ServiceRoutes
-  std::vector<pg::Migration> migrations;     // the versions this binary knows
-  metrics::Registry* registry = nullptr;     // required; must outlive ServiceRoutes
+  pg::Pool* pool = nullptr;                      // required; must outlive ServiceRoutes
+  std::vector<pg::Migration> migrations;         // the versions this binary knows
+  metrics::Registry* registry = nullptr;         // required; must outlive ServiceRoutes
   std::chrono::milliseconds readyTimeout{2000};  // /readyz never waits longer than this
   ApiInfo api;
 };
@@ -35,7 +35,9 @@ class ServiceRoutes : public RouteProvider {
 
   // Adds GET /healthz, /readyz, /metrics and /api/v1/openapi.json (which documents `router`
   // itself, all routes included) and registers the erds_db_pool_* and erds_job_queue_depth
-  // gauges. `router` must outlive every request served. Call once.
+  // gauges. `router` must outlive every request served. Call once. The gauges call back into this
+  // object and the pool: do not render the registry after ServiceRoutes is destroyed (stop the
+  // server first).
   Result<void> registerRoutes(Router& router) override;
 
   // Sets the source of erds_job_queue_depth (0 until set). Thread-safe; the core calls this once

@@ -1,0 +1,160 @@
+// DeliveryStore: messages, per-recipient deliveries and their evidence in PostgreSQL. Every step is
+// one transaction holding the state change, its evidence row (sealed before the transaction by the
+// EvidenceIssuer port) and the jobs that follow, so evidence exists once or not at all whatever
+// crashes, retries or concurrent workers happen (unique key: message, recipient or none, event,
+// sequence).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "erds/base/audit.h"
+#include "erds/base/clock.h"
+#include "erds/base/pg.h"
+#include "erds/base/result.h"
+#include "erds/core/evidence_issuer.h"
+#include "erds/core/job_queue.h"
+#include "erds/core/lifecycle.h"
+
+namespace erds::core {
+
+struct RecipientSpec {
+  std::string identifier;        // "mailto:bob@example.test"
+  std::string partyId;           // "" if not (yet) bound to a party
+  // An address of our own domains without a party: the delivery waits in a pending mailbox for
+  // that address until bindPendingMailbox(). Never revealed to the sender.
+  std::string pendingAddress;    // "" = not pending
+};
+
+struct SubmissionRequest {
+  std::string messageId;         // from ContentVault::newMessageId() (the parts were uploaded under it)
+  std::string senderPartyId;
+  std::string senderIdentifier;
+  std::string subject;
+  ConsignmentMode mode = ConsignmentMode::Basic;
+  std::string requiredLoa = "substantial";  // "low" | "substantial" | "high"
+  TimePoint expiresAt{};
+  std::optional<TimePoint> scheduledAt;     // delivery not before this time
+  std::vector<RecipientSpec> recipients;    // 1..n
+  std::vector<std::string> partIds;         // staged parts of messageId, in order (may be empty)
+  std::string idempotencyKey;               // "" = none
+  std::string requestHash;                  // SHA-256 (32 bytes) of the request body; required with a key
+  std::string actor;                        // audit actor, e.g. "party:<id>"
+};
+
+struct SubmissionResult {
+  std::string messageId;
+  std::string evidenceId;        // SubmissionAcceptance (or SubmissionRejection) evidence
+  bool replayed = false;         // an earlier submission with the same Idempotency-Key and body
+  bool accepted = true;          // false for a stored rejection
+};
+
+struct MessageInfo {
+  std::string id;
+  std::string status;            // "accepted" | "rejected"
+  std::string senderPartyId;
+  std::string senderIdentifier;
+  std::string subject;
+  ConsignmentMode mode = ConsignmentMode::Basic;
+  std::string requiredLoa;
+  TimePoint expiresAt{};
+  std::optional<TimePoint> scheduledAt;
+  TimePoint createdAt{};
+  std::string contentDigest;     // raw 32 bytes
+  int partCount = 0;
+  int64_t contentSize = 0;
+};
+
+struct DeliveryInfo {
+  std::string messageId;
+  int recipientIndex = 0;
+  std::string recipientIdentifier;
+  std::string recipientPartyId;  // "" if unbound
+  DeliveryState state = DeliveryState::Submitted;
+  Event lastEvent = Event::SubmissionAcceptance;
+  TimePoint stateChangedAt{};
+};
+
+struct EvidenceRecord {
+  std::string id;
+  std::string messageId;
+  std::optional<int> recipientIndex;
+  Event event = Event::SubmissionAcceptance;
+  std::string reason;
+  int sequence = 0;
+  std::string xml;               // only filled by evidence()
+  TimePoint createdAt{};
+};
+
+struct TransitionRequest {
+  std::string messageId;
+  int recipientIndex = 0;
+  Event event = Event::ContentConsignment;
+  std::string reason;            // "" = the event's default
+  int sequence = 0;
+  std::vector<JobSpec> extraJobs;  // committed with the transition, besides the table's next job
+  std::string actor = "system:erdsd";
+};
+
+struct TransitionResult {
+  std::string evidenceId;
+  DeliveryState state = DeliveryState::Submitted;  // the state after the transition
+  bool alreadyDone = false;      // the same event (and sequence) was already recorded: nothing written
+};
+
+// Thread-safe.
+class DeliveryStore {
+ public:
+  DeliveryStore(pg::Pool& pool, EvidenceIssuer& issuer, const JobQueue& jobs, const Clock& clock,
+                const AuditLog& audit);
+
+  // Stores an authenticated sender's submission: message, one delivery per recipient (state
+  // Submitted), the staged parts linked in order, the SubmissionAcceptance evidence (issued before
+  // the transaction), pending mailbox rows and the first jobs (consent: notify_for_acceptance;
+  // basic: consign; both at scheduledAt or now; one expire job at expiresAt), in one transaction.
+  // Idempotency-Key: the same key and requestHash return the first result (replayed = true);
+  // the same key with another hash is Conflict. Errors: InvalidInput (no recipients, bad id,
+  // bad LoA, expiry not after now, a part that is not a staged part of this message), Conflict
+  // (message id already used, key reuse), Unavailable (database or evidence issuer: nothing stored).
+  Result<SubmissionResult> submit(const SubmissionRequest& request);
+
+  // Stores a refused submission of an authenticated sender (bad format, too large, policy): a
+  // message row with status "rejected", no deliveries, and SubmissionRejection evidence with
+  // `reason` (e.g. "RA02"). Same idempotency rules as submit(); parts are not linked.
+  Result<SubmissionResult> reject(const SubmissionRequest& request, const std::string& reason);
+
+  // Applies one lifecycle event to one recipient's delivery (see lifecycle.h for the table). If the
+  // evidence for (message, recipient, event, sequence) already exists, returns it with alreadyDone
+  // and changes nothing (retries are safe). Errors: NotFound (no such delivery), Conflict (the
+  // lifecycle does not allow the event in the current state), Unavailable (database or issuer;
+  // nothing stored).
+  Result<TransitionResult> transition(const TransitionRequest& request);
+
+  // Binds the deliveries waiting in `address`'s pending mailbox to `partyId` and empties it.
+  // Returns the (message id, recipient index) pairs bound.
+  Result<std::vector<std::pair<std::string, int>>> bindPendingMailbox(const std::string& address,
+                                                                      const std::string& partyId);
+
+  // Reads. NotFound if absent (ids that are not canonical UUIDs are NotFound too).
+  Result<MessageInfo> message(const std::string& messageId);
+  Result<std::vector<DeliveryInfo>> deliveries(const std::string& messageId);
+  Result<DeliveryInfo> delivery(const std::string& messageId, int recipientIndex);
+  // Evidence of a message in issuance order, without XML.
+  Result<std::vector<EvidenceRecord>> evidenceOf(const std::string& messageId);
+  // One evidence with its XML.
+  Result<EvidenceRecord> evidence(const std::string& evidenceId);
+
+ private:
+  Result<SubmissionResult> store(const SubmissionRequest& request, bool accepted, const std::string& reason);
+  Result<std::optional<SubmissionResult>> replay(pg::Connection& conn, const SubmissionRequest& request);
+
+  pg::Pool& pool_;
+  EvidenceIssuer& issuer_;
+  const JobQueue& jobs_;
+  const Clock& clock_;
+  const AuditLog& audit_;
+};
+
+}  // namespace erds::core

@@ -1,0 +1,49 @@
+// EvidenceIssuer: the port through which the core obtains sealed, time-stamped evidence. The core
+// never formats XML; erdsd wires an adapter over erds::evidence (builder + signer client + TSA).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "erds/base/clock.h"
+#include "erds/base/result.h"
+#include "erds/core/lifecycle.h"
+
+namespace erds::core {
+
+// What the evidence is about. Digests are raw SHA-256 bytes.
+struct EvidenceSubject {
+  std::string messageId;          // canonical lower-case UUID
+  std::string senderPartyId;
+  std::string senderIdentifier;   // e.g. "mailto:alice@example.test"
+  std::string subject;
+  std::string contentDigest;      // SHA-256 over the parts' digests in order (32 bytes)
+  TimePoint submittedAt;
+};
+
+struct EvidenceRequest {
+  Event event = Event::SubmissionAcceptance;
+  std::string reason;                    // EN 319 522-2 reason code ("RA01"); "" = the event's default
+  EvidenceSubject message;
+  std::optional<int> recipientIndex;     // nullopt for message-level events (SubmissionAcceptance)
+  std::string recipientIdentifier;       // "" for message-level events
+  int sequence = 0;                      // > 0 only for events that legitimately repeat
+  TimePoint eventTime;                   // when the event happened (the core's clock)
+};
+
+struct IssuedEvidence {
+  std::string evidenceId;  // unique, chosen by the issuer; also inside the XML
+  std::string xml;         // sealed and time-stamped EN 319 522-3 evidence
+};
+
+// Thread-safe implementations required (the core calls it from request and worker threads).
+class EvidenceIssuer {
+ public:
+  virtual ~EvidenceIssuer() = default;
+  // Builds, seals and time-stamps the evidence. Must not touch the database. Errors: Unavailable
+  // when the signer or time-stamp authority cannot be reached (the core then stores nothing and
+  // the caller answers 503 / retries the job); InvalidInput for a request it cannot express.
+  virtual Result<IssuedEvidence> issue(const EvidenceRequest& request) = 0;
+};
+
+}  // namespace erds::core

@@ -1,0 +1,77 @@
+// EvidenceSealer: seals an unsigned EN 319 522-3 evidence as XAdES-B-T (EN 319 132-1): an enveloped
+// XMLDSig ds:Signature (exclusive C14N, SHA-256, ECDSA P-256 or RSA per the Signer's key) with
+// SigningTime, SigningCertificateV2, DataObjectFormat, and a SignatureTimeStamp over the
+// canonicalised ds:SignatureValue. The canonical bytes are built as strings (no DOM).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "erds/base/clock.h"
+#include "erds/base/result.h"
+#include "erds/evidence/evidence_xml.h"
+#include "erds/evidence/signer.h"
+#include "erds/evidence/timestamp_authority.h"
+
+namespace erds::evidence {
+
+inline constexpr std::string_view kXadesNamespace = "http://uri.etsi.org/01903/v1.3.2#";
+inline constexpr std::string_view kXadesSignedPropertiesType = "http://uri.etsi.org/01903#SignedProperties";
+inline constexpr std::string_view kExcC14nUri = "http://www.w3.org/2001/10/xml-exc-c14n#";
+inline constexpr std::string_view kEnvelopedSignatureUri = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+inline constexpr std::string_view kEcdsaSha256Uri = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+inline constexpr std::string_view kRsaSha256Uri = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+// One sealed evidence.
+struct SealedEvidence {
+  // The signed document: EvidenceXml::document with the ds:Signature inserted at
+  // signatureOffset. Store and send these bytes unchanged (any reformatting breaks the seal).
+  std::string document;
+  std::string signatureId;  // ds:Signature/@Id
+  TimePoint signingTime;    // xades:SigningTime (whole seconds)
+  TimestampToken timestamp; // the SignatureTimeStamp token
+  // The exclusive-C14N bytes the seal covers: ds:SignedInfo (signed), xades:SignedProperties
+  // (digested by Reference 2) and ds:SignatureValue (time-stamped). For audit and tests.
+  std::string canonicalSignedInfo;
+  std::string canonicalSignedProperties;
+  std::string canonicalSignatureValue;
+  // Revocation data used for the seal/TSU certificates (EN 319 102-1 long-term preparation).
+  // Empty: the development PKI publishes none. TODO(evseal): fill from OCSP/CRL once configured.
+  std::string revocationDataDer;
+};
+
+class EvidenceSealer {
+ public:
+  // `signer` holds the seal keys, `tsa` issues the SignatureTimeStamp, `clock` gives SigningTime;
+  // `clock` must outlive the sealer. Never fails today (Result for future checks).
+  static Result<std::unique_ptr<EvidenceSealer>> create(std::shared_ptr<Signer> signer,
+                                                        std::shared_ptr<TimestampAuthority> tsa,
+                                                        const Clock& clock);
+
+  // Seals `xml` (from writeEvidenceXml) with the key `keyLabel` (its algorithm decides
+  // ecdsa-sha256 or rsa-sha256; the key's certificate and its non-self-signed chain go to
+  // KeyInfo). The key's certificate and derived values are cached per label after the first call.
+  // Errors: InvalidInput (signatureOffset/canonical inconsistent, unsupported key),
+  // NotFound (no such key), Unavailable (signer unreachable, or no time-stamp token could be had:
+  // then nothing is sealed), Internal. Thread-safe.
+  Result<SealedEvidence> seal(const EvidenceXml& xml, std::string_view keyLabel);
+
+  ~EvidenceSealer();
+
+  struct KeyMaterial;  // per-label cache; defined in evidence_sealer.cpp
+
+ private:
+  EvidenceSealer(std::shared_ptr<Signer> signer, std::shared_ptr<TimestampAuthority> tsa, const Clock& clock);
+  Result<std::shared_ptr<const KeyMaterial>> keyMaterial(std::string_view keyLabel);
+
+  std::shared_ptr<Signer> signer_;
+  std::shared_ptr<TimestampAuthority> tsa_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const KeyMaterial>, std::less<>> keys_;
+};
+
+}  // namespace erds::evidence
