@@ -5,6 +5,7 @@
 #include <sys/timex.h>
 
 #include <atomic>
+#include <optional>
 
 #include "erds/base/log.h"
 #include "erds/evidence/forwarding_key.h"
@@ -188,12 +189,13 @@ Result<std::string> Rfc3161Tsu::respond(std::string_view derRequest) {
   TsRespPtr resp(in ? TS_RESP_create_response(ctx.get(), in.get()) : nullptr);
   std::string der;
   if (resp) der = toDer(resp.get(), i2d_TS_RESP);
-  Error failure = opensslError(ErrorCode::Internal, "TS_RESP_create_response");
+  std::optional<Error> failure;
+  if (!resp || der.empty()) failure = opensslError(ErrorCode::Internal, "TS_RESP_create_response");
   {
     std::lock_guard<std::mutex> lock(state_->poolMutex);
     if (state_->pool.size() < kMaxPooledContexts) state_->pool.push_back(std::move(ctx));
   }
-  if (!resp || der.empty()) return failure;
+  if (failure) return std::move(*failure);
   return der;
 }
 

@@ -1,0 +1,524 @@
+// DeliveryStore over messages / deliveries / evidence / pending_mailboxes (0002_core.sql).
+// Evidence is issued (sealed, time-stamped) with no database connection held; the transaction
+// that follows stores it with the state change, so a failed issuer leaves nothing behind and a
+// crash after issuance leaves only an unstored (never acknowledged) evidence.
+#include "erds/core/delivery_store.h"
+
+#include <set>
+
+#include "erds/base/aead.h"
+#include "erds/base/log.h"
+#include "sql_util.h"
+
+namespace erds::core {
+
+using internal::fromMicros;
+using internal::micros;
+using internal::timeParam;
+
+namespace {
+
+bool validLoa(const std::string& l) { return l == "low" || l == "substantial" || l == "high"; }
+
+std::string recipientPayload(const std::string& messageId, int index) {
+  return "{\"message_id\":\"" + messageId + "\",\"recipient_index\":" + std::to_string(index) + "}";
+}
+
+const std::string kMessageColumns =
+    "id::text, status, sender_party_id, sender_identifier, subject, consignment_mode, required_loa, " +
+    micros("expires_at") + ", " + micros("scheduled_at") + ", " + micros("created_at") +
+    ", content_digest, part_count, content_size";
+
+MessageInfo messageFromRow(const pg::QueryResult& r, int i) {
+  MessageInfo m;
+  m.id = r.get(i, 0);
+  m.status = r.get(i, 1);
+  m.senderPartyId = r.get(i, 2);
+  m.senderIdentifier = r.get(i, 3);
+  m.subject = r.get(i, 4);
+  m.mode = consignmentModeFromName(r.get(i, 5)).value_or(ConsignmentMode::Basic);
+  m.requiredLoa = r.get(i, 6);
+  m.expiresAt = fromMicros(r.getInt(i, 7));
+  if (!r.isNull(i, 8)) m.scheduledAt = fromMicros(r.getInt(i, 8));
+  m.createdAt = fromMicros(r.getInt(i, 9));
+  m.contentDigest = r.getBytea(i, 10);
+  m.partCount = static_cast<int>(r.getInt(i, 11));
+  m.contentSize = r.getInt(i, 12);
+  return m;
+}
+
+const std::string kDeliveryColumns = "message_id::text, recipient_index, recipient_identifier, "
+                                     "coalesce(recipient_party_id, ''), state, last_event, " +
+                                     micros("state_changed_at");
+
+Result<DeliveryInfo> deliveryFromRow(const pg::QueryResult& r, int i) {
+  DeliveryInfo d;
+  d.messageId = r.get(i, 0);
+  d.recipientIndex = static_cast<int>(r.getInt(i, 1));
+  d.recipientIdentifier = r.get(i, 2);
+  d.recipientPartyId = r.get(i, 3);
+  auto st = deliveryStateFromName(r.get(i, 4));
+  auto ev = eventFromName(r.get(i, 5));
+  if (!st || !ev) return Error::internal("delivery row with unknown state or event: " + r.get(i, 4));
+  d.state = *st;
+  d.lastEvent = *ev;
+  d.stateChangedAt = fromMicros(r.getInt(i, 6));
+  return d;
+}
+
+const std::string kEvidenceColumns = "id, message_id::text, recipient_index, event, reason, sequence, " +
+                                     micros("created_at");
+
+Result<EvidenceRecord> evidenceFromRow(const pg::QueryResult& r, int i) {
+  EvidenceRecord e;
+  e.id = r.get(i, 0);
+  e.messageId = r.get(i, 1);
+  if (!r.isNull(i, 2)) e.recipientIndex = static_cast<int>(r.getInt(i, 2));
+  auto ev = eventFromName(r.get(i, 3));
+  if (!ev) return Error::internal("evidence row with unknown event: " + r.get(i, 3));
+  e.event = *ev;
+  e.reason = r.get(i, 4);
+  e.sequence = static_cast<int>(r.getInt(i, 5));
+  e.createdAt = fromMicros(r.getInt(i, 6));
+  return e;
+}
+
+// The evidence already stored under the exactly-once key, if any.
+Result<std::optional<std::string>> findEvidence(pg::Connection& c, const std::string& messageId,
+                                                std::optional<int> recipientIndex, Event event, int sequence) {
+  auto r = c.execPrepared(
+      "erds_core_evidence_find",
+      "SELECT id FROM evidence WHERE message_id = $1 AND coalesce(recipient_index, -1) = $2 AND event = $3 "
+      "AND sequence = $4",
+      {pg::Param::text(messageId), pg::Param::integer(recipientIndex.value_or(-1)),
+       pg::Param::text(std::string(eventName(event))), pg::Param::integer(sequence)});
+  if (!r) return std::move(r).error();
+  if (r->rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(r->get(0, 0));
+}
+
+Result<void> insertEvidence(pg::Connection& c, const IssuedEvidence& ev, const std::string& messageId,
+                            std::optional<int> recipientIndex, Event event, const std::string& reason, int sequence,
+                            TimePoint at) {
+  auto r = c.execPrepared(
+      "erds_core_evidence_insert",
+      "INSERT INTO evidence (id, message_id, recipient_index, event, reason, sequence, xml, created_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {pg::Param::text(ev.evidenceId), pg::Param::text(messageId),
+       recipientIndex ? pg::Param::integer(*recipientIndex) : pg::Param::null(),
+       pg::Param::text(std::string(eventName(event))), pg::Param::text(reason), pg::Param::integer(sequence),
+       pg::Param::bytes(ev.xml), timeParam(at)});
+  if (!r) return std::move(r).error();
+  return ok();
+}
+
+}  // namespace
+
+DeliveryStore::DeliveryStore(pg::Pool& pool, EvidenceIssuer& issuer, const JobQueue& jobs, const Clock& clock,
+                             const AuditLog& audit)
+    : pool_(pool), issuer_(issuer), jobs_(jobs), clock_(clock), audit_(audit) {}
+
+Result<SubmissionResult> DeliveryStore::submit(const SubmissionRequest& request) { return store(request, true, ""); }
+
+Result<SubmissionResult> DeliveryStore::reject(const SubmissionRequest& request, const std::string& reason) {
+  return store(request, false, reason.empty() ? std::string(defaultReasonCode(Event::SubmissionRejection)) : reason);
+}
+
+Result<std::optional<SubmissionResult>> DeliveryStore::replay(pg::Connection& c, const SubmissionRequest& req) {
+  auto r = c.execPrepared(
+      "erds_core_idem_find",
+      "SELECT m.id::text, m.request_hash, m.status, e.id FROM messages m LEFT JOIN evidence e "
+      "  ON e.message_id = m.id AND e.recipient_index IS NULL "
+      "  AND e.event IN ('SubmissionAcceptance', 'SubmissionRejection') "
+      "WHERE m.sender_party_id = $1 AND m.idempotency_key = $2",
+      {pg::Param::text(req.senderPartyId), pg::Param::text(req.idempotencyKey)});
+  if (!r) return std::move(r).error();
+  if (r->rows() == 0) return std::optional<SubmissionResult>();
+  if (r->getBytea(0, 1) != req.requestHash) {
+    return Error::conflict("Idempotency-Key was already used with a different request");
+  }
+  SubmissionResult out;
+  out.messageId = r->get(0, 0);
+  out.accepted = r->get(0, 2) == "accepted";
+  out.evidenceId = r->get(0, 3);
+  out.replayed = true;
+  return std::optional<SubmissionResult>(std::move(out));
+}
+
+Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool accepted, const std::string& reason) {
+  if (!internal::isUuid(req.messageId)) return Error::invalidInput("malformed message id");
+  if (req.senderPartyId.empty() || req.senderIdentifier.empty()) return Error::invalidInput("sender is missing");
+  if (!req.idempotencyKey.empty() && req.requestHash.size() != 32) {
+    return Error::invalidInput("an Idempotency-Key needs the SHA-256 of the request");
+  }
+  if (req.idempotencyKey.size() > 255) return Error::invalidInput("Idempotency-Key is longer than 255 characters");
+  const TimePoint now = clock_.now();
+  if (accepted) {
+    if (req.recipients.empty()) return Error::invalidInput("a message needs at least one recipient");
+    for (const auto& r : req.recipients) {
+      if (r.identifier.empty()) return Error::invalidInput("a recipient identifier is empty");
+    }
+    if (!validLoa(req.requiredLoa)) return Error::invalidInput("required level of assurance must be low, substantial or high");
+    if (req.expiresAt <= now) return Error::invalidInput("expiry must be in the future");
+    if (req.scheduledAt && *req.scheduledAt >= req.expiresAt) {
+      return Error::invalidInput("scheduled delivery must be before expiry");
+    }
+  }
+  const std::string loa = validLoa(req.requiredLoa) ? req.requiredLoa : "substantial";
+  const TimePoint expiresAt = req.expiresAt == TimePoint{} ? now : req.expiresAt;
+
+  // Phase 1 (short read): idempotent replay, and the staged parts with their digests.
+  std::string contentDigestInput;
+  int64_t contentSize = 0;
+  {
+    auto lease = pool_.acquire();
+    if (!lease) return std::move(lease).error();
+    if (!req.idempotencyKey.empty()) {
+      auto prior = replay(**lease, req);
+      if (!prior) return std::move(prior).error();
+      if (prior->has_value()) return std::move(**prior);
+    }
+    if (accepted) {
+      std::set<std::string> seen;
+      for (const auto& id : req.partIds) {
+        if (!internal::isUuid(id) || !seen.insert(id).second) return Error::invalidInput("bad or repeated part id");
+        auto p = (*lease)->execPrepared(
+            "erds_core_submit_part",
+            "SELECT sha256, size FROM content_parts WHERE id = $1 AND message_id = $2 AND state = 'staged'",
+            {pg::Param::text(id), pg::Param::text(req.messageId)});
+        if (!p) return std::move(p).error();
+        if (p->rows() != 1) return Error::invalidInput("part " + id + " is not a finished upload of this message");
+        contentDigestInput += p->getBytea(0, 0);
+        contentSize += p->getInt(0, 1);
+      }
+    }
+  }
+  const std::string contentDigest = crypto::sha256(contentDigestInput);
+  const Event event = accepted ? Event::SubmissionAcceptance : Event::SubmissionRejection;
+  const std::string evReason = accepted ? std::string(defaultReasonCode(event)) : reason;
+
+  // Phase 2: seal and time-stamp, with no connection held.
+  EvidenceRequest er;
+  er.event = event;
+  er.reason = evReason;
+  er.message = EvidenceSubject{req.messageId, req.senderPartyId, req.senderIdentifier, req.subject, contentDigest, now};
+  er.eventTime = now;
+  auto issued = issuer_.issue(er);
+  if (!issued) return std::move(issued).error();
+
+  // Phase 3: one transaction for everything.
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  pg::Connection& c = **lease;
+  internal::Transaction tx(c);
+  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto m = c.execPrepared(
+      "erds_core_msg_insert",
+      "INSERT INTO messages (id, status, sender_party_id, sender_identifier, subject, consignment_mode, required_loa, "
+      "  expires_at, scheduled_at, created_at, idempotency_key, request_hash, content_digest, part_count, content_size, "
+      "  rejection_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+      {pg::Param::text(req.messageId), pg::Param::text(accepted ? "accepted" : "rejected"),
+       pg::Param::text(req.senderPartyId), pg::Param::text(req.senderIdentifier), pg::Param::text(req.subject),
+       pg::Param::text(std::string(consignmentModeName(req.mode))), pg::Param::text(loa), timeParam(expiresAt),
+       req.scheduledAt ? timeParam(*req.scheduledAt) : pg::Param::null(), timeParam(now),
+       req.idempotencyKey.empty() ? pg::Param::null() : pg::Param::text(req.idempotencyKey),
+       req.idempotencyKey.empty() ? pg::Param::null() : pg::Param::bytes(req.requestHash),
+       pg::Param::bytes(contentDigest), pg::Param::integer(accepted ? static_cast<int64_t>(req.partIds.size()) : 0),
+       pg::Param::integer(accepted ? contentSize : 0), accepted ? pg::Param::null() : pg::Param::text(reason)});
+  if (!m) {
+    Error e = std::move(m).error();
+    tx.rollback();
+    if (!e.is(ErrorCode::Conflict)) return e;
+    // A concurrent request with the same Idempotency-Key won, or the message id was reused.
+    if (!req.idempotencyKey.empty()) {
+      auto prior = replay(c, req);
+      if (!prior) return std::move(prior).error();
+      if (prior->has_value()) return std::move(**prior);
+    }
+    return Error::conflict("message id " + req.messageId + " is already used");
+  }
+
+  if (accepted) {
+    const std::string firstEvent(eventName(Event::SubmissionAcceptance));
+    const std::string state(deliveryStateName(DeliveryState::Submitted));
+    for (std::size_t i = 0; i < req.recipients.size(); ++i) {
+      const auto& rcp = req.recipients[i];
+      auto d = c.execPrepared(
+          "erds_core_delivery_insert",
+          "INSERT INTO deliveries (message_id, recipient_index, recipient_identifier, recipient_party_id, state, "
+          "  last_event, state_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {pg::Param::text(req.messageId), pg::Param::integer(static_cast<int64_t>(i)), pg::Param::text(rcp.identifier),
+           rcp.partyId.empty() ? pg::Param::null() : pg::Param::text(rcp.partyId), pg::Param::text(state),
+           pg::Param::text(firstEvent), timeParam(now)});
+      if (!d) return std::move(d).error();
+      if (!rcp.pendingAddress.empty()) {
+        auto p = c.execPrepared(
+            "erds_core_pending_insert",
+            "INSERT INTO pending_mailboxes (address, message_id, recipient_index, created_at) VALUES ($1, $2, $3, $4)",
+            {pg::Param::text(rcp.pendingAddress), pg::Param::text(req.messageId),
+             pg::Param::integer(static_cast<int64_t>(i)), timeParam(now)});
+        if (!p) return std::move(p).error();
+      }
+      JobSpec job;
+      job.kind = std::string(req.mode == ConsignmentMode::Consent ? kJobNotifyForAcceptance : kJobConsign);
+      job.payloadJson = recipientPayload(req.messageId, static_cast<int>(i));
+      job.runAt = req.scheduledAt.value_or(now);
+      auto j = jobs_.enqueue(c, job);
+      if (!j) return std::move(j).error();
+    }
+    for (std::size_t i = 0; i < req.partIds.size(); ++i) {
+      auto l = c.execPrepared(
+          "erds_core_part_link",
+          "UPDATE content_parts SET state = 'linked', position = $3 WHERE id = $1 AND message_id = $2 AND state = 'staged'",
+          {pg::Param::text(req.partIds[i]), pg::Param::text(req.messageId), pg::Param::integer(static_cast<int64_t>(i))});
+      if (!l) return std::move(l).error();
+      if (l->affectedRows() != 1) {
+        return Error::invalidInput("part " + req.partIds[i] + " is no longer a finished upload of this message");
+      }
+    }
+    JobSpec expire;
+    expire.kind = std::string(kJobExpire);
+    expire.payloadJson = "{\"message_id\":\"" + req.messageId + "\"}";
+    expire.runAt = expiresAt;
+    expire.dedupeKey = std::string(kJobExpire) + ":" + req.messageId;
+    auto j = jobs_.enqueue(c, expire);
+    if (!j) return std::move(j).error();
+  }
+  ERDS_RETURN_IF_ERROR(insertEvidence(c, *issued, req.messageId, std::nullopt, event, evReason, 0, now));
+  auto a = audit_.append(c, AuditEvent{req.actor.empty() ? "party:" + req.senderPartyId : req.actor,
+                                       accepted ? "message.submitted" : "message.rejected", "message:" + req.messageId,
+                                       accepted ? "success" : "denied", "",
+                                       "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
+                                           "\",\"recipients\":" + std::to_string(req.recipients.size()) +
+                                           ",\"reason\":\"" + internal::jsonEscape(evReason) + "\"}"});
+  if (!a) return std::move(a).error();
+  ERDS_RETURN_IF_ERROR(tx.commit());
+  SubmissionResult out;
+  out.messageId = req.messageId;
+  out.evidenceId = issued->evidenceId;
+  out.accepted = accepted;
+  return out;
+}
+
+Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req) {
+  if (!internal::isUuid(req.messageId) || req.recipientIndex < 0) return Error::notFound("no such delivery");
+  if (req.sequence < 0) return Error::invalidInput("sequence must be >= 0");
+  const std::string reason = req.reason.empty() ? std::string(defaultReasonCode(req.event)) : req.reason;
+
+  // Phase 1: where is the delivery now, and was this step already recorded (a retry)?
+  EvidenceRequest er;
+  {
+    auto lease = pool_.acquire();
+    if (!lease) return std::move(lease).error();
+    pg::Connection& c = **lease;
+    auto r = c.execPrepared(
+        "erds_core_transition_read",
+        "SELECT d.state, m.consignment_mode, d.recipient_identifier, m.sender_party_id, m.sender_identifier, "
+        "  m.subject, m.content_digest, " + micros("m.created_at") + " FROM deliveries d "
+        "JOIN messages m ON m.id = d.message_id WHERE d.message_id = $1 AND d.recipient_index = $2",
+        {pg::Param::text(req.messageId), pg::Param::integer(req.recipientIndex)});
+    if (!r) return std::move(r).error();
+    if (r->rows() != 1) return Error::notFound("no such delivery");
+    auto done = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
+    if (!done) return std::move(done).error();
+    const auto state = deliveryStateFromName(r->get(0, 0));
+    const auto mode = consignmentModeFromName(r->get(0, 1));
+    if (!state || !mode) return Error::internal("delivery row with unknown state or mode");
+    if (done->has_value()) return TransitionResult{**done, *state, true};
+    if (!findTransition(*mode, *state, req.event)) {
+      return Error::conflict(std::string(eventName(req.event)) + " is not allowed in state " +
+                             std::string(deliveryStateName(*state)));
+    }
+    er.event = req.event;
+    er.reason = reason;
+    er.message = EvidenceSubject{req.messageId, r->get(0, 3), r->get(0, 4), r->get(0, 5), r->getBytea(0, 6),
+                                 fromMicros(r->getInt(0, 7))};
+    er.recipientIndex = req.recipientIndex;
+    er.recipientIdentifier = r->get(0, 2);
+    er.sequence = req.sequence;
+  }
+
+  // Phase 2: seal and time-stamp with no connection held.
+  const TimePoint now = clock_.now();
+  er.eventTime = now;
+  auto issued = issuer_.issue(er);
+  if (!issued) return std::move(issued).error();
+
+  // Phase 3: the state change, its evidence and the next jobs in one transaction. The row lock
+  // serialises concurrent transitions of one delivery; the unique key catches anything else.
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  pg::Connection& c = **lease;
+  internal::Transaction tx(c);
+  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto lock = c.execPrepared(
+      "erds_core_transition_lock",
+      "SELECT d.state, m.consignment_mode FROM deliveries d JOIN messages m ON m.id = d.message_id "
+      "WHERE d.message_id = $1 AND d.recipient_index = $2 FOR UPDATE OF d",
+      {pg::Param::text(req.messageId), pg::Param::integer(req.recipientIndex)});
+  if (!lock) return std::move(lock).error();
+  if (lock->rows() != 1) return Error::notFound("no such delivery");
+  const auto state = deliveryStateFromName(lock->get(0, 0));
+  const auto mode = consignmentModeFromName(lock->get(0, 1));
+  if (!state || !mode) return Error::internal("delivery row with unknown state or mode");
+  const auto t = findTransition(*mode, *state, req.event);
+  if (!t) {
+    auto done = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
+    if (!done) return std::move(done).error();
+    if (done->has_value()) return TransitionResult{**done, *state, true};
+    return Error::conflict(std::string(eventName(req.event)) + " is not allowed in state " +
+                           std::string(deliveryStateName(*state)));
+  }
+  auto ins = insertEvidence(c, *issued, req.messageId, req.recipientIndex, req.event, reason, req.sequence, now);
+  if (!ins) {
+    if (!ins.error().is(ErrorCode::Conflict)) return std::move(ins).error();
+    tx.rollback();
+    auto done = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
+    if (!done) return std::move(done).error();
+    if (!done->has_value()) return Error::conflict("evidence id " + issued->evidenceId + " is already used");
+    auto now2 = c.execPrepared("erds_core_delivery_state",
+                               "SELECT state FROM deliveries WHERE message_id = $1 AND recipient_index = $2",
+                               {pg::Param::text(req.messageId), pg::Param::integer(req.recipientIndex)});
+    if (!now2) return std::move(now2).error();
+    const auto after = now2->rows() == 1 ? deliveryStateFromName(now2->get(0, 0)) : std::nullopt;
+    if (!after) return Error::internal("delivery vanished after its evidence was stored");
+    return TransitionResult{**done, *after, true};
+  }
+  auto u = c.execPrepared(
+      "erds_core_delivery_update",
+      "UPDATE deliveries SET state = $3, last_event = $4, state_changed_at = $5 "
+      "WHERE message_id = $1 AND recipient_index = $2",
+      {pg::Param::text(req.messageId), pg::Param::integer(req.recipientIndex),
+       pg::Param::text(std::string(deliveryStateName(t->to))), pg::Param::text(std::string(eventName(req.event))),
+       timeParam(now)});
+  if (!u) return std::move(u).error();
+  if (!t->nextJob.empty()) {
+    JobSpec job;
+    job.kind = std::string(t->nextJob);
+    job.payloadJson = recipientPayload(req.messageId, req.recipientIndex);
+    job.runAt = now;
+    auto j = jobs_.enqueue(c, job);
+    if (!j) return std::move(j).error();
+  }
+  for (const auto& extra : req.extraJobs) {
+    auto j = jobs_.enqueue(c, extra);
+    if (!j) return std::move(j).error();
+  }
+  auto a = audit_.append(c, AuditEvent{req.actor, "delivery." + std::string(eventName(req.event)),
+                                       "message:" + req.messageId, "success", "",
+                                       "{\"recipient_index\":" + std::to_string(req.recipientIndex) +
+                                           ",\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
+                                           "\",\"reason\":\"" + internal::jsonEscape(reason) + "\"}"});
+  if (!a) return std::move(a).error();
+  ERDS_RETURN_IF_ERROR(tx.commit());
+  return TransitionResult{issued->evidenceId, t->to, false};
+}
+
+Result<std::vector<std::pair<std::string, int>>> DeliveryStore::bindPendingMailbox(const std::string& address,
+                                                                                  const std::string& partyId) {
+  if (address.empty() || partyId.empty()) return Error::invalidInput("address and party are required");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  pg::Connection& c = **lease;
+  internal::Transaction tx(c);
+  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto r = c.execPrepared("erds_core_pending_take",
+                          "DELETE FROM pending_mailboxes WHERE address = $1 RETURNING message_id::text, recipient_index",
+                          {pg::Param::text(address)});
+  if (!r) return std::move(r).error();
+  std::vector<std::pair<std::string, int>> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.emplace_back(r->get(i, 0), static_cast<int>(r->getInt(i, 1)));
+    auto u = c.execPrepared(
+        "erds_core_pending_bind",
+        "UPDATE deliveries SET recipient_party_id = $3 WHERE message_id = $1 AND recipient_index = $2 "
+        "AND recipient_party_id IS NULL",
+        {pg::Param::text(out.back().first), pg::Param::integer(out.back().second), pg::Param::text(partyId)});
+    if (!u) return std::move(u).error();
+  }
+  if (!out.empty()) {
+    auto a = audit_.append(c, AuditEvent{"party:" + partyId, "mailbox.bound", "party:" + partyId, "success", "",
+                                         "{\"deliveries\":" + std::to_string(out.size()) + "}"});
+    if (!a) return std::move(a).error();
+  }
+  ERDS_RETURN_IF_ERROR(tx.commit());
+  return out;
+}
+
+Result<MessageInfo> DeliveryStore::message(const std::string& messageId) {
+  if (!internal::isUuid(messageId)) return Error::notFound("no such message");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared("erds_core_msg_read", "SELECT " + kMessageColumns + " FROM messages WHERE id = $1",
+                                  {pg::Param::text(messageId)});
+  if (!r) return std::move(r).error();
+  if (r->rows() != 1) return Error::notFound("no such message");
+  return messageFromRow(*r, 0);
+}
+
+Result<std::vector<DeliveryInfo>> DeliveryStore::deliveries(const std::string& messageId) {
+  if (!internal::isUuid(messageId)) return Error::notFound("no such message");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared(
+      "erds_core_deliveries_read",
+      "SELECT " + kDeliveryColumns + " FROM deliveries WHERE message_id = $1 ORDER BY recipient_index",
+      {pg::Param::text(messageId)});
+  if (!r) return std::move(r).error();
+  std::vector<DeliveryInfo> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    auto d = deliveryFromRow(*r, i);
+    if (!d) return std::move(d).error();
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+Result<DeliveryInfo> DeliveryStore::delivery(const std::string& messageId, int recipientIndex) {
+  if (!internal::isUuid(messageId)) return Error::notFound("no such delivery");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared(
+      "erds_core_delivery_read",
+      "SELECT " + kDeliveryColumns + " FROM deliveries WHERE message_id = $1 AND recipient_index = $2",
+      {pg::Param::text(messageId), pg::Param::integer(recipientIndex)});
+  if (!r) return std::move(r).error();
+  if (r->rows() != 1) return Error::notFound("no such delivery");
+  return deliveryFromRow(*r, 0);
+}
+
+Result<std::vector<EvidenceRecord>> DeliveryStore::evidenceOf(const std::string& messageId) {
+  if (!internal::isUuid(messageId)) return Error::notFound("no such message");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared("erds_core_evidence_of",
+                                  "SELECT " + kEvidenceColumns +
+                                      " FROM evidence WHERE message_id = $1 ORDER BY created_at, "
+                                      "coalesce(recipient_index, -1), id",
+                                  {pg::Param::text(messageId)});
+  if (!r) return std::move(r).error();
+  std::vector<EvidenceRecord> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    auto e = evidenceFromRow(*r, i);
+    if (!e) return std::move(e).error();
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Result<EvidenceRecord> DeliveryStore::evidence(const std::string& evidenceId) {
+  if (evidenceId.empty() || evidenceId.size() > 200) return Error::notFound("no such evidence");
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared("erds_core_evidence_read",
+                                  "SELECT " + kEvidenceColumns + ", xml FROM evidence WHERE id = $1",
+                                  {pg::Param::text(evidenceId)});
+  if (!r) return std::move(r).error();
+  if (r->rows() != 1) return Error::notFound("no such evidence");
+  auto e = evidenceFromRow(*r, 0);
+  if (!e) return std::move(e).error();
+  e->xml = r->getBytea(0, 7);
+  return e;
+}
+
+}  // namespace erds::core

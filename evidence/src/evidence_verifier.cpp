@@ -1,0 +1,613 @@
+// Verification of sealed evidence. The XMLDSig core always runs through xmlsec (never our own
+// canonicaliser); everything around it (structure, anti-wrapping, XAdES properties, chain, token)
+// is checked here. The first failure decides: INVALID stops at once; INDETERMINATE (no chain to a
+// trust anchor, revocation unknown) is remembered and reported if nothing later is INVALID.
+#include "erds/evidence/evidence_verifier.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/valid.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/keys.h>
+#include <xmlsec/openssl/evp.h>
+#include <xmlsec/transforms.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmlsec.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "erds/evidence/evidence_sealer.h"
+#include "erds/evidence/evidence_xml.h"
+#include "erds/evidence/timestamp_verify.h"
+#include "xades_util.h"
+#include "xades_xml.h"
+#include "xml_text.h"
+
+namespace erds::evidence {
+
+std::string_view verifyStatusName(VerifyStatus s) {
+  switch (s) {
+    case VerifyStatus::Valid: return "valid";
+    case VerifyStatus::Invalid: return "invalid";
+    case VerifyStatus::Indeterminate: return "indeterminate";
+  }
+  return "indeterminate";
+}
+
+namespace {
+
+using internal::attribute;
+using internal::childElements;
+using internal::isElement;
+
+constexpr std::string_view kDs = kDsNamespace;
+constexpr std::string_view kXades = kXadesNamespace;
+constexpr std::string_view kXpathFilter2Uri = "http://www.w3.org/2002/06/xmldsig-filter2";
+constexpr std::string_view kInclC14nUri = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+
+struct DocFree {
+  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+struct StoreCtxFree {
+  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
+};
+struct CertStackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
+};
+struct CrlStackFree {
+  void operator()(STACK_OF(X509_CRL) * s) const { sk_X509_CRL_pop_free(s, X509_CRL_free); }
+};
+struct DsigCtxFree {
+  void operator()(xmlSecDSigCtx* c) const { xmlSecDSigCtxDestroy(c); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+
+X509Ptr parseDer(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  return X509Ptr(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+}
+
+std::vector<X509Ptr> parsePemCerts(std::string_view pem) {
+  std::vector<X509Ptr> out;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  while (bio) {
+    X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (x == nullptr) break;
+    out.emplace_back(x);
+  }
+  ERR_clear_error();
+  return out;
+}
+
+std::string readFileText(const std::string& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TimePoint fromTimeT(std::time_t t) { return TimePoint(std::chrono::seconds(t)); }
+
+std::string identifierText(const UserDetails& u) {
+  if (!u.identifier) return {};
+  return u.identifier->scheme + ":" + u.identifier->value;
+}
+
+// Collects the outcome: the first INVALID ends verification; the first INDETERMINATE is kept.
+struct Outcome {
+  VerificationReport report;
+  std::optional<std::string> indeterminate;
+  VerificationReport invalid(std::string why) {
+    report.status = VerifyStatus::Invalid;
+    report.reason = std::move(why);
+    return std::move(report);
+  }
+  void markIndeterminate(std::string why) {
+    if (!indeterminate) indeterminate = std::move(why);
+  }
+  VerificationReport finish() {
+    if (indeterminate) {
+      report.status = VerifyStatus::Indeterminate;
+      report.reason = *indeterminate;
+    } else {
+      report.status = VerifyStatus::Valid;
+      report.reason.clear();
+    }
+    return std::move(report);
+  }
+};
+
+// Walks every element: counts ds:Signature, records them, and refuses duplicate Id values.
+void scanDocument(xmlNode* n, std::vector<xmlNode*>& signatures, std::set<std::string>& ids,
+                  std::string& duplicateId) {
+  for (; n != nullptr; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE) continue;
+    if (isElement(n, kDs, "Signature")) signatures.push_back(n);
+    for (xmlAttr* a = n->properties; a != nullptr; a = a->next) {
+      if (a->ns == nullptr && xmlStrEqual(a->name, BAD_CAST "Id")) {
+        xmlChar* v = xmlNodeListGetString(n->doc, a->children, 1);
+        std::string value = v ? reinterpret_cast<char*>(v) : "";
+        xmlFree(v);
+        if (!ids.insert(value).second && duplicateId.empty()) duplicateId = value;
+      }
+    }
+    scanDocument(n->children, signatures, ids, duplicateId);
+  }
+}
+
+// The in-scope namespace URI of `prefix` at `node`.
+std::string namespaceOf(xmlDoc* doc, xmlNode* node, std::string_view prefix) {
+  const std::string p(prefix);
+  xmlNs* ns = xmlSearchNs(doc, node, p.empty() ? nullptr : BAD_CAST p.c_str());
+  return ns && ns->href ? reinterpret_cast<const char*>(ns->href) : "";
+}
+
+bool isC14nUri(std::string_view uri) {
+  return uri == kExcC14nUri || uri == kInclC14nUri || uri == "http://www.w3.org/2006/12/xml-c14n11";
+}
+
+// Reference 1 must cover the whole document minus exactly the signature: enveloped-signature, or
+// the XPath Filter 2.0 "subtract /descendant::ds:Signature" of the samples, then a C14N.
+std::optional<std::string> checkWholeDocumentTransforms(xmlDoc* doc, xmlNode* reference) {
+  xmlNode* transforms = nullptr;
+  for (xmlNode* c : childElements(reference))
+    if (isElement(c, kDs, "Transforms")) transforms = c;
+  if (transforms == nullptr) return "the whole-document reference has no transforms (it would cover the signature)";
+  const auto list = childElements(transforms);
+  if (list.empty() || list.size() > 2) return "the whole-document reference must have 1 or 2 transforms";
+  for (xmlNode* t : list)
+    if (!isElement(t, kDs, "Transform")) return "unexpected element in ds:Transforms";
+  const std::string first = attribute(list[0], "Algorithm");
+  if (first == kEnvelopedSignatureUri) {
+    // ok
+  } else if (first == kXpathFilter2Uri) {
+    const auto xpaths = childElements(list[0]);
+    if (xpaths.size() != 1 || !isElement(xpaths[0], kXpathFilter2Uri, "XPath"))
+      return "the XPath Filter 2.0 transform must hold exactly one XPath";
+    if (attribute(xpaths[0], "Filter") != "subtract")
+      return "the XPath Filter 2.0 transform must subtract the signature";
+    const std::string expr(internal::trimXmlSpace(internal::textOf(xpaths[0])));
+    const std::string prefix = "/descendant::";
+    const auto colon = expr.find(':', prefix.size());
+    if (!expr.starts_with(prefix) || colon == std::string::npos ||
+        expr.substr(colon + 1) != "Signature" ||
+        namespaceOf(doc, xpaths[0], expr.substr(prefix.size(), colon - prefix.size())) != kDs)
+      return "the XPath Filter 2.0 transform must subtract exactly /descendant::ds:Signature";
+  } else {
+    return "the whole-document reference does not exclude the signature (transform " + first + ")";
+  }
+  if (list.size() == 2 && !isC14nUri(attribute(list[1], "Algorithm")))
+    return "the whole-document reference's second transform must be a canonicalisation";
+  return std::nullopt;
+}
+
+xmlNode* onlyChild(xmlNode* parent, std::string_view ns, std::string_view name, int& count) {
+  xmlNode* found = nullptr;
+  count = 0;
+  for (xmlNode* c : childElements(parent))
+    if (isElement(c, ns, name)) {
+      ++count;
+      if (found == nullptr) found = c;
+    }
+  return found;
+}
+
+std::string x509ErrorText(int err) { return X509_verify_cert_error_string(err); }
+
+}  // namespace
+
+struct EvidenceVerifier::State {
+  std::unique_ptr<X509_STORE, StoreFree> sealStore;
+  std::shared_ptr<const TimestampVerifier> tsaVerifier;
+};
+
+EvidenceVerifier::EvidenceVerifier(std::unique_ptr<State> state) : state_(std::move(state)) {}
+EvidenceVerifier::~EvidenceVerifier() = default;
+
+Result<std::shared_ptr<const EvidenceVerifier>> EvidenceVerifier::create(const VerifierTrust& trust) {
+  ERDS_RETURN_IF_ERROR(internal::ensureXmlsecInitialised());
+  auto state = std::make_unique<State>();
+  state->sealStore.reset(X509_STORE_new());
+  if (!state->sealStore) return Error::internal("X509_STORE_new failed");
+  int anchors = 0;
+  for (const auto& pem : trust.sealAnchorsPem)
+    for (auto& c : parsePemCerts(pem)) {
+      if (X509_STORE_add_cert(state->sealStore.get(), c.get()) != 1) ERR_clear_error();
+      ++anchors;
+    }
+  if (anchors == 0) return Error::invalidInput("evidence verifier: no seal trust anchor certificate parsed");
+  std::string tsaPem;
+  for (const auto& pem : trust.tsaAnchorsPem.empty() ? trust.sealAnchorsPem : trust.tsaAnchorsPem) tsaPem += pem + "\n";
+  auto tsa = TimestampVerifier::fromPem(tsaPem);
+  if (!tsa) return Error::invalidInput("evidence verifier: TSA trust anchors: " + tsa.error().message);
+  state->tsaVerifier = std::move(*tsa);
+  return std::shared_ptr<const EvidenceVerifier>(new EvidenceVerifier(std::move(state)));
+}
+
+Result<std::shared_ptr<const EvidenceVerifier>> EvidenceVerifier::fromPemFiles(const std::vector<std::string>& sealAnchors,
+                                                                              const std::vector<std::string>& tsaAnchors) {
+  VerifierTrust trust;
+  for (const auto* list : {&sealAnchors, &tsaAnchors})
+    for (const auto& path : *list) {
+      bool ok = false;
+      std::string text = readFileText(path, ok);
+      if (!ok) return Error::notFound("cannot read trust anchor file " + path);
+      if (parsePemCerts(text).empty()) return Error::invalidInput("no PEM certificate in " + path);
+      (list == &sealAnchors ? trust.sealAnchorsPem : trust.tsaAnchorsPem).push_back(std::move(text));
+    }
+  return create(trust);
+}
+
+Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const VerifyOptions& options) const {
+  ERDS_RETURN_IF_ERROR(internal::ensureXmlsecInitialised());
+  Outcome o;
+  VerificationReport& r = o.report;
+
+  // 1. Hardened parse into the model (refuses DOCTYPE/entities, size limit, schema order).
+  auto model = readEvidenceXml(xml, ReadLimits{options.maxBytes});
+  if (!model) return o.invalid("not a well-formed EN 319 522-3 evidence: " + model.error().message);
+  r.event = std::string(eventName(model->event));
+  if (!model->reasons.empty()) r.reasonCode = model->reasons.front().code;
+  r.eventTime = model->eventTime;
+  r.sender = identifierText(model->sender);
+  for (const auto& rc : model->recipients) r.recipients.push_back(identifierText(rc));
+  r.evidence = *model;
+
+  // 2. The same bytes through libxml2 for xmlsec (the reader already refused any DTD).
+  std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
+                                                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc || doc->intSubset != nullptr || doc->extSubset != nullptr)
+    return o.invalid("document could not be parsed for signature verification");
+  xmlNode* root = xmlDocGetRootElement(doc.get());
+  if (!isElement(root, kErdsNamespace, "Evidence")) return o.invalid("root element is not tns:Evidence");
+
+  // 3. Structure and anti-wrapping: one ds:Signature, child of the root, unique Ids.
+  std::vector<xmlNode*> signatures;
+  std::set<std::string> ids;
+  std::string duplicateId;
+  scanDocument(root, signatures, ids, duplicateId);
+  if (signatures.empty()) return o.invalid("no ds:Signature: the evidence is not sealed");
+  if (signatures.size() != 1)
+    return o.invalid("expected exactly one ds:Signature, found " + std::to_string(signatures.size()));
+  xmlNode* sig = signatures.front();
+  if (sig->parent != root) return o.invalid("the ds:Signature is not a child of the Evidence root");
+  if (!duplicateId.empty()) return o.invalid("duplicate Id attribute value \"" + duplicateId + "\"");
+
+  const auto sigChildren = childElements(sig);
+  if (sigChildren.size() < 2 || !isElement(sigChildren[0], kDs, "SignedInfo") ||
+      !isElement(sigChildren[1], kDs, "SignatureValue"))
+    return o.invalid("ds:Signature must start with ds:SignedInfo and ds:SignatureValue");
+  xmlNode* signedInfo = sigChildren[0];
+  xmlNode* signatureValue = sigChildren[1];
+  xmlNode* keyInfo = nullptr;
+  xmlNode* qualifying = nullptr;
+  int qualifyingCount = 0;
+  for (std::size_t i = 2; i < sigChildren.size(); ++i) {
+    xmlNode* c = sigChildren[i];
+    if (isElement(c, kDs, "KeyInfo")) {
+      if (keyInfo != nullptr || i != 2) return o.invalid("misplaced or repeated ds:KeyInfo");
+      keyInfo = c;
+    } else if (isElement(c, kDs, "Object")) {
+      for (xmlNode* q : childElements(c))
+        if (isElement(q, kXades, "QualifyingProperties")) {
+          ++qualifyingCount;
+          qualifying = q;
+        }
+    } else {
+      return o.invalid("unexpected element in ds:Signature");
+    }
+  }
+  if (qualifyingCount != 1) return o.invalid("expected exactly one xades:QualifyingProperties (XAdES 1.3.2)");
+  const std::string sigId = attribute(sig, "Id");
+  if (sigId.empty() || attribute(qualifying, "Target") != "#" + sigId)
+    return o.invalid("xades:QualifyingProperties/@Target does not name this ds:Signature");
+  int count = 0;
+  xmlNode* signedProps = onlyChild(qualifying, kXades, "SignedProperties", count);
+  if (count != 1) return o.invalid("expected exactly one xades:SignedProperties");
+  const std::string spId = attribute(signedProps, "Id");
+  if (spId.empty()) return o.invalid("xades:SignedProperties has no Id");
+  // Register the Id for same-document references (no DTD declares it; xmlsec registers only Ids it
+  // knows). Ids are unique (checked above), so "#spId" can resolve to this element only.
+  if (xmlAttr* spIdAttr = xmlHasNsProp(signedProps, BAD_CAST "Id", nullptr); xmlGetID(doc.get(), BAD_CAST spId.c_str()) == nullptr)
+    xmlAddID(nullptr, doc.get(), BAD_CAST spId.c_str(), spIdAttr);
+  else if (xmlGetID(doc.get(), BAD_CAST spId.c_str()) != spIdAttr)
+    return o.invalid("the SignedProperties Id resolves to another element");
+
+  // SignedInfo: exactly two references, one over the whole document, one over SignedProperties.
+  std::vector<xmlNode*> references;
+  xmlNode* signatureMethod = nullptr;
+  for (xmlNode* c : childElements(signedInfo)) {
+    if (isElement(c, kDs, "Reference")) references.push_back(c);
+    if (isElement(c, kDs, "SignatureMethod")) signatureMethod = c;
+  }
+  if (signatureMethod != nullptr) r.signatureMethod = attribute(signatureMethod, "Algorithm");
+  if (references.size() != 2)
+    return o.invalid("expected exactly two ds:Reference (whole evidence + SignedProperties), found " +
+                     std::to_string(references.size()));
+  xmlNode* wholeRef = nullptr;
+  xmlNode* propsRef = nullptr;
+  for (xmlNode* ref : references) {
+    if (!hasAttribute(ref, "URI")) return o.invalid("a ds:Reference has no URI");
+    const std::string uri = attribute(ref, "URI");
+    if (uri.empty()) {
+      if (wholeRef != nullptr) return o.invalid("two references with URI=\"\"");
+      wholeRef = ref;
+    } else if (uri == "#" + spId && attribute(ref, "Type") == kXadesSignedPropertiesType) {
+      if (propsRef != nullptr) return o.invalid("two references to the SignedProperties");
+      propsRef = ref;
+    } else {
+      return o.invalid("unexpected ds:Reference URI \"" + uri + "\"");
+    }
+  }
+  if (wholeRef == nullptr) return o.invalid("no reference covers the whole evidence (URI=\"\")");
+  if (propsRef == nullptr) return o.invalid("no reference of type SignedProperties to #" + spId);
+  if (auto why = checkWholeDocumentTransforms(doc.get(), wholeRef)) return o.invalid(*why);
+
+  // 4. The signing certificate: the KeyInfo certificate whose digest SigningCertificateV2 names.
+  xmlNode* ssp = nullptr;
+  for (xmlNode* c : childElements(signedProps))
+    if (isElement(c, kXades, "SignedSignatureProperties")) ssp = c;
+  if (ssp == nullptr) return o.invalid("no xades:SignedSignatureProperties");
+  xmlNode* signingCertV2 = nullptr;
+  for (xmlNode* c : childElements(ssp)) {
+    if (isElement(c, kXades, "SigningTime")) {
+      if (auto t = internal::parseDateTime(internal::textOf(c))) r.signingTime = *t;
+    }
+    if (isElement(c, kXades, "SigningCertificateV2")) signingCertV2 = c;
+  }
+  if (signingCertV2 == nullptr) return o.invalid("no xades:SigningCertificateV2");
+  std::vector<std::string> keyInfoCerts;
+  if (keyInfo != nullptr)
+    for (xmlNode* d : childElements(keyInfo))
+      if (isElement(d, kDs, "X509Data"))
+        for (xmlNode* c : childElements(d))
+          if (isElement(c, kDs, "X509Certificate")) {
+            auto der = internal::base64Decode(internal::textOf(c));
+            if (!der) return o.invalid("ds:X509Certificate is not base64");
+            keyInfoCerts.push_back(std::move(*der));
+          }
+  if (keyInfoCerts.empty()) return o.invalid("no signing certificate in ds:KeyInfo/ds:X509Data");
+  const auto certEntries = childElements(signingCertV2);
+  if (certEntries.empty()) return o.invalid("xades:SigningCertificateV2 has no xades:Cert");
+  // The first Cert identifies the signing certificate (EN 319 132-1 5.2.2).
+  xmlNode* cert = certEntries.front();
+  xmlNode* certDigest = nullptr;
+  xmlNode* issuerSerial = nullptr;
+  for (xmlNode* c : childElements(cert)) {
+    if (isElement(c, kXades, "CertDigest")) certDigest = c;
+    if (isElement(c, kXades, "IssuerSerialV2")) issuerSerial = c;
+  }
+  if (certDigest == nullptr) return o.invalid("xades:Cert has no xades:CertDigest");
+  std::string digestAlg, digestValue;
+  for (xmlNode* c : childElements(certDigest)) {
+    if (isElement(c, kDs, "DigestMethod")) digestAlg = attribute(c, "Algorithm");
+    if (isElement(c, kDs, "DigestValue")) {
+      auto v = internal::base64Decode(internal::textOf(c));
+      if (!v) return o.invalid("CertDigest DigestValue is not base64");
+      digestValue = *v;
+    }
+  }
+  const std::string* signingCertDer = nullptr;
+  for (const auto& c : keyInfoCerts) {
+    auto d = internal::digestFor(digestAlg, c);
+    if (!d) return o.invalid("unsupported CertDigest algorithm " + digestAlg);
+    if (*d == digestValue) {
+      signingCertDer = &c;
+      break;
+    }
+  }
+  if (signingCertDer == nullptr)
+    return o.invalid("SigningCertificateV2 CertDigest matches no ds:KeyInfo certificate (certificate swapped?)");
+  if (issuerSerial != nullptr) {
+    auto expected = internal::issuerSerialV2Der(*signingCertDer);
+    auto given = internal::base64Decode(internal::textOf(issuerSerial));
+    if (!expected || !given || *expected != *given)
+      return o.invalid("SigningCertificateV2 IssuerSerialV2 does not match the signing certificate");
+  }
+  X509Ptr signingCert = parseDer(*signingCertDer);
+  if (!signingCert) return o.invalid("the signing certificate is not valid DER");
+  r.signerSubject = internal::certificateSubject(*signingCertDer);
+
+  // 5. XMLDSig core validation through xmlsec, with the key of the signing certificate only.
+  {
+    std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> ctx(xmlSecDSigCtxCreate(nullptr));
+    if (!ctx) return Error::internal("xmlSecDSigCtxCreate failed");
+    EVP_PKEY* pub = X509_get_pubkey(signingCert.get());  // new reference, adopted below
+    if (pub == nullptr) return o.invalid("cannot read the public key of the signing certificate");
+    xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(pub);
+    if (data == nullptr) {
+      EVP_PKEY_free(pub);
+      return o.invalid("unsupported signing key type");
+    }
+    xmlSecKeyPtr key = xmlSecKeyCreate();
+    if (key == nullptr || xmlSecKeySetValue(key, data) < 0) {
+      if (key != nullptr) xmlSecKeyDestroy(key);
+      xmlSecKeyDataDestroy(data);
+      return Error::internal("xmlSecKeyCreate failed");
+    }
+    ctx->signKey = key;  // owned by ctx
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty | xmlSecTransformUriTypeSameDocument;
+    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
+    for (xmlSecTransformId id :
+         {xmlSecTransformExclC14NId, xmlSecTransformExclC14NWithCommentsId, xmlSecTransformInclC14NId,
+          xmlSecTransformInclC14N11Id, xmlSecTransformEnvelopedId, xmlSecTransformXPath2Id,
+          xmlSecTransformSha256Id, xmlSecTransformSha384Id, xmlSecTransformSha512Id}) {
+      if (xmlSecDSigCtxEnableReferenceTransform(ctx.get(), id) < 0) return Error::internal("xmlsec enable transform");
+    }
+    for (xmlSecTransformId id :
+         {xmlSecTransformExclC14NId, xmlSecTransformInclC14NId, xmlSecTransformInclC14N11Id,
+          xmlSecTransformEcdsaSha256Id, xmlSecTransformEcdsaSha384Id, xmlSecTransformEcdsaSha512Id,
+          xmlSecTransformRsaSha256Id, xmlSecTransformRsaSha384Id, xmlSecTransformRsaSha512Id}) {
+      if (xmlSecDSigCtxEnableSignatureTransform(ctx.get(), id) < 0) return Error::internal("xmlsec enable transform");
+    }
+    internal::takeXmlsecErrors();
+    const int rc = xmlSecDSigCtxVerify(ctx.get(), sig);
+    const std::string xmlsecErrors = internal::takeXmlsecErrors();
+    // Which references xmlsec actually processed, and how.
+    std::string failedRef;
+    bool sawWhole = false, sawProps = false;
+    const xmlSecSize n = xmlSecPtrListGetSize(&ctx->signedInfoReferences);
+    for (xmlSecSize i = 0; i < n; ++i) {
+      auto* ref = static_cast<xmlSecDSigReferenceCtxPtr>(xmlSecPtrListGetItem(&ctx->signedInfoReferences, i));
+      if (ref == nullptr) continue;
+      const std::string uri = ref->uri ? reinterpret_cast<const char*>(ref->uri) : "";
+      const std::string type = ref->type ? reinterpret_cast<const char*>(ref->type) : "";
+      if (ref->status != xmlSecDSigStatusSucceeded && failedRef.empty())
+        failedRef = uri.empty() ? "the whole-evidence reference (URI=\"\")" : "the SignedProperties reference (" + uri + ")";
+      if (ref->status == xmlSecDSigStatusSucceeded && uri.empty()) sawWhole = true;
+      if (ref->status == xmlSecDSigStatusSucceeded && uri == "#" + spId && type == kXadesSignedPropertiesType) sawProps = true;
+    }
+    if (rc < 0)
+      return o.invalid("XMLDSig signature could not be processed" + (failedRef.empty() ? "" : " at " + failedRef) +
+                       (xmlsecErrors.empty() ? "" : ": " + xmlsecErrors));
+    if (ctx->status != xmlSecDSigStatusSucceeded) {
+      if (!failedRef.empty()) return o.invalid("digest mismatch in " + failedRef + ": signed content was altered");
+      return o.invalid("ds:SignatureValue does not verify with the signing certificate's key");
+    }
+    if (!sawWhole || !sawProps || n != 2)
+      return o.invalid("xmlsec did not verify both the whole evidence and the SignedProperties");
+  }
+
+  // 6. The SignatureTimeStamp over the canonical ds:SignatureValue.
+  xmlNode* tsNode = nullptr;
+  for (xmlNode* u : childElements(qualifying))
+    if (isElement(u, kXades, "UnsignedProperties"))
+      for (xmlNode* usp : childElements(u))
+        if (isElement(usp, kXades, "UnsignedSignatureProperties"))
+          for (xmlNode* t : childElements(usp))
+            if (isElement(t, kXades, "SignatureTimeStamp") && tsNode == nullptr) tsNode = t;
+  if (tsNode == nullptr) return o.invalid("no xades:SignatureTimeStamp (XAdES-B-T required)");
+  std::string c14nMethod(kInclC14nUri);  // XAdES default when none is named
+  std::string tokenDer;
+  for (xmlNode* c : childElements(tsNode)) {
+    if (isElement(c, kDs, "CanonicalizationMethod")) c14nMethod = attribute(c, "Algorithm");
+    if (isElement(c, kXades, "EncapsulatedTimeStamp") && tokenDer.empty()) {
+      auto der = internal::base64Decode(internal::textOf(c));
+      if (!der) return o.invalid("EncapsulatedTimeStamp is not base64");
+      tokenDer = std::move(*der);
+    }
+  }
+  if (tokenDer.empty()) return o.invalid("SignatureTimeStamp has no EncapsulatedTimeStamp");
+  auto canonicalValue = internal::canonicalizeSubtree(doc.get(), signatureValue, c14nMethod);
+  if (!canonicalValue) return o.invalid("SignatureTimeStamp: " + canonicalValue.error().message);
+  auto inspected = TimestampVerifier::inspect(tokenDer);
+  if (!inspected) return o.invalid("SignatureTimeStamp token cannot be parsed: " + inspected.error().message);
+  std::string imprint;
+  if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.1")
+    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmlenc#sha256", *canonicalValue);
+  else if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.2")
+    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmldsig-more#sha384", *canonicalValue);
+  else if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.3")
+    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmlenc#sha512", *canonicalValue);
+  else
+    return o.invalid("SignatureTimeStamp imprint algorithm " + inspected->hashAlgorithmOid + " is not supported");
+  r.timestampTime = inspected->genTime;
+  r.tsaSubject = inspected->tsaSubject;
+  TimestampVerifyOptions tsOptions;
+  tsOptions.asOfGenTime = true;
+  tsOptions.requireQualified = options.requireQualifiedTimestamp;
+  auto ts = state_->tsaVerifier->verify(tokenDer, imprint, tsOptions);
+  if (!ts) {
+    const std::string& m = ts.error().message;
+    if (m.find("imprint") != std::string::npos)
+      return o.invalid("SignatureTimeStamp does not cover this ds:SignatureValue: " + m);
+    if (m.find("unable to get") != std::string::npos || m.find("issuer") != std::string::npos)
+      o.markIndeterminate("SignatureTimeStamp: TSA not under a trusted anchor: " + m);
+    else
+      return o.invalid("SignatureTimeStamp: " + m);
+  } else {
+    r.timestampTime = ts->genTime;
+    r.tsaSubject = ts->tsaSubject;
+  }
+
+  // 7. The seal certificate chain and revocation, as of the time-stamp time.
+  {
+    std::unique_ptr<STACK_OF(X509), CertStackFree> untrusted(sk_X509_new_null());
+    for (const auto& c : keyInfoCerts)
+      if (&c != signingCertDer)
+        if (X509Ptr x = parseDer(c)) sk_X509_push(untrusted.get(), x.release());
+    for (auto& x : parsePemCerts(options.untrustedPem)) sk_X509_push(untrusted.get(), x.release());
+    std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crls(sk_X509_CRL_new_null());
+    for (const auto& pem : options.crlsPem) {
+      std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+      while (bio) {
+        X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
+        if (crl == nullptr) break;
+        sk_X509_CRL_push(crls.get(), crl);
+      }
+      ERR_clear_error();
+    }
+    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> sctx(X509_STORE_CTX_new());
+    if (!sctx || X509_STORE_CTX_init(sctx.get(), state_->sealStore.get(), signingCert.get(), untrusted.get()) != 1)
+      return Error::internal("X509_STORE_CTX_init failed");
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(sctx.get());
+    const TimePoint at = options.validationTime ? *options.validationTime : r.timestampTime.value_or(TimePoint{});
+    X509_VERIFY_PARAM_set_time(param, static_cast<std::time_t>(
+                                          std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()));
+    const bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
+    if (haveCrls) {
+      X509_STORE_CTX_set0_crls(sctx.get(), crls.get());
+      X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
+    const int ok = X509_verify_cert(sctx.get());
+    const int err = X509_STORE_CTX_get_error(sctx.get());
+    ERR_clear_error();
+    if (ok != 1) {
+      switch (err) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+          o.markIndeterminate("seal certificate does not chain to a trust anchor: " + x509ErrorText(err));
+          break;
+        case X509_V_ERR_UNABLE_TO_GET_CRL:
+        case X509_V_ERR_CRL_NOT_YET_VALID:
+        case X509_V_ERR_CRL_HAS_EXPIRED:
+          o.markIndeterminate("revocation status of the seal certificate unknown: " + x509ErrorText(err));
+          break;
+        case X509_V_ERR_CERT_REVOKED:
+          return o.invalid("seal certificate revoked");
+        default:
+          return o.invalid("seal certificate chain invalid at the time-stamp time: " + x509ErrorText(err));
+      }
+    } else if (haveCrls) {
+      r.revocationChecked = true;
+    }
+    const uint32_t flags = X509_get_extension_flags(signingCert.get());
+    if ((flags & EXFLAG_KUSAGE) != 0 &&
+        (X509_get_key_usage(signingCert.get()) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
+      return o.invalid("seal certificate keyUsage allows neither digitalSignature nor nonRepudiation");
+    if (!r.revocationChecked) {
+      if (options.requireRevocation)
+        o.markIndeterminate("revocation information for the seal certificate is required but unavailable");
+      else
+        r.warnings.push_back("revocation not checked (no CRL supplied)");
+    }
+  }
+
+  // 8. EventTime against the time stamp (EN 319 532-4: times aligned to the one time stamp).
+  if (r.timestampTime) {
+    const auto skew = model->eventTime > *r.timestampTime ? model->eventTime - *r.timestampTime
+                                                          : *r.timestampTime - model->eventTime;
+    if (skew > options.maxEventTimeSkew)
+      return o.invalid("EventTime " + formatRfc3339(model->eventTime, false) + " is more than " +
+                       std::to_string(options.maxEventTimeSkew.count()) + " s from the time-stamp time " +
+                       formatRfc3339(*r.timestampTime, false));
+  }
+  return o.finish();
+}
+
+}  // namespace erds::evidence
