@@ -13,8 +13,8 @@ For each preset (release into build/, then asan = ASan+UBSan into build-asan/):
   configure with -DERDS_WERROR=ON, build all targets, start a throwaway PostgreSQL (temp dir, Unix
   socket, fast and not durable; PGHOST/PGPORT/PGUSER/PGDATABASE exported), run
   `ctest --preset <preset> -j N --output-on-failure`, stop PostgreSQL (also on failure or Ctrl-C).
-After the release pass, tests/run-extra.sh (browser, fuzz, ...) runs if it exists, with the same
-PostgreSQL environment plus ERDS_BUILD_DIR.
+After the release pass, `tests/run-extra.sh BUILD_DIR` (browser, fuzz, ...) runs if it exists, with
+the same PostgreSQL environment; its exit status counts.
 The last line is a summary: "erds test: N passed, N failed".
 
 Options:
@@ -95,7 +95,7 @@ run_preset() {
 
   log=$(mktemp "/tmp/erds-ctest-$p.XXXXXX")
   local rc=0
-  ctest --preset "$p" -j"$ERDS_JOBS" --output-on-failure --no-tests=error "${ctest_extra[@]}" 2>&1 \
+  "${ERDS_CLEAN_ENV[@]}" ctest --preset "$p" -j"$ERDS_JOBS" --output-on-failure --no-tests=error "${ctest_extra[@]}" 2>&1 \
     | tee "$log" || rc=$?   # pipefail: ctest's status
   # "100% tests passed, 0 tests failed out of 42"
   out=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
@@ -113,7 +113,7 @@ run_preset() {
   if [ "$p" = release ] && [ -f "$ERDS_ROOT/tests/run-extra.sh" ]; then
     erds_say "test[$p]: running tests/run-extra.sh"
     local t2=$SECONDS
-    if ERDS_BUILD_DIR="$ERDS_ROOT/$dir" bash "$ERDS_ROOT/tests/run-extra.sh"; then
+    if "${ERDS_CLEAN_ENV[@]}" bash "$ERDS_ROOT/tests/run-extra.sh" "$ERDS_ROOT/$dir"; then
       total_pass=$((total_pass + 1)); report+=("extra: ok ($(erds_fmt_secs $((SECONDS - t2))))")
     else
       total_fail=$((total_fail + 1)); step_fail extra "tests/run-extra.sh, after $(erds_fmt_secs $((SECONDS - t2)))"

@@ -108,7 +108,7 @@ fi
 chmod 600 "$SECRETS/kek" "$SECRETS"/db-*.pw
 
 if [ ! -d "$VAR/pki" ]; then
-  "$BUILD/erdsctl" pki init --dir "$VAR/pki" || erds_die "up: erdsctl pki init --dir var/pki failed"
+  "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" pki init --dir "$VAR/pki" || erds_die "up: erdsctl pki init --dir var/pki failed"
 fi
 
 CONF="$VAR/erds.conf"
@@ -146,20 +146,20 @@ EOF
 )
 chmod 644 "$CONF.tmp"; mv "$CONF.tmp" "$CONF"
 
-"$BUILD/erdsctl" db migrate --config "$CONF" || erds_die "up: erdsctl db migrate --config var/erds.conf failed"
+"${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" db migrate --config "$CONF" || erds_die "up: erdsctl db migrate --config var/erds.conf failed"
 
 # Demo accounts come from the identity component once it exists (erdsctl user ...).
 demo="none yet (the identity component has not been built)"
-if "$BUILD/erdsctl" --help 2>&1 | grep -qE '^[[:space:]]*user([[:space:]]|$)'; then
-  if "$BUILD/erdsctl" user --help 2>&1 | grep -q 'seed-demo'; then
-    demo=$("$BUILD/erdsctl" user seed-demo --config "$CONF") || erds_die "up: erdsctl user seed-demo failed"
+if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" --help 2>&1 | grep -qE '^[[:space:]]*user([[:space:]]|$)'; then
+  if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" user --help 2>&1 | grep -q 'seed-demo'; then
+    demo=$("${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" user seed-demo --config "$CONF") || erds_die "up: erdsctl user seed-demo failed"
   else
     demo="see: build/erdsctl user list --config var/erds.conf"
   fi
 fi
 
 erds_say "up: starting erdsd"
-"$BUILD/erdsd" --config "$CONF" 9>&- &
+"${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsd" --config "$CONF" 9>&- &
 ERDSD_PID=$!
 
 eff_port=${ERDS_HTTP_PORT:-$port}

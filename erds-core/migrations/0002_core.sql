@@ -90,6 +90,7 @@ ALTER TABLE content_chunks ALTER COLUMN ciphertext SET STORAGE EXTERNAL;
 -- Exactly once: one row per (message, recipient or none, event, sequence).
 CREATE TABLE evidence (
     id              text        PRIMARY KEY,
+    stored_order    bigint      GENERATED ALWAYS AS IDENTITY UNIQUE,  -- issuance order
     message_id      uuid        NOT NULL REFERENCES messages (id),
     recipient_index integer     CHECK (recipient_index >= 0),
     event           text        NOT NULL,

@@ -13,6 +13,8 @@ namespace erds::evidence {
 
 namespace {
 
+using crypto::sha256;
+
 constexpr std::string_view kDsNsDecl = " xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"";
 constexpr std::string_view kXadesNsDecl = " xmlns:xades=\"http://uri.etsi.org/01903/v1.3.2#\"";
 constexpr std::string_view kSha256Uri = "http://www.w3.org/2001/04/xmlenc#sha256";

@@ -44,6 +44,7 @@ namespace {
 
 using internal::attribute;
 using internal::childElements;
+using internal::hasAttribute;
 using internal::isElement;
 
 constexpr std::string_view kDs = kDsNamespace;
@@ -98,8 +99,6 @@ std::string readFileText(const std::string& path, bool& ok) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-TimePoint fromTimeT(std::time_t t) { return TimePoint(std::chrono::seconds(t)); }
 
 std::string identifierText(const UserDetails& u) {
   if (!u.identifier) return {};
@@ -207,10 +206,33 @@ xmlNode* onlyChild(xmlNode* parent, std::string_view ns, std::string_view name, 
 
 std::string x509ErrorText(int err) { return X509_verify_cert_error_string(err); }
 
+bool isNoChainError(int err) {
+  return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+         err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+}
+
+// X509_verify_cert of `leaf` against `store` at `at`; returns the X509 error (X509_V_OK when fine).
+int chainError(X509_STORE* store, X509* leaf, STACK_OF(X509) * untrusted, TimePoint at, STACK_OF(X509_CRL) * crls) {
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> sctx(X509_STORE_CTX_new());
+  if (!sctx || X509_STORE_CTX_init(sctx.get(), store, leaf, untrusted) != 1) return X509_V_ERR_UNSPECIFIED;
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(sctx.get());
+  X509_VERIFY_PARAM_set_time(
+      param, static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()));
+  if (crls != nullptr && sk_X509_CRL_num(crls) > 0) {
+    X509_STORE_CTX_set0_crls(sctx.get(), crls);
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  const int ok = X509_verify_cert(sctx.get());
+  const int err = ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(sctx.get());
+  ERR_clear_error();
+  return ok == 1 ? X509_V_OK : (err == X509_V_OK ? X509_V_ERR_UNSPECIFIED : err);
+}
+
 }  // namespace
 
 struct EvidenceVerifier::State {
   std::unique_ptr<X509_STORE, StoreFree> sealStore;
+  std::unique_ptr<X509_STORE, StoreFree> tsaStore;  // to tell "untrusted TSA" from a bad token
   std::shared_ptr<const TimestampVerifier> tsaVerifier;
 };
 
@@ -230,7 +252,13 @@ Result<std::shared_ptr<const EvidenceVerifier>> EvidenceVerifier::create(const V
     }
   if (anchors == 0) return Error::invalidInput("evidence verifier: no seal trust anchor certificate parsed");
   std::string tsaPem;
-  for (const auto& pem : trust.tsaAnchorsPem.empty() ? trust.sealAnchorsPem : trust.tsaAnchorsPem) tsaPem += pem + "\n";
+  state->tsaStore.reset(X509_STORE_new());
+  if (!state->tsaStore) return Error::internal("X509_STORE_new failed");
+  for (const auto& pem : trust.tsaAnchorsPem.empty() ? trust.sealAnchorsPem : trust.tsaAnchorsPem) {
+    tsaPem += pem + "\n";
+    for (auto& c : parsePemCerts(pem))
+      if (X509_STORE_add_cert(state->tsaStore.get(), c.get()) != 1) ERR_clear_error();
+  }
   auto tsa = TimestampVerifier::fromPem(tsaPem);
   if (!tsa) return Error::invalidInput("evidence verifier: TSA trust anchors: " + tsa.error().message);
   state->tsaVerifier = std::move(*tsa);
@@ -524,8 +552,12 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
     const std::string& m = ts.error().message;
     if (m.find("imprint") != std::string::npos)
       return o.invalid("SignatureTimeStamp does not cover this ds:SignatureValue: " + m);
-    if (m.find("unable to get") != std::string::npos || m.find("issuer") != std::string::npos)
-      o.markIndeterminate("SignatureTimeStamp: TSA not under a trusted anchor: " + m);
+    X509Ptr tsaCert = parseDer(inspected->tsaCertificateDer);
+    const int err = tsaCert ? chainError(state_->tsaStore.get(), tsaCert.get(), nullptr, inspected->genTime, nullptr)
+                            : X509_V_ERR_UNSPECIFIED;
+    if (isNoChainError(err))
+      o.markIndeterminate("SignatureTimeStamp: the TSA certificate does not chain to a trust anchor (" +
+                          x509ErrorText(err) + ")");
     else
       return o.invalid("SignatureTimeStamp: " + m);
   } else {
@@ -550,28 +582,16 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
       }
       ERR_clear_error();
     }
-    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> sctx(X509_STORE_CTX_new());
-    if (!sctx || X509_STORE_CTX_init(sctx.get(), state_->sealStore.get(), signingCert.get(), untrusted.get()) != 1)
-      return Error::internal("X509_STORE_CTX_init failed");
-    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(sctx.get());
     const TimePoint at = options.validationTime ? *options.validationTime : r.timestampTime.value_or(TimePoint{});
-    X509_VERIFY_PARAM_set_time(param, static_cast<std::time_t>(
-                                          std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()));
     const bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
-    if (haveCrls) {
-      X509_STORE_CTX_set0_crls(sctx.get(), crls.get());
-      X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-    }
-    const int ok = X509_verify_cert(sctx.get());
-    const int err = X509_STORE_CTX_get_error(sctx.get());
-    ERR_clear_error();
-    if (ok != 1) {
+    const int err = chainError(state_->sealStore.get(), signingCert.get(), untrusted.get(), at, crls.get());
+    if (err != X509_V_OK) {
       switch (err) {
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-          o.markIndeterminate("seal certificate does not chain to a trust anchor: " + x509ErrorText(err));
+          o.markIndeterminate("seal certificate does not chain to a trust anchor (" + x509ErrorText(err) + ")");
           break;
         case X509_V_ERR_UNABLE_TO_GET_CRL:
         case X509_V_ERR_CRL_NOT_YET_VALID:

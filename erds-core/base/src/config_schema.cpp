@@ -29,6 +29,7 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"http.threads", K::Int, "16", "request worker threads", {}},
       {"http.max_queued", K::Int, "128", "connections queued before new ones are refused", {}},
       {"http.request_timeout", K::Duration, "30s", "time allowed to receive one request", {}},
+      {"http.client_cert_port", K::Port, "8444", "HTTPS listener that asks for client certificates (identity)", {}},
       // database
       {"database.conninfo", K::String, "", "libpq conninfo of the daemon role (empty = PG* environment)", {}},
       {"database.password_file", K::SecretFile, "", "password of the daemon role (mode 0400/0600)", {}},
@@ -39,6 +40,27 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"database.owner_password_file", K::SecretFile, "", "password of the owner role (mode 0400/0600)", {}},
       // secrets
       {"secrets.kek_file", K::SecretFile, "", "key-encryption key: 32 bytes or 64 hex characters (mode 0400/0600)", {}},
+      // identity
+      {"identity.sender_min_level", K::Enum, "", "minimum identification level to submit (\"\" = the mode's profile)",
+       {"", "none", "low", "substantial", "high"}},
+      {"identity.recipient_min_level", K::Enum, "", "minimum identification level for a handover (\"\" = the mode's profile)",
+       {"", "none", "low", "substantial", "high"}},
+      {"identity.require_strong_authentication", K::Enum, "",
+       "multi-factor or certificate login before submission and handover (\"\" = true in qualified mode, else false)",
+       {"", "true", "false"}},
+      {"identity.second_approval_for_high", K::Bool, "true", "level high needs a second officer's approval", {}},
+      {"identity.argon2_t_cost", K::Int, "3", "Argon2id iterations", {}},
+      {"identity.argon2_m_cost_kib", K::Int, "65536", "Argon2id memory in KiB", {}},
+      {"identity.argon2_parallelism", K::Int, "1", "Argon2id lanes", {}},
+      {"identity.session_idle_timeout", K::Duration, "30m", "a session ends after this long without use", {}},
+      {"identity.session_absolute_timeout", K::Duration, "12h", "a session ends this long after login", {}},
+      {"identity.document_pepper_file", K::SecretFile, "",
+       "key (>= 32 bytes) for the keyed hash of identity document numbers (mode 0400/0600)", {}},
+      {"identity.client_ca_file", K::Path, "", "PEM trust anchors for client certificates", {}},
+      {"identity.qualified_ca_file", K::Path, "", "PEM qualified CAs (from the EU trusted lists)", {}},
+      {"identity.crl_file", K::Path, "", "PEM CRLs for client certificate revocation checks", {}},
+      {"identity.require_crl", K::Bool, "false", "refuse client certificates without a CRL for their issuer", {}},
+      {"identity.totp_issuer", K::String, "erds", "issuer shown by authenticator apps", {}},
       // metrics
       {"metrics.enabled", K::Bool, "true", "serve /metrics", {}},
   };

@@ -311,6 +311,10 @@ Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req)
     auto lease = pool_.acquire();
     if (!lease) return std::move(lease).error();
     pg::Connection& c = **lease;
+    // Evidence first: it commits together with the state, so the state read after it is at least
+    // as new (READ COMMITTED takes a fresh snapshot per statement).
+    auto done = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
+    if (!done) return std::move(done).error();
     auto r = c.execPrepared(
         "erds_core_transition_read",
         "SELECT d.state, m.consignment_mode, d.recipient_identifier, m.sender_party_id, m.sender_identifier, "
@@ -319,13 +323,15 @@ Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req)
         {pg::Param::text(req.messageId), pg::Param::integer(req.recipientIndex)});
     if (!r) return std::move(r).error();
     if (r->rows() != 1) return Error::notFound("no such delivery");
-    auto done = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
-    if (!done) return std::move(done).error();
     const auto state = deliveryStateFromName(r->get(0, 0));
     const auto mode = consignmentModeFromName(r->get(0, 1));
     if (!state || !mode) return Error::internal("delivery row with unknown state or mode");
     if (done->has_value()) return TransitionResult{**done, *state, true};
     if (!findTransition(*mode, *state, req.event)) {
+      // A concurrent identical step may have committed between the two reads.
+      auto again = findEvidence(c, req.messageId, req.recipientIndex, req.event, req.sequence);
+      if (!again) return std::move(again).error();
+      if (again->has_value()) return TransitionResult{**again, *state, true};
       return Error::conflict(std::string(eventName(req.event)) + " is not allowed in state " +
                              std::string(deliveryStateName(*state)));
     }
@@ -493,8 +499,7 @@ Result<std::vector<EvidenceRecord>> DeliveryStore::evidenceOf(const std::string&
   if (!lease) return std::move(lease).error();
   auto r = (*lease)->execPrepared("erds_core_evidence_of",
                                   "SELECT " + kEvidenceColumns +
-                                      " FROM evidence WHERE message_id = $1 ORDER BY created_at, "
-                                      "coalesce(recipient_index, -1), id",
+                                      " FROM evidence WHERE message_id = $1 ORDER BY stored_order",
                                   {pg::Param::text(messageId)});
   if (!r) return std::move(r).error();
   std::vector<EvidenceRecord> out;

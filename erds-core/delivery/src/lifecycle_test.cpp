@@ -67,7 +67,9 @@ TEST(LifecycleTest, TransitionCases) {
     auto t = findTransition(c.mode, c.from, c.event);
     SCOPED_TRACE(std::string(deliveryStateName(c.from)) + " + " + std::string(eventName(c.event)));
     ASSERT_EQ(t.has_value(), c.to.has_value());
-    if (t) EXPECT_EQ(t->to, *c.to);
+    if (t) {
+      EXPECT_EQ(t->to, *c.to);
+    }
   }
   EXPECT_EQ(findTransition(C, S::AwaitingAcceptance, E::ConsignmentAcceptance)->nextJob, kJobConsign);
   EXPECT_EQ(findTransition(B, S::Submitted, E::ContentConsignment)->nextJob, kJobNotifyConsignment);

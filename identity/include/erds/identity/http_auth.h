@@ -1,0 +1,49 @@
+// The authentication helper every HTTP component uses: request -> authenticated party (with its
+// current roles) + session level + methods, or Unauthorized. Tokens come from
+// "Authorization: Bearer <token>" or the erds_session cookie.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "erds/base/result.h"
+#include "erds/http/message.h"
+#include "erds/identity/account_store.h"
+#include "erds/identity/party.h"
+#include "erds/identity/session.h"
+
+namespace erds::identity {
+
+inline constexpr std::string_view kSessionCookieName = "erds_session";
+
+struct AuthenticatedParty {
+  std::string partyId;
+  RoleSet roles;                          // read from the store on every request (role changes apply at once)
+  AuthenticationContext authentication;   // level + methods of the login behind the session
+  std::string sessionRef;                 // "session:<hex prefix of the token hash>", for audit records
+};
+
+// Thread-safe if the stores are. Every call reads the session row, so a revocation on any node is
+// refused on the next request.
+class HttpAuthenticator {
+ public:
+  HttpAuthenticator(SessionManager& sessions, AccountStore& accounts) : sessions_(sessions), accounts_(accounts) {}
+
+  // Unauthorized (one message: "authentication required") for a missing, malformed, unknown,
+  // revoked or expired token, or a disabled or deleted party. Unavailable when the store fails.
+  // A bearer token takes precedence over the cookie.
+  Result<AuthenticatedParty> authenticate(const http::Request& request) const;
+
+  // The token the request presents (Bearer header first, then the erds_session cookie); nullopt
+  // if none. Does not validate it.
+  static std::optional<std::string> presentedToken(const http::Request& request);
+  // The erds_session cookie value, if any.
+  static std::optional<std::string> sessionCookie(const http::Request& request);
+
+ private:
+  SessionManager& sessions_;
+  AccountStore& accounts_;
+};
+
+}  // namespace erds::identity

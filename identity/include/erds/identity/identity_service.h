@@ -1,0 +1,88 @@
+// IdentityService: the identity component as erdsd runs it. Builds the PostgreSQL stores, the
+// login sequence, sessions and the officer workflow from configuration, registers the identity
+// HTTP routes (erds::http::RouteProvider) and seeds the development demo accounts.
+//
+// Routes (all JSON, errors application/problem+json, all in the OpenAPI document):
+//   POST   /api/v1/registrations                      self-registration -> unidentified party
+//   POST   /api/v1/sessions                           login -> bearer token + erds_session cookie
+//   DELETE /api/v1/sessions/current                   logout
+//   GET    /api/v1/me                                 the caller, its session, identifiers, identifications
+//   POST   /api/v1/me/totp, /api/v1/me/totp/confirm   TOTP enrolment
+//   GET|POST /api/v1/me/identifiers, POST /api/v1/me/identifiers/{id}/confirm   address binding
+//   GET|POST /api/v1/identity/verification-requests, GET .../{id}               the user's requests
+//   GET    /api/v1/officer/verification-requests, POST .../{id}/approve|reject  officer queue
+//   GET|POST /api/v1/admin/parties, POST /api/v1/admin/parties/{id}/roles       administration
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "erds/base/audit.h"
+#include "erds/base/clock.h"
+#include "erds/base/config.h"
+#include "erds/base/pg.h"
+#include "erds/base/result.h"
+#include "erds/base/secret.h"
+#include "erds/http/router.h"
+#include "erds/identity/http_auth.h"
+#include "erds/identity/notifier.h"
+#include "erds/identity/password_hasher.h"
+#include "erds/identity/session.h"
+#include "erds/identity/verification.h"
+
+namespace erds::identity {
+
+struct IdentityOptions {
+  Argon2Params argon2;
+  SessionPolicy sessions;
+  WorkflowOptions workflow;
+  bool requireStrongAuthentication = false;  // resolved from identity.require_strong_authentication
+  std::string totpIssuer = "erds";
+  Secret kek;             // 32 bytes / 64 hex (secrets.kek_file)
+  Secret documentPepper;  // >= 32 bytes (identity.document_pepper_file)
+  bool revealCodesInLog = false;  // development only
+  ServiceMode mode = ServiceMode::Development;
+
+  // From configuration. In development mode a missing secrets.kek_file or
+  // identity.document_pepper_file is replaced by a random per-process value (logged as a warning:
+  // TOTP enrolments do not survive a restart); in basic/qualified both are required. InvalidInput
+  // naming the key and the file otherwise.
+  static Result<IdentityOptions> fromConfig(const Config& config);
+};
+
+struct DemoAccount {
+  std::string identifier;
+  std::string password;
+  std::string description;   // "identified (physical_presence, substantial)", "officer", ...
+  std::string totpSecret;    // base32, "" when the account has no TOTP
+};
+
+class IdentityService : public http::RouteProvider {
+ public:
+  // `pool` (the daemon role), `clock` and `notifier` must outlive the service. InvalidInput for
+  // bad options (Argon2 parameters, KEK, pepper).
+  static Result<std::unique_ptr<IdentityService>> create(IdentityOptions options, pg::Pool& pool, const Clock& clock,
+                                                         Notifier& notifier);
+  ~IdentityService() override;
+
+  // Adds the identity routes, schemas and the "bearerAuth"/"cookieAuth" security schemes. Once.
+  Result<void> registerRoutes(http::Router& router) override;
+
+  // For other components' routes. Thread-safe.
+  const HttpAuthenticator& authenticator() const;
+
+  // Creates (idempotently) mailto:sender@example.test (identified: physical_presence,
+  // substantial), mailto:recipient@example.test (not identified) and mailto:officer@example.test
+  // (officer, TOTP enrolled: officers must authenticate strongly), with their identifiers bound.
+  // Passwords are fixed demo values; only for service.mode=development (InvalidInput otherwise).
+  // Unavailable while the database or its schema is not ready (call again later).
+  Result<std::vector<DemoAccount>> seedDemoAccounts();
+
+ private:
+  struct Impl;
+  explicit IdentityService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace erds::identity

@@ -1,0 +1,45 @@
+// Authenticator: the port through which the SMTP gateway asks the identity component who a client
+// is (AUTH PLAIN/LOGIN, TLS client certificate) and which envelope senders that party may use.
+// The gateway never sees password hashes or credential tables.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "erds/base/result.h"
+#include "erds/base/secret.h"
+#include "erds/identity/party.h"
+
+namespace erds::smtp {
+
+// Who authenticated, and how (the evidence records the method).
+struct AuthenticatedParty {
+  std::string partyId;
+  std::vector<identity::AuthenticationMethod> methods;
+  identity::LevelOfAssurance level = identity::LevelOfAssurance::None;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+
+  // SASL PLAIN/LOGIN: `username` and `password` as the client sent them (already base64-decoded).
+  // Returns the party on success. Errors: Unauthorized (wrong credentials, locked, throttled; the
+  // message must not say which), Unavailable (the credential store is down). Thread-safe; may block
+  // (password hashing).
+  virtual Result<AuthenticatedParty> authenticatePassword(std::string_view username,
+                                                          const Secret& password) = 0;
+
+  // A TLS client certificate (DER of the leaf, then DER of any chain the client sent) presented
+  // during STARTTLS. Returns the party bound to it. Errors: Unauthorized (unknown, untrusted,
+  // expired or revoked), Unavailable. Thread-safe.
+  virtual Result<AuthenticatedParty> authenticateCertificate(
+      std::string_view leafDer, const std::vector<std::string>& chainDer) = 0;
+
+  // Whether `party` may use `address` (an RFC 5321 mailbox, as given in MAIL FROM, without angle
+  // brackets) as envelope sender. Errors: Unauthorized (not bound), Unavailable. Thread-safe.
+  virtual Result<void> authorizeSender(const AuthenticatedParty& party, std::string_view address) = 0;
+};
+
+}  // namespace erds::smtp
