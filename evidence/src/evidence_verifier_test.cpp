@@ -5,8 +5,12 @@
 #include "erds/evidence/evidence_verifier.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -383,6 +387,81 @@ TEST(EvidenceVerifier, UnsealedEvidenceIsInvalid) {
   const auto r = verifyOrDie(testing::evidenceNow(Event::SubmissionAcceptance).document);
   EXPECT_EQ(r.status, VerifyStatus::Invalid);
   EXPECT_NE(r.reason.find("not sealed"), std::string::npos) << r.reason;
+}
+
+// A CRL issued by the fixture's root (valid from an hour ago for a day), revoking `revokedCertPem`
+// when given.
+std::string makeCrl(const testing::TestPki& pki, const std::string& revokedCertPem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(pki.root().certPem.data(), -1), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> ca(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr), X509_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new_mem_buf(pki.root().keyPem.data(), -1), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr),
+                                                          EVP_PKEY_free);
+  ERDS_CHECK(ca && key, "test root unreadable");
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+  X509_CRL_set_version(crl.get(), 1);
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get()));
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> last(X509_gmtime_adj(nullptr, -3600), ASN1_TIME_free);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_gmtime_adj(nullptr, 86400), ASN1_TIME_free);
+  X509_CRL_set1_lastUpdate(crl.get(), last.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  if (!revokedCertPem.empty()) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> rb(BIO_new_mem_buf(revokedCertPem.data(), -1), BIO_free);
+    std::unique_ptr<X509, decltype(&X509_free)> revoked(PEM_read_bio_X509(rb.get(), nullptr, nullptr, nullptr), X509_free);
+    X509_REVOKED* entry = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(revoked.get()));
+    X509_REVOKED_set_revocationDate(entry, last.get());
+    X509_CRL_add0_revoked(crl.get(), entry);
+  }
+  X509_CRL_sort(crl.get());
+  ERDS_CHECK(X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) > 0, "X509_CRL_sign failed");
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_X509_CRL(out.get(), crl.get());
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+TEST(EvidenceVerifier, CrlNotListingTheSealCertificateChecksRevocation) {
+  VerifyOptions o;
+  o.requireRevocation = true;
+  o.crlsPem = {makeCrl(fixture().pki, "")};
+  const auto r = verifyOrDie(sealNow(Event::SubmissionAcceptance), o);
+  EXPECT_EQ(r.status, VerifyStatus::Valid) << r.reason;
+  EXPECT_TRUE(r.revocationChecked);
+  EXPECT_TRUE(r.warnings.empty());
+}
+
+TEST(EvidenceVerifier, RevokedSealCertificateIsInvalid) {
+  VerifyOptions o;
+  o.crlsPem = {makeCrl(fixture().pki, fixture().sealP256.certPem)};
+  const auto r = verifyOrDie(sealNow(Event::SubmissionAcceptance), o);
+  EXPECT_EQ(r.status, VerifyStatus::Invalid);
+  EXPECT_NE(r.reason.find("revoked"), std::string::npos) << r.reason;
+}
+
+TEST(EvidenceVerifier, SeparateTsaTrust) {
+  // Seal anchors = our root, TSA anchors = an unrelated root: the token is INDETERMINATE.
+  testing::TestPki other("unrelated DEVELOPMENT root");
+  auto v = EvidenceVerifier::create(VerifierTrust{{fixture().pki.root().certPem}, {other.root().certPem}});
+  ASSERT_TRUE(v.has_value());
+  auto r = (*v)->verify(sealNow(Event::SubmissionAcceptance));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, VerifyStatus::Indeterminate);
+  EXPECT_NE(r->reason.find("TSA"), std::string::npos) << r->reason;
+}
+
+TEST(EvidenceVerifier, ConcurrentVerificationWithOneVerifier) {
+  const std::string doc = sealNow(Event::ContentConsignment);
+  std::atomic<int> valid{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i)
+        if (auto r = fixture().verifier->verify(doc); r && r->status == VerifyStatus::Valid) ++valid;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(valid.load(), 80);
 }
 
 }  // namespace

@@ -198,7 +198,7 @@ struct SmtpSession::State {
       phase = Phase::Command;
       return error(501, "5.5.2", "Invalid base64 data", close);
     }
-    std::string_view d = *decoded;
+    std::string_view d = *decoded;  // stays valid: *decoded is moved only after the last use of d
     std::size_t a = d.find('\0');
     std::size_t b = a == std::string_view::npos ? a : d.find('\0', a + 1);
     if (a == std::string_view::npos || b == std::string_view::npos) {
@@ -211,9 +211,9 @@ struct SmtpSession::State {
     if (!authz.empty() && authz != user) {
       return finishAuth(Error::unauthorized("authorization identity differs"), close);
     }
-    std::string wipe(decoded->size(), '\0');
-    decoded->swap(wipe);
-    return finishAuth(authenticator->authenticatePassword(user, password), close);
+    std::string username(user);
+    Secret wiped{std::move(*decoded)};  // the decoded response holds the password: wipe on scope exit
+    return finishAuth(authenticator->authenticatePassword(username, password), close);
   }
 
   std::string command(std::string_view line, Output* out) {

@@ -61,6 +61,27 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"identity.crl_file", K::Path, "", "PEM CRLs for client certificate revocation checks", {}},
       {"identity.require_crl", K::Bool, "false", "refuse client certificates without a CRL for their issuer", {}},
       {"identity.totp_issuer", K::String, "erds", "issuer shown by authenticator apps", {}},
+      // signer (erds-signer, the only process holding the evidence-sealing and time-stamping keys)
+      {"signer.socket", K::Path, "var/run/erds-signer.sock", "Unix socket of erds-signer (served by it, used by its clients)", {}},
+      {"signer.key_dir", K::Path, "", "directory with seal.pem/seal.key and tsu.pem/tsu.key (layout of erdsctl pki init)", {}},
+      {"signer.backend", K::Enum, "file", "where erds-signer keeps its keys: PEM files in signer.key_dir or a PKCS#11 token",
+       {"file", "pkcs11"}},
+      {"signer.socket_group", K::String, "", "group given to the signer socket (mode 0660; \"\" = the process's group)", {}},
+      {"signer.max_signatures_per_second", K::Int, "20000", "erds-signer rate limit (token bucket, burst of one second)", {}},
+      {"signer.mode", K::Enum, "socket", "how erdsd and erds-smtpd get signatures: from erds-signer (socket) or in-process keys (development)",
+       {"inprocess", "socket"}},
+      {"pkcs11.module", K::Path, "", "PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)", {}},
+      {"pkcs11.token_uri", K::String, "", "RFC 7512 token URI without object or PIN, e.g. pkcs11:token=erds", {}},
+      {"pkcs11.pin_file", K::SecretFile, "", "user PIN of the PKCS#11 token (mode 0400/0600)", {}},
+      // tsa
+      {"tsa.source", K::Enum, "builtin", "time stamps from the built-in RFC 3161 unit or external TSAs", {"builtin", "external"}},
+      {"tsa.policy_oid", K::String, "1.3.6.1.4.1.55555.1.1",
+       "TSA policy OID of the built-in unit (default: a private-arc OID for development, not a registered policy)", {}},
+      {"tsa.accuracy", K::Duration, "1s", "accuracy stated in built-in time stamps", {}},
+      {"tsa.require_synced_clock", K::Bool, "true", "refuse to issue time stamps while the kernel reports an unsynchronised clock", {}},
+      {"tsa.urls", K::String, "", "comma-separated RFC 3161 URLs of external TSAs, tried in order", {}},
+      {"tsa.trust_anchors", K::Path, "", "PEM trust anchors for external time-stamp tokens", {}},
+      {"tsa.timeout", K::Duration, "5s", "timeout per external TSA request", {}},
       // metrics
       {"metrics.enabled", K::Bool, "true", "serve /metrics", {}},
   };

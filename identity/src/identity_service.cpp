@@ -1,0 +1,1071 @@
+// The identity component as erdsd runs it: PostgreSQL stores, login, sessions, TOTP, identifier
+// binding, officer workflow, administration, and their HTTP routes.
+#include "erds/identity/identity_service.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <optional>
+
+#include "crypto_util.h"
+#include "erds/base/aead.h"
+#include "erds/base/log.h"
+#include "erds/http/problem.h"
+#include "erds/identity/password_login.h"
+#include "erds/identity/postgres_stores.h"
+
+namespace erds::identity {
+namespace {
+
+using http::Request;
+using http::Response;
+using http::RouteSpec;
+
+constexpr http::ProblemType kForbidden{403, "urn:erds:problem:forbidden", "Forbidden"};
+constexpr std::size_t kMaxIdentifierLength = 320;
+constexpr std::size_t kMinPasswordLength = 12;
+constexpr auto kIdentifierCodeLifetime = std::chrono::minutes(30);
+
+// ---- JSON in ----------------------------------------------------------------------------------
+
+class JsonBody {
+ public:
+  static Result<JsonBody> parse(const std::string& body) {
+    try {
+      Poco::JSON::Parser parser;
+      auto v = parser.parse(body.empty() ? std::string("{}") : body);
+      auto obj = v.extract<Poco::JSON::Object::Ptr>();
+      if (!obj) return Error::invalidInput("request body must be a JSON object");
+      return JsonBody(obj);
+    } catch (const std::exception&) {
+      return Error::invalidInput("request body must be a JSON object");
+    }
+  }
+  // nullopt if absent or null; InvalidInput (via ok=false) if present but not a string.
+  Result<std::optional<std::string>> optString(const std::string& name) const {
+    if (!obj_->has(name) || obj_->isNull(name)) return std::optional<std::string>();
+    auto v = obj_->get(name);
+    if (!v.isString()) return Error::invalidInput("\"" + name + "\" must be a string");
+    return std::optional<std::string>(v.convert<std::string>());
+  }
+  Result<std::string> string(const std::string& name) const {
+    auto v = optString(name);
+    if (!v) return v.error();
+    if (!v->has_value() || (*v)->empty()) return Error::invalidInput("\"" + name + "\" is required");
+    return **v;
+  }
+  Result<std::vector<std::string>> stringArray(const std::string& name) const {
+    if (!obj_->has(name)) return Error::invalidInput("\"" + name + "\" is required");
+    auto arr = obj_->getArray(name);
+    if (!arr) return Error::invalidInput("\"" + name + "\" must be an array of strings");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto v = arr->get(static_cast<unsigned>(i));
+      if (!v.isString()) return Error::invalidInput("\"" + name + "\" must be an array of strings");
+      out.push_back(v.convert<std::string>());
+    }
+    return out;
+  }
+  Result<std::optional<bool>> optBool(const std::string& name) const {
+    if (!obj_->has(name) || obj_->isNull(name)) return std::optional<bool>();
+    auto v = obj_->get(name);
+    if (!v.isBoolean()) return Error::invalidInput("\"" + name + "\" must be a boolean");
+    return std::optional<bool>(v.convert<bool>());
+  }
+  std::optional<JsonBody> object(const std::string& name) const {
+    auto o = obj_->getObject(name);
+    if (!o) return std::nullopt;
+    return JsonBody(o);
+  }
+
+ private:
+  explicit JsonBody(Poco::JSON::Object::Ptr o) : obj_(std::move(o)) {}
+  Poco::JSON::Object::Ptr obj_;
+};
+
+// ---- JSON out ---------------------------------------------------------------------------------
+
+std::string q(std::string_view s) { return "\"" + log::jsonEscape(s) + "\""; }
+std::string time(TimePoint t) { return q(formatRfc3339(t, false)); }
+
+std::string rolesJson(RoleSet roles) {
+  std::string out = "[";
+  for (Role r : {Role::User, Role::Officer, Role::Admin}) {
+    if (!roles.has(r)) continue;
+    if (out.size() > 1) out += ",";
+    out += q(roleName(r));
+  }
+  return out + "]";
+}
+
+std::string partyJson(const Party& p, bool disabled) {
+  std::string out = "{\"id\":" + q(p.id) + ",\"kind\":" + q(partyKindName(p.kind)) + ",\"roles\":" + rolesJson(p.roles) +
+                    ",\"disabled\":" + (disabled ? "true" : "false") + ",\"created_at\":" + time(p.createdAt);
+  if (p.natural) {
+    out += ",\"natural\":{\"family_name\":" + q(p.natural->familyName) + ",\"first_name\":" + q(p.natural->firstName) +
+           ",\"date_of_birth\":" + q(p.natural->dateOfBirth) + ",\"person_identifier\":" +
+           q(p.natural->personIdentifier) + "}";
+  }
+  if (p.legal) {
+    out += ",\"legal\":{\"legal_name\":" + q(p.legal->legalName) + ",\"legal_person_identifier\":" +
+           q(p.legal->legalPersonIdentifier) + "}";
+  }
+  return out + "}";
+}
+
+std::string authenticationJson(const AuthenticationContext& a) {
+  std::string methods = "[";
+  for (AuthenticationMethod m : a.methods) methods += (methods.size() > 1 ? "," : "") + q(authenticationMethodName(m));
+  methods += "]";
+  return "{\"level\":" + q(levelName(a.level)) + ",\"methods\":" + methods + ",\"strong\":" +
+         (a.strong() ? "true" : "false") + ",\"at\":" + time(a.at) + "}";
+}
+
+std::string bindingJson(const IdentifierBinding& b) {
+  std::string out = "{\"id\":" + q(b.id) + ",\"identifier\":" + q(b.identifier) + ",\"status\":" +
+                    q(bindingStatusName(b.status)) + ",\"created_at\":" + time(b.createdAt);
+  if (b.boundAt) out += ",\"bound_at\":" + time(*b.boundAt);
+  if (b.status == BindingStatus::Pending) out += ",\"code_expires_at\":" + time(b.codeExpiresAt);
+  return out + "}";
+}
+
+std::string identificationJson(const Identification& i) {
+  std::string out = "{\"id\":" + q(i.id) + ",\"method\":" + q(identificationMethodName(i.method)) + ",\"level\":" +
+                    q(levelName(i.level)) + ",\"at\":" + time(i.at) + ",\"revoked\":" + (i.revoked ? "true" : "false");
+  if (i.validUntil) out += ",\"valid_until\":" + time(*i.validUntil);
+  return out + "}";
+}
+
+std::string requestJson(const VerificationRequest& r) {
+  std::string out = "{\"id\":" + q(r.id) + ",\"party_id\":" + q(r.partyId) + ",\"created_by\":" + q(r.createdBy) +
+                    ",\"requested_level\":" + q(levelName(r.requestedLevel)) + ",\"status\":" +
+                    q(verificationStatusName(r.status)) + ",\"created_at\":" + time(r.createdAt) + ",\"version\":" +
+                    std::to_string(r.version);
+  if (r.document) {
+    // The document number is never returned (only its keyed hash is stored).
+    out += ",\"document\":{\"type\":" + q(r.document->documentType) + ",\"issuing_country\":" +
+           q(r.document->issuingCountry) + ",\"expires_on\":" + q(r.document->expiresOn) + ",\"reviewed_by\":" +
+           q(r.document->reviewedBy) + "}";
+  }
+  out += ",\"approvals\":[";
+  for (std::size_t i = 0; i < r.approvals.size(); ++i) {
+    const Approval& a = r.approvals[i];
+    out += std::string(i ? "," : "") + "{\"officer_id\":" + q(a.officerId) + ",\"method\":" +
+           q(identificationMethodName(a.method)) + ",\"level\":" + q(levelName(a.level)) + ",\"at\":" + time(a.at) + "}";
+  }
+  out += "]";
+  if (r.status == VerificationStatus::Rejected) out += ",\"rejection_reason\":" + q(r.rejectionReason);
+  if (!r.decidedBy.empty()) out += ",\"decided_by\":" + q(r.decidedBy) + ",\"decided_at\":" + time(r.decidedAt);
+  return out + "}";
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+Response problem(const http::ProblemType& type, std::string_view detail, const Request& req) {
+  return Response::text(type.status, http::renderProblem(type, detail, req.path, req.requestId),
+                        std::string(http::kProblemContentType));
+}
+
+Response unauthorizedResponse(const Request& req, std::string_view detail) {
+  Response r = problem(http::problemType(ErrorCode::Unauthorized), detail, req);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"erds\"");
+  return r;
+}
+
+Response forbidden(const Request& req, std::string_view detail) { return problem(kForbidden, detail, req); }
+
+std::string clientIp(const Request& req) {
+  const std::string& a = req.clientAddress;
+  if (!a.empty() && a.front() == '[') {
+    auto end = a.find(']');
+    return end == std::string::npos ? a : a.substr(1, end - 1);
+  }
+  auto colon = a.rfind(':');
+  if (colon != std::string::npos && a.find(':') == colon) return a.substr(0, colon);
+  return a;
+}
+
+Result<void> validateIdentifier(const std::string& id) {
+  const Error bad = Error::invalidInput("identifier must be \"mailto:local@domain\"");
+  if (id.size() > kMaxIdentifierLength || id.size() < 7) return bad;
+  std::string scheme = id.substr(0, 7);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "mailto:") return bad;
+  std::string addr = id.substr(7);
+  auto at = addr.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= addr.size() || addr.find('@', at + 1) != std::string::npos) {
+    return bad;
+  }
+  for (unsigned char c : addr) {
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\') return bad;
+  }
+  if (addr.find('.', at) == std::string::npos) return bad;
+  return ok();
+}
+
+Result<void> validatePassword(const std::string& pw) {
+  if (pw.size() < kMinPasswordLength) {
+    return Error::invalidInput("password must be at least " + std::to_string(kMinPasswordLength) + " characters");
+  }
+  if (pw.size() > PasswordHasher::kMaxPasswordBytes) return Error::invalidInput("password too long");
+  return ok();
+}
+
+std::string newCode() {
+  // 8 decimal digits from 40 random bits (bias below 1e-4, irrelevant with 5 attempts).
+  std::string raw = internal::randomBytes(5);
+  uint64_t v = 0;
+  for (unsigned char c : raw) v = (v << 8) | c;
+  std::string s = std::to_string(v % 100000000ULL);
+  return std::string(8 - s.size(), '0') + s;
+}
+
+std::string codeHash(std::string_view code) { return internal::sha256("erds-identifier-code:" + std::string(code)); }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+// ---- options ----------------------------------------------------------------------------------
+
+Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
+  IdentityOptions o;
+  o.mode = config.mode();
+  auto where = [&](const std::string& key) { return key + " (" + config.sourceOf(key) + ")"; };
+  auto intKey = [&](const std::string& key, int64_t lo, int64_t hi) -> Result<uint32_t> {
+    int64_t v = config.getInt(key);
+    if (v < lo || v > hi) {
+      return Error::invalidInput(where(key) + ": must be " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    return static_cast<uint32_t>(v);
+  };
+  auto t = intKey("identity.argon2_t_cost", 1, 20);
+  if (!t) return t.error();
+  auto m = intKey("identity.argon2_m_cost_kib", 64, 1 << 21);
+  if (!m) return m.error();
+  auto p = intKey("identity.argon2_parallelism", 1, 16);
+  if (!p) return p.error();
+  o.argon2.timeCost = *t;
+  o.argon2.memoryKiB = *m;
+  o.argon2.parallelism = *p;
+  if (auto v = o.argon2.validate(); !v) return Error::invalidInput("identity.argon2_*: " + v.error().message);
+
+  o.sessions.idleTimeout =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(config.getMillis("identity.session_idle_timeout")));
+  o.sessions.absoluteTimeout = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::milliseconds(config.getMillis("identity.session_absolute_timeout")));
+  if (o.sessions.idleTimeout.count() < 60) return Error::invalidInput(where("identity.session_idle_timeout") + ": must be >= 1m");
+  if (o.sessions.absoluteTimeout < o.sessions.idleTimeout) {
+    return Error::invalidInput(where("identity.session_absolute_timeout") + ": must be >= identity.session_idle_timeout");
+  }
+  if (o.sessions.touchInterval > o.sessions.idleTimeout / 2) o.sessions.touchInterval = o.sessions.idleTimeout / 2;
+
+  o.workflow.secondApprovalForHigh = config.getBool("identity.second_approval_for_high");
+  const std::string strong = config.getString("identity.require_strong_authentication");
+  o.requireStrongAuthentication = strong.empty() ? o.mode == ServiceMode::Qualified : strong == "true";
+  o.totpIssuer = config.getString("identity.totp_issuer");
+  if (o.totpIssuer.empty()) o.totpIssuer = "erds";
+  o.revealCodesInLog = o.mode == ServiceMode::Development;
+
+  auto secret = [&](const std::string& key, std::size_t minBytes, Secret& out) -> Result<void> {
+    if (!config.isSet(key)) {
+      if (o.mode != ServiceMode::Development) {
+        return Error::invalidInput(key + " (" + config.sourceOf(key) + "): required in service.mode=" +
+                                   std::string(serviceModeName(o.mode)));
+      }
+      log::warn("identity.ephemeral_secret",
+                {{"key", key}, {"effect", "random per process; data protected by it is lost on restart"}});
+      out = Secret(crypto::randomBytes(32));
+      return ok();
+    }
+    auto s = config.readSecret(key);
+    if (!s) return s.error();
+    if (s->size() < minBytes) {
+      return Error::invalidInput(key + " (" + config.getPath(key) + "): needs at least " + std::to_string(minBytes) +
+                                 " bytes");
+    }
+    out = std::move(*s);
+    return ok();
+  };
+  ERDS_RETURN_IF_ERROR(secret("secrets.kek_file", 32, o.kek));
+  ERDS_RETURN_IF_ERROR(secret("identity.document_pepper_file", 32, o.documentPepper));
+  return o;
+}
+
+// ---- the service ------------------------------------------------------------------------------
+
+struct IdentityService::Impl {
+  Impl(IdentityOptions o, pg::Pool& p, const Clock& c, Notifier& n, crypto::KeyEncryptionKey k, PasswordHasher h,
+       DocumentNumberHasher d)
+      : options(std::move(o)),
+        pool(p),
+        clock(c),
+        notifier(n),
+        audit(c),
+        kek(std::move(k)),
+        hasher(std::move(h)),
+        documentHasher(std::move(d)),
+        accounts(p),
+        credentials(p),
+        factors(p, kek),
+        sessionStore(p, options.sessions.idleTimeout),
+        throttleStore(p),
+        verifications(p, audit),
+        throttle(throttleStore, c),
+        login(credentials, factors, throttle, hasher, c),
+        sessions(sessionStore, c, options.sessions),
+        totp(factors, c),
+        workflow(verifications, c, documentHasher, options.workflow),
+        authenticator(sessions, accounts) {}
+
+  IdentityOptions options;
+  pg::Pool& pool;
+  const Clock& clock;
+  Notifier& notifier;
+  AuditLog audit;
+  crypto::KeyEncryptionKey kek;
+  PasswordHasher hasher;
+  DocumentNumberHasher documentHasher;
+  PostgresAccountStore accounts;
+  PostgresCredentialStore credentials;
+  PostgresSecondFactorStore factors;
+  PostgresSessionStore sessionStore;
+  PostgresThrottleStore throttleStore;
+  PostgresVerificationStore verifications;
+  LoginThrottle throttle;
+  PasswordLogin login;
+  SessionManager sessions;
+  TotpVerifier totp;
+  VerificationWorkflow workflow;
+  HttpAuthenticator authenticator;
+
+  // Appends an audit record in its own transaction; a failure is logged and returned.
+  Result<void> record(const std::string& actor, const std::string& action, const std::string& object,
+                      const std::string& outcome, const std::string& details = "{}") {
+    AuditEvent e;
+    e.actor = actor;
+    e.action = action;
+    e.object = object;
+    e.outcome = outcome;
+    e.detailsJson = details;
+    auto r = audit.append(pool, e);
+    if (!r) {
+      log::error("identity.audit_failed", {{"action", action}, {"error", r.error().toString()}});
+      return r.error();
+    }
+    return ok();
+  }
+
+  static Actor actorOf(const AuthenticatedParty& p) {
+    return Actor{p.partyId, p.roles, p.sessionRef, p.authentication.strong()};
+  }
+
+  std::string sessionCookie(const Secret& token) const {
+    return std::string(kSessionCookieName) + "=" + std::string(token.reveal()) +
+           "; Path=/; Max-Age=" + std::to_string(options.sessions.absoluteTimeout.count()) +
+           "; Secure; HttpOnly; SameSite=Strict";
+  }
+
+  // Wraps a handler that needs an authenticated caller.
+  template <typename F>
+  http::Handler authed(F f) {
+    return [this, f](const Request& req) -> Result<Response> {
+      auto who = authenticator.authenticate(req);
+      if (!who) {
+        if (who.error().is(ErrorCode::Unauthorized)) return unauthorizedResponse(req, who.error().message);
+        return who.error();
+      }
+      return f(req, *who);
+    };
+  }
+
+  // ---- handlers ----
+
+  Result<Response> registration(const Request& req) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto identifier = body->string("identifier");
+    if (!identifier) return identifier.error();
+    auto password = body->string("password");
+    if (!password) return password.error();
+    ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
+    ERDS_RETURN_IF_ERROR(validatePassword(*password));
+    auto family = body->optString("family_name");
+    if (!family) return family.error();
+    auto first = body->optString("first_name");
+    if (!first) return first.error();
+    const std::string loginId = lower(*identifier);
+    const Secret pw(std::move(*password));
+
+    // The throttle bounds how much Argon2 work one address can make us do.
+    auto gate = throttle.check(loginId, clientIp(req));
+    if (!gate) return gate.error();
+    if (!gate->allowed) return tooMany(req, gate->retryAfter);
+
+    auto phc = hasher.hash(pw.reveal());
+    if (!phc) return phc.error();
+    Party party;
+    party.id = "p_" + internal::hex(internal::randomBytes(16));
+    party.kind = PartyKind::Natural;
+    party.roles = RoleSet{Role::User};
+    party.natural = NaturalPersonAttributes{family->value_or(""), first->value_or(""), "", ""};
+    party.createdAt = clock.now();
+    auto created = accounts.createAccount(party, loginId, *phc);
+    const std::string accepted =
+        R"({"status":"accepted","next":"sign in, then confirm your address with the code sent to it"})";
+    if (!created) {
+      if (!created.error().is(ErrorCode::Conflict)) return created.error();
+      // Same answer as a new registration: registration must not tell who has an account.
+      (void)record("anonymous", "identity.registration", "", "denied", R"({"reason":"identifier exists"})");
+      (void)throttle.recordFailure(loginId, clientIp(req));
+      return Response::json(202, accepted);
+    }
+    (void)record("party:" + party.id, "identity.registration", "party:" + party.id, "success");
+    auto claim = claimAndSend(party.id, loginId);
+    if (!claim) log::warn("identity.registration_claim_failed", {{"error", claim.error().toString()}});
+    return Response::json(202, accepted);
+  }
+
+  Response tooMany(const Request& req, std::chrono::seconds retryAfter) {
+    Response r = problem(http::problemType(http::FrameworkError::TooManyRequests),
+                         "too many failed attempts; try again later", req);
+    r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, retryAfter.count())));
+    return r;
+  }
+
+  Result<IdentifierBinding> claimAndSend(const std::string& partyId, const std::string& identifier) {
+    const std::string code = newCode();
+    const TimePoint expires =
+        clock.now() + std::chrono::duration_cast<std::chrono::microseconds>(kIdentifierCodeLifetime);
+    auto b = accounts.claimIdentifier(partyId, identifier, codeHash(code), expires, clock.now());
+    if (!b) return b.error();
+    auto sent = notifier.sendProofOfControlCode(b->identifier, Secret(code), expires);
+    if (!sent) return sent.error();
+    return b;
+  }
+
+  Result<Response> createSession(const Request& req) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto identifier = body->string("identifier");
+    if (!identifier) return identifier.error();
+    auto password = body->string("password");
+    if (!password) return password.error();
+    auto totpCode = body->optString("totp");
+    if (!totpCode) return totpCode.error();
+    auto recovery = body->optString("recovery_code");
+    if (!recovery) return recovery.error();
+    if (identifier->size() > kMaxIdentifierLength) return Error::invalidInput("identifier too long");
+    const std::string ip = clientIp(req);
+    const std::string idKey = LoginThrottle::identifierKey(*identifier);
+
+    auto gate = throttle.check(*identifier, ip);
+    if (!gate) return gate.error();
+    if (!gate->allowed) {
+      (void)record("anonymous", "auth.login", "", "denied",
+                   "{\"reason\":\"locked\",\"identifier_key\":" + q(idKey) + ",\"ip\":" + q(ip) + "}");
+      return tooMany(req, gate->retryAfter);
+    }
+    LoginRequest lr{*identifier, Secret(std::move(*password)), totpCode->value_or(""), recovery->value_or(""), ip};
+    auto outcome = login.login(lr);
+    if (!outcome || outcome->status != LoginStatus::Authenticated) {
+      if (outcome || outcome.error().is(ErrorCode::Unauthorized)) {
+        (void)record("anonymous", "auth.login", "", "failure",
+                     "{\"identifier_key\":" + q(idKey) + ",\"ip\":" + q(ip) + "}");
+        // Locked meanwhile (this failure started a lockout): still the same 401, so the answer
+        // to a guess never depends on whether the account exists.
+        return unauthorizedResponse(req, "invalid credentials");
+      }
+      return outcome.error();
+    }
+    // Never reuse a session the client brought along (fixation); end it instead.
+    if (auto presented = HttpAuthenticator::sessionCookie(req)) (void)sessions.revoke(*presented);
+    auto issued = sessions.create(outcome->partyId, outcome->authentication);
+    if (!issued) return issued.error();
+    const std::string ref = "session:" + internal::hex(issued->session.tokenHash).substr(0, 32);
+    auto audited = record("party:" + outcome->partyId, "auth.login", "party:" + outcome->partyId, "success",
+                          "{\"session\":" + q(ref) + ",\"authentication\":" +
+                              authenticationJson(outcome->authentication) + ",\"ip\":" + q(ip) + "}");
+    if (!audited) {
+      (void)sessions.revoke(issued->token.reveal());  // no unaudited sessions
+      return Error::unavailable("audit log unavailable");
+    }
+    Response r = Response::json(
+        201, "{\"token\":" + q(issued->token.reveal()) + ",\"token_type\":\"Bearer\",\"party_id\":" +
+                 q(outcome->partyId) + ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) +
+                 ",\"idle_timeout_seconds\":" + std::to_string(options.sessions.idleTimeout.count()) +
+                 ",\"authentication\":" + authenticationJson(outcome->authentication) + "}");
+    r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
+    return r;
+  }
+
+  Result<Response> deleteSession(const Request& req, const AuthenticatedParty& who) {
+    auto token = HttpAuthenticator::presentedToken(req);
+    auto r = sessions.revoke(token.value_or(""));
+    if (!r && !r.error().is(ErrorCode::Unauthorized)) return r.error();
+    (void)record("party:" + who.partyId, "auth.logout", "party:" + who.partyId, "success",
+                 "{\"session\":" + q(who.sessionRef) + "}");
+    Response out = Response::noContent();
+    out.headers.emplace_back("Set-Cookie", std::string(kSessionCookieName) +
+                                               "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
+    return out;
+  }
+
+  Result<Response> me(const Request&, const AuthenticatedParty& who) {
+    bool disabled = false;
+    auto party = accounts.findParty(who.partyId, &disabled);
+    if (!party) return party.error();
+    auto login = accounts.loginIdentifierOf(who.partyId);
+    auto totpState = accounts.totpConfirmed(who.partyId);
+    if (!totpState && !totpState.error().is(ErrorCode::NotFound)) return totpState.error();
+    auto bindings = accounts.bindingsOf(who.partyId);
+    if (!bindings) return bindings.error();
+    auto ids = verifications.identificationsOf(who.partyId);
+    if (!ids) return ids.error();
+    std::string out = "{\"party\":" + partyJson(*party, disabled) + ",\"login_identifier\":" +
+                      q(login ? *login : std::string()) + ",\"session\":" + authenticationJson(who.authentication) +
+                      ",\"totp_enrolled\":" + (totpState && *totpState ? "true" : "false") + ",\"identifiers\":[";
+    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
+    out += "],\"identifications\":[";
+    for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + identificationJson((*ids)[i]);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<Response> startTotp(const Request& req, const AuthenticatedParty& who) {
+    auto confirmed = accounts.totpConfirmed(who.partyId);
+    if (confirmed && *confirmed) return Error::conflict("TOTP is already enrolled");
+    if (!confirmed && !confirmed.error().is(ErrorCode::NotFound)) return confirmed.error();
+    auto seed = totp.enrol(who.partyId);
+    if (!seed) return seed.error();
+    auto account = accounts.loginIdentifierOf(who.partyId);
+    std::string label = account ? account->substr(account->rfind(':') + 1) : who.partyId;
+    Secret uri = otpauthUri(options.totpIssuer, label, *seed);
+    (void)record("party:" + who.partyId, "auth.totp.enrolment_started", "party:" + who.partyId, "success");
+    (void)req;
+    return Response::json(201, "{\"otpauth_uri\":" + q(uri.reveal()) + ",\"secret\":" +
+                                   q(internal::base32Encode(seed->reveal())) + "}");
+  }
+
+  Result<Response> confirmTotp(const Request& req, const AuthenticatedParty& who) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto code = body->string("code");
+    if (!code) return code.error();
+    auto confirmed = accounts.totpConfirmed(who.partyId);
+    if (!confirmed) {
+      return confirmed.error().is(ErrorCode::NotFound) ? Error::conflict("start TOTP enrolment first")
+                                                       : confirmed.error();
+    }
+    if (*confirmed) return Error::conflict("TOTP is already enrolled");
+    auto step = totp.verify(who.partyId, *code);
+    if (!step) {
+      if (!step.error().is(ErrorCode::Unauthorized)) return step.error();
+      (void)record("party:" + who.partyId, "auth.totp.enrolment_confirmed", "party:" + who.partyId, "failure");
+      return Error::invalidInput("invalid one-time code");
+    }
+    ERDS_RETURN_IF_ERROR(accounts.confirmTotp(who.partyId));
+    RecoveryCodeSet codes = generateRecoveryCodes();
+    ERDS_RETURN_IF_ERROR(factors.replaceRecoveryCodes(who.partyId, codes.hashes));
+    (void)record("party:" + who.partyId, "auth.totp.enrolment_confirmed", "party:" + who.partyId, "success");
+    std::string list = "[";
+    for (std::size_t i = 0; i < codes.codes.size(); ++i) list += (i ? "," : "") + q(codes.codes[i].reveal());
+    return Response::json(200, "{\"recovery_codes\":" + list + "]}");
+  }
+
+  Result<Response> listIdentifiers(const Request&, const AuthenticatedParty& who) {
+    auto bindings = accounts.bindingsOf(who.partyId);
+    if (!bindings) return bindings.error();
+    std::string out = "{\"identifiers\":[";
+    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<Response> addIdentifier(const Request& req, const AuthenticatedParty& who) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto identifier = body->string("identifier");
+    if (!identifier) return identifier.error();
+    ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
+    auto b = claimAndSend(who.partyId, lower(*identifier));
+    if (!b) return b.error();
+    (void)record("party:" + who.partyId, "identity.identifier.claimed", "party:" + who.partyId, "success",
+                 "{\"binding\":" + q(b->id) + "}");
+    return Response::json(202, bindingJson(*b));
+  }
+
+  Result<Response> confirmIdentifier(const Request& req, const AuthenticatedParty& who) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto code = body->string("code");
+    if (!code) return code.error();
+    if (code->size() > 32) return Error::invalidInput("invalid or expired code");
+    auto b = accounts.confirmIdentifier(who.partyId, req.param("id"), codeHash(*code), clock.now());
+    if (!b) {
+      (void)record("party:" + who.partyId, "identity.identifier.bound", "party:" + who.partyId,
+                   b.error().is(ErrorCode::Unauthorized) ? "failure" : "denied",
+                   "{\"binding\":" + q(req.param("id")) + "}");
+      if (b.error().is(ErrorCode::Unauthorized)) return Error::invalidInput(b.error().message);
+      return b.error();
+    }
+    (void)record("party:" + who.partyId, "identity.identifier.bound", "party:" + who.partyId, "success",
+                 "{\"binding\":" + q(b->id) + "}");
+    return Response::json(200, bindingJson(*b));
+  }
+
+  Result<Response> listOwnRequests(const Request&, const AuthenticatedParty& who) {
+    auto list = accounts.verificationRequestsOf(who.partyId);
+    if (!list) return list.error();
+    std::string out = "{\"verification_requests\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + requestJson((*list)[i]);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<Response> openRequest(const Request& req, const AuthenticatedParty& who) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto level = body->optString("requested_level");
+    if (!level) return level.error();
+    auto parsed = parseLevel(level->value_or("substantial"));
+    if (!parsed) return parsed.error();
+    auto r = workflow.open(actorOf(who), who.partyId, *parsed);
+    if (!r) return r.error();
+    return Response::json(201, requestJson(*r));
+  }
+
+  Result<Response> getOwnRequest(const Request& req, const AuthenticatedParty& who) {
+    auto r = verifications.find(req.param("id"));
+    // Another party's request is "not found", exactly as a missing one.
+    if (!r || r->partyId != who.partyId) {
+      if (r || r.error().is(ErrorCode::NotFound)) {
+        if (r) {
+          (void)record("party:" + who.partyId, "identity.verification.read", "party:" + r->partyId, "denied",
+                       "{\"request\":" + q(r->id) + "}");
+        }
+        return Error::notFound("no such verification request");
+      }
+      return r.error();
+    }
+    return Response::json(200, requestJson(*r));
+  }
+
+  Result<Response> officerQueue(const Request& req, const AuthenticatedParty& who) {
+    if (!who.roles.has(Role::Officer)) {
+      (void)record("party:" + who.partyId, "identity.officer.queue", "", "denied");
+      return forbidden(req, "verification officer role required");
+    }
+    auto list = workflow.queue(actorOf(who));
+    if (!list) return list.error();
+    std::string out = "{\"verification_requests\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + requestJson((*list)[i]);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<Response> decisionError(const Request& req, const AuthenticatedParty& who, const std::string& requestId,
+                                 const Error& e) {
+    if (e.is(ErrorCode::Unauthorized)) {
+      (void)record("party:" + who.partyId, "identity.verification.decision", "verification_request:" + requestId,
+                   "denied", "{\"reason\":" + q(e.message) + "}");
+      return forbidden(req, e.message);
+    }
+    return e;
+  }
+
+  Result<Response> approve(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    if (!who.roles.has(Role::Officer)) return decisionError(req, who, id, Error::unauthorized("verification officer role required"));
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto methodName = body->string("method");
+    if (!methodName) return methodName.error();
+    auto levelName = body->string("level");
+    if (!levelName) return levelName.error();
+    auto method = parseIdentificationMethod(*methodName);
+    if (!method) return method.error();
+    auto level = parseLevel(*levelName);
+    if (!level) return level.error();
+    const Actor actor = actorOf(who);
+    if (auto doc = body->object("document")) {
+      auto type = doc->string("type");
+      if (!type) return type.error();
+      auto country = doc->string("issuing_country");
+      if (!country) return country.error();
+      auto number = doc->string("number");
+      if (!number) return number.error();
+      auto expires = doc->string("expires_on");
+      if (!expires) return expires.error();
+      auto r = workflow.recordDocument(actor, id, *type, *country, *number, *expires);
+      if (!r) return decisionError(req, who, id, r.error());
+    }
+    auto r = workflow.approve(actor, id, *method, *level);
+    if (!r) return decisionError(req, who, id, r.error());
+    return Response::json(200, requestJson(*r));
+  }
+
+  Result<Response> reject(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    if (!who.roles.has(Role::Officer)) return decisionError(req, who, id, Error::unauthorized("verification officer role required"));
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto reason = body->string("reason");
+    if (!reason) return reason.error();
+    auto r = workflow.reject(actorOf(who), id, *reason);
+    if (!r) return decisionError(req, who, id, r.error());
+    return Response::json(200, requestJson(*r));
+  }
+
+  Result<Response> adminDenied(const Request& req, const AuthenticatedParty& who, const std::string& action,
+                               const std::string& object, const std::string& why) {
+    (void)record("party:" + who.partyId, action, object, "denied", "{\"reason\":" + q(why) + "}");
+    return forbidden(req, why);
+  }
+
+  Result<Response> listParties(const Request& req, const AuthenticatedParty& who) {
+    if (!who.roles.has(Role::Admin)) return adminDenied(req, who, "admin.parties.list", "", "administrator role required");
+    int limit = 100;
+    int offset = 0;
+    if (auto l = req.queryParam("limit")) limit = std::clamp(std::atoi(l->c_str()), 1, 500);
+    if (auto o = req.queryParam("offset")) offset = std::max(0, std::atoi(o->c_str()));
+    auto list = accounts.listParties(limit, offset);
+    if (!list) return list.error();
+    (void)record("party:" + who.partyId, "admin.parties.list", "", "success");
+    std::string out = "{\"parties\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + partyJson((*list)[i], false);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<RoleSet> parseRoles(const JsonBody& body) {
+    auto names = body.stringArray("roles");
+    if (!names) return names.error();
+    RoleSet roles;
+    for (const auto& n : *names) {
+      auto r = parseRole(n);
+      if (!r) return r.error();
+      roles.add(*r);
+    }
+    return roles;
+  }
+
+  // Granting officer or admin needs an administrator who signed in strongly.
+  static bool grantsPrivilege(RoleSet before, RoleSet after) {
+    return (after.has(Role::Admin) && !before.has(Role::Admin)) ||
+           (after.has(Role::Officer) && !before.has(Role::Officer));
+  }
+
+  Result<Response> createParty(const Request& req, const AuthenticatedParty& who) {
+    if (!who.roles.has(Role::Admin)) return adminDenied(req, who, "admin.parties.create", "", "administrator role required");
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto identifier = body->string("identifier");
+    if (!identifier) return identifier.error();
+    auto password = body->string("password");
+    if (!password) return password.error();
+    ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
+    ERDS_RETURN_IF_ERROR(validatePassword(*password));
+    auto roles = parseRoles(*body);
+    if (!roles) return roles.error();
+    if (grantsPrivilege(RoleSet{}, *roles) && !who.authentication.strong()) {
+      return adminDenied(req, who, "admin.parties.create", "", "granting officer or admin needs a strong sign-in");
+    }
+    auto family = body->optString("family_name");
+    if (!family) return family.error();
+    auto first = body->optString("first_name");
+    if (!first) return first.error();
+    auto phc = hasher.hash(*password);
+    if (!phc) return phc.error();
+    Party party;
+    party.id = "p_" + internal::hex(internal::randomBytes(16));
+    party.roles = *roles;
+    party.natural = NaturalPersonAttributes{family->value_or(""), first->value_or(""), "", ""};
+    party.createdAt = clock.now();
+    ERDS_RETURN_IF_ERROR(accounts.createAccount(party, lower(*identifier), *phc));
+    ERDS_RETURN_IF_ERROR(record("party:" + who.partyId, "admin.parties.create", "party:" + party.id, "success",
+                                "{\"roles\":" + rolesJson(party.roles) + "}"));
+    return Response::json(201, partyJson(party, false));
+  }
+
+  Result<Response> changeRoles(const Request& req, const AuthenticatedParty& who) {
+    const std::string target = req.param("id");
+    const std::string object = "party:" + target;
+    if (!who.roles.has(Role::Admin)) return adminDenied(req, who, "admin.parties.roles", object, "administrator role required");
+    if (target == who.partyId) {
+      return adminDenied(req, who, "admin.parties.roles", object, "administrators cannot change their own roles");
+    }
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto roles = parseRoles(*body);
+    if (!roles) return roles.error();
+    auto disabledFlag = body->optBool("disabled");
+    if (!disabledFlag) return disabledFlag.error();
+    bool wasDisabled = false;
+    auto party = accounts.findParty(target, &wasDisabled);
+    if (!party) return party.error();
+    if (grantsPrivilege(party->roles, *roles) && !who.authentication.strong()) {
+      return adminDenied(req, who, "admin.parties.roles", object, "granting officer or admin needs a strong sign-in");
+    }
+    ERDS_RETURN_IF_ERROR(accounts.setRoles(target, *roles));
+    bool disabled = wasDisabled;
+    if (disabledFlag->has_value()) {
+      disabled = **disabledFlag;
+      ERDS_RETURN_IF_ERROR(accounts.setDisabled(target, disabled));
+      if (disabled) (void)sessionStore.revokeAllOf(target);
+    }
+    ERDS_RETURN_IF_ERROR(record("party:" + who.partyId, "admin.parties.roles", object, "success",
+                                "{\"before\":" + rolesJson(party->roles) + ",\"after\":" + rolesJson(*roles) +
+                                    ",\"disabled\":" + (disabled ? "true" : "false") + "}"));
+    party->roles = *roles;
+    return Response::json(200, partyJson(*party, disabled));
+  }
+};
+
+IdentityService::IdentityService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+IdentityService::~IdentityService() = default;
+
+Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions options, pg::Pool& pool,
+                                                                 const Clock& clock, Notifier& notifier) {
+  auto kek = crypto::KeyEncryptionKey::fromSecret(options.kek);
+  if (!kek) return Error::invalidInput("secrets.kek_file: " + kek.error().message);
+  auto hasher = PasswordHasher::create(options.argon2);
+  if (!hasher) return hasher.error();
+  auto doc = DocumentNumberHasher::create(options.documentPepper);
+  if (!doc) return Error::invalidInput("identity.document_pepper_file: " + doc.error().message);
+  auto impl = std::make_unique<Impl>(std::move(options), pool, clock, notifier, std::move(*kek), std::move(*hasher),
+                                     std::move(*doc));
+  return std::unique_ptr<IdentityService>(new IdentityService(std::move(impl)));
+}
+
+const HttpAuthenticator& IdentityService::authenticator() const { return impl_->authenticator; }
+
+Result<void> IdentityService::registerRoutes(http::Router& router) {
+  Impl* s = impl_.get();
+  for (auto [name, json] : {std::pair<const char*, const char*>{"bearerAuth", R"({"type":"http","scheme":"bearer"})"},
+                            {"cookieAuth", R"({"type":"apiKey","in":"cookie","name":"erds_session"})"}}) {
+    auto r = router.addSecurityScheme(name, json);
+    if (!r && !r.error().is(ErrorCode::Conflict)) return r;  // another component may have added it
+  }
+  const std::pair<const char*, const char*> schemas[] = {
+      {"Registration",
+       R"({"type":"object","required":["identifier","password"],"properties":{"identifier":{"type":"string","examples":["mailto:alice@example.test"]},"password":{"type":"string","minLength":12},"family_name":{"type":"string"},"first_name":{"type":"string"}}})"},
+      {"Accepted", R"({"type":"object","properties":{"status":{"type":"string"},"next":{"type":"string"}}})"},
+      {"LoginRequest",
+       R"({"type":"object","required":["identifier","password"],"properties":{"identifier":{"type":"string"},"password":{"type":"string"},"totp":{"type":"string","description":"RFC 6238 code, if TOTP is enrolled"},"recovery_code":{"type":"string","description":"instead of totp; the session gets a lower level"}}})"},
+      {"Authentication",
+       R"({"type":"object","properties":{"level":{"enum":["none","low","substantial","high"]},"methods":{"type":"array","items":{"type":"string"}},"strong":{"type":"boolean"},"at":{"type":"string","format":"date-time"}}})"},
+      {"SessionCreated",
+       R"({"type":"object","properties":{"token":{"type":"string"},"token_type":{"const":"Bearer"},"party_id":{"type":"string"},"expires_at":{"type":"string","format":"date-time"},"idle_timeout_seconds":{"type":"integer"},"authentication":{"$ref":"#/components/schemas/Authentication"}}})"},
+      {"Party",
+       R"({"type":"object","properties":{"id":{"type":"string"},"kind":{"enum":["natural","legal"]},"roles":{"type":"array","items":{"enum":["user","officer","admin"]}},"disabled":{"type":"boolean"},"created_at":{"type":"string","format":"date-time"},"natural":{"type":"object"},"legal":{"type":"object"}}})"},
+      {"PartyList", R"({"type":"object","properties":{"parties":{"type":"array","items":{"$ref":"#/components/schemas/Party"}}}})"},
+      {"NewParty",
+       R"({"type":"object","required":["identifier","password","roles"],"properties":{"identifier":{"type":"string"},"password":{"type":"string"},"roles":{"type":"array","items":{"enum":["user","officer","admin"]}},"family_name":{"type":"string"},"first_name":{"type":"string"}}})"},
+      {"RoleChange",
+       R"({"type":"object","required":["roles"],"properties":{"roles":{"type":"array","items":{"enum":["user","officer","admin"]}},"disabled":{"type":"boolean"}}})"},
+      {"IdentifierBinding",
+       R"({"type":"object","properties":{"id":{"type":"string"},"identifier":{"type":"string"},"status":{"enum":["pending","bound"]},"created_at":{"type":"string"},"bound_at":{"type":"string"},"code_expires_at":{"type":"string"}}})"},
+      {"IdentifierList",
+       R"({"type":"object","properties":{"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}}}})"},
+      {"NewIdentifier", R"({"type":"object","required":["identifier"],"properties":{"identifier":{"type":"string"}}})"},
+      {"Code", R"({"type":"object","required":["code"],"properties":{"code":{"type":"string"}}})"},
+      {"TotpEnrolment",
+       R"({"type":"object","properties":{"otpauth_uri":{"type":"string"},"secret":{"type":"string","description":"base32"}}})"},
+      {"RecoveryCodes",
+       R"({"type":"object","properties":{"recovery_codes":{"type":"array","items":{"type":"string"}}}})"},
+      {"Identification",
+       R"({"type":"object","properties":{"id":{"type":"string"},"method":{"type":"string"},"level":{"type":"string"},"at":{"type":"string"},"valid_until":{"type":"string"},"revoked":{"type":"boolean"}}})"},
+      {"Me",
+       R"({"type":"object","properties":{"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"session":{"$ref":"#/components/schemas/Authentication"},"totp_enrolled":{"type":"boolean"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}}}})"},
+      {"VerificationRequest",
+       R"({"type":"object","properties":{"id":{"type":"string"},"party_id":{"type":"string"},"created_by":{"type":"string"},"requested_level":{"type":"string"},"status":{"enum":["pending","awaiting_second_approval","approved","rejected"]},"created_at":{"type":"string"},"version":{"type":"integer"},"document":{"type":"object"},"approvals":{"type":"array","items":{"type":"object"}},"rejection_reason":{"type":"string"},"decided_by":{"type":"string"},"decided_at":{"type":"string"}}})"},
+      {"VerificationRequestList",
+       R"({"type":"object","properties":{"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}}}})"},
+      {"NewVerificationRequest",
+       R"({"type":"object","properties":{"requested_level":{"enum":["low","substantial","high"],"default":"substantial"}}})"},
+      {"Approval",
+       R"({"type":"object","required":["method","level"],"properties":{"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate","ncp_certificate","eid_notified","eudi_wallet","cab_confirmed_remote"]},"level":{"enum":["low","substantial","high"]},"document":{"type":"object","required":["type","issuing_country","number","expires_on"],"properties":{"type":{"type":"string"},"issuing_country":{"type":"string"},"number":{"type":"string","description":"stored only as a keyed hash"},"expires_on":{"type":"string","format":"date"}}}}})"},
+      {"Rejection", R"({"type":"object","required":["reason"],"properties":{"reason":{"type":"string"}}})"},
+  };
+  for (const auto& [name, json] : schemas) ERDS_RETURN_IF_ERROR(router.addSchema(name, json));
+
+  const std::vector<std::string> authed = {"bearerAuth", "cookieAuth"};
+  auto route = [&](std::string method, std::string path, std::string opId, std::string summary, std::string tag,
+                   std::string reqSchema, std::vector<http::ResponseSpec> responses, bool needsAuth,
+                   http::Handler h) -> Result<void> {
+    RouteSpec spec;
+    spec.method = std::move(method);
+    spec.path = std::move(path);
+    spec.operationId = std::move(opId);
+    spec.summary = std::move(summary);
+    spec.tags = {std::move(tag)};
+    if (!reqSchema.empty()) {
+      spec.requestMediaType = "application/json";
+      spec.requestSchemaRef = std::move(reqSchema);
+      spec.maxBodyBytes = 64 * 1024;
+    }
+    spec.responses = std::move(responses);
+    if (needsAuth) spec.security = authed;
+    return router.add(std::move(spec), std::move(h));
+  };
+  using RS = http::ResponseSpec;
+  const std::string J = "application/json";
+
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/registrations", "register", "Self-registration (creates an unidentified party)",
+                             "identity", "Registration", {RS{202, "Accepted (also when the identifier exists)", J, "Accepted"}},
+                             false, [s](const Request& r) { return s->registration(r); }));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/sessions", "createSession",
+                             "Sign in with identifier + password (+ TOTP); sets the erds_session cookie", "identity",
+                             "LoginRequest", {RS{201, "Signed in", J, "SessionCreated"}}, false,
+                             [s](const Request& r) { return s->createSession(r); }));
+  ERDS_RETURN_IF_ERROR(route("DELETE", "/api/v1/sessions/current", "deleteCurrentSession", "Sign out", "identity", "",
+                             {RS{204, "Signed out", "", ""}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->deleteSession(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me", "getMe", "The signed-in party, its session, identifiers and identifications",
+                             "identity", "", {RS{200, "The caller", J, "Me"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->me(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp", "startTotpEnrolment", "Start TOTP enrolment (returns the seed once)",
+                             "identity", "", {RS{201, "Seed and otpauth URI", J, "TotpEnrolment"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->startTotp(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp/confirm", "confirmTotpEnrolment",
+                             "Confirm TOTP enrolment with a first code (returns recovery codes once)", "identity", "Code",
+                             {RS{200, "Enrolled", J, "RecoveryCodes"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->confirmTotp(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/identifiers", "listMyIdentifiers", "Delivery identifiers of the caller",
+                             "identity", "", {RS{200, "Identifiers", J, "IdentifierList"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listIdentifiers(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/identifiers", "addMyIdentifier",
+                             "Claim a delivery identifier; a code is sent to it (proof of control)", "identity",
+                             "NewIdentifier", {RS{202, "Claimed, code sent", J, "IdentifierBinding"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->addIdentifier(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/identifiers/{id}/confirm", "confirmMyIdentifier",
+                             "Bind a claimed identifier with the code sent to it", "identity", "Code",
+                             {RS{200, "Bound", J, "IdentifierBinding"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->confirmIdentifier(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/verification-requests", "listMyVerificationRequests",
+                             "The caller's identity verification requests", "identity", "",
+                             {RS{200, "Requests", J, "VerificationRequestList"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listOwnRequests(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/identity/verification-requests", "openVerificationRequest",
+                             "Ask to be identified by a verification officer", "identity", "NewVerificationRequest",
+                             {RS{201, "Opened", J, "VerificationRequest"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->openRequest(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/verification-requests/{id}", "getMyVerificationRequest",
+                             "One of the caller's verification requests", "identity", "",
+                             {RS{200, "The request", J, "VerificationRequest"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->getOwnRequest(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/officer/verification-requests", "listOpenVerificationRequests",
+                             "The officer queue (open requests, oldest first)", "officer", "",
+                             {RS{200, "Open requests", J, "VerificationRequestList"}, RS{403, "Not an officer", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->officerQueue(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/officer/verification-requests/{id}/approve", "approveVerificationRequest",
+                             "Approve with a method and level (optionally recording the reviewed document)", "officer",
+                             "Approval",
+                             {RS{200, "Approved or awaiting a second approval", J, "VerificationRequest"},
+                              RS{403, "Not allowed (role, own request, same officer twice, weak sign-in)", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->approve(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/officer/verification-requests/{id}/reject", "rejectVerificationRequest",
+                             "Reject with a reason", "officer", "Rejection",
+                             {RS{200, "Rejected", J, "VerificationRequest"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->reject(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/admin/parties", "listParties", "All parties (administrators)", "admin", "",
+                             {RS{200, "Parties", J, "PartyList"}, RS{403, "Not an administrator", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listParties(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/admin/parties", "createParty", "Create a party with a password (administrators)",
+                             "admin", "NewParty",
+                             {RS{201, "Created", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->createParty(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/admin/parties/{id}/roles", "changePartyRoles",
+                             "Set a party's roles (and disabled flag); not one's own", "admin", "RoleChange",
+                             {RS{200, "Changed", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->changeRoles(r, w); })));
+  return ok();
+}
+
+Result<std::vector<DemoAccount>> IdentityService::seedDemoAccounts() {
+  Impl& s = *impl_;
+  if (s.options.mode != ServiceMode::Development) {
+    return Error::invalidInput("service.demo_accounts: only allowed with service.mode=development");
+  }
+  struct Spec {
+    const char* id;
+    const char* identifier;
+    const char* password;
+    RoleSet roles;
+    bool identified;
+    bool totp;
+    const char* description;
+  };
+  const Spec specs[] = {
+      {"demo-sender", "mailto:sender@example.test", "sender-demo-password", RoleSet{Role::User}, true, false,
+       "sender: identified (physical_presence, substantial)"},
+      {"demo-recipient", "mailto:recipient@example.test", "recipient-demo-password", RoleSet{Role::User}, false, false,
+       "recipient: not identified"},
+      {"demo-officer", "mailto:officer@example.test", "officer-demo-password", RoleSet{Role::User, Role::Officer}, false,
+       true, "verification officer (TOTP enrolled: officers must sign in with a second factor)"},
+  };
+  std::vector<DemoAccount> out;
+  for (const Spec& spec : specs) {
+    auto existing = s.accounts.findParty(spec.id);
+    if (!existing) {
+      if (!existing.error().is(ErrorCode::NotFound)) return existing.error();
+      auto phc = s.hasher.hash(spec.password);
+      if (!phc) return phc.error();
+      Party p;
+      p.id = spec.id;
+      p.roles = spec.roles;
+      p.natural = NaturalPersonAttributes{"Demo", spec.id + 5, "", ""};
+      p.createdAt = s.clock.now();
+      auto created = s.accounts.createAccount(p, spec.identifier, *phc);
+      if (!created && !created.error().is(ErrorCode::Conflict)) return created.error();
+      (void)s.record("system:erdsd", "identity.demo_account.created", "party:" + std::string(spec.id), "success");
+    }
+    auto bound = s.accounts.partyBoundTo(spec.identifier);
+    if (!bound) return bound.error();
+    if (!bound->has_value()) {
+      const std::string code = newCode();
+      auto claim = s.accounts.claimIdentifier(spec.id, spec.identifier, codeHash(code),
+                                              s.clock.now() + std::chrono::minutes(1), s.clock.now());
+      if (!claim) return claim.error();
+      auto b = s.accounts.confirmIdentifier(spec.id, claim->id, codeHash(code), s.clock.now());
+      if (!b) return b.error();
+    }
+    if (spec.identified) {
+      auto ids = s.verifications.identificationsOf(spec.id);
+      if (!ids) return ids.error();
+      if (ids->empty()) {
+        Identification i;
+        i.id = "idn_" + std::string(spec.id);
+        i.partyId = spec.id;
+        i.method = IdentificationMethod::PhysicalPresence;
+        i.level = LevelOfAssurance::Substantial;
+        i.at = s.clock.now();
+        ERDS_RETURN_IF_ERROR(s.accounts.recordIdentification(i));
+      }
+    }
+    DemoAccount account{spec.identifier, spec.password, spec.description, ""};
+    if (spec.totp) {
+      auto confirmed = s.accounts.totpConfirmed(spec.id);
+      if (!confirmed || !*confirmed) {
+        if (!confirmed && !confirmed.error().is(ErrorCode::NotFound)) return confirmed.error();
+        auto seed = s.totp.enrol(spec.id);
+        if (!seed) return seed.error();
+        ERDS_RETURN_IF_ERROR(s.accounts.confirmTotp(spec.id));
+      }
+      auto seed = s.factors.totpSeed(spec.id);
+      if (!seed && seed.error().is(ErrorCode::IntegrityFailure)) {
+        // Enrolled under another KEK (development: a per-process KEK): enrol afresh.
+        auto fresh = s.totp.enrol(spec.id);
+        if (!fresh) return fresh.error();
+        ERDS_RETURN_IF_ERROR(s.accounts.confirmTotp(spec.id));
+        seed = std::move(fresh);
+      }
+      if (!seed) return seed.error();
+      account.totpSecret = internal::base32Encode(seed->reveal());
+    }
+    out.push_back(std::move(account));
+  }
+  return out;
+}
+
+}  // namespace erds::identity
