@@ -28,6 +28,12 @@ case "${1:-}" in
   *) erds_usage_die "deps: unknown option '$1' (try --help)" ;;
 esac
 
+command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+  || erds_die "deps: this needs Debian 12 (dpkg-query/apt-get not found); install the equivalents of: ${ERDS_PACKAGES[*]}"
+if [ -r /etc/os-release ] && ! grep -q '^VERSION_ID="12"' /etc/os-release; then
+  erds_say "deps: warning: only Debian 12 is supported; trying anyway"
+fi
+
 wanted=("${ERDS_PACKAGES[@]}")
 # Node.js/npm (browser tests) come from Debian only if no node/npm is on PATH at all.
 command -v node >/dev/null 2>&1 || wanted+=(nodejs)

@@ -9,7 +9,10 @@
 //   http.tls_key and database.password_file (mode 0400/0600). The TLS key goes into the TLS context
 //   and the in-memory copy is wiped; secrets never come from the environment and never reach logs.
 // - Must never hold: the evidence-sealing or time-stamping keys (those live in erds-signer only),
-//   the database owner's credentials, or the key-encryption key beyond what the core needs.
+//   the database owner's credentials, or the key-encryption key beyond what the core needs
+//   (the identity component uses it to seal TOTP seeds).
+// - Identity: passwords are verified here (Argon2id), sessions are opaque tokens stored hashed;
+//   demo accounts exist only with service.mode=development and service.demo_accounts=true.
 // - Everything received over HTTP is untrusted: size limits apply before bodies are read, and one
 //   catch-all per request turns any exception into a generic 500 carrying only the request id.
 #include <openssl/err.h>
@@ -18,11 +21,14 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "erds/base/config.h"
 #include "erds/base/log.h"
@@ -31,6 +37,7 @@
 #include "erds/http/router.h"
 #include "erds/http/server.h"
 #include "erds/http/service_routes.h"
+#include "erds/identity/identity_service.h"
 #include "erds/migrations/migrations.h"
 
 namespace {
@@ -166,8 +173,17 @@ int main(int argc, char** argv) {
       erds::http::ApiInfo{"erds API", ERDS_VERSION,
                           "Qualified electronic registered delivery service (ETSI EN 319 522)."};
   erds::http::ServiceRoutes serviceRoutes(std::move(serviceOptions));
-  // Later components (identity, core, portal) register here through erds::http::RouteProvider.
+  // Later components (core, portal) register here through erds::http::RouteProvider.
   if (auto r = serviceRoutes.registerRoutes(*router); !r)
+    return fail(kExitFailure, "route registration: " + r.error().toString());
+
+  auto identityOptions = erds::identity::IdentityOptions::fromConfig(*config);
+  if (!identityOptions) return fail(kExitUsage, identityOptions.error().message);
+  erds::identity::LogNotifier notifier(identityOptions->revealCodesInLog);
+  auto identity = erds::identity::IdentityService::create(
+      std::move(*identityOptions), pool, erds::SystemClock::instance(), notifier);
+  if (!identity) return fail(kExitUsage, identity.error().message);
+  if (auto r = (*identity)->registerRoutes(*router); !r)
     return fail(kExitFailure, "route registration: " + r.error().toString());
 
   if (printRoutes) {
@@ -192,9 +208,44 @@ int main(int argc, char** argv) {
                                      {"address", config->getString("http.address")},
                                      {"mode", std::string(erds::serviceModeName(config->mode()))}});
 
+  // Demo accounts (development only; qualified mode refused them above). The database may not be
+  // ready yet (migrations run separately), so seeding retries in the background until it works.
+  std::mutex seedMu;
+  std::condition_variable seedCv;
+  bool stopping = false;
+  std::thread seeder;
+  if (config->mode() == erds::ServiceMode::Development && config->getBool("service.demo_accounts")) {
+    erds::identity::IdentityService* svc = identity->get();
+    seeder = std::thread([svc, &seedMu, &seedCv, &stopping] {
+      for (int attempt = 0;; ++attempt) {
+        auto accounts = svc->seedDemoAccounts();
+        if (accounts) {
+          for (const auto& a : *accounts) {
+            // Fixed, public demo credentials: logging them is the point (development only).
+            erds::log::info("identity.demo_account", {{"identifier", a.identifier},
+                                                      {"password", a.password},
+                                                      {"description", a.description},
+                                                      {"totp_secret_base32", a.totpSecret}});
+          }
+          return;
+        }
+        if (attempt % 15 == 0)
+          erds::log::warn("identity.demo_accounts_pending", {{"error", accounts.error().toString()}});
+        std::unique_lock lock(seedMu);
+        if (seedCv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) return;
+      }
+    });
+  }
+
   int sig = 0;
   sigwait(&stopSignals, &sig);
   erds::log::info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  {
+    std::lock_guard lock(seedMu);
+    stopping = true;
+  }
+  seedCv.notify_all();
+  if (seeder.joinable()) seeder.join();
   (*server)->stop();
   erds::log::info("stopped");
   return kExitOk;

@@ -11,8 +11,8 @@ namespace erds::evidence {
 namespace {
 
 testing::SealFixture& fixture() {
-  static auto* f = new testing::SealFixture();
-  return *f;
+  static testing::SealFixture f;
+  return f;
 }
 
 const EvidenceXml& submissionAcceptance() {

@@ -44,8 +44,8 @@ std::string libxmlExcC14n(xmlDoc* doc, const std::string& element) {
 }
 
 SealFixture& fixture() {
-  static SealFixture* f = new SealFixture();  // shared by all tests: PKI generation is slow-ish
-  return *f;
+  static SealFixture f;  // shared by all tests: PKI generation is slow-ish; removed at exit
+  return f;
 }
 
 class SealEveryEvent : public ::testing::TestWithParam<std::tuple<Event, const char*>> {};

@@ -168,8 +168,8 @@ TEST(EvidenceVerifierConformance, DefaultPolicyFlagsTheSamplesLateTimestamp) {
 // ---- our own seals: tampering and policy ----
 
 testing::SealFixture& fixture() {
-  static auto* f = new testing::SealFixture();
-  return *f;
+  static testing::SealFixture f;  // removed at exit
+  return f;
 }
 
 std::string sealNow(Event e, const char* label = testing::kSealP256) {

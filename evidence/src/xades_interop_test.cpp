@@ -75,6 +75,11 @@ class Interop : public ::testing::Test {
       }
     writeBinary(f_->dir + "/tsu.pem", f_->tsu.certPem);
   }
+  static void TearDownTestSuite() {
+    delete f_;  // removes the temp dir
+    f_ = nullptr;
+    all_->clear();
+  }
   static SealFixture* f_;
   static std::vector<Sealed>* all_;
 };
@@ -84,7 +89,7 @@ std::vector<Sealed>* Interop::all_ = new std::vector<Sealed>();
 TEST_F(Interop, Xmlsec1VerifiesEveryEvent) {
   ASSERT_TRUE(haveTool("xmlsec1")) << "xmlsec1 not installed (apt-get install xmlsec1)";
   for (const auto& s : *all_) {
-    const auto r = run("xmlsec1 --verify --enabled-reference-uris empty,same-doc --trusted-pem " +
+    const auto r = run("xmlsec1 --verify --trusted-pem " +
                        quote(f_->dir + "/root-ca.pem") + " " + quote(s.path));
     EXPECT_EQ(r.exitCode, 0) << eventName(s.event) << " " << s.label << ": " << r.output;
     EXPECT_NE(r.output.find("OK"), std::string::npos) << r.output;

@@ -292,7 +292,13 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
     return ok();
   };
   ERDS_RETURN_IF_ERROR(secret("secrets.kek_file", 32, o.kek));
-  ERDS_RETURN_IF_ERROR(secret("identity.document_pepper_file", 32, o.documentPepper));
+  if (config.isSet("identity.document_pepper_file") || !config.isSet("secrets.kek_file")) {
+    ERDS_RETURN_IF_ERROR(secret("identity.document_pepper_file", 32, o.documentPepper));
+  } else {
+    // No separate pepper: derive one from the KEK (domain-separated), so document-number hashes
+    // stay keyed and stable across restarts.
+    o.documentPepper = Secret(internal::hmac("SHA256", o.kek.reveal(), "erds identity document-number pepper v1"));
+  }
   return o;
 }
 

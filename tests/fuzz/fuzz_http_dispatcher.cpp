@@ -83,6 +83,27 @@ void addRoute(Router& r, const std::string& method, const std::string& path, con
   if (!added) fuzz::fail("Router::add " + path + ": " + added.error().message);
 }
 
+// RFC 8259 JSON text is UTF-8: true when `s` is well-formed UTF-8 (no overlongs or surrogates).
+bool isValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 9;
+    if (n == 9 || i + n >= s.size()) return false;
+    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 Router::Match g_lastMatch;  // keeps the optimiser from dropping the direct match() call
 
 void checkResponse(const OutgoingResponse& out) {
@@ -97,6 +118,8 @@ void checkResponse(const OutgoingResponse& out) {
   if (out.status < 400) return;
   if (contentType == nullptr || *contentType != kProblemContentType)
     fuzz::fail("error response is not application/problem+json");
+  if (!isValidUtf8(out.body))
+    fuzz::fail("problem JSON is not UTF-8 (request bytes >= 0x80 copied unescaped):\n" + out.body);
   try {
     Poco::JSON::Parser parser;
     auto obj = parser.parse(out.body).extract<Poco::JSON::Object::Ptr>();

@@ -40,6 +40,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   auto tsu = Rfc3161Tsu::create(std::shared_ptr<Signer>(std::move(*signer)), options, *g_clock);
   if (!tsu) erds::fuzz::fail("Rfc3161Tsu::create: " + tsu.error().message);
   g_tsu = std::move(*tsu);
+  // Destroy the unit before OpenSSL's own atexit cleanup (registered earlier, so it runs later):
+  // freeing the forwarding key after OPENSSL_cleanup would skip its ex_data free callback.
+  std::atexit([] { g_tsu.reset(); });
   return 0;
 }
 

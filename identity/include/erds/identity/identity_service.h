@@ -44,10 +44,10 @@ struct IdentityOptions {
   bool revealCodesInLog = false;  // development only
   ServiceMode mode = ServiceMode::Development;
 
-  // From configuration. In development mode a missing secrets.kek_file or
-  // identity.document_pepper_file is replaced by a random per-process value (logged as a warning:
-  // TOTP enrolments do not survive a restart); in basic/qualified both are required. InvalidInput
-  // naming the key and the file otherwise.
+  // From configuration. secrets.kek_file is required in basic/qualified; in development a missing
+  // one is replaced by a random per-process key (logged as a warning: TOTP enrolments do not
+  // survive a restart). Without identity.document_pepper_file the pepper is derived from the KEK
+  // (HMAC-SHA256, domain-separated). InvalidInput naming the key and the file otherwise.
   static Result<IdentityOptions> fromConfig(const Config& config);
 };
 

@@ -1,0 +1,77 @@
+// SignatureAudit: one audit record per signature erds-signer makes (or refuses after checking
+// the request): key label, digest, the peer's uid/pid from SO_PEERCRED, and the result. Two
+// sinks: the database audit trail (erds::AuditLog, hash-chained) or JSON log lines with
+// "audit":true when no database is configured. Never carries key material or signatures.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "erds/base/audit.h"
+#include "erds/base/clock.h"
+#include "erds/base/pg.h"
+#include "erds/base/result.h"
+
+namespace erds::signer {
+
+struct SignatureAuditRecord {
+  std::string keyLabel;
+  std::string digestHex;  // the SHA-256 digest that was signed (hex)
+  int64_t peerUid = -1;
+  int64_t peerPid = -1;
+  bool success = false;
+  std::string error;  // errorCodeName() of the failure, "" on success
+};
+
+class SignatureAudit {
+ public:
+  virtual ~SignatureAudit() = default;
+  // Records `record` durably before returning. erds-signer withholds a signature whose record
+  // could not be written (the client gets Unavailable). Errors: Unavailable. Thread-safe.
+  virtual Result<void> record(const SignatureAuditRecord& record) = 0;
+};
+
+// Writes {"event":"signer.signature","audit":true,...} lines through erds::log.
+class LogSignatureAudit final : public SignatureAudit {
+ public:
+  Result<void> record(const SignatureAuditRecord& record) override;
+};
+
+// Appends to the audit_log table through erds::AuditLog (action "signer.sign", actor
+// "uid:<uid>", object "key:<label>"). Group commit: one writer thread appends every queued record
+// in one transaction, so concurrent signatures share a commit; record() waits for its commit (at
+// most `timeout`) and returns Unavailable if the database cannot be reached.
+class DatabaseSignatureAudit final : public SignatureAudit {
+ public:
+  // `pool` and `clock` must outlive this object.
+  DatabaseSignatureAudit(pg::Pool& pool, const Clock& clock,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~DatabaseSignatureAudit() override;
+  Result<void> record(const SignatureAuditRecord& record) override;
+
+ private:
+  struct Pending;
+  void run();
+  pg::Pool& pool_;
+  AuditLog log_;
+  std::chrono::milliseconds timeout_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+// The AuditEvent written for `record` (exposed for tests).
+AuditEvent toAuditEvent(const SignatureAuditRecord& record);
+
+}  // namespace erds::signer

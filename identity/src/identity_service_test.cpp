@@ -1,0 +1,510 @@
+// HTTP-level tests of the identity routes: requests go through the Router exactly as the server
+// dispatches them (match -> handler; an Error becomes the problem table's status), against a fresh
+// migrated PostgreSQL database as the daemon role.
+#include "erds/identity/identity_service.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "crypto_util.h"
+#include "erds/base/log.h"
+#include "erds/http/problem.h"
+#include "erds/identity/postgres_stores.h"
+#include "erds/identity/totp.h"
+#include "fake_clock.h"
+#include "identity_test_db.h"
+
+namespace erds::identity {
+namespace {
+
+using namespace std::chrono_literals;
+
+class CapturingNotifier final : public Notifier {
+ public:
+  Result<void> sendProofOfControlCode(const std::string& identifier, const Secret& code, TimePoint) override {
+    std::lock_guard lock(mu);
+    last[identifier] = std::string(code.reveal());
+    return ok();
+  }
+  std::string codeFor(const std::string& identifier) {
+    std::lock_guard lock(mu);
+    return last[identifier];
+  }
+  std::mutex mu;
+  std::map<std::string, std::string> last;
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  http::Headers headers;
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : headers) {
+      if (http::headerNameEquals(n, name)) return v;
+    }
+    return "";
+  }
+};
+
+// Pulls "field":"value" out of a flat JSON reply (enough for these tests).
+std::string field(const std::string& json, const std::string& name) {
+  const std::string key = "\"" + name + "\":\"";
+  auto p = json.find(key);
+  if (p == std::string::npos) return "";
+  p += key.size();
+  return json.substr(p, json.find('"', p) - p);
+}
+
+std::string jsonString(std::string_view s) { return "\"" + log::jsonEscape(s) + "\""; }
+
+class IdentityServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = testing::MigratedDatabase::create();
+    ASSERT_NE(db_, nullptr);
+    auto cfg = Config::load("", {});
+    ASSERT_TRUE(cfg.has_value());
+    ASSERT_TRUE(cfg->setForTest("identity.argon2_t_cost", "1").has_value());
+    ASSERT_TRUE(cfg->setForTest("identity.argon2_m_cost_kib", "64").has_value());
+    auto options = IdentityOptions::fromConfig(*cfg);
+    ASSERT_TRUE(options.has_value()) << options.error().message;
+    auto svc = IdentityService::create(std::move(*options), *db_->pool, clock_, notifier_);
+    ASSERT_TRUE(svc.has_value()) << svc.error().message;
+    service_ = std::move(*svc);
+    ASSERT_TRUE(service_->registerRoutes(router_).has_value());
+    accounts_ = std::make_unique<PostgresAccountStore>(*db_->pool);
+  }
+
+  Reply call(const std::string& method, const std::string& target, const std::string& body = "",
+             http::Headers headers = {}) {
+    http::Request req;
+    req.method = method;
+    auto qpos = target.find('?');
+    req.path = target.substr(0, qpos);
+    if (qpos != std::string::npos) req.query = target.substr(qpos + 1);
+    req.headers = std::move(headers);
+    req.body = body;
+    req.requestId = "req-test";
+    req.clientAddress = "192.0.2.7:40000";
+    auto m = router_.match(method, req.path);
+    EXPECT_EQ(m.status, http::Router::MatchStatus::Found) << method << " " << target;
+    if (m.status != http::Router::MatchStatus::Found) return {};
+    req.routeTemplate = m.spec->path;
+    req.pathParams = m.params;
+    auto r = (*m.handler)(req);
+    if (!r) {
+      const auto& t = http::problemType(r.error().code);
+      return {t.status, http::renderProblem(t, http::publicDetail(r.error()), req.path, req.requestId), {}};
+    }
+    return {r->status, r->body, r->headers};
+  }
+  static http::Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+  void registerUser(const std::string& identifier, const std::string& password) {
+    auto r = call("POST", "/api/v1/registrations",
+                  "{\"identifier\":" + jsonString(identifier) + ",\"password\":" + jsonString(password) + "}");
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  Reply login(const std::string& identifier, const std::string& password, const std::string& totp = "",
+              http::Headers headers = {}) {
+    std::string body = "{\"identifier\":" + jsonString(identifier) + ",\"password\":" + jsonString(password);
+    if (!totp.empty()) body += ",\"totp\":" + jsonString(totp);
+    return call("POST", "/api/v1/sessions", body + "}", std::move(headers));
+  }
+  std::string tokenOf(const std::string& identifier, const std::string& password) {
+    auto r = login(identifier, password);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return field(r.body, "token");
+  }
+  std::string partyOf(const std::string& token) {
+    auto r = call("GET", "/api/v1/me", "", bearer(token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto p = r.body.find("\"party\":{\"id\":\"");
+    if (p == std::string::npos) return "";
+    p += 15;
+    return r.body.substr(p, r.body.find('"', p) - p);
+  }
+  // Enrols TOTP for the account behind `token`; returns the seed.
+  Secret enrolTotp(const std::string& token) {
+    auto start = call("POST", "/api/v1/me/totp", "", bearer(token));
+    EXPECT_EQ(start.status, 201) << start.body;
+    auto seed = internal::base32Decode(field(start.body, "secret"));
+    EXPECT_TRUE(seed.has_value());
+    Secret s(seed ? *seed : std::string());
+    auto confirm = call("POST", "/api/v1/me/totp/confirm",
+                        "{\"code\":\"" + totpCode(s, totpStep(clock_.now())) + "\"}", bearer(token));
+    EXPECT_EQ(confirm.status, 200) << confirm.body;
+    return s;
+  }
+  // A party with `roles`, TOTP enrolled, signed in strongly; returns {partyId, token}.
+  std::pair<std::string, std::string> strongUser(const std::string& identifier, RoleSet roles) {
+    registerUser(identifier, "a long enough password");
+    std::string weak = tokenOf(identifier, "a long enough password");
+    std::string party = partyOf(weak);
+    EXPECT_TRUE(accounts_->setRoles(party, roles).has_value());
+    Secret seed = enrolTotp(weak);
+    clock_.advance(30s);
+    auto r = login(identifier, "a long enough password", totpCode(seed, totpStep(clock_.now())));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return {party, field(r.body, "token")};
+  }
+  std::string auditActions() {
+    return db_->scalar("SELECT string_agg(action || ':' || outcome, ',' ORDER BY id) FROM audit_log");
+  }
+
+  erds::testing::FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
+  CapturingNotifier notifier_;
+  std::unique_ptr<testing::MigratedDatabase> db_;
+  std::unique_ptr<IdentityService> service_;
+  std::unique_ptr<PostgresAccountStore> accounts_;
+  http::Router router_;
+};
+
+TEST_F(IdentityServiceTest, RegisterLoginMeLogout) {
+  registerUser("mailto:Alice@example.test", "alice password 1");
+  // Registering again: the same answer (no enumeration), no second party.
+  registerUser("mailto:alice@example.test", "another password");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM parties"), "1");
+  EXPECT_EQ(call("POST", "/api/v1/registrations", R"({"identifier":"alice","password":"alice password 1"})").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/registrations", R"({"identifier":"mailto:b@example.test","password":"short"})").status,
+            400);
+  EXPECT_EQ(call("POST", "/api/v1/registrations", "not json").status, 400);
+
+  auto r = login("mailto:alice@example.test", "alice password 1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string token = field(r.body, "token");
+  ASSERT_EQ(token.size(), 43u);
+  const std::string cookie = r.header("Set-Cookie");
+  EXPECT_EQ(cookie.rfind("erds_session=" + token + ";", 0), 0u) << cookie;
+  for (const char* attr : {"; Secure", "; HttpOnly", "; SameSite=Strict", "; Path=/"}) {
+    EXPECT_NE(cookie.find(attr), std::string::npos) << attr;
+  }
+  EXPECT_NE(r.body.find("\"level\":\"low\""), std::string::npos);
+
+  auto me = call("GET", "/api/v1/me", "", bearer(token));
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_NE(me.body.find("\"login_identifier\":\"mailto:alice@example.test\""), std::string::npos) << me.body;
+  // Registration claimed the address (pending until the code is confirmed).
+  EXPECT_NE(me.body.find("\"status\":\"pending\""), std::string::npos) << me.body;
+  EXPECT_FALSE(notifier_.codeFor("mailto:alice@example.test").empty());
+  EXPECT_EQ(call("GET", "/api/v1/me", "", {{"Cookie", "theme=dark; erds_session=" + token}}).status, 200);
+
+  auto anonymous = call("GET", "/api/v1/me");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_NE(anonymous.header("WWW-Authenticate").find("Bearer"), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer("not-a-token")).status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", {{"Authorization", "Basic YTpi"}}).status, 401);
+
+  auto out = call("DELETE", "/api/v1/sessions/current", "", bearer(token));
+  EXPECT_EQ(out.status, 204);
+  EXPECT_NE(out.header("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(token)).status, 401);
+  const std::string audit = auditActions();
+  EXPECT_NE(audit.find("identity.registration:success"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("identity.registration:denied"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("auth.login:success"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("auth.logout:success"), std::string::npos) << audit;
+}
+
+TEST_F(IdentityServiceTest, WrongPasswordAndUnknownUserGetTheSameAnswer) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  auto wrong = login("mailto:alice@example.test", "wrong password!!");
+  auto unknown = login("mailto:nobody@example.test", "wrong password!!");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(wrong.body, unknown.body);
+  EXPECT_EQ(wrong.header("WWW-Authenticate"), unknown.header("WWW-Authenticate"));
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'"), "2");
+  // The audit record does not hold the address in clear.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE details::text LIKE '%nobody%'"), "0");
+}
+
+TEST_F(IdentityServiceTest, LockoutGives429WithRetryAfterEvenForTheRightPassword) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login("mailto:alice@example.test", "wrong password!!").status, 401);
+  auto locked = login("mailto:alice@example.test", "alice password 1");
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  EXPECT_EQ(locked.header("Retry-After"), "60");
+  EXPECT_NE(locked.body.find("too-many-requests"), std::string::npos);
+  // An unknown identifier locks the same way (no enumeration through lockout).
+  for (int i = 0; i < 5; ++i) (void)login("mailto:ghost@example.test", "wrong password!!");
+  EXPECT_EQ(login("mailto:ghost@example.test", "wrong password!!").status, 429);
+  clock_.advance(61s);
+  EXPECT_EQ(login("mailto:alice@example.test", "alice password 1").status, 201);
+}
+
+TEST_F(IdentityServiceTest, SessionFixationExpiryAndRevocation) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  registerUser("mailto:mallory@example.test", "mallory password");
+  // Mallory plants her own valid session cookie in Alice's browser; Alice signs in.
+  const std::string planted = tokenOf("mailto:mallory@example.test", "mallory password");
+  auto r = login("mailto:alice@example.test", "alice password 1", "", {{"Cookie", "erds_session=" + planted}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string fresh = field(r.body, "token");
+  EXPECT_NE(fresh, planted);
+  EXPECT_NE(r.header("Set-Cookie").find(fresh), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", {{"Cookie", "erds_session=" + planted}}).status, 401);
+  const std::string alice = partyOf(fresh);
+  EXPECT_NE(alice, "");
+
+  // A token the attacker made up is never adopted either.
+  const std::string made_up(43, 'A');
+  auto r2 = login("mailto:alice@example.test", "alice password 1", "", {{"Cookie", "erds_session=" + made_up}});
+  ASSERT_EQ(r2.status, 201);
+  EXPECT_NE(field(r2.body, "token"), made_up);
+
+  // Idle expiry (30 min default).
+  clock_.advance(31min);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(fresh)).status, 401);
+
+  // Revocation by an administrator disabling the account is immediate.
+  const std::string again = tokenOf("mailto:alice@example.test", "alice password 1");
+  ASSERT_EQ(call("GET", "/api/v1/me", "", bearer(again)).status, 200);
+  PostgresSessionStore otherNode(*db_->pool, 30min);
+  ASSERT_EQ(*otherNode.revokeAllOf(alice), 3);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(again)).status, 401);
+}
+
+TEST_F(IdentityServiceTest, TotpEnrolmentLoginAndReplay) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  const std::string weak = tokenOf("mailto:alice@example.test", "alice password 1");
+  EXPECT_EQ(call("POST", "/api/v1/me/totp/confirm", R"({"code":"123456"})", bearer(weak)).status, 409);
+  auto start = call("POST", "/api/v1/me/totp", "", bearer(weak));
+  ASSERT_EQ(start.status, 201) << start.body;
+  EXPECT_EQ(field(start.body, "otpauth_uri").rfind("otpauth://totp/erds:alice@example.test?secret=", 0), 0u)
+      << start.body;
+  Secret seed(*internal::base32Decode(field(start.body, "secret")));
+  EXPECT_EQ(call("POST", "/api/v1/me/totp/confirm", R"({"code":"000000x"})", bearer(weak)).status, 400);
+  const std::string code0 = totpCode(seed, totpStep(clock_.now()));
+  auto confirm = call("POST", "/api/v1/me/totp/confirm", "{\"code\":\"" + code0 + "\"}", bearer(weak));
+  ASSERT_EQ(confirm.status, 200) << confirm.body;
+  EXPECT_EQ(std::count(confirm.body.begin(), confirm.body.end(), '-'), 30);  // 10 codes XXXX-XXXX-XXXX-XXXX
+  EXPECT_EQ(call("POST", "/api/v1/me/totp", "", bearer(weak)).status, 409);
+
+  // Password alone is no longer enough; the answer is the same 401 as a wrong password.
+  auto noCode = login("mailto:alice@example.test", "alice password 1");
+  EXPECT_EQ(noCode.status, 401);
+  EXPECT_EQ(noCode.body, login("mailto:alice@example.test", "wrong password!!").body);
+  // The code used for confirmation cannot be replayed for a login.
+  EXPECT_EQ(login("mailto:alice@example.test", "alice password 1", code0).status, 401);
+  clock_.advance(30s);
+  const std::string code1 = totpCode(seed, totpStep(clock_.now()));
+  auto strong = login("mailto:alice@example.test", "alice password 1", code1);
+  ASSERT_EQ(strong.status, 201) << strong.body;
+  EXPECT_NE(strong.body.find("\"level\":\"substantial\""), std::string::npos);
+  EXPECT_NE(strong.body.find("\"password_totp\""), std::string::npos);
+  // Replay of an accepted login code.
+  EXPECT_EQ(login("mailto:alice@example.test", "alice password 1", code1).status, 401);
+  // The seed is stored encrypted, not in clear.
+  EXPECT_EQ(db_->scalar("SELECT position($1::bytea in seed_wrapped) FROM totp_secrets",
+                        {pg::Param::bytes(std::string(seed.reveal()))}),
+            "0");
+}
+
+TEST_F(IdentityServiceTest, IdentifierProofOfControl) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  registerUser("mailto:bob@example.test", "bob password 12");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string bob = tokenOf("mailto:bob@example.test", "bob password 12");
+  EXPECT_EQ(call("POST", "/api/v1/me/identifiers", R"({"identifier":"alice@example.test"})", bearer(alice)).status, 400);
+  auto claim = call("POST", "/api/v1/me/identifiers", R"({"identifier":"mailto:Office@Example.Test"})", bearer(alice));
+  ASSERT_EQ(claim.status, 202) << claim.body;
+  const std::string id = field(claim.body, "id");
+  const std::string code = notifier_.codeFor("mailto:office@example.test");
+  ASSERT_EQ(code.size(), 8u);
+  EXPECT_EQ(call("POST", "/api/v1/me/identifiers/" + id + "/confirm", "{\"code\":\"" + code + "\"}", bearer(bob)).status,
+            404);
+  EXPECT_EQ(call("POST", "/api/v1/me/identifiers/" + id + "/confirm", R"({"code":"00000000"})", bearer(alice)).status,
+            400);
+  auto ok = call("POST", "/api/v1/me/identifiers/" + id + "/confirm", "{\"code\":\"" + code + "\"}", bearer(alice));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(field(ok.body, "status"), "bound");
+  auto list = call("GET", "/api/v1/me/identifiers", "", bearer(alice));
+  EXPECT_NE(list.body.find("mailto:office@example.test"), std::string::npos);
+  EXPECT_EQ(**accounts_->partyBoundTo("mailto:office@example.test"), partyOf(alice));
+  EXPECT_NE(auditActions().find("identity.identifier.bound:failure"), std::string::npos);
+}
+
+TEST_F(IdentityServiceTest, VerificationRequestsAndOfficerRules) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  registerUser("mailto:eve@example.test", "eve password 123");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string eve = tokenOf("mailto:eve@example.test", "eve password 123");
+  auto opened = call("POST", "/api/v1/identity/verification-requests", R"({"requested_level":"substantial"})", bearer(alice));
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string req = field(opened.body, "id");
+  EXPECT_EQ(call("GET", "/api/v1/identity/verification-requests/" + req, "", bearer(alice)).status, 200);
+  // Another party reading it: 404, as for a request that does not exist.
+  auto peek = call("GET", "/api/v1/identity/verification-requests/" + req, "", bearer(eve));
+  EXPECT_EQ(peek.status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/identity/verification-requests/vr_nope", "", bearer(eve)).body.substr(0, 60),
+            peek.body.substr(0, 60));
+  EXPECT_EQ(call("GET", "/api/v1/identity/verification-requests", "", bearer(eve)).body, "{\"verification_requests\":[]}");
+
+  // Unauthenticated and wrong role.
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests").status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests", "", bearer(alice)).status, 403);
+  const std::string approval = R"({"method":"physical_presence","level":"substantial",)"
+                               R"("document":{"type":"passport","issuing_country":"BE","number":"EN123456","expires_on":"2031-01-01"}})";
+  EXPECT_EQ(call("POST", "/api/v1/officer/verification-requests/" + req + "/approve", approval, bearer(eve)).status, 403);
+
+  // An officer signed in with a password only may not decide.
+  auto [officerId, officerStrong] = strongUser("mailto:officer@example.test", RoleSet{Role::User, Role::Officer});
+  clock_.advance(30s);
+  auto officerWeak = login("mailto:officer@example.test", "a long enough password");
+  EXPECT_EQ(officerWeak.status, 401);  // TOTP enrolled: password alone is refused anyway
+
+  // Self-approval: the officer's own request.
+  auto own = call("POST", "/api/v1/identity/verification-requests", R"({"requested_level":"substantial"})",
+                  bearer(officerStrong));
+  ASSERT_EQ(own.status, 201);
+  auto self = call("POST", "/api/v1/officer/verification-requests/" + field(own.body, "id") + "/approve", approval,
+                   bearer(officerStrong));
+  EXPECT_EQ(self.status, 403) << self.body;
+  EXPECT_NE(self.body.find("own verification"), std::string::npos) << self.body;
+
+  auto queue = call("GET", "/api/v1/officer/verification-requests", "", bearer(officerStrong));
+  ASSERT_EQ(queue.status, 200);
+  EXPECT_NE(queue.body.find(req), std::string::npos);
+  auto approved = call("POST", "/api/v1/officer/verification-requests/" + req + "/approve", approval, bearer(officerStrong));
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(field(approved.body, "status"), "approved");
+  EXPECT_EQ(approved.body.find("EN123456"), std::string::npos);  // the number is never echoed
+  EXPECT_EQ(call("POST", "/api/v1/officer/verification-requests/" + req + "/reject", R"({"reason":"x"})",
+                 bearer(officerStrong))
+                .status,
+            409);
+  auto me = call("GET", "/api/v1/me", "", bearer(alice));
+  EXPECT_NE(me.body.find("\"method\":\"physical_presence\",\"level\":\"substantial\""), std::string::npos) << me.body;
+  const std::string audit = auditActions();
+  EXPECT_NE(audit.find("identity.verification.decision:denied"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("identity.verification.approved:success"), std::string::npos) << audit;
+  EXPECT_EQ(db_->scalar("SELECT actor FROM audit_log WHERE action = 'identity.verification.approved'"),
+            "party:" + officerId);
+}
+
+TEST_F(IdentityServiceTest, AdminApiRefusesPrivilegeEscalation) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string aliceId = partyOf(alice);
+  EXPECT_EQ(call("GET", "/api/v1/admin/parties").status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/admin/parties", "", bearer(alice)).status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties/" + aliceId + "/roles", R"({"roles":["user","admin"]})", bearer(alice))
+                .status,
+            403);
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties",
+                 R"({"identifier":"mailto:x@example.test","password":"long password 1","roles":["admin"]})", bearer(alice))
+                .status,
+            403);
+  EXPECT_FALSE(accounts_->findParty(aliceId)->roles.has(Role::Admin));
+
+  // An administrator signed in with a password only cannot grant privileges...
+  registerUser("mailto:root@example.test", "root password 12");
+  const std::string weakAdmin = tokenOf("mailto:root@example.test", "root password 12");
+  const std::string adminId = partyOf(weakAdmin);
+  ASSERT_TRUE(accounts_->setRoles(adminId, RoleSet{Role::User, Role::Admin}).has_value());
+  EXPECT_EQ(call("GET", "/api/v1/admin/parties", "", bearer(weakAdmin)).status, 200);
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties/" + aliceId + "/roles", R"({"roles":["user","officer"]})",
+                 bearer(weakAdmin))
+                .status,
+            403);
+  // ...nor change its own roles, even when signed in strongly.
+  Secret seed = enrolTotp(weakAdmin);
+  clock_.advance(30s);
+  auto s = login("mailto:root@example.test", "root password 12", totpCode(seed, totpStep(clock_.now())));
+  ASSERT_EQ(s.status, 201);
+  const std::string admin = field(s.body, "token");
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties/" + adminId + "/roles", R"({"roles":["user"]})", bearer(admin)).status,
+            403);
+  auto granted =
+      call("POST", "/api/v1/admin/parties/" + aliceId + "/roles", R"({"roles":["user","officer"]})", bearer(admin));
+  ASSERT_EQ(granted.status, 200) << granted.body;
+  EXPECT_TRUE(accounts_->findParty(aliceId)->roles.has(Role::Officer));
+  // Role changes apply to existing sessions at once (roles are read per request).
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests", "", bearer(alice)).status, 200);
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties/" + aliceId + "/roles", R"({"roles":["user"],"disabled":true})",
+                 bearer(admin))
+                .status,
+            200);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(alice)).status, 401);
+  auto created = call("POST", "/api/v1/admin/parties",
+                      R"({"identifier":"mailto:new@example.test","password":"long password 1","roles":["user"]})",
+                      bearer(admin));
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(call("POST", "/api/v1/admin/parties/p_nope/roles", R"({"roles":["user"]})", bearer(admin)).status, 404);
+  const std::string audit = auditActions();
+  EXPECT_NE(audit.find("admin.parties.roles:denied"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("admin.parties.roles:success"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("admin.parties.create:success"), std::string::npos) << audit;
+}
+
+TEST_F(IdentityServiceTest, DemoAccountsAreIdempotent) {
+  auto first = service_->seedDemoAccounts();
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ASSERT_EQ(first->size(), 3u);
+  auto second = service_->seedDemoAccounts();
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM parties"), "3");
+  EXPECT_EQ((*first)[2].totpSecret, (*second)[2].totpSecret);
+  EXPECT_FALSE((*first)[2].totpSecret.empty());
+  EXPECT_TRUE((*first)[0].totpSecret.empty());
+
+  const std::string sender = tokenOf("mailto:sender@example.test", "sender-demo-password");
+  auto me = call("GET", "/api/v1/me", "", bearer(sender));
+  EXPECT_NE(me.body.find("\"level\":\"substantial\""), std::string::npos) << me.body;
+  EXPECT_NE(me.body.find("\"status\":\"bound\""), std::string::npos) << me.body;
+  const std::string recipient = tokenOf("mailto:recipient@example.test", "recipient-demo-password");
+  EXPECT_NE(call("GET", "/api/v1/me", "", bearer(recipient)).body.find("\"identifications\":[]"), std::string::npos);
+  EXPECT_EQ(**accounts_->partyBoundTo("mailto:recipient@example.test"), "demo-recipient");
+
+  Secret seed(*internal::base32Decode((*first)[2].totpSecret));
+  auto officer = login("mailto:officer@example.test", "officer-demo-password", totpCode(seed, totpStep(clock_.now())));
+  ASSERT_EQ(officer.status, 201) << officer.body;
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests", "", bearer(field(officer.body, "token"))).status, 200);
+}
+
+TEST_F(IdentityServiceTest, RoutesAreInTheOpenApiDocument) {
+  const std::string doc = router_.openApiDocument({});
+  for (const char* path :
+       {"/api/v1/sessions", "/api/v1/sessions/current", "/api/v1/me", "/api/v1/me/totp", "/api/v1/me/totp/confirm",
+        "/api/v1/me/identifiers", "/api/v1/me/identifiers/{id}/confirm", "/api/v1/registrations",
+        "/api/v1/identity/verification-requests", "/api/v1/officer/verification-requests",
+        "/api/v1/officer/verification-requests/{id}/approve", "/api/v1/officer/verification-requests/{id}/reject",
+        "/api/v1/admin/parties", "/api/v1/admin/parties/{id}/roles"}) {
+    EXPECT_NE(doc.find(std::string("\"") + path + "\""), std::string::npos) << path;
+  }
+  EXPECT_NE(doc.find("bearerAuth"), std::string::npos);
+}
+
+TEST(IdentityOptionsTest, ModeRules) {
+  auto cfg = Config::load("", {});
+  ASSERT_TRUE(cfg.has_value());
+  auto dev = IdentityOptions::fromConfig(*cfg);
+  ASSERT_TRUE(dev.has_value()) << dev.error().message;
+  EXPECT_FALSE(dev->requireStrongAuthentication);
+  EXPECT_TRUE(dev->revealCodesInLog);
+  EXPECT_EQ(dev->kek.size(), 32u);  // per-process in development
+  EXPECT_EQ(dev->argon2.memoryKiB, 65536u);
+  EXPECT_EQ(dev->sessions.idleTimeout, 30min);
+  EXPECT_EQ(dev->sessions.absoluteTimeout, 12h);
+
+  ASSERT_TRUE(cfg->setForTest("service.mode", "basic").has_value());
+  auto basic = IdentityOptions::fromConfig(*cfg);
+  ASSERT_FALSE(basic.has_value());
+  EXPECT_NE(basic.error().message.find("secrets.kek_file"), std::string::npos) << basic.error().message;
+
+  ASSERT_TRUE(cfg->setForTest("service.mode", "development").has_value());
+  ASSERT_TRUE(cfg->setForTest("identity.require_strong_authentication", "true").has_value());
+  ASSERT_TRUE(cfg->setForTest("identity.argon2_t_cost", "0").has_value());
+  auto bad = IdentityOptions::fromConfig(*cfg);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("identity.argon2_t_cost"), std::string::npos);
+  ASSERT_TRUE(cfg->setForTest("identity.argon2_t_cost", "2").has_value());
+  auto strong = IdentityOptions::fromConfig(*cfg);
+  ASSERT_TRUE(strong.has_value());
+  EXPECT_TRUE(strong->requireStrongAuthentication);
+}
+
+}  // namespace
+}  // namespace erds::identity
