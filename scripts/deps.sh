@@ -16,7 +16,8 @@ ERDS_PACKAGES=(
   libxml2-dev libxmlsec1-dev xmlsec1 libxml2-utils
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libargon2-dev
-  softhsm2 opensc libengine-pkcs11-openssl swaks
+  softhsm2 opensc libengine-pkcs11-openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
+  python3
 )
 
 mode=install

@@ -6,6 +6,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "crypto_util.h"
@@ -844,6 +845,8 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
 }
 
 const HttpAuthenticator& IdentityService::authenticator() const { return impl_->authenticator; }
+AccountStore& IdentityService::accounts() { return impl_->accounts; }
+VerificationStore& IdentityService::verifications() { return impl_->verifications; }
 
 Result<void> IdentityService::registerRoutes(http::Router& router) {
   Impl* s = impl_.get();

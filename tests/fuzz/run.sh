@@ -36,7 +36,7 @@ agid="$conformance/documento_finale_gdl_rem_versione_1.2_28.07.2022_1.latest_ver
 # target:max_len (bytes)
 all_targets="fuzz_config:16384 fuzz_evidence_xml:65536 fuzz_evidence_verify:65536
 fuzz_timestamp_verify:16384 fuzz_tsu_request:4096 fuzz_signer_protocol:2048
-fuzz_http_dispatcher:16384"
+fuzz_http_dispatcher:16384 fuzz_smtp_session:16384"
 targets=()
 for t in $all_targets; do
   name=${t%%:*}

@@ -9,6 +9,10 @@ const std::vector<Command>& builtinCommands() {
       internal::dbMigrateCommand(),
       internal::dbStatusCommand(),
       internal::configCheckCommand(),
+      internal::evidenceVerifyCommand(),
+      internal::evidenceIssueCommand(),
+      internal::evidenceEventsCommand(),
+      internal::auditVerifyCommand(),
   };
   return kCommands;
 }

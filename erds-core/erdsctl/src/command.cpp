@@ -58,6 +58,7 @@ void printUsage(const Command& c, std::ostream& os) {
       os << "  " << o.name;
       if (!o.valueName.empty()) os << " " << o.valueName;
       if (o.required) os << "   (required)";
+      if (o.repeatable) os << "   (repeatable)";
       os << "\n";
     }
   }
@@ -78,7 +79,12 @@ std::size_t matchLength(const Command& c, const std::vector<std::string>& args) 
 
 std::string Args::get(const std::string& option, const std::string& fallback) const {
   auto it = values_.find(option);
-  return it == values_.end() ? fallback : it->second;
+  return it == values_.end() || it->second.empty() ? fallback : it->second.front();
+}
+
+std::vector<std::string> Args::getAll(const std::string& option) const {
+  auto it = values_.find(option);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 int runCli(const std::vector<std::string>& args, const std::vector<Command>& commands,
@@ -149,7 +155,7 @@ int runCli(const std::vector<std::string>& args, const std::vector<Command>& com
           << " --help')\n";
       return kExitUsage;
     }
-    if (parsed.has(name)) {
+    if (parsed.has(name) && !spec->repeatable) {
       err << prefix << "option " << name << " given twice\n";
       return kExitUsage;
     }
@@ -158,13 +164,13 @@ int runCli(const std::vector<std::string>& args, const std::vector<Command>& com
         err << prefix << "option " << name << " takes no value\n";
         return kExitUsage;
       }
-      parsed.values_[name] = "";
+      parsed.values_[name].push_back("");
       continue;
     }
     if (eq != std::string::npos) {
-      parsed.values_[name] = a.substr(eq + 1);
+      parsed.values_[name].push_back(a.substr(eq + 1));
     } else if (i + 1 < args.size()) {
-      parsed.values_[name] = args[++i];
+      parsed.values_[name].push_back(args[++i]);
     } else {
       err << prefix << "option " << name << " needs a value " << spec->valueName << "\n";
       return kExitUsage;

@@ -12,6 +12,10 @@ Command pkiInitCommand();
 Command dbMigrateCommand();
 Command dbStatusCommand();
 Command configCheckCommand();
+Command evidenceVerifyCommand();
+Command evidenceIssueCommand();
+Command evidenceEventsCommand();
+Command auditVerifyCommand();
 
 // Loads --config FILE (ERDS_* environment applied). On error writes "erdsctl: <Config's one-line
 // message>" to io.err and returns the error; the caller then exits kExitUsage.

@@ -28,9 +28,13 @@
 
 #include "erds/base/aead.h"
 #include "erds/base/clock.h"
+#include "erds/base/migrations.h"
+#include "erds/base/pg.h"
+#include "erds/migrations/migrations.h"
 #include "erds/evidence/rfc3161_tsu.h"
 #include "erds/evidence/signer_client.h"
 #include "erds/evidence/signer_protocol.h"
+#include "test_database.h"
 #include "test_pki.h"
 
 namespace erds::signer {
@@ -338,7 +342,8 @@ TEST_F(SignerFixture, OversizeFrameIsRefusedAndTheConnectionDropped) {
   std::string bad = sp::encodeKeyInfoRequest("seal");
   bad[0] = 'X';
   EXPECT_EQ(exchangeForError(fd, bad).code, ErrorCode::InvalidInput);
-  EXPECT_EQ(::recv(fd, &b, 1, 0), 0);
+  // The payload after the bad header was never read, so the close may arrive as a reset.
+  EXPECT_LE(::recv(fd, &b, 1, 0), 0);
   ::close(fd);
 }
 
@@ -420,14 +425,18 @@ TEST_F(SignerFixture, RefusesALiveSocketAndReplacesAStaleOne) {
   std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::close(fd);
-  if (::geteuid() == 0) ASSERT_EQ(::lchown(socket_.c_str(), kNobody, kNobody), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::lchown(socket_.c_str(), kNobody, kNobody), 0);
+  }
   start();
   EXPECT_TRUE(client()->signDigest("seal", digestOf("after stale")).has_value());
 
   // Not a socket at all: refused.
   ASSERT_EQ(stop(), 0);
   evidence::testing::writeFile(socket_, "not a socket");
-  if (::geteuid() == 0) ASSERT_EQ(::lchown(socket_.c_str(), kNobody, kNobody), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::lchown(socket_.c_str(), kNobody, kNobody), 0);
+  }
   EXPECT_EQ(runToExit({"--config", writeConfig()}, out), 1) << out;
   EXPECT_NE(out.find("exists and is not a socket"), std::string::npos) << out;
 }
@@ -464,6 +473,44 @@ TEST_F(SignerFixture, ConfigurationErrorsExit2WithOneLine) {
   EXPECT_EQ(runToExit({"--version"}, out), 0);
   EXPECT_EQ(out.rfind("erds-signer ", 0), 0u) << out;
   EXPECT_EQ(runToExit({"--bogus"}, out), 2);
+}
+
+TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {
+  auto db = erds::testing::TestDatabase::create();
+  ASSERT_TRUE(db.has_value()) << db.error().message;
+  auto owner = pg::Connection::connect((*db)->ownerConninfo());
+  ASSERT_TRUE(owner.has_value()) << owner.error().message;
+  auto m = pg::applyMigrations(**owner, allMigrations(), (*db)->appRole());
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  const std::string passwordFile = dir_ + "/db.password";
+  evidence::testing::writeFile(passwordFile, (*db)->appPassword() + "\n", 0600);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(passwordFile.c_str(), kNobody, kNobody), 0);
+  }
+  start("[database]\nconninfo = " + (*db)->appConninfo(false) +
+        "\npassword_file = db.password\n");
+  auto c = client();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->signDigest("seal", digestOf(std::to_string(i))).has_value());
+  EXPECT_EQ(c->signDigest("nope", digestOf("x")).error().code, ErrorCode::NotFound);
+
+  auto rows = (*owner)->execParams(
+      "SELECT outcome, details->>'digest', details->>'peer_pid', actor FROM audit_log "
+      "WHERE action = 'signer.sign' ORDER BY id",
+      {});
+  ASSERT_TRUE(rows.has_value()) << rows.error().message;
+  ASSERT_EQ(rows->rows(), 6);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(rows->get(i, 0), "success");
+    EXPECT_EQ(rows->get(i, 1), crypto::toHex(digestOf(std::to_string(i))));
+    EXPECT_EQ(rows->get(i, 2), std::to_string(::getpid()));
+    EXPECT_EQ(rows->get(i, 3), "uid:" + std::to_string(::getuid()));
+  }
+  EXPECT_EQ(rows->get(5, 0), "failure");
+  auto verified = AuditLog::verify(**owner);
+  ASSERT_TRUE(verified.has_value()) << verified.error().message;
+  EXPECT_TRUE(verified->ok) << verified->firstProblem;
+  // With a database, the audit goes there, not to the log.
+  EXPECT_EQ(slurp(dir_ + "/signer.log").find("\"audit\":true"), std::string::npos);
 }
 
 TEST_F(SignerFixture, TsuWithForwardingKeyOverTheSignerIssuesTokensOpensslAccepts) {

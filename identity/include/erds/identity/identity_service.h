@@ -25,6 +25,7 @@
 #include "erds/base/result.h"
 #include "erds/base/secret.h"
 #include "erds/http/router.h"
+#include "erds/identity/account_store.h"
 #include "erds/identity/http_auth.h"
 #include "erds/identity/notifier.h"
 #include "erds/identity/password_hasher.h"
@@ -71,6 +72,11 @@ class IdentityService : public http::RouteProvider {
 
   // For other components' routes. Thread-safe.
   const HttpAuthenticator& authenticator() const;
+  // For the core's identity gate and handover: who holds an identifier now
+  // (AccountStore::partyBoundTo) and a party's identifications (identificationsOf). Thread-safe;
+  // valid as long as the service.
+  AccountStore& accounts();
+  VerificationStore& verifications();
 
   // Creates (idempotently) mailto:sender@example.test (identified: physical_presence,
   // substantial), mailto:recipient@example.test (not identified) and mailto:officer@example.test

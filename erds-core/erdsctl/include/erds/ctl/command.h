@@ -22,22 +22,26 @@ struct OptionSpec {
   std::string name;       // "--dir"
   std::string valueName;  // "DIR"; empty for a flag such as "--force"
   bool required = false;
+  bool repeatable = false;  // may be given several times ("--trust A --trust B"); see Args::getAll
 };
 
 // The parsed command line of one subcommand. Options were validated against the Command's
-// OptionSpecs (unknown, duplicate, missing-value and missing-required options never reach a
+// OptionSpecs (unknown, duplicate non-repeatable, missing-value and missing-required options never reach a
 // handler).
 class Args {
  public:
   bool has(const std::string& option) const { return values_.count(option) != 0; }
-  // The option's value; `fallback` if absent (flags have the value "").
+  // The option's value (the first one of a repeatable option); `fallback` if absent (flags have
+  // the value "").
   std::string get(const std::string& option, const std::string& fallback = {}) const;
+  // Every value of the option in command-line order; empty if absent.
+  std::vector<std::string> getAll(const std::string& option) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   friend int runCli(const std::vector<std::string>&, const std::vector<Command>&, std::ostream&,
                     std::ostream&);
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
 

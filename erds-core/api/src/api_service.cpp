@@ -1,0 +1,121 @@
+#include "erds/api/api_service.h"
+
+#include <sstream>
+
+#include "erds/api/identity_adapters.h"
+#include "erds/api/sealing_evidence_issuer.h"
+#include "erds/base/aead.h"
+#include "erds/base/audit.h"
+#include "erds/base/log.h"
+#include "erds/core/content_vault.h"
+#include "erds/core/delivery_store.h"
+#include "erds/core/job_queue.h"
+#include "erds/identity/gate.h"
+
+namespace erds::api {
+
+struct ApiService::Impl {
+  Impl(pg::Pool& p, const identity::HttpAuthenticator& a, const Clock& c, crypto::KeyEncryptionKey k,
+       identity::GatePolicy policy)
+      : pool(p), clock(c), audit(c), kek(std::move(k)), vault(p, kek, c, audit), jobs(p, c),
+        authenticator(a), directory(p, audit), gate(std::move(policy)) {}
+
+  pg::Pool& pool;
+  const Clock& clock;
+  AuditLog audit;
+  crypto::KeyEncryptionKey kek;
+  core::ContentVault vault;
+  core::JobQueue jobs;
+  IdentityCallerAuthenticator authenticator;
+  PostgresPartyDirectory directory;
+  identity::IdentityGate gate;
+  LogDeliveryNotifier notifier;
+  std::unique_ptr<SealingEvidenceIssuer> issuer;
+  std::unique_ptr<core::DeliveryStore> store;
+  std::unique_ptr<MessageRoutes> routes;
+  std::unique_ptr<WorkerPool> workers;
+};
+
+Result<std::unique_ptr<ApiService>> ApiService::create(const Config& config, pg::Pool& pool,
+                                                       const identity::HttpAuthenticator& auth, const Clock& clock) {
+  Secret kekSecret;
+  if (config.isSet("secrets.kek_file")) {
+    auto s = config.readSecret("secrets.kek_file");
+    if (!s) return std::move(s).error();
+    kekSecret = std::move(*s);
+  } else if (config.mode() == ServiceMode::Development) {
+    log::warn("content.kek_ephemeral", {{"detail", "secrets.kek_file unset: content does not survive a restart"}});
+    kekSecret = crypto::randomKey();
+  } else {
+    return Error::invalidInput("secrets.kek_file (" + config.sourceOf("secrets.kek_file") +
+                               "): required with service.mode=" + std::string(serviceModeName(config.mode())));
+  }
+  auto kek = crypto::KeyEncryptionKey::fromSecret(kekSecret);
+  if (!kek)
+    return Error::invalidInput("secrets.kek_file (" + config.sourceOf("secrets.kek_file") + "): " + kek.error().message);
+
+  auto impl = std::make_unique<Impl>(pool, auth, clock, std::move(*kek), identity::builtinGatePolicy(config.mode()));
+  pg::Pool* poolPtr = &pool;
+  // EN 319 522 evidence names every recipient; the core's request carries only the one concerned,
+  // so the issuer reads the list of a stored message here (a short read, no lock held).
+  RecipientLookup lookup = [poolPtr](const std::string& messageId) -> Result<std::vector<std::string>> {
+    auto lease = poolPtr->acquire();
+    if (!lease) return std::move(lease).error();
+    auto q = (*lease)->execParams(
+        "SELECT recipient_identifier FROM deliveries WHERE message_id = $1::uuid ORDER BY recipient_index",
+        {pg::Param::text(messageId)});
+    if (!q) return std::move(q).error();
+    if (q->rows() == 0) return Error::notFound("message " + messageId + " has no deliveries");
+    std::vector<std::string> out;
+    for (int i = 0; i < q->rows(); ++i) out.push_back(q->get(i, 0));
+    return out;
+  };
+  auto issuer = SealingEvidenceIssuer::fromConfig(config, clock, lookup);
+  if (!issuer) return std::move(issuer).error();
+  impl->issuer = std::move(*issuer);
+  impl->store = std::make_unique<core::DeliveryStore>(pool, *impl->issuer, impl->jobs, clock, impl->audit);
+
+  MessageRoutesOptions ro;
+  ro.localDomains.clear();
+  std::stringstream domains(config.getString("service.domains"));
+  for (std::string d; std::getline(domains, d, ',');) {
+    const auto b = d.find_first_not_of(" \t");
+    const auto e = d.find_last_not_of(" \t");
+    if (b != std::string::npos) ro.localDomains.push_back(d.substr(b, e - b + 1));
+  }
+  ro.maxContentBytes = config.getBytes("http.max_body_bytes");
+  MessageRoutesDeps rd;
+  rd.store = impl->store.get();
+  rd.vault = &impl->vault;
+  rd.pool = &pool;
+  rd.authenticator = &impl->authenticator;
+  rd.directory = &impl->directory;
+  rd.gate = &impl->gate;
+  rd.clock = &clock;
+  rd.audit = &impl->audit;
+  rd.issuer = impl->issuer.get();
+  impl->routes = std::make_unique<MessageRoutes>(rd, ro);
+
+  WorkerPoolDeps wd{&impl->jobs, impl->store.get(), &impl->vault, &impl->notifier, &clock};
+  impl->workers = std::make_unique<WorkerPool>(wd);
+  return std::unique_ptr<ApiService>(new ApiService(std::move(impl)));
+}
+
+ApiService::ApiService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ApiService::~ApiService() { stopWorkers(); }
+
+Result<void> ApiService::registerRoutes(http::Router& router) { return impl_->routes->registerRoutes(router); }
+void ApiService::startWorkers() { impl_->workers->start(); }
+void ApiService::stopWorkers() {
+  if (impl_ && impl_->workers) impl_->workers->stop();
+}
+
+std::function<int64_t()> ApiService::jobQueueDepthSource() {
+  core::JobQueue* jobs = &impl_->jobs;
+  return [jobs]() -> int64_t {
+    auto d = jobs->depth();
+    return d ? d->ready : -1;
+  };
+}
+
+}  // namespace erds::api
