@@ -11,6 +11,8 @@
 // - Must never hold: the evidence-sealing or time-stamping keys (those live in erds-signer only),
 //   the database owner's credentials, or the key-encryption key beyond what the core needs
 //   (the identity component uses it to seal TOTP seeds).
+// - Evidence: sealed through erds-signer (signer.mode=socket); only signer.mode=inprocess, refused
+//   in qualified mode, loads seal/TSU keys from signer.key_dir into this process (development).
 // - Identity: passwords are verified here (Argon2id), sessions are opaque tokens stored hashed;
 //   demo accounts exist only with service.mode=development and service.demo_accounts=true.
 // - Everything received over HTTP is untrusted: size limits apply before bodies are read, and one
@@ -30,6 +32,7 @@
 #include <string>
 #include <thread>
 
+#include "erds/api/api_service.h"
 #include "erds/base/config.h"
 #include "erds/base/log.h"
 #include "erds/base/metrics.h"
@@ -186,6 +189,17 @@ int main(int argc, char** argv) {
   if (auto r = (*identity)->registerRoutes(*router); !r)
     return fail(kExitFailure, "route registration: " + r.error().toString());
 
+  // The message API (erds::api) and its lifecycle workers.
+  auto api = erds::api::ApiService::create(*config, pool, (*identity)->authenticator(),
+                                           erds::SystemClock::instance());
+  if (!api) {
+    return fail(api.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
+                api.error().message);
+  }
+  if (auto r = (*api)->registerRoutes(*router); !r)
+    return fail(kExitFailure, "route registration: " + r.error().toString());
+  serviceRoutes.setJobQueueDepthSource((*api)->jobQueueDepthSource());
+
   if (printRoutes) {
     for (const auto& line : router->routeList())
       std::cout << line << "\n";
@@ -204,6 +218,7 @@ int main(int argc, char** argv) {
   }
 
   (*server)->start();
+  (*api)->startWorkers();
   erds::log::info("http.listening", {{"port", static_cast<int64_t>((*server)->port())},
                                      {"address", config->getString("http.address")},
                                      {"mode", std::string(erds::serviceModeName(config->mode()))}});
@@ -247,6 +262,7 @@ int main(int argc, char** argv) {
   seedCv.notify_all();
   if (seeder.joinable()) seeder.join();
   (*server)->stop();
+  (*api)->stopWorkers();
   erds::log::info("stopped");
   return kExitOk;
 }

@@ -42,6 +42,7 @@
 #include "erds/base/pg.h"
 #include "erds/evidence/file_key_signer.h"
 #include "erds/evidence/pkcs11_signer.h"
+
 #include "signature_audit.h"
 #include "signer_server.h"
 
@@ -123,9 +124,12 @@ erds::Result<void> checkNotDevelopment(erds::evidence::Signer& signer, const std
   X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
   X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof issuer);
   X509_free(cert);
-  if (std::strstr(subject, "DEVELOPMENT") != nullptr || std::strstr(issuer, "DEVELOPMENT") != nullptr)
-    return erds::Error::invalidInput("signer.key_dir: service.mode=qualified refuses the DEVELOPMENT "
-                                     "certificate of key '" + label + "'");
+  if (std::strstr(subject, "DEVELOPMENT") != nullptr ||
+      std::strstr(issuer, "DEVELOPMENT") != nullptr)
+    return erds::Error::invalidInput(
+        "signer.key_dir: service.mode=qualified refuses the DEVELOPMENT "
+        "certificate of key '" +
+        label + "'");
   return erds::ok();
 }
 
@@ -196,8 +200,8 @@ int main(int argc, char** argv) {
            buf.size() < (1u << 20))
       buf.resize(buf.size() * 4);
     if (rc != 0 || found == nullptr)
-      return fail(kExitUsage, keyContext(*config, "signer.socket_group") + ": no such group '" +
-                                  group + "'");
+      return fail(kExitUsage,
+                  keyContext(*config, "signer.socket_group") + ": no such group '" + group + "'");
     serverOptions.socketGroup = found->gr_gid;
   }
 
@@ -241,8 +245,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<erds::signer::SignatureAudit> audit;
   if (pool)
-    audit = std::make_unique<erds::signer::DatabaseSignatureAudit>(
-        *pool, erds::SystemClock::instance());
+    audit = std::make_unique<erds::signer::DatabaseSignatureAudit>(*pool,
+                                                                   erds::SystemClock::instance());
   else
     audit = std::make_unique<erds::signer::LogSignatureAudit>();
 

@@ -9,6 +9,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
+
 #include "crypto_util.h"
 
 namespace erds::identity {
@@ -127,6 +129,29 @@ void readPolicies(X509* leaf, CertificateCheck& out) {
     out.policyOids.push_back(std::move(oid));
   }
   CERTIFICATEPOLICIES_free(policies);
+}
+
+void readEmails(X509* leaf, CertificateCheck& out) {
+  auto lowerPush = [&](const unsigned char* data, int len) {
+    if (data == nullptr || len <= 0 || len > 320) return;
+    std::string s(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len));
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s.find('\0') == std::string::npos) out.emailAddresses.push_back(std::move(s));
+  };
+  if (auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+      if (n->type == GEN_EMAIL) lowerPush(ASN1_STRING_get0_data(n->d.rfc822Name), ASN1_STRING_length(n->d.rfc822Name));
+    }
+    GENERAL_NAMES_free(names);
+  }
+  if (!out.emailAddresses.empty()) return;
+  const X509_NAME* subject = X509_get_subject_name(leaf);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, i)) {
+    const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    lowerPush(ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+  }
 }
 
 std::string nameText(const X509_NAME* name) {
@@ -256,6 +281,7 @@ CertificateCheck CertificateValidator::validate(std::string_view leafText, const
   }
   readQcStatements(leaf, out);
   readPolicies(leaf, out);
+  readEmails(leaf, out);
 
   CertStackPtr untrusted(sk_X509_new_null());
   for (const std::string& text : intermediates) {

@@ -23,7 +23,6 @@ using http::Request;
 using http::Response;
 using http::RouteSpec;
 
-constexpr http::ProblemType kForbidden{403, "urn:erds:problem:forbidden", "Forbidden"};
 constexpr std::size_t kMaxIdentifierLength = 320;
 constexpr std::size_t kMinPasswordLength = 12;
 constexpr auto kIdentifierCodeLifetime = std::chrono::minutes(30);
@@ -174,7 +173,9 @@ Response unauthorizedResponse(const Request& req, std::string_view detail) {
   return r;
 }
 
-Response forbidden(const Request& req, std::string_view detail) { return problem(kForbidden, detail, req); }
+Response forbidden(const Request& req, std::string_view detail) {
+  return problem(http::problemType(http::FrameworkError::Forbidden), detail, req);
+}
 
 std::string clientIp(const Request& req) {
   const std::string& a = req.clientAddress;
@@ -730,6 +731,69 @@ struct IdentityService::Impl {
     return forbidden(req, why);
   }
 
+  // Everything stored about one party, as JSON (GDPR art. 15/20). Secrets stay out: no password
+  // hash, TOTP seed, recovery or session token hashes; document numbers exist only as keyed
+  // hashes and are not returned either.
+  Result<std::string> exportJson(const std::string& partyId) {
+    bool disabled = false;
+    auto party = accounts.findParty(partyId, &disabled);
+    if (!party) return party.error();
+    auto login = accounts.loginIdentifierOf(partyId);
+    if (!login && !login.error().is(ErrorCode::NotFound)) return login.error();
+    auto totpState = accounts.totpConfirmed(partyId);
+    if (!totpState && !totpState.error().is(ErrorCode::NotFound)) return totpState.error();
+    auto recovery = factors.remainingRecoveryCodes(partyId);
+    if (!recovery) return recovery.error();
+    auto bindings = accounts.bindingsOf(partyId);
+    if (!bindings) return bindings.error();
+    auto ids = verifications.identificationsOf(partyId);
+    if (!ids) return ids.error();
+    auto requests = accounts.verificationRequestsOf(partyId);
+    if (!requests) return requests.error();
+    std::string out = "{\"format\":\"erds-personal-data-export/1\",\"exported_at\":" + time(clock.now()) +
+                      ",\"party\":" + partyJson(*party, disabled) + ",\"login_identifier\":" +
+                      q(login ? *login : std::string()) + ",\"totp_enrolled\":" +
+                      (totpState && *totpState ? "true" : "false") +
+                      ",\"recovery_codes_remaining\":" + std::to_string(*recovery) + ",\"identifiers\":[";
+    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
+    out += "],\"identifications\":[";
+    for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + identificationJson((*ids)[i]);
+    out += "],\"verification_requests\":[";
+    for (std::size_t i = 0; i < requests->size(); ++i) out += (i ? "," : "") + requestJson((*requests)[i]);
+    return out + "]}";
+  }
+
+  Result<Response> exportResponse(const Request& req, const AuthenticatedParty& who, const std::string& partyId,
+                                  const std::string& action) {
+    auto json = exportJson(partyId);
+    if (!json) {
+      (void)record("party:" + who.partyId, action, "party:" + partyId,
+                   json.error().is(ErrorCode::NotFound) ? "failure" : "error");
+      return json.error();
+    }
+    // No unaudited access to personal data.
+    auto audited = record("party:" + who.partyId, action, "party:" + partyId, "success",
+                          "{\"session\":" + q(who.sessionRef) + "}");
+    if (!audited) return Error::unavailable("audit log unavailable");
+    Response r = Response::json(200, *json);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"erds-export-" + partyId + ".json\"");
+    (void)req;
+    return r;
+  }
+
+  Result<Response> exportMine(const Request& req, const AuthenticatedParty& who) {
+    return exportResponse(req, who, who.partyId, "identity.personal_data.export");
+  }
+
+  Result<Response> exportParty(const Request& req, const AuthenticatedParty& who) {
+    const std::string target = req.param("id");
+    if (!who.roles.has(Role::Admin)) {
+      return adminDenied(req, who, "admin.parties.export", "party:" + target, "administrator role required");
+    }
+    return exportResponse(req, who, target, "admin.parties.export");
+  }
+
   Result<Response> listParties(const Request& req, const AuthenticatedParty& who) {
     if (!who.roles.has(Role::Admin)) return adminDenied(req, who, "admin.parties.list", "", "administrator role required");
     int limit = 100;
@@ -894,6 +958,8 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
        R"({"type":"object","properties":{"requested_level":{"enum":["low","substantial","high"],"default":"substantial"}}})"},
       {"Approval",
        R"({"type":"object","required":["method","level"],"properties":{"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate","ncp_certificate","eid_notified","eudi_wallet","cab_confirmed_remote"]},"level":{"enum":["low","substantial","high"]},"document":{"type":"object","required":["type","issuing_country","number","expires_on"],"properties":{"type":{"type":"string"},"issuing_country":{"type":"string"},"number":{"type":"string","description":"stored only as a keyed hash"},"expires_on":{"type":"string","format":"date"}}}}})"},
+      {"PersonalDataExport",
+       R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}}}})"},
       {"Rejection", R"({"type":"object","required":["reason"],"properties":{"reason":{"type":"string"}}})"},
   };
   for (const auto& [name, json] : schemas) ERDS_RETURN_IF_ERROR(router.addSchema(name, json));
@@ -933,6 +999,10 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
   ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me", "getMe", "The signed-in party, its session, identifiers and identifications",
                              "identity", "", {RS{200, "The caller", J, "Me"}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->me(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/export", "exportMyData",
+                             "Everything stored about the caller (personal data export; audited)", "identity", "",
+                             {RS{200, "The export", J, "PersonalDataExport"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->exportMine(r, w); })));
   ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp", "startTotpEnrolment", "Start TOTP enrolment (returns the seed once)",
                              "identity", "", {RS{201, "Seed and otpauth URI", J, "TotpEnrolment"}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->startTotp(r, w); })));
@@ -984,11 +1054,25 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
                              "admin", "NewParty",
                              {RS{201, "Created", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
                              true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->createParty(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/admin/parties/{id}/export", "exportPartyData",
+                             "Everything stored about one party (administrators; audited)", "admin", "",
+                             {RS{200, "The export", J, "PersonalDataExport"}, RS{403, "Not an administrator", std::string(http::kProblemContentType), "Problem"}},
+                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->exportParty(r, w); })));
   ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/admin/parties/{id}/roles", "changePartyRoles",
                              "Set a party's roles (and disabled flag); not one's own", "admin", "RoleChange",
                              {RS{200, "Changed", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
                              true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->changeRoles(r, w); })));
   return ok();
+}
+
+Result<int64_t> IdentityService::purgeExpiredPersonalData() {
+  Impl& s = *impl_;
+  auto scans = s.verifications.purgeExpiredScans(s.clock.now());
+  if (!scans) return scans.error();
+  // Sessions are kept a day past their absolute expiry, for operators investigating a login.
+  auto sessions = s.sessionStore.purgeExpired(s.clock.now() - std::chrono::hours(24));
+  if (!sessions) return sessions.error();
+  return *scans;
 }
 
 Result<std::vector<DemoAccount>> IdentityService::seedDemoAccounts() {

@@ -432,6 +432,33 @@ Result<int> PostgresSessionStore::revokeAllOf(const std::string& partyId) {
   return static_cast<int>(q->affectedRows());
 }
 
+Result<int64_t> PostgresVerificationStore::purgeExpiredScans(TimePoint now) {
+  auto lease = pool_.acquire();
+  if (!lease) return lease.error();
+  pg::Connection& c = **lease;
+  Transaction tx(c);
+  ERDS_RETURN_IF_ERROR(tx.begin());
+  // SKIP LOCKED: another node purging at the same moment takes the other rows.
+  auto q = c.execPrepared("identity_scan_purge",
+                          "UPDATE verification_documents SET scan_encrypted = NULL, scan_media_type = NULL, "
+                          "scan_purge_after = NULL WHERE request_id IN (SELECT request_id FROM "
+                          "verification_documents WHERE scan_purge_after <= $1 AND scan_encrypted IS NOT NULL "
+                          "FOR UPDATE SKIP LOCKED) RETURNING request_id",
+                          {timeParam(now)});
+  if (!q) return q.error();
+  for (int i = 0; i < q->rows(); ++i) {
+    AuditEvent e;
+    e.actor = "system:erdsd";
+    e.action = "identity.verification.scan_purged";
+    e.object = "verification_request:" + q->get(i, 0);
+    e.outcome = "success";
+    auto a = audit_.append(c, e);
+    if (!a) return a.error();
+  }
+  ERDS_RETURN_IF_ERROR(tx.commit());
+  return static_cast<int64_t>(q->rows());
+}
+
 Result<int64_t> PostgresSessionStore::purgeExpired(TimePoint cutoff) {
   auto lease = pool_.acquire();
   if (!lease) return lease.error();

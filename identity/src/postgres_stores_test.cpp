@@ -362,3 +362,52 @@ TEST_F(PostgresStoresTest, DaemonRoleCannotRewriteHistory) {
 
 }  // namespace
 }  // namespace erds::identity
+
+namespace erds::identity {
+namespace {
+
+TEST_F(PostgresStoresTest, ExpiredDocumentScansArePurgedDecisionKept) {
+  createAccount("p1", "mailto:p1@example.test");
+  // Two reviewed documents with scans: one past its retention, one not yet.
+  for (const std::string id : {"vr-old", "vr-new"}) {
+    ASSERT_EQ(db_->scalar("INSERT INTO verification_requests (id, party_id, created_by, requested_level, status, "
+                          "created_at) VALUES ($1, 'p1', 'p1', 'substantial', 'approved', now()) RETURNING id",
+                          {pg::Param::text(id)}),
+              id);
+    const std::string purgeAfter =
+        formatRfc3339(id == "vr-old" ? t0() - std::chrono::hours(1) : t0() + std::chrono::hours(1));
+    ASSERT_EQ(db_->scalar("INSERT INTO verification_documents (request_id, document_type, issuing_country, "
+                          "number_hash, expires_on, reviewed_by, scan_encrypted, scan_media_type, scan_purge_after) "
+                          "VALUES ($1, 'passport', 'BE', $2, '2030-01-01', 'p1', $3, 'image/jpeg', $4) "
+                          "RETURNING request_id",
+                          {pg::Param::text(id), pg::Param::bytes(std::string(32, 'h')),
+                           pg::Param::bytes("encrypted-scan-bytes"), pg::Param::text(purgeAfter)}),
+              id);
+  }
+  AuditLog audit(clock_);
+  PostgresVerificationStore store(*db_->pool, audit);
+  auto purged = store.purgeExpiredScans(t0());
+  ASSERT_TRUE(purged.has_value()) << purged.error().message;
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(db_->scalar("SELECT scan_encrypted IS NULL AND scan_media_type IS NULL FROM verification_documents "
+                        "WHERE request_id = 'vr-old'"),
+            "t");
+  EXPECT_EQ(db_->scalar("SELECT scan_encrypted IS NULL FROM verification_documents WHERE request_id = 'vr-new'"), "f");
+  // The decision record stays.
+  EXPECT_EQ(db_->scalar("SELECT document_type || ':' || status FROM verification_documents JOIN verification_requests "
+                        "ON id = request_id WHERE request_id = 'vr-old'"),
+            "passport:approved");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.verification.scan_purged' AND "
+                        "object = 'verification_request:vr-old'"),
+            "1");
+  // Idempotent: nothing more to purge until the other scan's time comes.
+  purged = store.purgeExpiredScans(t0());
+  ASSERT_TRUE(purged.has_value());
+  EXPECT_EQ(*purged, 0);
+  purged = store.purgeExpiredScans(t0() + std::chrono::hours(2));
+  ASSERT_TRUE(purged.has_value());
+  EXPECT_EQ(*purged, 1);
+}
+
+}  // namespace
+}  // namespace erds::identity

@@ -88,6 +88,11 @@ TestCertificate TestCertificate::issue(const CertSpec& spec, const TestCertifica
     addExt(cert, issuerCert, NID_key_usage, "critical,digitalSignature,nonRepudiation");
     if (spec.serverAuthOnlyEku) addExt(cert, issuerCert, NID_ext_key_usage, "serverAuth");
     else if (spec.clientAuthEku) addExt(cert, issuerCert, NID_ext_key_usage, "clientAuth");
+    if (!spec.emails.empty()) {
+      std::string san;
+      for (const auto& e : spec.emails) san += (san.empty() ? "email:" : ",email:") + e;
+      addExt(cert, issuerCert, NID_subject_alt_name, san.c_str());
+    }
   }
   if (!spec.policyOids.empty()) {
     CERTIFICATEPOLICIES* pols = CERTIFICATEPOLICIES_new();
@@ -130,6 +135,17 @@ TestCertificate TestCertificate::issue(const CertSpec& spec, const TestCertifica
 std::string TestCertificate::pem() const {
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(bio, static_cast<X509*>(cert_.get()));
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  return out;
+}
+
+std::string TestCertificate::keyPem() const {
+  BIO* bio = BIO_new(BIO_s_mem());
+  must(PEM_write_bio_PrivateKey(bio, static_cast<EVP_PKEY*>(key_.get()), nullptr, nullptr, 0, nullptr, nullptr) == 1,
+       "PEM_write_bio_PrivateKey");
   char* data = nullptr;
   long n = BIO_get_mem_data(bio, &data);
   std::string out(data, static_cast<std::size_t>(n));

@@ -10,12 +10,12 @@
 #include "fuzz_support.h"
 
 namespace {
-erds::smtp::InMemoryAuthenticator* g_auth = nullptr;
+erds::smtp::testing::InMemoryAuthenticator* g_auth = nullptr;
 }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   erds::fuzz::quietLogs();
-  g_auth = new erds::smtp::InMemoryAuthenticator();
+  g_auth = new erds::smtp::testing::InMemoryAuthenticator();
   g_auth->addUser({"alice", "secret", "party-alice", {"alice@example.test"}, ""});
   return 0;
 }
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.localDomains = {"example.test"};
   config.limits.maxMessageBytes = 64 * 1024;
   config.limits.memoryThreshold = 64 * 1024;  // never spool to disk while fuzzing
-  InMemorySubmissionSink sink;
+  testing::InMemorySubmissionSink sink;
   SmtpSession session(config, "192.0.2.1:40000", g_auth, &sink);
   (void)session.greeting();
   std::string_view rest = erds::fuzz::asView(data + 1, size - 1);

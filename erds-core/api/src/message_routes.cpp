@@ -744,9 +744,8 @@ struct MessageRoutes::Impl {
       if (!evidenceVisible(*a, e.recipientIndex)) continue;
       auto full = d.store->evidence(e.id);
       if (!full) return std::move(full).error();
-      char prefix[8];
-      std::snprintf(prefix, sizeof prefix, "%02d", ++n);
-      const std::string name = std::string(prefix) + "-" + std::string(core::eventName(e.event)) + "-" + e.id + ".xml";
+      ++n;
+      const std::string name = (n < 10 ? "0" : "") + std::to_string(n) + "-" + std::string(core::eventName(e.event)) + "-" + e.id + ".xml";
       ERDS_RETURN_IF_ERROR(zip.add(name, full->xml));
       index += name + "  event=" + std::string(core::eventName(e.event)) + " reason=" + e.reason +
                (e.recipientIndex ? " recipient=" + std::to_string(*e.recipientIndex) : std::string(" (message)")) +

@@ -1,0 +1,293 @@
+// Route-level tests of the message API against a real database (TestDatabase), with a fake
+// authenticator, directory and evidence issuer.
+#include "erds/api/message_routes.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "erds/api/worker_pool.h"
+#include "erds/base/migrations.h"
+#include "erds/http/problem.h"
+#include "erds/migrations/migrations.h"
+#include "fake_clock.h"
+#include "fake_evidence_issuer.h"
+#include "test_database.h"
+
+namespace erds::api {
+namespace {
+
+// "X-Test-Party: <party>" authenticates; the authentication is strong and substantial.
+class FakeAuth final : public CallerAuthenticator {
+ public:
+  Result<Caller> authenticate(const http::Request& r) const override {
+    const std::string* p = r.header("X-Test-Party");
+    if (p == nullptr) return Error::unauthorized("authentication required");
+    Caller c;
+    c.partyId = *p;
+    c.authentication.level = identity::LevelOfAssurance::Substantial;
+    c.authentication.methods = {identity::AuthenticationMethod::PasswordTotp};
+    return c;
+  }
+};
+
+class FakeDirectory final : public PartyDirectory {
+ public:
+  std::map<std::string, std::string> bound = {{"mailto:alice@example.test", "alice"},
+                                              {"mailto:bob@example.test", "bob"},
+                                              {"mailto:eve@example.test", "eve"}};
+  std::set<std::string> identified = {"alice", "bob"};
+  Result<std::optional<std::string>> partyBoundTo(const std::string& id) override {
+    auto it = bound.find(id);
+    return it == bound.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
+  }
+  Result<std::vector<identity::Identification>> identificationsOf(const std::string& party) override {
+    std::vector<identity::Identification> out;
+    if (identified.count(party)) {
+      identity::Identification i;
+      i.partyId = party;
+      i.method = identity::IdentificationMethod::PhysicalPresence;
+      i.level = identity::LevelOfAssurance::Substantial;
+      out.push_back(i);
+    }
+    return out;
+  }
+  Result<std::string> senderIdentifierOf(const std::string& party) override { return "mailto:" + party + "@example.test"; }
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string contentType;
+  http::Headers headers;
+};
+
+class MessageRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = erds::testing::TestDatabase::create();
+    ASSERT_TRUE(db.has_value()) << db.error().message;
+    db_ = std::move(db).value();
+    auto c = pg::Connection::connect(db_->ownerConninfo());
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    owner_ = std::move(c).value();
+    ASSERT_TRUE(pg::applyMigrations(*owner_, allMigrations(), db_->appRole()).has_value());
+    pg::PoolOptions o;
+    o.conninfo = db_->appConninfo();
+    o.size = 4;
+    pool_ = std::make_unique<pg::Pool>(o);
+    kek_.emplace(crypto::KeyEncryptionKey::fromSecret(Secret(std::string(32, '\x42'))).value());
+    vault_ = std::make_unique<core::ContentVault>(*pool_, *kek_, clock_, audit_);
+    jobs_ = std::make_unique<core::JobQueue>(*pool_, clock_);
+    store_ = std::make_unique<core::DeliveryStore>(*pool_, issuer_, *jobs_, clock_, audit_);
+    MessageRoutesDeps d{store_.get(), vault_.get(), pool_.get(), &auth_, &dir_, &gate_, &clock_, &audit_, nullptr};
+    MessageRoutesOptions opt;
+    opt.maxContentBytes = 1000;
+    routes_ = std::make_unique<MessageRoutes>(d, opt);
+    ASSERT_TRUE(routes_->registerRoutes(router_).has_value());
+    workers_ = std::make_unique<WorkerPool>(WorkerPoolDeps{jobs_.get(), store_.get(), vault_.get(), &notifier_, &clock_});
+  }
+
+  Reply call(const std::string& method, const std::string& target, const std::string& party,
+             const std::string& body = {}, const std::string& contentType = {}, http::Headers extra = {}) {
+    http::Request r;
+    r.method = method;
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    auto m = router_.match(method, r.path);
+    EXPECT_EQ(m.status, http::Router::MatchStatus::Found) << method << " " << target;
+    if (m.status != http::Router::MatchStatus::Found) return {};
+    r.routeTemplate = m.spec->path;
+    r.pathParams = m.params;
+    if (!party.empty()) r.headers.emplace_back("X-Test-Party", party);
+    if (!contentType.empty()) r.headers.emplace_back("Content-Type", contentType);
+    for (auto& h : extra) r.headers.push_back(h);
+    r.body = body;
+    r.requestId = "test";
+    auto res = (*m.handler)(r);
+    if (!res) return {http::problemType(res.error().code).status, res.error().message, "problem", {}};
+    return {res->status, res->body, res->contentType, res->headers};
+  }
+
+  static std::string field(const std::string& json, const std::string& name) {
+    const std::string k = "\"" + name + "\":\"";
+    auto p = json.find(k);
+    if (p == std::string::npos) return "";
+    p += k.size();
+    return json.substr(p, json.find('"', p) - p);
+  }
+
+  std::string inlineBody(const std::string& mode = "basic", const std::string& recipient = "mailto:bob@example.test",
+                         const std::string& filename = "hello.txt") {
+    return R"({"subject":"Contract","recipients":[")" + recipient + R"("],"consignment_mode":")" + mode +
+           R"(","content":{"filename":")" + filename + R"(","media_type":"text/plain","data_base64":"aGVsbG8gd29ybGQ="}})";
+  }
+
+  static std::string multipart(const std::string& filename, const std::string& data) {
+    return "--B0undary\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n"
+           R"({"recipients":["mailto:bob@example.test"],"consignment_mode":"consent"})"
+           "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+           filename + "\"\r\nContent-Type: application/pdf\r\n\r\n" + data + "\r\n--B0undary--\r\n";
+  }
+  const std::string kMultipartType = "multipart/form-data; boundary=B0undary";
+
+  int64_t count(const std::string& sql) { return owner_->exec(sql).value().getInt(0, 0); }
+  void runJobs() {
+    for (int i = 0; i < 10; ++i) {
+      auto n = workers_->runOnce("test-worker");
+      ASSERT_TRUE(n.has_value()) << n.error().message;
+      if (*n == 0) return;
+    }
+  }
+
+  erds::testing::FakeClock clock_{TimePoint(std::chrono::seconds(1795773600))};
+  AuditLog audit_{clock_};
+  core::testing::FakeEvidenceIssuer issuer_;
+  FakeAuth auth_;
+  FakeDirectory dir_;
+  identity::IdentityGate gate_{identity::builtinGatePolicy(ServiceMode::Development)};
+  LogDeliveryNotifier notifier_;
+  std::unique_ptr<erds::testing::TestDatabase> db_;
+  std::unique_ptr<pg::Connection> owner_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::optional<crypto::KeyEncryptionKey> kek_;
+  std::unique_ptr<core::ContentVault> vault_;
+  std::unique_ptr<core::JobQueue> jobs_;
+  std::unique_ptr<core::DeliveryStore> store_;
+  std::unique_ptr<MessageRoutes> routes_;
+  std::unique_ptr<WorkerPool> workers_;
+  http::Router router_;
+};
+
+TEST_F(MessageRoutesTest, JsonSubmissionIsAcceptedWithEvidence) {
+  auto r = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "message_id");
+  ASSERT_FALSE(id.empty());
+  bool location = false;
+  for (auto& [k, v] : r.headers) location |= (k == "Location" && v == "/api/v1/messages/" + id);
+  EXPECT_TRUE(location);
+  auto s = call("GET", "/api/v1/messages/" + id, "alice");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_NE(s.body.find("\"event\":\"SubmissionAcceptance\""), std::string::npos) << s.body;
+  EXPECT_NE(s.body.find("mailto:bob@example.test"), std::string::npos);
+  // The bound recipient sees it too; anybody else gets 404, exactly like a missing message.
+  EXPECT_EQ(call("GET", "/api/v1/messages/" + id, "bob").status, 200);
+  auto eve = call("GET", "/api/v1/messages/" + id, "eve");
+  auto missing = call("GET", "/api/v1/messages/00000000-0000-4000-8000-000000000000", "eve");
+  EXPECT_EQ(eve.status, 404);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(eve.body, missing.body);
+  // Lists.
+  auto sent = call("GET", "/api/v1/messages?box=sent", "alice");
+  EXPECT_NE(sent.body.find(id), std::string::npos);
+  auto inbox = call("GET", "/api/v1/messages?box=inbox&state=submitted", "bob");
+  EXPECT_NE(inbox.body.find(id), std::string::npos) << inbox.body;
+  EXPECT_EQ(call("GET", "/api/v1/messages?box=inbox", "eve").body.find(id), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/v1/messages?box=nope", "alice").status, 400);
+  // Evidence XML.
+  const std::string ev = field(r.body, "evidence_id");
+  auto x = call("GET", "/api/v1/evidence/" + ev, "bob");
+  EXPECT_EQ(x.status, 200);
+  EXPECT_EQ(x.contentType, "application/xml");
+  EXPECT_EQ(call("GET", "/api/v1/evidence/" + ev, "eve").status, 404);
+}
+
+TEST_F(MessageRoutesTest, UnauthenticatedGets401AndNoEvidence) {
+  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "", inlineBody(), "application/json").status, 401);
+  EXPECT_EQ(issuer_.calls(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+}
+
+TEST_F(MessageRoutesTest, IdempotencyKey) {
+  http::Headers key = {{"Idempotency-Key", "k-1"}};
+  auto a = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json", key);
+  auto b = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json", key);
+  ASSERT_EQ(a.status, 201);
+  ASSERT_EQ(b.status, 201);
+  EXPECT_EQ(field(a.body, "message_id"), field(b.body, "message_id"));
+  EXPECT_EQ(field(a.body, "evidence_id"), field(b.body, "evidence_id"));
+  auto c = call("POST", "/api/v1/messages/inline", "alice", inlineBody("consent"), "application/json", key);
+  EXPECT_EQ(c.status, 409);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+}
+
+TEST_F(MessageRoutesTest, RefusalsOfAuthenticatedSenders) {
+  // Malformed input before the recipients are known: 400, nothing stored.
+  EXPECT_EQ(call("POST", "/api/v1/messages", "alice", "garbage", kMultipartType).status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "alice", "{", "application/json").status, 400);
+  EXPECT_EQ(issuer_.calls(), 0);
+  // A traversal file name: SubmissionRejection evidence + 400.
+  auto t = call("POST", "/api/v1/messages", "alice", multipart("../../etc/passwd", "x"), kMultipartType);
+  EXPECT_EQ(t.status, 400);
+  EXPECT_NE(t.body.find("evidence_id"), std::string::npos) << t.body;
+  EXPECT_NE(t.body.find("RA02"), std::string::npos);
+  // Too large (options: 1000 bytes): 413 with evidence.
+  auto big = call("POST", "/api/v1/messages", "alice", multipart("big.pdf", std::string(1001, 'x')), kMultipartType);
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionRejection'"), 2);
+  // A recipient outside our domains with no party.
+  auto foreign = call("POST", "/api/v1/messages/inline", "alice", inlineBody("basic", "mailto:x@elsewhere.example"),
+                      "application/json");
+  EXPECT_EQ(foreign.status, 400);
+  // Gate: an unidentified sender gets 403 with what to do next, and the refusal is proven.
+  auto eve = call("POST", "/api/v1/messages/inline", "eve", inlineBody(), "application/json");
+  EXPECT_EQ(eve.status, 403);
+  EXPECT_NE(eve.body.find("identification_required"), std::string::npos) << eve.body;
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionRejection'"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"), 0);
+}
+
+TEST_F(MessageRoutesTest, NoTimeStampMeans503AndNothingStored) {
+  issuer_.setFailing(true);
+  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json").status, 503);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+}
+
+TEST_F(MessageRoutesTest, ConsentAcceptThenContentHandover) {
+  auto r = call("POST", "/api/v1/messages", "alice", multipart("contract.pdf", "%PDF-1.7 body"), kMultipartType);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "message_id");
+  runJobs();  // NotificationForAcceptance
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'NotificationForAcceptance'"), 1);
+  // Content is not available before acceptance; the sender cannot accept; others get 404.
+  EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content", "bob").status, 409);
+  EXPECT_EQ(call("POST", "/api/v1/messages/" + id + "/accept", "alice").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/messages/" + id + "/accept", "eve").status, 404);
+  auto acc = call("POST", "/api/v1/messages/" + id + "/accept", "bob");
+  ASSERT_EQ(acc.status, 200) << acc.body;
+  EXPECT_EQ(call("POST", "/api/v1/messages/" + id + "/reject", "bob").status, 409);
+  runJobs();  // ContentConsignment
+  auto c = call("GET", "/api/v1/messages/" + id + "/content", "bob");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(c.body, "%PDF-1.7 body");
+  EXPECT_EQ(c.contentType, "application/pdf");
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'ContentHandover'"), 1);
+  // A second download does not issue a second handover; the sender cannot download.
+  EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content/0", "bob").status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content/1", "bob").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content", "alice").status, 404);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'ContentHandover'"), 1);
+  // The bundle holds every evidence and the README.
+  auto z = call("GET", "/api/v1/messages/" + id + "/evidence-bundle", "alice");
+  ASSERT_EQ(z.status, 200);
+  EXPECT_EQ(z.body.substr(0, 2), "PK");
+  EXPECT_NE(z.body.find("ContentHandover"), std::string::npos);
+  EXPECT_NE(z.body.find("README.txt"), std::string::npos);
+}
+
+TEST_F(MessageRoutesTest, BasicModeAndExpiry) {
+  auto r = call("POST", "/api/v1/messages/inline", "alice", inlineBody("basic"), "application/json");
+  ASSERT_EQ(r.status, 201);
+  runJobs();  // ContentConsignment, ConsignmentNotification
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'notified'"), 1);
+  clock_.advance(std::chrono::hours(24 * 16));
+  runJobs();  // expiry: ContentHandoverFailure
+  EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'ContentHandoverFailure'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'failed'"), 1);
+}
+
+}  // namespace
+}  // namespace erds::api

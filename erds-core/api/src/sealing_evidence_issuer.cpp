@@ -19,6 +19,35 @@ evidence::Identifier identifierOf(const std::string& s) {
   return {"uri", s};
 }
 
+// The built-in time-stamping unit needs the TSU certificate from the signer; erds-signer may start
+// after erdsd, so the unit is created on first use and creation is retried until it succeeds.
+class LazyTsu final : public evidence::TimestampAuthority {
+ public:
+  LazyTsu(std::shared_ptr<evidence::Signer> signer, evidence::Rfc3161TsuOptions options, const Clock& clock)
+      : signer_(std::move(signer)), options_(std::move(options)), clock_(clock) {}
+
+  Result<evidence::TimestampToken> timestamp(std::string_view digest) override {
+    std::shared_ptr<evidence::Rfc3161Tsu> tsu;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!tsu_) {
+        auto t = evidence::Rfc3161Tsu::create(signer_, options_, clock_);
+        if (!t) return Error::unavailable("time-stamping unit not ready: " + t.error().toString());
+        tsu_ = std::shared_ptr<evidence::Rfc3161Tsu>(std::move(t).value());
+      }
+      tsu = tsu_;
+    }
+    return tsu->timestamp(digest);
+  }
+
+ private:
+  std::shared_ptr<evidence::Signer> signer_;
+  evidence::Rfc3161TsuOptions options_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::shared_ptr<evidence::Rfc3161Tsu> tsu_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::create(
@@ -75,15 +104,19 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::fromConfig
   t.policyOid = config.getString("tsa.policy_oid");
   t.accuracy = std::chrono::milliseconds(config.getMillis("tsa.accuracy"));
   t.requireSyncedClock = config.getBool("tsa.require_synced_clock") && config.mode() != ServiceMode::Development;
+  std::shared_ptr<evidence::TimestampAuthority> tsa;
   auto tsu = evidence::Rfc3161Tsu::create(signer, t, clock);
-  if (!tsu) {
-    if (tsu.error().is(ErrorCode::Unavailable)) return std::move(tsu).error();
+  if (tsu) {
+    tsa = std::shared_ptr<evidence::TimestampAuthority>(std::move(tsu).value());
+  } else if (tsu.error().is(ErrorCode::Unavailable)) {
+    log::warn("tsa.not_ready", {{"error", tsu.error().toString()}});
+    tsa = std::make_shared<LazyTsu>(signer, t, clock);
+  } else {
     return Error::invalidInput("tsa.policy_oid (" + config.sourceOf("tsa.policy_oid") + "): " + tsu.error().message);
   }
   SealingEvidenceIssuerOptions o;
   o.serviceName = config.getString("service.name");
-  return create(signer, std::shared_ptr<evidence::TimestampAuthority>(std::move(tsu).value()), clock,
-                std::move(recipients), o);
+  return create(signer, std::move(tsa), clock, std::move(recipients), o);
 }
 
 void SealingEvidenceIssuer::announceRecipients(const std::string& messageId, std::vector<std::string> identifiers) {

@@ -1,0 +1,116 @@
+#include "erds/api/sealing_evidence_issuer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "erds/evidence/evidence_xml.h"
+#include "erds/evidence/file_key_signer.h"
+#include "erds/evidence/rfc3161_tsu.h"
+#include "fake_clock.h"
+#include "test_pki.h"
+
+namespace erds::api {
+namespace {
+
+namespace et = erds::evidence::testing;
+
+class SealingIssuerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = et::makeTempDir("erds-api-issuer");
+    et::TestPki pki;
+    et::TestCertOptions seal;
+    seal.commonName = "erds DEVELOPMENT seal";
+    et::writeKeyFiles(dir_, "seal", pki.issue(seal), pki.root().certPem);
+    et::TestCertOptions tsu;
+    tsu.commonName = "erds DEVELOPMENT tsu";
+    tsu.timeStamping = true;
+    et::writeKeyFiles(dir_, "tsu", pki.issue(tsu), pki.root().certPem);
+    auto signer = evidence::FileKeySigner::fromDirectory(dir_, {"seal", "tsu"});
+    ASSERT_TRUE(signer.has_value()) << signer.error().message;
+    signer_ = std::shared_ptr<evidence::Signer>(std::move(signer).value());
+    evidence::Rfc3161TsuOptions o;
+    o.policyOid = "1.3.6.1.4.1.55555.1.1";
+    o.requireSyncedClock = false;
+    auto tsu2 = evidence::Rfc3161Tsu::create(signer_, o, clock_);
+    ASSERT_TRUE(tsu2.has_value()) << tsu2.error().message;
+    tsa_ = std::shared_ptr<evidence::TimestampAuthority>(std::move(tsu2).value());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  core::EvidenceRequest request(core::Event e, std::optional<int> idx) {
+    core::EvidenceRequest r;
+    r.event = e;
+    r.message.messageId = "0b7f3a58-6f0e-4a43-9d7e-8a1f0b6c2d11";
+    r.message.senderPartyId = "p-alice";
+    r.message.senderIdentifier = "mailto:alice@example.test";
+    r.message.subject = "Contract";
+    r.message.contentDigest = std::string(32, '\x11');
+    r.message.submittedAt = clock_.now();
+    r.recipientIndex = idx;
+    r.recipientIdentifier = idx ? "mailto:bob@example.test" : "";
+    r.eventTime = clock_.now();
+    return r;
+  }
+
+  erds::testing::FakeClock clock_{TimePoint(std::chrono::seconds(1795773600))};
+  std::string dir_;
+  std::shared_ptr<evidence::Signer> signer_;
+  std::shared_ptr<evidence::TimestampAuthority> tsa_;
+};
+
+TEST_F(SealingIssuerTest, SealsSubmissionAcceptanceWithAnnouncedRecipients) {
+  auto issuer = SealingEvidenceIssuer::create(signer_, tsa_, clock_, nullptr);
+  ASSERT_TRUE(issuer.has_value()) << issuer.error().message;
+  auto req = request(core::Event::SubmissionAcceptance, std::nullopt);
+  // Without the recipients the evidence cannot be expressed (I06).
+  EXPECT_TRUE((*issuer)->issue(req).error().is(ErrorCode::NotFound));
+  (*issuer)->announceRecipients(req.message.messageId, {"mailto:bob@example.test", "mailto:carol@example.test"});
+  auto out = (*issuer)->issue(req);
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_NE(out->xml.find(out->evidenceId), std::string::npos);
+  EXPECT_NE(out->xml.find("SignatureTimeStamp"), std::string::npos);
+  auto parsed = evidence::readEvidenceXml(out->xml);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(parsed->event, evidence::Event::SubmissionAcceptance);
+  EXPECT_TRUE(parsed->hasSignature);
+  ASSERT_EQ(parsed->recipients.size(), 2u);
+  EXPECT_EQ(parsed->recipients[1].identifier->value, "carol@example.test");
+  EXPECT_EQ(*parsed->messageIdentifier, req.message.messageId);
+  (*issuer)->forgetRecipients(req.message.messageId);
+}
+
+TEST_F(SealingIssuerTest, RecipientEventRefersToItsRecipient) {
+  RecipientLookup lookup = [](const std::string&) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>{"mailto:carol@example.test", "mailto:bob@example.test"};
+  };
+  auto issuer = SealingEvidenceIssuer::create(signer_, tsa_, clock_, lookup);
+  ASSERT_TRUE(issuer.has_value());
+  auto out = (*issuer)->issue(request(core::Event::ContentHandover, 1));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  auto parsed = evidence::readEvidenceXml(out->xml);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->event, evidence::Event::ContentHandover);
+  EXPECT_EQ(*parsed->evidenceRefersToRecipient, 2);
+  // Reason codes travel; an unknown one is refused.
+  auto bad = request(core::Event::ConsignmentRejection, 0);
+  bad.reason = "RZ99";
+  EXPECT_TRUE((*issuer)->issue(bad).error().is(ErrorCode::InvalidInput));
+}
+
+class DownTsa final : public evidence::TimestampAuthority {
+ public:
+  Result<evidence::TimestampToken> timestamp(std::string_view) override { return Error::unavailable("tsa down"); }
+};
+
+TEST_F(SealingIssuerTest, NoTimeStampMeansUnavailable) {
+  auto issuer = SealingEvidenceIssuer::create(signer_, std::make_shared<DownTsa>(), clock_, nullptr);
+  ASSERT_TRUE(issuer.has_value());
+  auto req = request(core::Event::SubmissionAcceptance, std::nullopt);
+  (*issuer)->announceRecipients(req.message.messageId, {"mailto:bob@example.test"});
+  EXPECT_TRUE((*issuer)->issue(req).error().is(ErrorCode::Unavailable));
+}
+
+}  // namespace
+}  // namespace erds::api

@@ -13,6 +13,10 @@ const std::vector<Command>& builtinCommands() {
       internal::evidenceIssueCommand(),
       internal::evidenceEventsCommand(),
       internal::auditVerifyCommand(),
+      internal::userAddCommand(),
+      internal::userListCommand(),
+      internal::userSetRoleCommand(),
+      internal::userResetPasswordCommand(),
   };
   return kCommands;
 }

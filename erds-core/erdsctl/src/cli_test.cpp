@@ -26,37 +26,11 @@ using testsupport::readFile;
 using testsupport::TempDir;
 using testsupport::writeFile;
 
-struct CliRun {
-  int rc = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
+using testsupport::CliRun;
 
 // Runs erdsctl with `args`; `env` is a prefix of NAME=value assignments for the shell.
 CliRun erdsctl(const std::vector<std::string>& args, const std::string& env = {}) {
-  TempDir io;
-  std::string cmd = env + (env.empty() ? "" : " ") + shellQuote(ERDSCTL_PATH);
-  for (const auto& a : args)
-    cmd += " " + shellQuote(a);
-  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = readFile(io.file("out"));
-  r.err = readFile(io.file("err"));
-  return r;
+  return testsupport::runProgram(ERDSCTL_PATH, args, env);
 }
 
 int lineCount(const std::string& s) {
@@ -66,7 +40,8 @@ int lineCount(const std::string& s) {
 TEST(ErdsctlBinary, HelpListsAllSubcommands) {
   CliRun r = erdsctl({"--help"});
   EXPECT_EQ(r.rc, 0);
-  for (const char* cmd : {"pki init", "db migrate", "db status", "config check"}) {
+  for (const char* cmd : {"pki init", "db migrate", "db status", "config check", "evidence verify",
+                          "evidence issue", "evidence events", "audit verify"}) {
     EXPECT_THAT(r.out, HasSubstr(cmd));
   }
   r = erdsctl({"pki", "init", "--help"});

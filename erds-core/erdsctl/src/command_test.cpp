@@ -198,6 +198,37 @@ TEST(RunCli, HandlerExitCodesAndExceptions) {
   EXPECT_EQ(r.err, "erdsctl boom: internal error: kaput\n");
 }
 
+TEST(RunCli, RepeatableOptionsKeepEveryValueInOrder) {
+  std::vector<std::string> seen;
+  std::string first;
+  const std::vector<Command> table = {
+      {"check",
+       "check",
+       "[--trust CA]... [--flag]",
+       {{"--trust", "CA", false, true}, {"--flag", "", false}},
+       {},
+       "",
+       [&](const Args& a, Io&) {
+         seen = a.getAll("--trust");
+         first = a.get("--trust");
+         return 0;
+       }},
+  };
+  CliRun r = run(table, {"check", "--trust", "a.pem", "--trust=b.pem", "--trust", "c.pem"});
+  EXPECT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_EQ(seen, (std::vector<std::string>{"a.pem", "b.pem", "c.pem"}));
+  EXPECT_EQ(first, "a.pem");
+  r = run(table, {"check"});
+  EXPECT_EQ(r.rc, kExitOk);
+  EXPECT_TRUE(seen.empty());
+  // A non-repeatable option given twice is still a usage error.
+  r = run(table, {"check", "--flag", "--flag"});
+  EXPECT_EQ(r.rc, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("given twice"));
+  r = run(table, {"check", "--help"});
+  EXPECT_THAT(r.out, HasSubstr("--trust CA   (repeatable)"));
+}
+
 TEST(RunCli, VersionPrintsOneLine) {
   Calls calls;
   CliRun r = run(fakeTable(calls), {"--version"});
@@ -212,7 +243,10 @@ TEST(BuiltinCommands, TableHasTheFoundationCommandsWithHelpAndHandlers) {
     paths.push_back(c.path);
     EXPECT_FALSE(c.help.empty()) << c.path;
     EXPECT_EQ(c.help.find('\n'), std::string::npos) << c.path;
-    EXPECT_FALSE(c.usage.empty()) << c.path;
+    // A command without options or arguments (e.g. "evidence events") has nothing to show.
+    if (!c.options.empty() || !c.positionalNames.empty()) {
+      EXPECT_FALSE(c.usage.empty()) << c.path;
+    }
     EXPECT_TRUE(static_cast<bool>(c.handler)) << c.path;
   }
   EXPECT_THAT(paths,

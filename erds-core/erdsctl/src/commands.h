@@ -16,6 +16,10 @@ Command evidenceVerifyCommand();
 Command evidenceIssueCommand();
 Command evidenceEventsCommand();
 Command auditVerifyCommand();
+Command userAddCommand();
+Command userListCommand();
+Command userSetRoleCommand();
+Command userResetPasswordCommand();
 
 // Loads --config FILE (ERDS_* environment applied). On error writes "erdsctl: <Config's one-line
 // message>" to io.err and returns the error; the caller then exits kExitUsage.

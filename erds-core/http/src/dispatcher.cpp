@@ -230,6 +230,7 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   req.headers = in.headers;
   req.requestId = requestId;
   req.clientAddress = in.clientAddress;
+  req.clientCertificateChain = in.clientCertificateChain;
 
   if (hasBody) {
     // Count as we read, so a chunked body cannot exceed the limit either.

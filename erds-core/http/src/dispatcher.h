@@ -35,6 +35,7 @@ struct IncomingRequest {
   std::optional<int64_t> contentLength;
   bool chunked = false;
   std::string clientAddress;
+  std::vector<std::string> clientCertificateChain;  // DER, leaf first (see Request)
 };
 
 struct OutgoingResponse {

@@ -17,6 +17,7 @@ constexpr ProblemType kIntegrity{422, "urn:erds:problem:integrity-failure",
 constexpr ProblemType kInternal{500, "urn:erds:problem:internal", "Internal error"};
 
 constexpr ProblemType kBadRequest{400, "urn:erds:problem:bad-request", "Malformed request"};
+constexpr ProblemType kForbidden{403, "urn:erds:problem:forbidden", "Forbidden"};
 constexpr ProblemType kRouteNotFound{404, "urn:erds:problem:no-such-resource", "No such resource"};
 constexpr ProblemType kMethodNotAllowed{405, "urn:erds:problem:method-not-allowed",
                                         "Method not allowed"};
@@ -56,6 +57,8 @@ const ProblemType& problemType(FrameworkError error) {
   switch (error) {
     case FrameworkError::BadRequest:
       return kBadRequest;
+    case FrameworkError::Forbidden:
+      return kForbidden;
     case FrameworkError::RouteNotFound:
       return kRouteNotFound;
     case FrameworkError::MethodNotAllowed:
@@ -78,8 +81,9 @@ const ProblemType& problemType(FrameworkError error) {
 
 std::vector<ProblemType> allProblemTypes() {
   return {kInvalidInput,   kNotFound,        kConflict,         kUnauthorized,    kUnavailable,
-          kIntegrity,      kInternal,        kBadRequest,       kRouteNotFound,   kMethodNotAllowed,
-          kRequestTimeout, kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests, kHeadersTooLarge};
+          kIntegrity,      kInternal,        kBadRequest,       kForbidden,       kRouteNotFound,
+          kMethodNotAllowed, kRequestTimeout, kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests,
+          kHeadersTooLarge};
 }
 
 std::string publicDetail(const Error& e) {

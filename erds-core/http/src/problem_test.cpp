@@ -32,7 +32,8 @@ TEST(ProblemTable, FrameworkErrors) {
     FrameworkError e;
     int status;
   } cases[] = {
-      {FrameworkError::BadRequest, 400},       {FrameworkError::RouteNotFound, 404},
+      {FrameworkError::BadRequest, 400},       {FrameworkError::Forbidden, 403},
+      {FrameworkError::RouteNotFound, 404},
       {FrameworkError::MethodNotAllowed, 405}, {FrameworkError::RequestTimeout, 408},
       {FrameworkError::PayloadTooLarge, 413},  {FrameworkError::UnsupportedMediaType, 415},
       {FrameworkError::TooManyRequests, 429},  {FrameworkError::HeadersTooLarge, 431},

@@ -12,6 +12,8 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/X509Certificate.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnection.h>
@@ -24,6 +26,10 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "erds/base/log.h"
 
@@ -42,6 +48,53 @@ void initializeSslOnce() {
 }
 
 class Connection;
+
+// ---- client certificates (listeners with requestClientCertificates) ----
+// The handshake runs lazily on the connection's own thread (Poco's acceptSSL only sets the accept
+// state), so the verify callback leaves the chain the client sent in a thread-local that serve()
+// clears before the first read and picks up after it; it is used only if its leaf is the peer
+// certificate of this very connection.
+thread_local std::vector<std::string> tlsPeerChain;
+
+std::string derOf(const X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0 || der == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+// Accepts every certificate: validation happens in the identity component, where a failure is
+// an HTTP answer and an audit record instead of a TLS alert the user cannot act on.
+int acceptAnyClientCertificate(int /*preverify*/, X509_STORE_CTX* ctx) {
+  tlsPeerChain.clear();
+  if (STACK_OF(X509)* chain = X509_STORE_CTX_get0_untrusted(ctx)) {
+    for (int i = 0; i < sk_X509_num(chain) && i < 10; ++i)
+      tlsPeerChain.push_back(derOf(sk_X509_value(chain, i)));
+  } else if (X509* leaf = X509_STORE_CTX_get0_cert(ctx)) {
+    tlsPeerChain.push_back(derOf(leaf));
+  }
+  return 1;
+}
+
+// The client's chain of this connection (DER, leaf first); empty without a client certificate.
+std::vector<std::string> clientChainOf(const Poco::Net::StreamSocket& socket) {
+  std::vector<std::string> chain = std::move(tlsPeerChain);
+  tlsPeerChain.clear();
+  std::string leaf;
+  try {
+    Poco::Net::SecureStreamSocket secure(socket);
+    if (!secure.havePeerCertificate()) return {};
+    Poco::Net::X509Certificate cert = secure.peerCertificate();
+    leaf = derOf(cert.certificate());
+  } catch (const Poco::Exception&) {
+    return {};
+  }
+  if (leaf.empty()) return {};
+  if (chain.empty() || chain.front() != leaf) return {leaf};
+  return chain;
+}
 
 // Connections currently alive, so that stop() can close idle keep-alive connections.
 struct ConnectionSet {
@@ -89,11 +142,12 @@ class StreamBodySource final : public internal::BodySource {
 class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
-             const Dispatcher& dispatcher, ConnectionSet& set)
+             const Dispatcher& dispatcher, ConnectionSet& set, bool clientCertificates)
       : TCPServerConnection(socket),
         params_(std::move(params)),
         dispatcher_(dispatcher),
-        set_(set) {
+        set_(set),
+        clientCertificates_(clientCertificates) {
     std::lock_guard lock(set_.mu);
     set_.all.insert(this);
   }
@@ -141,6 +195,9 @@ class Connection final : public Poco::Net::TCPServerConnection {
 
   void serve() {
     Poco::Net::HTTPServerSession session(socket(), params_);
+    if (clientCertificates_) tlsPeerChain.clear();
+    std::vector<std::string> clientChain;
+    bool chainRead = false;
     std::string client;
     try {
       client = socket().peerAddress().toString();
@@ -178,6 +235,12 @@ class Connection final : public Poco::Net::TCPServerConnection {
       if (request->hasContentLength()) in.contentLength = request->getContentLength64();
       in.chunked = request->getChunkedTransferEncoding();
       in.clientAddress = client;
+      if (clientCertificates_) {
+        // The handshake is complete once the first request has been read.
+        if (!chainRead) clientChain = clientChainOf(socket());
+        chainRead = true;
+        in.clientCertificateChain = clientChain;
+      }
 
       StreamBodySource body(*request, response);
       internal::OutgoingResponse out = dispatcher_.handle(in, body);
@@ -223,21 +286,23 @@ class Connection final : public Poco::Net::TCPServerConnection {
   Poco::Net::HTTPServerParams::Ptr params_;
   const Dispatcher& dispatcher_;
   ConnectionSet& set_;
+  bool clientCertificates_;
 };
 
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
  public:
   ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher,
-                    ConnectionSet& set)
-      : params_(std::move(params)), dispatcher_(dispatcher), set_(set) {}
+                    ConnectionSet& set, bool clientCertificates)
+      : params_(std::move(params)), dispatcher_(dispatcher), set_(set), clientCertificates_(clientCertificates) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new Connection(socket, params_, dispatcher_, set_);
+    return new Connection(socket, params_, dispatcher_, set_, clientCertificates_);
   }
 
  private:
   Poco::Net::HTTPServerParams::Ptr params_;
   const Dispatcher& dispatcher_;
   ConnectionSet& set_;
+  bool clientCertificates_;
 };
 
 }  // namespace
@@ -304,6 +369,15 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options,
   auto ctx = internal::makeServerContext(options.certificateFile, options.privateKeyPem,
                                          options.privateKeySource);
   if (!ctx) return ctx.error();
+  if (options.requestClientCertificates) {
+    SSL_CTX* ssl = (*ctx)->sslContext();
+    SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, acceptAnyClientCertificate);
+    // Needed for session resumption once a client certificate was requested.
+    static const unsigned char kSessionContext[] = "erds-client-cert";
+    SSL_CTX_set_session_id_context(ssl, kSessionContext, sizeof kSessionContext - 1);
+    // No CA names are sent: any certificate is asked for; the identity component decides.
+    SSL_CTX_set_client_CA_list(ssl, nullptr);
+  }
   // The key now lives in the SSL_CTX only.
   options.privateKeyPem = Secret();
 
@@ -325,7 +399,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options,
     impl->dispatcher = std::make_unique<Dispatcher>(router, options.limits, registry, clock);
     impl->pool = std::make_unique<Poco::ThreadPool>(1, options.threads + 1, 60, 0);
     impl->tcp = std::make_unique<Poco::Net::TCPServer>(
-        new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections), *impl->pool,
+        new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections,
+                              options.requestClientCertificates), *impl->pool,
         socket, impl->params);
   } catch (const Poco::Net::InvalidAddressException& e) {
     return Error::invalidInput("http.address: " + e.displayText());

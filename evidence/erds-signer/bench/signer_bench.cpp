@@ -12,6 +12,7 @@
 #include "erds/base/log.h"
 #include "erds/evidence/file_key_signer.h"
 #include "erds/evidence/signer_client.h"
+
 #include "signature_audit.h"
 #include "signer_server.h"
 #include "test_pki.h"

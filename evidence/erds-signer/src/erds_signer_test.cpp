@@ -3,6 +3,7 @@
 // is started as uid/gid 65534 (nobody), so that the non-dumpable check is observable.
 #include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -12,8 +13,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -27,13 +26,15 @@
 #include <vector>
 
 #include "erds/base/aead.h"
+#include "erds/base/audit.h"
 #include "erds/base/clock.h"
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
 #include "erds/evidence/rfc3161_tsu.h"
 #include "erds/evidence/signer_client.h"
 #include "erds/evidence/signer_protocol.h"
+#include "erds/migrations/migrations.h"
+
 #include "test_database.h"
 #include "test_pki.h"
 
@@ -58,7 +59,9 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-std::string digestOf(const std::string& s) { return crypto::sha256(s); }
+std::string digestOf(const std::string& s) {
+  return crypto::sha256(s);
+}
 
 int connectTo(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -110,8 +113,7 @@ bool verifySignature(const std::string& certDer, const std::string& digest,
   bool ok = ctx != nullptr && EVP_PKEY_verify_init(ctx) == 1 &&
             EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
             EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                            signature.size(),
-                            reinterpret_cast<const unsigned char*>(digest.data()),
+                            signature.size(), reinterpret_cast<const unsigned char*>(digest.data()),
                             digest.size()) == 1;
   EVP_PKEY_CTX_free(ctx);
   EVP_PKEY_free(key);
@@ -152,9 +154,10 @@ class SignerFixture : public ::testing::Test {
 
   std::string writeConfig(const std::string& extra = "") {
     const std::string path = dir_ + "/erds.ini";
-    evidence::testing::writeFile(path, "[service]\nmode = development\n[log]\nlevel = info\n"
-                                       "[signer]\nsocket = signer.sock\nkey_dir = keys\n" +
-                                           extra);
+    evidence::testing::writeFile(path,
+                                 "[service]\nmode = development\n[log]\nlevel = info\n"
+                                 "[signer]\nsocket = signer.sock\nkey_dir = keys\n" +
+                                     extra);
     return path;
   }
 
@@ -167,7 +170,7 @@ class SignerFixture : public ::testing::Test {
     if (pid == 0) {
       ::dup2(logFd, 1);
       ::dup2(logFd, 2);
-      if (::geteuid() == 0) {
+      if (::geteuid() == 0 && asNobody_) {
         if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)
           ::_exit(99);
       }
@@ -175,7 +178,8 @@ class SignerFixture : public ::testing::Test {
       static std::string binary = ERDS_SIGNER_BINARY;
       argv.push_back(binary.data());
       std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
+      for (auto& a : copy)
+        argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(binary.c_str(), argv.data());
       ::_exit(98);
@@ -244,6 +248,7 @@ class SignerFixture : public ::testing::Test {
   evidence::testing::TestCert sealCert_;
   evidence::testing::TestCert tsuCert_;
   pid_t pid_ = -1;
+  bool asNobody_ = true;  // when the test runs as root
 };
 
 TEST_F(SignerFixture, SignsThroughTheSocketAndSignaturesVerify) {
@@ -253,7 +258,8 @@ TEST_F(SignerFixture, SignsThroughTheSocketAndSignaturesVerify) {
     auto info = c->keyInfo(label);
     ASSERT_TRUE(info.has_value()) << info.error().toString();
     EXPECT_EQ(info->algorithm, evidence::KeyAlgorithm::EcdsaP256);
-    EXPECT_EQ(info->certificateDer, std::string(label) == "seal" ? sealCert_.certDer : tsuCert_.certDer);
+    EXPECT_EQ(info->certificateDer,
+              std::string(label) == "seal" ? sealCert_.certDer : tsuCert_.certDer);
     EXPECT_EQ(info->chainDer, pki().root().certDer);
     const std::string digest = digestOf(std::string("evidence for ") + label);
     auto sig = c->signDigest(label, digest);
@@ -484,13 +490,18 @@ TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {
   ASSERT_TRUE(m.has_value()) << m.error().message;
   const std::string passwordFile = dir_ + "/db.password";
   evidence::testing::writeFile(passwordFile, (*db)->appPassword() + "\n", 0600);
+  // The test cluster's socket directory is private to its server user: this signer keeps our uid.
+  asNobody_ = false;
   if (::geteuid() == 0) {
-    ASSERT_EQ(::chown(passwordFile.c_str(), kNobody, kNobody), 0);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_))
+      ASSERT_EQ(::lchown(e.path().c_str(), 0, 0), 0);
   }
-  start("[database]\nconninfo = " + (*db)->appConninfo(false) +
-        "\npassword_file = db.password\n");
+  start("[database]\nconninfo = " + (*db)->appConninfo(false) + "\npassword_file = db.password\n");
   auto c = client();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->signDigest("seal", digestOf(std::to_string(i))).has_value());
+  for (int i = 0; i < 5; ++i) {
+    auto sig = c->signDigest("seal", digestOf(std::to_string(i)));
+    ASSERT_TRUE(sig.has_value()) << sig.error().toString() << "\n" << slurp(dir_ + "/signer.log");
+  }
   EXPECT_EQ(c->signDigest("nope", digestOf("x")).error().code, ErrorCode::NotFound);
 
   auto rows = (*owner)->execParams(
@@ -513,6 +524,16 @@ TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {
   EXPECT_EQ(slurp(dir_ + "/signer.log").find("\"audit\":true"), std::string::npos);
 }
 
+TEST_F(SignerFixture, WithholdsSignaturesWhenTheAuditTrailIsUnreachable) {
+  start("[database]\nconninfo = host=/nonexistent-erds-signer port=1 dbname=x user=x\n"
+        "acquire_timeout = 200ms\n");
+  auto sig = client()->signDigest("seal", digestOf("unaudited"));
+  ASSERT_FALSE(sig.has_value());
+  EXPECT_EQ(sig.error().code, ErrorCode::Unavailable) << sig.error().toString();
+  EXPECT_NE(sig.error().message.find("audit"), std::string::npos) << sig.error().message;
+  EXPECT_NE(slurp(dir_ + "/signer.log").find("signer.audit_unavailable"), std::string::npos);
+}
+
 TEST_F(SignerFixture, TsuWithForwardingKeyOverTheSignerIssuesTokensOpensslAccepts) {
   start();
   evidence::Rfc3161TsuOptions o;
@@ -520,8 +541,8 @@ TEST_F(SignerFixture, TsuWithForwardingKeyOverTheSignerIssuesTokensOpensslAccept
   o.clockSyncCheck = [] { return ok(); };  // this VM's clock is reported unsynchronised
   auto tsu = evidence::Rfc3161Tsu::create(client(), o, SystemClock::instance());
   ASSERT_TRUE(tsu.has_value()) << tsu.error().toString();
-  auto request = evidence::buildTimestampRequest(digestOf("sealed evidence"), "\x01\x02\x03\x04",
-                                                 true, "");
+  auto request =
+      evidence::buildTimestampRequest(digestOf("sealed evidence"), "\x01\x02\x03\x04", true, "");
   ASSERT_TRUE(request.has_value()) << request.error().toString();
   auto response = (*tsu)->respond(*request);
   ASSERT_TRUE(response.has_value()) << response.error().toString();
@@ -531,13 +552,14 @@ TEST_F(SignerFixture, TsuWithForwardingKeyOverTheSignerIssuesTokensOpensslAccept
   evidence::testing::writeFile(tsq, *request);
   evidence::testing::writeFile(tsr, *response);
   evidence::testing::writeFile(ca, pki().root().certPem);
-  const std::string cmd = "openssl ts -verify -queryfile " + tsq + " -in " + tsr + " -CAfile " +
-                          ca + " 2>&1";
+  const std::string cmd =
+      "openssl ts -verify -queryfile " + tsq + " -in " + tsr + " -CAfile " + ca + " 2>&1";
   std::string output;
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::array<char, 512> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr) output += buf.data();
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr)
+    output += buf.data();
   EXPECT_EQ(::pclose(p), 0) << output;
   EXPECT_NE(output.find("Verification: OK"), std::string::npos) << output;
   // The tsu key really was used through the signer: its audit trail names it.

@@ -9,6 +9,7 @@
 #include "erds/base/log.h"
 #include "erds/base/migrations.h"
 #include "erds/migrations/migrations.h"
+
 #include "test_database.h"
 
 namespace erds::signer {
@@ -87,7 +88,8 @@ TEST(SignatureAuditTest, DatabaseSinkGroupCommitsConcurrentRecordsIntoTheChain) 
         for (int i = 0; i < kPerThread; ++i)
           if (!audit.record(sample(t * kPerThread + i, i % 5 != 0))) ++failures;
       });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+      th.join();
     EXPECT_EQ(failures.load(), 0);
   }
   auto count = (*owner)->execParams(

@@ -23,7 +23,9 @@ namespace sp = evidence::signer_protocol;
 
 namespace {
 
-std::string errnoText(int e) { return std::string(std::strerror(e)); }
+std::string errnoText(int e) {
+  return std::string(std::strerror(e));
+}
 
 // Waits until `fd` is readable (or hung up). False on timeout or error.
 bool waitReadable(int fd, std::chrono::milliseconds timeout) {
@@ -90,11 +92,11 @@ Result<void> claimPath(const std::string& path) {
     return Error::conflict("signer.socket " + path +
                            ": another process is serving this socket (is erds-signer running?)");
   if (err != ECONNREFUSED)
-    return Error::conflict("signer.socket " + path + ": cannot probe existing socket: " +
-                           errnoText(err));
+    return Error::conflict("signer.socket " + path +
+                           ": cannot probe existing socket: " + errnoText(err));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return Error::internal("signer.socket " + path + ": cannot remove stale socket: " +
-                           errnoText(errno));
+    return Error::internal("signer.socket " + path +
+                           ": cannot remove stale socket: " + errnoText(errno));
   log::info("signer.stale_socket_removed", {{"socket", path}});
   return ok();
 }
@@ -154,7 +156,8 @@ SignerServer::~SignerServer() {
   {
     // serve() normally drained already; this covers a server that never served.
     std::unique_lock lock(mutex_);
-    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    for (int fd : connections_)
+      ::shutdown(fd, SHUT_RDWR);
     drained_.wait(lock, [&] { return connections_.empty(); });
   }
   if (listenFd_ >= 0) ::close(listenFd_);
@@ -194,7 +197,12 @@ void SignerServer::serve() {
     if (p[1].revents != 0) break;
     if ((p[0].revents & POLLIN) == 0) continue;
     int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // e.g. the client went away, or EMFILE: try again on the next event
+    if (fd < 0) {
+      // Out of descriptors: the pending connection stays readable, so back off instead of spinning.
+      if (errno == EMFILE || errno == ENFILE)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     std::unique_lock lock(mutex_);
     if (static_cast<int>(connections_.size()) >= options_.maxConnections) {
       lock.unlock();
@@ -216,7 +224,8 @@ void SignerServer::serve() {
   // New clients fail fast from here on; then every open connection is closed.
   unlinkSocket();
   std::unique_lock lock(mutex_);
-  for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+  for (int fd : connections_)
+    ::shutdown(fd, SHUT_RDWR);
   drained_.wait(lock, [&] { return connections_.empty(); });
   log::info("signer.stopped", {{"signatures", static_cast<int64_t>(signatures_.load())}});
 }
@@ -276,9 +285,10 @@ std::string SignerServer::answer(const sp::FrameHeader& header, const std::strin
                                .count();
     int64_t last = lastRateLog_.load();
     if (nowSec != last && lastRateLog_.compare_exchange_strong(last, nowSec))
-      log::warn("signer.rate_limited", {{"peer_uid", uid},
-                                        {"peer_pid", pid},
-                                        {"refused_total", static_cast<int64_t>(rateLimited_.load())}});
+      log::warn("signer.rate_limited",
+                {{"peer_uid", uid},
+                 {"peer_pid", pid},
+                 {"refused_total", static_cast<int64_t>(rateLimited_.load())}});
     return sp::encodeErrorResponse(
         Error::unavailable("rate limit of signatures per second exceeded"));
   }
@@ -292,7 +302,8 @@ std::string SignerServer::answer(const sp::FrameHeader& header, const std::strin
   if (!signature) rec.error = std::string(errorCodeName(signature.error().code));
   auto audited = audit_.record(rec);
   if (!audited) {
-    log::error("signer.audit_unavailable", {{"key_label", rec.keyLabel}, {"digest", rec.digestHex}});
+    log::error("signer.audit_unavailable",
+               {{"key_label", rec.keyLabel}, {"digest", rec.digestHex}});
     // No audit record, no signature.
     return sp::encodeErrorResponse(Error::unavailable("audit trail unavailable"));
   }

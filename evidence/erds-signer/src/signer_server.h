@@ -19,18 +19,19 @@
 #include "erds/base/result.h"
 #include "erds/evidence/signer.h"
 #include "erds/evidence/signer_protocol.h"
+
 #include "signature_audit.h"
 #include "token_bucket.h"
 
 namespace erds::signer {
 
 struct SignerServerOptions {
-  std::string socketPath;                        // absolute or relative; < 108 bytes
-  gid_t socketGroup = static_cast<gid_t>(-1);    // -1 = leave the process's group
-  double maxSignaturesPerSecond = 20000;         // > 0
-  int maxConnections = 256;                      // more are closed at once
-  std::chrono::milliseconds idleTimeout{300000}; // an idle client connection is closed after this
-  std::chrono::milliseconds ioTimeout{5000};     // to receive the rest of a started frame / send
+  std::string socketPath;                         // absolute or relative; < 108 bytes
+  gid_t socketGroup = static_cast<gid_t>(-1);     // -1 = leave the process's group
+  double maxSignaturesPerSecond = 20000;          // > 0
+  int maxConnections = 256;                       // more are closed at once
+  std::chrono::milliseconds idleTimeout{300000};  // an idle client connection is closed after this
+  std::chrono::milliseconds ioTimeout{5000};      // to receive the rest of a started frame / send
 };
 
 struct SignerServerStats {

@@ -10,7 +10,8 @@ namespace {
 TEST(TokenBucketTest, BurstOfOneSecondThenRefillAtRate) {
   erds::testing::FakeClock clock(TimePoint(std::chrono::seconds(1'000'000)));
   TokenBucket bucket(10, clock);
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(bucket.tryAcquire()) << i;
+  for (int i = 0; i < 10; ++i)
+    EXPECT_TRUE(bucket.tryAcquire()) << i;
   EXPECT_FALSE(bucket.tryAcquire());
   clock.advance(std::chrono::milliseconds(100));  // one token
   EXPECT_TRUE(bucket.tryAcquire());
@@ -21,7 +22,8 @@ TEST(TokenBucketTest, BurstOfOneSecondThenRefillAtRate) {
   EXPECT_FALSE(bucket.tryAcquire());
   clock.advance(std::chrono::hours(1));  // capped at one second's worth
   int granted = 0;
-  while (bucket.tryAcquire()) ++granted;
+  while (bucket.tryAcquire())
+    ++granted;
   EXPECT_EQ(granted, 10);
 }
 

@@ -46,6 +46,9 @@ struct CertificateCheck {
   bool qcSscd = false;            // id-etsi-qcs-QcSSCD (0.4.0.1862.1.4)
   std::vector<QcType> qcTypes;    // from id-etsi-qcs-QcType (0.4.0.1862.1.6)
   std::vector<std::string> policyOids;  // certificatePolicies of the leaf (dotted OIDs)
+  // E-mail addresses of the leaf, lower-cased: subjectAltName rfc822Name entries, else the
+  // subject's emailAddress attributes. Filled even when the chain does not validate.
+  std::vector<std::string> emailAddresses;
   // The leaf names an EN 319 411-1 NCP/NCP+ policy or an EN 319 411-2 QCP policy (which
   // includes NCP+).
   bool ncpPolicy = false;

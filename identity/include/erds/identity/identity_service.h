@@ -7,11 +7,13 @@
 //   POST   /api/v1/sessions                           login -> bearer token + erds_session cookie
 //   DELETE /api/v1/sessions/current                   logout
 //   GET    /api/v1/me                                 the caller, its session, identifiers, identifications
+//   GET    /api/v1/me/export                          personal data export (audited)
 //   POST   /api/v1/me/totp, /api/v1/me/totp/confirm   TOTP enrolment
 //   GET|POST /api/v1/me/identifiers, POST /api/v1/me/identifiers/{id}/confirm   address binding
 //   GET|POST /api/v1/identity/verification-requests, GET .../{id}               the user's requests
 //   GET    /api/v1/officer/verification-requests, POST .../{id}/approve|reject  officer queue
 //   GET|POST /api/v1/admin/parties, POST /api/v1/admin/parties/{id}/roles       administration
+//   GET    /api/v1/admin/parties/{id}/export          one party's data (administrators; audited)
 #pragma once
 
 #include <memory>
@@ -77,6 +79,11 @@ class IdentityService : public http::RouteProvider {
   // valid as long as the service.
   AccountStore& accounts();
   VerificationStore& verifications();
+
+  // Housekeeping (call periodically, e.g. hourly): purges document scans past their retention
+  // (the decision record stays; each purge is audited) and sessions a day past their absolute
+  // expiry. Returns the number of scans purged. Unavailable while the database is down.
+  Result<int64_t> purgeExpiredPersonalData();
 
   // Creates (idempotently) mailto:sender@example.test (identified: physical_presence,
   // substantial), mailto:recipient@example.test (not identified) and mailto:officer@example.test

@@ -99,6 +99,13 @@ class PostgresVerificationStore final : public VerificationStore {
   Result<std::vector<VerificationRequest>> openRequests() override;
   Result<std::vector<Identification>> identificationsOf(const std::string& partyId) override;
 
+  // Data minimisation: clears the encrypted document scan (and its media type) of every document
+  // whose scan_purge_after is at or before `now`, keeping the decision record (request, document
+  // type, number hash, approvals, identification). One audit record per purged scan
+  // ("identity.verification.scan_purged", actor system:erdsd) in the same transaction. Returns
+  // how many scans were purged. Idempotent; safe to run on several nodes at once.
+  Result<int64_t> purgeExpiredScans(TimePoint now);
+
  private:
   pg::Pool& pool_;
   const AuditLog& audit_;

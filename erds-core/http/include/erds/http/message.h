@@ -29,6 +29,9 @@ struct Request {
   std::string body;
   std::string requestId;      // validated incoming X-Request-Id or a generated one
   std::string clientAddress;  // "ip:port"
+  // The TLS client's certificate chain as sent in the handshake (DER, leaf first), NOT validated:
+  // filled only on a listener with ServerOptions::requestClientCertificates, empty otherwise.
+  std::vector<std::string> clientCertificateChain;
 
   // Case-insensitive header lookup; nullptr if absent. The pointer lives as long as the Request.
   const std::string* header(std::string_view name) const;

@@ -15,6 +15,7 @@ inline constexpr std::string_view kProblemContentType = "application/problem+jso
 // Errors raised by the HTTP layer itself rather than by a handler's Error.
 enum class FrameworkError {
   BadRequest,            // 400 malformed request line, header or path
+  Forbidden,             // 403 authenticated, but the role, policy or sign-in strength forbids it
   RouteNotFound,         // 404 no route has this path
   MethodNotAllowed,      // 405 (the response carries Allow)
   RequestTimeout,        // 408 the body did not arrive within http.request_timeout

@@ -32,6 +32,10 @@ struct ServerOptions {
   int threads = 16;
   int maxQueued = 128;
   Limits limits;
+  // Ask every client for a certificate in the handshake and accept whatever it sends (or none):
+  // the chain reaches handlers unvalidated in Request::clientCertificateChain, so that a bad
+  // certificate becomes an HTTP 401/403 with an audit record rather than a TLS alert.
+  bool requestClientCertificates = false;
 
   // From http.* keys. InvalidInput (one line naming the key and the file) if the key file is
   // unreadable or has a bad mode.

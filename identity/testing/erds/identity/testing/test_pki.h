@@ -18,6 +18,7 @@ struct CertSpec {
   std::vector<std::string> policyOids;    // certificatePolicies
   bool clientAuthEku = true;              // leaf: extendedKeyUsage clientAuth
   bool serverAuthOnlyEku = false;         // leaf: extendedKeyUsage serverAuth only (wrong usage)
+  std::vector<std::string> emails;        // leaf: subjectAltName rfc822Name entries
   TimePoint notBefore{};
   TimePoint notAfter{};
   long serial = 1;
@@ -32,6 +33,8 @@ class TestCertificate {
 
   std::string pem() const;
   std::string der() const;
+  // The private key as unencrypted PKCS#8 PEM (for a TLS client in tests).
+  std::string keyPem() const;
   long serial() const { return serial_; }
   // ECDSA/SHA-256 signature (DER) of `data` with this certificate's key.
   std::string sign(const std::string& data) const;

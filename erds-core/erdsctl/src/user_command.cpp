@@ -1,0 +1,507 @@
+// `erdsctl user add|list|set-role|reset-password`: account administration for operators, through
+// the identity component's PostgreSQL stores. Every change is written to the audit log with the
+// actor "operator:<login name>".
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "erds/base/aead.h"
+#include "erds/base/audit.h"
+#include "erds/base/clock.h"
+#include "erds/base/log.h"
+#include "erds/base/pg.h"
+#include "erds/identity/party.h"
+#include "erds/identity/password_hasher.h"
+#include "erds/identity/postgres_stores.h"
+
+#include "commands.h"
+
+namespace erds::ctl::internal {
+namespace {
+
+using identity::Party;
+using identity::Role;
+using identity::RoleSet;
+
+constexpr std::size_t kMinPasswordLength = 12;  // as the registration API
+
+std::string oneLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+    s.pop_back();
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The operator named in audit records: the login name of the invoking user.
+std::string operatorActor() {
+  const char* user = std::getenv("SUDO_USER");
+  if (user == nullptr || *user == '\0') user = std::getenv("USER");
+  std::string name = (user != nullptr && *user != '\0') ? user : "uid" + std::to_string(::getuid());
+  return "operator:" + name;
+}
+
+// 20 characters from a 32-symbol alphabet without look-alikes (100 bits).
+Secret oneTimePassword() {
+  static constexpr char kAlphabet[] = "abcdefghjkmnpqrstuvwxyz23456789Z";
+  std::string raw = crypto::randomBytes(20);
+  std::string out;
+  for (unsigned char c : raw)
+    out += kAlphabet[c & 31];
+  OPENSSL_cleanse(raw.data(), raw.size());
+  return Secret(std::move(out));
+}
+
+// Reads one line from standard input (trailing CR/LF removed).
+Result<Secret> passwordFromStdin() {
+  std::string line;
+  if (!std::getline(std::cin, line)) return Error::invalidInput("--password-stdin: no password on standard input");
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
+    line.pop_back();
+  Secret s(std::move(line));
+  if (s.size() < kMinPasswordLength) {
+    return Error::invalidInput("--password-stdin: the password needs at least " + std::to_string(kMinPasswordLength) +
+                               " characters");
+  }
+  if (s.size() > identity::PasswordHasher::kMaxPasswordBytes) return Error::invalidInput("--password-stdin: too long");
+  return s;
+}
+
+Result<RoleSet> parseRoles(const std::vector<std::string>& names) {
+  RoleSet roles{Role::User};  // every party is a user
+  for (const auto& n : names) {
+    auto r = identity::parseRole(n);
+    if (!r) return Error::invalidInput("--role: " + r.error().message);
+    roles.add(*r);
+  }
+  return roles;
+}
+
+std::string rolesText(RoleSet roles) {
+  std::string out;
+  for (Role r : {Role::User, Role::Officer, Role::Admin}) {
+    if (!roles.has(r)) continue;
+    if (!out.empty()) out += ",";
+    out += identity::roleName(r);
+  }
+  return out;
+}
+
+std::string rolesJson(RoleSet roles) {
+  std::string out = "[";
+  for (Role r : {Role::User, Role::Officer, Role::Admin}) {
+    if (!roles.has(r)) continue;
+    if (out.size() > 1) out += ",";
+    out += "\"" + std::string(identity::roleName(r)) + "\"";
+  }
+  return out + "]";
+}
+
+// Everything one user command needs: configuration, a small pool and the stores.
+struct Context {
+  Config config;
+  std::unique_ptr<pg::Pool> pool;
+  std::unique_ptr<identity::PostgresAccountStore> accounts;
+  std::unique_ptr<identity::PostgresCredentialStore> credentials;
+  std::unique_ptr<identity::PostgresSessionStore> sessions;
+  std::unique_ptr<AuditLog> audit;
+
+  Result<void> record(const std::string& action, const std::string& object, const std::string& outcome,
+                      const std::string& details) {
+    AuditEvent e;
+    e.actor = operatorActor();
+    e.action = action;
+    e.object = object;
+    e.outcome = outcome;
+    e.requestId = "erdsctl";
+    e.detailsJson = details;
+    auto r = audit->append(*pool, e);
+    if (!r) return r.error();
+    return ok();
+  }
+};
+
+// Loads the configuration and connects: the owner role when database.owner_conninfo is set,
+// else the daemon role. Returns the exit code through `exitCode` on failure.
+std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, int& exitCode) {
+  auto config = loadConfigOrReport(args, io);
+  if (!config) {
+    exitCode = kExitUsage;
+    return std::nullopt;
+  }
+  const bool asOwner = config->isSet("database.owner_conninfo");
+  const std::string conninfoKey = asOwner ? "database.owner_conninfo" : "database.conninfo";
+  const std::string passwordKey = asOwner ? "database.owner_password_file" : "database.password_file";
+  pg::PoolOptions po;
+  po.conninfo = config->getString(conninfoKey);
+  po.size = 2;
+  if (config->isSet(passwordKey)) {
+    auto secret = config->readSecret(passwordKey);
+    if (!secret) {
+      io.err << "erdsctl: " << secret.error().message << "\n";
+      exitCode = kExitUsage;
+      return std::nullopt;
+    }
+    po.password.assign(secret->reveal());
+  }
+  // Connect once up front, so a wrong conninfo is reported as such (the pool connects lazily).
+  {
+    auto probe = pg::Connection::connect(po.conninfo, po.password);
+    if (!probe) {
+      OPENSSL_cleanse(po.password.data(), po.password.size());
+      io.err << "erdsctl " << cmd << ": cannot connect with " << conninfoKey << " (" << config->sourceOf(conninfoKey)
+             << "): " << oneLine(probe.error().message) << "\n";
+      exitCode = kExitFailure;
+      return std::nullopt;
+    }
+  }
+  Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr};
+  c.pool = std::make_unique<pg::Pool>(po);
+  OPENSSL_cleanse(po.password.data(), po.password.size());
+  c.accounts = std::make_unique<identity::PostgresAccountStore>(*c.pool);
+  c.credentials = std::make_unique<identity::PostgresCredentialStore>(*c.pool);
+  c.sessions = std::make_unique<identity::PostgresSessionStore>(*c.pool, std::chrono::minutes(30));
+  c.audit = std::make_unique<AuditLog>(SystemClock::instance());
+  return c;
+}
+
+Result<identity::PasswordHasher> hasherFrom(const Config& config) {
+  identity::Argon2Params p;
+  auto in = [&](const std::string& key, int64_t lo, int64_t hi) -> Result<uint32_t> {
+    int64_t v = config.getInt(key);
+    if (v < lo || v > hi) {
+      return Error::invalidInput(key + " (" + config.sourceOf(key) + "): must be " + std::to_string(lo) + ".." +
+                                 std::to_string(hi));
+    }
+    return static_cast<uint32_t>(v);
+  };
+  auto t = in("identity.argon2_t_cost", 1, 20);
+  if (!t) return t.error();
+  auto m = in("identity.argon2_m_cost_kib", 64, 1 << 21);
+  if (!m) return m.error();
+  auto par = in("identity.argon2_parallelism", 1, 16);
+  if (!par) return par.error();
+  p.timeCost = *t;
+  p.memoryKiB = *m;
+  p.parallelism = *par;
+  return identity::PasswordHasher::create(p);
+}
+
+// --party ID or --identifier mailto:... -> party id. Usage error (exit 2) when neither or both are
+// given; failure (exit 1) when nobody has that identifier.
+std::optional<std::string> targetParty(const Args& args, Context& c, Io& io, const std::string& cmd, int& exitCode) {
+  if (args.has("--party") == args.has("--identifier")) {
+    io.err << "erdsctl " << cmd << ": give exactly one of --party ID or --identifier mailto:ADDRESS\n";
+    exitCode = kExitUsage;
+    return std::nullopt;
+  }
+  if (args.has("--party")) {
+    auto p = c.accounts->findParty(args.get("--party"));
+    if (!p) {
+      io.err << "erdsctl " << cmd << ": " << (p.error().is(ErrorCode::NotFound) ? "no such party" : oneLine(p.error().message))
+             << "\n";
+      exitCode = kExitFailure;
+      return std::nullopt;
+    }
+    return p->id;
+  }
+  auto creds = c.credentials->findByIdentifier(args.get("--identifier"));
+  if (!creds || !creds->has_value()) {
+    io.err << "erdsctl " << cmd << ": " << (creds ? "no account has that identifier" : oneLine(creds.error().message))
+           << "\n";
+    exitCode = kExitFailure;
+    return std::nullopt;
+  }
+  return (*creds)->partyId;
+}
+
+bool validIdentifier(const std::string& id) {
+  const std::string l = lower(id);
+  if (l.rfind("mailto:", 0) != 0 || id.size() > 320) return false;
+  const std::string addr = id.substr(7);
+  const auto at = addr.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= addr.size() || addr.find('@', at + 1) != std::string::npos) {
+    return false;
+  }
+  for (unsigned char ch : addr) {
+    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == ';' || ch == '"' || ch == '\\') {
+      return false;
+    }
+  }
+  return addr.find('.', at) != std::string::npos;
+}
+
+int userAdd(const Args& args, Io& io) {
+  const std::string cmd = "user add";
+  const std::string identifier = args.get("--identifier");
+  if (!validIdentifier(identifier)) {
+    io.err << "erdsctl user add: --identifier must be \"mailto:local@domain\"\n";
+    return kExitUsage;
+  }
+  auto roles = parseRoles(args.getAll("--role"));
+  if (!roles) {
+    io.err << "erdsctl user add: " << roles.error().message << "\n";
+    return kExitUsage;
+  }
+  Secret password;
+  const bool generated = !args.has("--password-stdin");
+  if (generated) {
+    password = oneTimePassword();
+  } else {
+    auto pw = passwordFromStdin();
+    if (!pw) {
+      io.err << "erdsctl user add: " << pw.error().message << "\n";
+      return kExitUsage;
+    }
+    password = std::move(*pw);
+  }
+  int exitCode = kExitFailure;
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return exitCode;
+  auto hasher = hasherFrom(c->config);
+  if (!hasher) {
+    io.err << "erdsctl: " << hasher.error().message << "\n";
+    return kExitUsage;
+  }
+  auto phc = hasher->hash(password.reveal());
+  if (!phc) {
+    io.err << "erdsctl user add: " << oneLine(phc.error().message) << "\n";
+    return kExitFailure;
+  }
+  Party party;
+  party.id = "p_" + crypto::toHex(crypto::randomBytes(16));
+  party.roles = *roles;
+  party.natural = identity::NaturalPersonAttributes{args.get("--family-name"), args.get("--first-name"), "", ""};
+  party.createdAt = SystemClock::instance().now();
+  const std::string loginId = lower(identifier);
+  auto created = c->accounts->createAccount(party, loginId, *phc);
+  if (!created) {
+    (void)c->record("identity.operator.user_add", "", "failure",
+                    "{\"reason\":\"" + std::string(created.error().is(ErrorCode::Conflict) ? "exists" : "error") + "\"}");
+    io.err << "erdsctl user add: "
+           << (created.error().is(ErrorCode::Conflict) ? "an account with that identifier exists"
+                                                       : oneLine(created.error().message))
+           << "\n";
+    return kExitFailure;
+  }
+  bool bound = false;
+  if (args.has("--bind")) {
+    // The operator vouches for control of the address (e.g. checked at the desk): claim and
+    // confirm with a code that is never shown.
+    const std::string code = crypto::toHex(crypto::randomBytes(16));
+    const std::string hash = crypto::sha256("erds-identifier-code:" + code);
+    const TimePoint now = SystemClock::instance().now();
+    auto claim = c->accounts->claimIdentifier(party.id, loginId, hash, now + std::chrono::minutes(1), now);
+    if (claim) {
+      auto b = c->accounts->confirmIdentifier(party.id, claim->id, hash, now);
+      bound = b.has_value();
+      if (!b) io.err << "erdsctl user add: account created, but binding failed: " << oneLine(b.error().message) << "\n";
+    } else {
+      io.err << "erdsctl user add: account created, but binding failed: " << oneLine(claim.error().message) << "\n";
+    }
+  }
+  auto audited = c->record("identity.operator.user_add", "party:" + party.id, "success",
+                           "{\"roles\":" + rolesJson(*roles) + ",\"bound\":" + (bound ? "true" : "false") +
+                               ",\"generated_password\":" + (generated ? "true" : "false") + "}");
+  if (!audited) io.err << "erdsctl user add: audit record failed: " << oneLine(audited.error().message) << "\n";
+  io.out << party.id << "\n";
+  if (generated) io.out << "one-time password: " << password.reveal() << "\n";
+  if (args.has("--bind") && !bound) return kExitFailure;
+  return audited ? kExitOk : kExitFailure;
+}
+
+int userList(const Args& args, Io& io) {
+  int limit = 1000;
+  if (args.has("--limit")) {
+    try {
+      limit = std::stoi(args.get("--limit"));
+    } catch (const std::exception&) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > 100000) {
+      io.err << "erdsctl user list: --limit must be 1..100000\n";
+      return kExitUsage;
+    }
+  }
+  int exitCode = kExitFailure;
+  auto c = open(args, io, "user list", exitCode);
+  if (!c) return exitCode;
+  auto parties = c->accounts->listParties(limit, 0);
+  if (!parties) {
+    io.err << "erdsctl user list: " << oneLine(parties.error().message) << "\n";
+    return kExitFailure;
+  }
+  io.out << "PARTY\tLOGIN\tROLES\tDISABLED\tCREATED\n";
+  for (const Party& p : *parties) {
+    bool disabled = false;
+    (void)c->accounts->findParty(p.id, &disabled);
+    auto login = c->accounts->loginIdentifierOf(p.id);
+    io.out << p.id << "\t" << (login ? *login : "-") << "\t" << rolesText(p.roles) << "\t"
+           << (disabled ? "yes" : "no") << "\t" << formatRfc3339(p.createdAt, false) << "\n";
+  }
+  return kExitOk;
+}
+
+int userSetRole(const Args& args, Io& io) {
+  const std::string cmd = "user set-role";
+  auto roles = parseRoles(args.getAll("--role"));
+  if (!roles) {
+    io.err << "erdsctl user set-role: " << roles.error().message << "\n";
+    return kExitUsage;
+  }
+  int exitCode = kExitFailure;
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return exitCode;
+  auto target = targetParty(args, *c, io, cmd, exitCode);
+  if (!target) return exitCode;
+  auto before = c->accounts->findParty(*target);
+  if (!before) {
+    io.err << "erdsctl user set-role: " << oneLine(before.error().message) << "\n";
+    return kExitFailure;
+  }
+  auto set = c->accounts->setRoles(*target, *roles);
+  if (!set) {
+    (void)c->record("identity.operator.set_role", "party:" + *target, "failure", "{}");
+    io.err << "erdsctl user set-role: " << oneLine(set.error().message) << "\n";
+    return kExitFailure;
+  }
+  auto audited = c->record("identity.operator.set_role", "party:" + *target, "success",
+                           "{\"before\":" + rolesJson(before->roles) + ",\"after\":" + rolesJson(*roles) + "}");
+  if (!audited) {
+    io.err << "erdsctl user set-role: roles changed, but the audit record failed: " << oneLine(audited.error().message)
+           << "\n";
+    return kExitFailure;
+  }
+  io.out << *target << "\t" << rolesText(*roles) << "\n";
+  return kExitOk;
+}
+
+int userResetPassword(const Args& args, Io& io) {
+  const std::string cmd = "user reset-password";
+  Secret password;
+  const bool generated = !args.has("--password-stdin");
+  if (generated) {
+    password = oneTimePassword();
+  } else {
+    auto pw = passwordFromStdin();
+    if (!pw) {
+      io.err << "erdsctl user reset-password: " << pw.error().message << "\n";
+      return kExitUsage;
+    }
+    password = std::move(*pw);
+  }
+  int exitCode = kExitFailure;
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return exitCode;
+  auto hasher = hasherFrom(c->config);
+  if (!hasher) {
+    io.err << "erdsctl: " << hasher.error().message << "\n";
+    return kExitUsage;
+  }
+  auto target = targetParty(args, *c, io, cmd, exitCode);
+  if (!target) return exitCode;
+  auto phc = hasher->hash(password.reveal());
+  if (!phc) {
+    io.err << "erdsctl user reset-password: " << oneLine(phc.error().message) << "\n";
+    return kExitFailure;
+  }
+  auto set = c->credentials->setPasswordHash(*target, *phc);
+  if (!set) {
+    io.err << "erdsctl user reset-password: " << oneLine(set.error().message) << "\n";
+    return kExitFailure;
+  }
+  // Whoever held the old password must not keep a session made with it.
+  auto revoked = c->sessions->revokeAllOf(*target);
+  auto audited = c->record("identity.operator.reset_password", "party:" + *target, "success",
+                           "{\"sessions_revoked\":" + std::to_string(revoked ? *revoked : 0) +
+                               ",\"generated_password\":" + (generated ? "true" : "false") + "}");
+  if (!audited) {
+    io.err << "erdsctl user reset-password: password changed, but the audit record failed: "
+           << oneLine(audited.error().message) << "\n";
+  }
+  if (generated) io.out << "one-time password: " << password.reveal() << "\n";
+  io.out << "password reset for " << *target << "; " << (revoked ? *revoked : 0) << " session(s) revoked\n";
+  return audited && revoked ? kExitOk : kExitFailure;
+}
+
+const std::string kConnDetails =
+    "Connects with database.owner_conninfo (+ owner_password_file) when set, else with\n"
+    "database.conninfo (+ password_file). Changes are audited as operator:<login name>.";
+
+}  // namespace
+
+Command userAddCommand() {
+  return Command{
+      .path = "user add",
+      .help = "create an account; prints the new party id (and a one-time password)",
+      .usage = "--config FILE --identifier mailto:ADDRESS [--role officer|admin]... [--password-stdin] [--bind]"
+               " [--family-name NAME] [--first-name NAME]",
+      .options = {{"--config", "FILE", true},
+                  {"--identifier", "ID", true},
+                  {"--role", "ROLE", false, true},
+                  {"--password-stdin", "", false},
+                  {"--bind", "", false},
+                  {"--family-name", "NAME", false},
+                  {"--first-name", "NAME", false}},
+      .positionalNames = {},
+      .details = "Without --password-stdin a one-time password is generated and printed once.\n"
+                 "--bind also binds the identifier as the party's delivery address (the operator\n"
+                 "vouches for control of it). " +
+                 kConnDetails,
+      .handler = userAdd,
+  };
+}
+
+Command userListCommand() {
+  return Command{
+      .path = "user list",
+      .help = "list accounts (party id, login identifier, roles, disabled, created)",
+      .usage = "--config FILE [--limit N]",
+      .options = {{"--config", "FILE", true}, {"--limit", "N", false}},
+      .positionalNames = {},
+      .details = kConnDetails,
+      .handler = userList,
+  };
+}
+
+Command userSetRoleCommand() {
+  return Command{
+      .path = "user set-role",
+      .help = "set a party's roles (user is implied); audited",
+      .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--role officer|admin]...",
+      .options = {{"--config", "FILE", true},
+                  {"--party", "ID", false},
+                  {"--identifier", "ID", false},
+                  {"--role", "ROLE", false, true}},
+      .positionalNames = {},
+      .details = "The roles given replace the current ones; no --role leaves only \"user\". " + kConnDetails,
+      .handler = userSetRole,
+  };
+}
+
+Command userResetPasswordCommand() {
+  return Command{
+      .path = "user reset-password",
+      .help = "set a new password (printed once, or read from stdin); revokes the party's sessions",
+      .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--password-stdin]",
+      .options = {{"--config", "FILE", true},
+                  {"--party", "ID", false},
+                  {"--identifier", "ID", false},
+                  {"--password-stdin", "", false}},
+      .positionalNames = {},
+      .details = kConnDetails,
+      .handler = userResetPassword,
+  };
+}
+
+}  // namespace erds::ctl::internal

@@ -1,0 +1,241 @@
+// End-to-end tests of `erdsctl user add|list|set-role|reset-password`: the built binary against a
+// throwaway database (erds::testing::TestDatabase) migrated in-process, connecting as the daemon role.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "erds/base/migrations.h"
+#include "erds/base/pg.h"
+#include "erds/identity/password_hasher.h"
+#include "erds/identity/postgres_stores.h"
+#include "erds/migrations/migrations.h"
+#include "test_database.h"
+#include "test_support.h"
+
+#ifndef ERDSCTL_PATH
+#error "ERDSCTL_PATH must name the built erdsctl binary"
+#endif
+
+namespace erds::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using testsupport::readFile;
+using testsupport::shellQuote;
+using testsupport::TempDir;
+using testsupport::writeFile;
+
+struct Run {
+  int rc = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs erdsctl with `args`, feeding `stdinText` on standard input.
+Run erdsctl(const std::vector<std::string>& args, const std::string& stdinText = {}) {
+  TempDir io;
+  writeFile(io.file("in"), stdinText, 0600);
+  std::string cmd = shellQuote(ERDSCTL_PATH);
+  for (const auto& a : args)
+    cmd += " " + shellQuote(a);
+  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" + shellQuote(io.file("in"));
+  const int status = std::system(cmd.c_str());
+  Run r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = readFile(io.file("out"));
+  r.err = readFile(io.file("err"));
+  return r;
+}
+
+std::string withoutPassword(const std::string& conninfo) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < conninfo.size()) {
+    std::size_t end = conninfo.find(' ', pos);
+    if (end == std::string::npos) end = conninfo.size();
+    const std::string token = conninfo.substr(pos, end - pos);
+    if (!token.empty() && !token.starts_with("password=")) out += (out.empty() ? "" : " ") + token;
+    pos = end + 1;
+  }
+  return out;
+}
+
+// Cheap Argon2 parameters for the test (the binary reads them from the config file).
+identity::Argon2Params testArgon2() {
+  identity::Argon2Params p;
+  p.timeCost = 1;
+  p.memoryKiB = 1024;
+  return p;
+}
+
+class ErdsctlUser : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::getenv("PGHOST") == nullptr) {
+      FAIL() << "PGHOST is unset: run through ./erds test (it starts a throwaway PostgreSQL)";
+    }
+    auto db = erds::testing::TestDatabase::create();
+    ASSERT_TRUE(db.has_value()) << db.error().message;
+    db_ = std::move(*db);
+    auto owner = pg::Connection::connect(db_->ownerConninfo());
+    ASSERT_TRUE(owner.has_value()) << owner.error().message;
+    auto applied = pg::applyMigrations(**owner, allMigrations(), db_->appRole());
+    ASSERT_TRUE(applied.has_value()) << applied.error().message;
+    writeFile(dir_.file("app.pw"), db_->appPassword() + "\n", 0600);
+    writeFile(dir_.file("erds.ini"),
+              "[database]\nconninfo = " + withoutPassword(db_->appConninfo()) +
+                  "\npassword_file = " + dir_.file("app.pw") + "\napp_role = " + db_->appRole() +
+                  "\n[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 1024\n",
+              0644);
+    pool_ = std::make_unique<pg::Pool>(pg::PoolOptions{db_->appConninfo(), "", 2});
+  }
+
+  std::string config() const { return dir_.file("erds.ini"); }
+
+  // The stored hash of `identifier` verifies `password`.
+  bool passwordWorks(const std::string& identifier, const std::string& password) {
+    identity::PostgresCredentialStore creds(*pool_);
+    auto c = creds.findByIdentifier(identifier);
+    if (!c || !c->has_value()) return false;
+    auto hasher = identity::PasswordHasher::create(testArgon2());
+    return hasher && hasher->verify(password, (*c)->passwordHash);
+  }
+
+  // Number of audit rows with this action and outcome success.
+  int64_t auditCount(const std::string& action) {
+    auto lease = pool_->acquire();
+    if (!lease) return -1;
+    auto r = (*lease)->execParams("SELECT count(*) FROM audit_log WHERE action = $1 AND actor LIKE 'operator:%'",
+                                  {pg::Param::text(action)});
+    if (!r) return -1;
+    return r->getInt(0, 0);
+  }
+
+  std::unique_ptr<erds::testing::TestDatabase> db_;
+  TempDir dir_;
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+TEST_F(ErdsctlUser, AddPrintsPartyIdAndOneTimePasswordThatWorks) {
+  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:Clerk@Example.test", "--bind"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  EXPECT_THAT(id, MatchesRegex("p_[0-9a-f]{32}"));
+  const std::string marker = "one-time password: ";
+  auto at = r.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string pw = r.out.substr(at + marker.size());
+  pw = pw.substr(0, pw.find('\n'));
+  EXPECT_EQ(pw.size(), 20u);
+  EXPECT_TRUE(passwordWorks("mailto:clerk@example.test", pw));
+  EXPECT_FALSE(passwordWorks("mailto:clerk@example.test", pw + "x"));
+  EXPECT_EQ(auditCount("identity.operator.user_add"), 1);
+
+  identity::PostgresAccountStore accounts(*pool_);
+  auto bound = accounts.partyBoundTo("mailto:clerk@example.test");
+  ASSERT_TRUE(bound.has_value());
+  EXPECT_EQ(bound->value_or(""), id);
+
+  // The same identifier twice: refused, exit 1, no second account.
+  r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:clerk@example.test"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err, HasSubstr("exists"));
+}
+
+TEST_F(ErdsctlUser, AddWithPasswordFromStdinAndRoles) {
+  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:officer2@example.test", "--role",
+                   "officer", "--password-stdin"},
+                  "a-long-operator-chosen-pw\n");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("one-time password")));
+  EXPECT_TRUE(passwordWorks("mailto:officer2@example.test", "a-long-operator-chosen-pw"));
+
+  r = erdsctl({"user", "list", "--config", config()});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("mailto:officer2@example.test\tuser,officer\tno\t"));
+  EXPECT_THAT(r.out, Not(HasSubstr("a-long-operator-chosen-pw")));
+}
+
+TEST_F(ErdsctlUser, SetRoleIsAuditedAndReplacesRoles) {
+  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:u@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  r = erdsctl({"user", "set-role", "--config", config(), "--party", id, "--role", "admin", "--role", "officer"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, id + "\tuser,officer,admin\n");
+  identity::PostgresAccountStore accounts(*pool_);
+  auto p = accounts.findParty(id);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_TRUE(p->roles.has(identity::Role::Admin));
+  EXPECT_TRUE(p->roles.has(identity::Role::Officer));
+
+  r = erdsctl({"user", "set-role", "--config", config(), "--identifier", "mailto:u@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  p = accounts.findParty(id);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_FALSE(p->roles.has(identity::Role::Admin));
+  EXPECT_EQ(auditCount("identity.operator.set_role"), 2);
+}
+
+TEST_F(ErdsctlUser, ResetPasswordRevokesSessions) {
+  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:r@example.test", "--password-stdin"},
+                  "the-first-password-1\n");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  identity::PostgresSessionStore sessions(*pool_, std::chrono::minutes(30));
+  identity::Session s;
+  s.tokenHash = std::string(32, '\x07');
+  s.partyId = id;
+  s.createdAt = s.lastSeenAt = SystemClock::instance().now();
+  s.absoluteExpiresAt = s.createdAt + std::chrono::hours(1);
+  ASSERT_TRUE(sessions.insert(s).has_value());
+
+  r = erdsctl({"user", "reset-password", "--config", config(), "--party", id, "--password-stdin"},
+              "the-second-password-2\n");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 session(s) revoked"));
+  EXPECT_TRUE(passwordWorks("mailto:r@example.test", "the-second-password-2"));
+  EXPECT_FALSE(passwordWorks("mailto:r@example.test", "the-first-password-1"));
+  auto found = sessions.find(s.tokenHash);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->revoked);
+
+  r = erdsctl({"user", "reset-password", "--config", config(), "--identifier", "mailto:r@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("one-time password: "));
+  EXPECT_EQ(auditCount("identity.operator.reset_password"), 2);
+}
+
+TEST_F(ErdsctlUser, BadInputExitsTwoAndUnknownPartyOne) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string stdinText;
+    int rc;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{"user", "add", "--config", config(), "--identifier", "not-an-address"}, "", 2, "--identifier"},
+      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test", "--role", "root"}, "", 2, "--role"},
+      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test", "--password-stdin"},
+       "short\n", 2, "at least 12"},
+      {{"user", "set-role", "--config", config()}, "", 2, "exactly one of --party"},
+      {{"user", "set-role", "--config", config(), "--party", "p_nobody"}, "", 1, "no such party"},
+      {{"user", "reset-password", "--config", config(), "--identifier", "mailto:nobody@example.test"}, "", 1,
+       "no account"},
+  };
+  for (const auto& c : cases) {
+    Run r = erdsctl(c.args, c.stdinText);
+    EXPECT_EQ(r.rc, c.rc) << c.args.back() << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.err)) << c.args.back();
+  }
+}
+
+}  // namespace
+}  // namespace erds::ctl

@@ -1,0 +1,395 @@
+// Integration: identity end to end through the real erdsd (development mode, demo accounts) over
+// verified TLS with a private PostgreSQL: sign-in and cookie flags, /me, no user enumeration,
+// logout, an officer (TOTP from the seed erdsd logs) approving a recipient's verification request,
+// personal data export, and an account made with `erdsctl user add`.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "erds/base/migrations.h"
+#include "erds/base/pg.h"
+#include "erds/migrations/migrations.h"
+
+#include "process.h"
+#include "test_database.h"
+
+namespace erds::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/erds-idtest.XXXXXX";
+    const char* p = ::mkdtemp(tmpl);
+    path = p ? p : "";
+  }
+  ~TempDir() {
+    if (!path.empty()) std::filesystem::remove_all(path);
+  }
+  std::string path;
+};
+
+void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), mode);
+}
+
+struct Reply {
+  int status = 0;
+  std::string contentType;
+  std::string body;
+  std::string setCookie;
+};
+
+Poco::JSON::Object::Ptr json(const std::string& s) {
+  Poco::JSON::Parser p;
+  return p.parse(s).extract<Poco::JSON::Object::Ptr>();
+}
+
+// An HTTPS client that verifies the server against the development root CA.
+class Client {
+ public:
+  Client(const std::string& caFile, uint16_t port) : port_(port) {
+    ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile,
+                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
+  }
+  // `auth`: "" none, "Bearer <token>" as Authorization, or "cookie:<value>" as the erds_session cookie.
+  Reply call(const std::string& method, const std::string& target, const std::string& body = "",
+             const std::string& auth = "") {
+    Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
+    session.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (auth.rfind("cookie:", 0) == 0) {
+      req.set("Cookie", "erds_session=" + auth.substr(7));
+    } else if (!auth.empty()) {
+      req.set("Authorization", auth);
+    }
+    if (!body.empty() || method == "POST") {
+      req.setContentType("application/json");
+      req.setContentLength64(static_cast<int64_t>(body.size()));
+    }
+    session.sendRequest(req) << body;
+    Poco::Net::HTTPResponse head;
+    std::istream& in = session.receiveResponse(head);
+    std::ostringstream out;
+    Poco::StreamCopier::copyStream(in, out);
+    Reply r;
+    r.status = head.getStatus();
+    r.contentType = head.getContentType();
+    r.body = out.str();
+    r.setCookie = head.get("Set-Cookie", "");
+    return r;
+  }
+
+ private:
+  uint16_t port_;
+  Poco::Net::Context::Ptr ctx_;
+};
+
+std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
+  std::size_t at = conninfo.find(" password=");
+  if (at == std::string::npos) return {conninfo, ""};
+  std::string pw = conninfo.substr(at + 10);
+  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
+  return {conninfo.substr(0, at), pw};
+}
+
+std::optional<uint16_t> listeningPort(const std::string& line) {
+  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
+  static const std::regex re("\"port\":([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(line, m, re)) return std::nullopt;
+  return static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+std::string jsonField(const std::string& line, const std::string& name) {
+  const std::regex re("\"" + name + "\":\"([^\"]*)\"");
+  std::smatch m;
+  return std::regex_search(line, m, re) ? std::string(m[1]) : std::string();
+}
+
+// RFC 4648 base32 (no padding) -> bytes; an independent implementation for the test.
+std::string base32Decode(const std::string& s) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : s) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= '2' && c <= '7') {
+      v = c - '2' + 26;
+    } else {
+      continue;
+    }
+    buffer = (buffer << 5) | static_cast<uint32_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      out += static_cast<char>((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) at the current time.
+std::string totpNow(const std::string& key) {
+  const uint64_t step = static_cast<uint64_t>(std::time(nullptr)) / 30;
+  unsigned char msg[8];
+  for (int i = 7; i >= 0; --i)
+    msg[7 - i] = static_cast<unsigned char>((step >> (8 * i)) & 0xff);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), msg, sizeof msg, mac, &len);
+  const int off = mac[len - 1] & 0x0f;
+  const uint32_t bin = ((mac[off] & 0x7fu) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  std::string code = std::to_string(bin % 1000000);
+  return std::string(6 - code.size(), '0') + code;
+}
+
+std::string login(const std::string& identifier, const std::string& password, const std::string& totp = "") {
+  std::string body = "{\"identifier\":\"" + identifier + "\",\"password\":\"" + password + "\"";
+  if (!totp.empty()) body += ",\"totp\":\"" + totp + "\"";
+  return body + "}";
+}
+
+class IdentityIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Poco::Net::initializeSSL();
+    dir_ = new TempDir();
+    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/false);
+    ASSERT_TRUE(pg) << pg.error().toString();
+    pg_ = pg->release();
+    auto roles = pg_->createDatabaseAndRoles("erds_idtest");
+    ASSERT_TRUE(roles) << roles.error().toString();
+    ownerConninfo_ = roles->ownerConninfo;
+    {
+      auto owner = pg::Connection::connect(roles->ownerConninfo);
+      ASSERT_TRUE(owner) << owner.error().toString();
+      auto applied = pg::applyMigrations(**owner, allMigrations(), roles->appRole);
+      ASSERT_TRUE(applied) << applied.error().toString();
+    }
+    const std::string pki = dir_->path + "/pki";
+#ifdef ERDSCTL_PATH
+    auto made = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", pki});
+    ASSERT_EQ(made.exitCode, 0) << made.out;
+#else
+    GTEST_FAIL() << "erdsctl is needed to make the development PKI";
+#endif
+    auto [conninfo, password] = splitPassword(roles->appConninfo);
+    writeFile(dir_->path + "/db.password", password + "\n", 0600);
+    config_ = dir_->path + "/erds.ini";
+    writeFile(config_, "[service]\nmode = development\ndemo_accounts = true\n"
+                       "[log]\nlevel = info\n"
+                       "[http]\naddress = 127.0.0.1\nport = 0\ntls_certificate = " +
+                           pki + "/tls.pem\ntls_key = " + pki +
+                           "/tls.key\n"
+                           "[database]\nconninfo = " +
+                           conninfo + "\npassword_file = " + dir_->path +
+                           "/db.password\n"
+                           "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 8192\n");
+    erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
+    ASSERT_TRUE(erdsd_->started());
+    auto line = erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
+    ASSERT_TRUE(line) << "erdsd did not start";
+    port_ = *listeningPort(*line);
+    // The officer's TOTP seed is in the demo account log line (development only).
+    auto officer = erdsd_->waitForLine(
+        [](const std::string& l) {
+          return l.find("\"identity.demo_account\"") != std::string::npos &&
+                 l.find("officer@example.test") != std::string::npos;
+        },
+        60s);
+    ASSERT_TRUE(officer) << "no demo officer logged";
+    officerSeed_ = base32Decode(jsonField(*officer, "totp_secret_base32"));
+    ASSERT_FALSE(officerSeed_.empty()) << *officer;
+  }
+
+  static void TearDownTestSuite() {
+    if (erdsd_) {
+      erdsd_->signal(SIGTERM);
+      EXPECT_EQ(erdsd_->wait(20s), 0);
+      delete erdsd_;
+      erdsd_ = nullptr;
+    }
+    delete pg_;
+    pg_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override { ASSERT_NE(port_, 0) << "suite set-up failed"; }
+
+  Client client() { return Client(dir_->path + "/pki/root-ca.pem", port_); }
+
+  std::string signIn(const std::string& identifier, const std::string& password, const std::string& totp = "") {
+    Reply r = client().call("POST", "/api/v1/sessions", login(identifier, password, totp));
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201) return "";
+    return json(r.body)->getValue<std::string>("token");
+  }
+
+  int64_t auditCount(const std::string& action, const std::string& outcome) {
+    auto c = pg::Connection::connect(ownerConninfo_);
+    if (!c) return -1;
+    auto q = (*c)->execParams("SELECT count(*) FROM audit_log WHERE action = $1 AND outcome = $2",
+                              {pg::Param::text(action), pg::Param::text(outcome)});
+    return q ? q->getInt(0, 0) : -1;
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline erds::testing::PrivatePostgres* pg_ = nullptr;
+  static inline ChildProcess* erdsd_ = nullptr;
+  static inline std::string config_;
+  static inline std::string ownerConninfo_;
+  static inline std::string officerSeed_;
+  static inline uint16_t port_ = 0;
+};
+
+TEST_F(IdentityIntegrationTest, SignInSetsStrictCookieAndMeWorksWithBearerAndCookie) {
+  Reply r = client().call("POST", "/api/v1/sessions", login("mailto:sender@example.test", "sender-demo-password"));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string token = json(r.body)->getValue<std::string>("token");
+  EXPECT_EQ(token.size(), 43u);
+  EXPECT_NE(r.setCookie.find("erds_session=" + token), std::string::npos) << r.setCookie;
+  for (const char* flag : {"Secure", "HttpOnly", "SameSite=Strict", "Path=/"}) {
+    EXPECT_NE(r.setCookie.find(flag), std::string::npos) << flag << " missing: " << r.setCookie;
+  }
+  for (const std::string& auth : {"Bearer " + token, "cookie:" + token}) {
+    Reply me = client().call("GET", "/api/v1/me", "", auth);
+    ASSERT_EQ(me.status, 200) << me.body;
+    auto obj = json(me.body);
+    EXPECT_EQ(obj->getValue<std::string>("login_identifier"), "mailto:sender@example.test");
+    EXPECT_EQ(obj->getObject("session")->getValue<std::string>("level"), "low");
+    EXPECT_EQ(obj->getArray("identifications")->size(), 1u);
+  }
+  EXPECT_GE(auditCount("auth.login", "success"), 1);
+}
+
+TEST_F(IdentityIntegrationTest, WrongPasswordAndUnknownUserGetTheSame401) {
+  Reply wrong = client().call("POST", "/api/v1/sessions", login("mailto:sender@example.test", "not-the-password"));
+  Reply unknown = client().call("POST", "/api/v1/sessions", login("mailto:nobody@example.test", "not-the-password"));
+  ASSERT_EQ(wrong.status, 401);
+  ASSERT_EQ(unknown.status, 401);
+  EXPECT_EQ(wrong.contentType, "application/problem+json");
+  auto a = json(wrong.body);
+  auto b = json(unknown.body);
+  for (const char* field : {"type", "title", "detail"}) {
+    EXPECT_EQ(a->getValue<std::string>(field), b->getValue<std::string>(field)) << field;
+  }
+  EXPECT_EQ(a->getValue<std::string>("detail"), "invalid credentials");
+  EXPECT_TRUE(wrong.setCookie.empty());
+  EXPECT_GE(auditCount("auth.login", "failure"), 2);
+}
+
+TEST_F(IdentityIntegrationTest, LogoutEndsTheSession) {
+  const std::string token = signIn("mailto:sender@example.test", "sender-demo-password");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(client().call("GET", "/api/v1/me", "", "Bearer " + token).status, 200);
+  Reply out = client().call("DELETE", "/api/v1/sessions/current", "", "Bearer " + token);
+  EXPECT_EQ(out.status, 204) << out.body;
+  EXPECT_NE(out.setCookie.find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(client().call("GET", "/api/v1/me", "", "Bearer " + token).status, 401);
+  EXPECT_EQ(client().call("GET", "/api/v1/me", "", "cookie:" + token).status, 401);
+}
+
+TEST_F(IdentityIntegrationTest, OfficerApprovesRecipientVerificationRequest) {
+  const std::string recipient = signIn("mailto:recipient@example.test", "recipient-demo-password");
+  ASSERT_FALSE(recipient.empty());
+  Reply opened = client().call("POST", "/api/v1/identity/verification-requests",
+                               R"({"requested_level":"substantial"})", "Bearer " + recipient);
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string requestId = json(opened.body)->getValue<std::string>("id");
+
+  // Password alone is not enough for an officer with TOTP: the same 401 as a wrong password.
+  Reply noTotp = client().call("POST", "/api/v1/sessions", login("mailto:officer@example.test", "officer-demo-password"));
+  EXPECT_EQ(noTotp.status, 401);
+
+  // The recipient is no officer.
+  Reply notOfficer = client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + recipient);
+  EXPECT_EQ(notOfficer.status, 403);
+  EXPECT_EQ(json(notOfficer.body)->getValue<std::string>("type"), "urn:erds:problem:forbidden");
+
+  const std::string officer =
+      signIn("mailto:officer@example.test", "officer-demo-password", totpNow(officerSeed_));
+  ASSERT_FALSE(officer.empty());
+  Reply queue = client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + officer);
+  ASSERT_EQ(queue.status, 200) << queue.body;
+  EXPECT_NE(queue.body.find(requestId), std::string::npos);
+
+  Reply approved = client().call("POST", "/api/v1/officer/verification-requests/" + requestId + "/approve",
+                                 R"({"method":"physical_presence","level":"substantial","document":{"type":"passport",)"
+                                 R"("issuing_country":"BE","number":"EH 123456","expires_on":"2031-05-01"}})",
+                                 "Bearer " + officer);
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(json(approved.body)->getValue<std::string>("status"), "approved");
+
+  Reply me = client().call("GET", "/api/v1/me", "", "Bearer " + recipient);
+  ASSERT_EQ(me.status, 200);
+  auto ids = json(me.body)->getArray("identifications");
+  ASSERT_EQ(ids->size(), 1u);
+  EXPECT_EQ(ids->getObject(0)->getValue<std::string>("method"), "physical_presence");
+  EXPECT_EQ(ids->getObject(0)->getValue<std::string>("level"), "substantial");
+  EXPECT_GE(auditCount("identity.verification.approved", "success"), 1);
+
+  // The recipient's export holds the request and the identification; it is audited.
+  Reply exported = client().call("GET", "/api/v1/me/export", "", "Bearer " + recipient);
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  auto e = json(exported.body);
+  EXPECT_EQ(e->getValue<std::string>("login_identifier"), "mailto:recipient@example.test");
+  EXPECT_EQ(e->getArray("verification_requests")->size(), 1u);
+  EXPECT_EQ(e->getArray("identifications")->size(), 1u);
+  EXPECT_EQ(exported.body.find("password"), std::string::npos);
+  EXPECT_EQ(exported.body.find("EH 123456"), std::string::npos);  // only a keyed hash is stored
+  EXPECT_GE(auditCount("identity.personal_data.export", "success"), 1);
+
+  // Another party's data through the admin route: forbidden without the role, and audited.
+  Reply denied = client().call("GET", "/api/v1/admin/parties/demo-recipient/export", "", "Bearer " + officer);
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_GE(auditCount("admin.parties.export", "denied"), 1);
+}
+
+#ifdef ERDSCTL_PATH
+TEST_F(IdentityIntegrationTest, AccountFromErdsctlSignsInAndAdminExports) {
+  // erdsctl connects with the same configuration (the daemon role) as erdsd.
+  auto made = runToCompletion({ERDSCTL_PATH, "user", "add", "--config", config_, "--identifier",
+                               "mailto:admin@example.test", "--role", "admin"});
+  ASSERT_EQ(made.exitCode, 0) << made.out << (made.err.empty() ? "" : made.err.front());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(made.out, m, std::regex("one-time password: ([a-zA-Z0-9]+)"))) << made.out;
+  const std::string password = m[1];
+  const std::string admin = signIn("mailto:admin@example.test", password);
+  ASSERT_FALSE(admin.empty());
+  Reply exported = client().call("GET", "/api/v1/admin/parties/demo-sender/export", "", "Bearer " + admin);
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_EQ(json(exported.body)->getValue<std::string>("login_identifier"), "mailto:sender@example.test");
+  EXPECT_GE(auditCount("admin.parties.export", "success"), 1);
+  Reply missing = client().call("GET", "/api/v1/admin/parties/p_nobody/export", "", "Bearer " + admin);
+  EXPECT_EQ(missing.status, 404);
+}
+#endif
+
+}  // namespace
+}  // namespace erds::itest
