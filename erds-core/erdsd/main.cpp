@@ -183,6 +183,9 @@ int main(int argc, char** argv) {
   auto identityOptions = erds::identity::IdentityOptions::fromConfig(*config);
   if (!identityOptions) return fail(kExitUsage, identityOptions.error().message);
   erds::identity::LogNotifier notifier(identityOptions->revealCodesInLog);
+  // A second listener asks for TLS client certificates, only when the identity component has
+  // trust anchors for them (identity.client_ca_file / identity.qualified_ca_file).
+  const bool certificateLogin = identityOptions->certificateLogin;
   auto identity = erds::identity::IdentityService::create(
       std::move(*identityOptions), pool, erds::SystemClock::instance(), notifier);
   if (!identity) return fail(kExitUsage, identity.error().message);
@@ -206,11 +209,25 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
+  erds::http::ServerOptions certServerOptions = *serverOptions;
   auto server = erds::http::Server::create(std::move(*serverOptions), router,
                                            erds::metrics::Registry::global());
   if (!server) {
     return fail(server.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
                 server.error().message);
+  }
+  std::unique_ptr<erds::http::Server> certServer;
+  if (certificateLogin) {
+    certServerOptions.port = static_cast<uint16_t>(config->getInt("http.client_cert_port"));
+    certServerOptions.requestClientCertificates = true;
+    auto created = erds::http::Server::create(std::move(certServerOptions), router,
+                                              erds::metrics::Registry::global());
+    if (!created) {
+      return fail(created.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
+                  "http.client_cert_port (" + config->sourceOf("http.client_cert_port") +
+                      "): " + created.error().message);
+    }
+    certServer = std::move(*created);
   }
   if (checkOnly) {
     std::cout << "erdsd: configuration OK (" << configPath << ")\n";
@@ -222,6 +239,12 @@ int main(int argc, char** argv) {
   erds::log::info("http.listening", {{"port", static_cast<int64_t>((*server)->port())},
                                      {"address", config->getString("http.address")},
                                      {"mode", std::string(erds::serviceModeName(config->mode()))}});
+  if (certServer) {
+    certServer->start();
+    erds::log::info("http.client_cert_listening",
+                    {{"port", static_cast<int64_t>(certServer->port())},
+                     {"address", config->getString("http.address")}});
+  }
 
   // Demo accounts (development only; qualified mode refused them above). The database may not be
   // ready yet (migrations run separately), so seeding retries in the background until it works.
@@ -262,6 +285,7 @@ int main(int argc, char** argv) {
   seedCv.notify_all();
   if (seeder.joinable()) seeder.join();
   (*server)->stop();
+  if (certServer) certServer->stop();
   (*api)->stopWorkers();
   erds::log::info("stopped");
   return kExitOk;

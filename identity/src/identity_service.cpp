@@ -7,7 +7,9 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "crypto_util.h"
 #include "erds/base/aead.h"
@@ -293,6 +295,30 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
     out = std::move(*s);
     return ok();
   };
+  auto pemFile = [&](const std::string& key, std::vector<std::string>& out) -> Result<void> {
+    if (!config.isSet(key)) return ok();
+    const std::string path = config.getPath(key);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::invalidInput(key + " (" + path + "): cannot read file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find("-----BEGIN") == std::string::npos) {
+      return Error::invalidInput(key + " (" + path + "): no PEM data");
+    }
+    out.push_back(ss.str());
+    return ok();
+  };
+  ERDS_RETURN_IF_ERROR(pemFile("identity.client_ca_file", o.certificates.trustAnchorsPem));
+  ERDS_RETURN_IF_ERROR(pemFile("identity.qualified_ca_file", o.certificates.qualifiedCasPem));
+  ERDS_RETURN_IF_ERROR(pemFile("identity.crl_file", o.certificates.crlsPem));
+  o.certificates.requireCrl = config.getBool("identity.require_crl");
+  o.certificateLogin = !o.certificates.trustAnchorsPem.empty() || !o.certificates.qualifiedCasPem.empty();
+  if (o.certificateLogin) {
+    auto v = CertificateValidator::create(o.certificates);
+    if (!v) return Error::invalidInput("identity.client_ca_file / identity.qualified_ca_file / identity.crl_file: " +
+                                       v.error().message);
+  }
+
   ERDS_RETURN_IF_ERROR(secret("secrets.kek_file", 32, o.kek));
   if (config.isSet("identity.document_pepper_file") || !config.isSet("secrets.kek_file")) {
     ERDS_RETURN_IF_ERROR(secret("identity.document_pepper_file", 32, o.documentPepper));
@@ -350,6 +376,7 @@ struct IdentityService::Impl {
   TotpVerifier totp;
   VerificationWorkflow workflow;
   HttpAuthenticator authenticator;
+  std::optional<CertificateValidator> certificateValidator;  // set iff options.certificateLogin
 
   // Appends an audit record in its own transaction; a failure is logged and returned.
   Result<void> record(const std::string& actor, const std::string& action, const std::string& object,
@@ -507,6 +534,89 @@ struct IdentityService::Impl {
                  q(outcome->partyId) + ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) +
                  ",\"idle_timeout_seconds\":" + std::to_string(options.sessions.idleTimeout.count()) +
                  ",\"authentication\":" + authenticationJson(outcome->authentication) + "}");
+    r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
+    return r;
+  }
+
+  // Sign-in with the TLS client certificate of the connection (the client-certificate listener
+  // asks for one but accepts anything, so every refusal here is a 401/403 and an audit record).
+  // The certificate's e-mail address must be a delivery identifier bound to the party (proof of
+  // control done); the session level comes from the certificate: qualified (QcCompliance under a
+  // configured qualified CA) -> high, otherwise substantial.
+  Result<Response> createCertificateSession(const Request& req) {
+    const std::string ip = clientIp(req);
+    auto refuse = [&](int status, const std::string& reason, const std::string& details) -> Response {
+      (void)record("anonymous", "auth.login.certificate", "", status == 403 ? "denied" : "failure",
+                   "{\"reason\":" + q(reason) + ",\"ip\":" + q(ip) + details + "}");
+      if (status == 403) return forbidden(req, reason);
+      return unauthorizedResponse(req, reason);
+    };
+    if (!certificateValidator) return refuse(403, "client certificate sign-in is not configured", "");
+    if (req.clientCertificateChain.empty()) {
+      return refuse(401, "no client certificate: connect to the client-certificate port and present one", "");
+    }
+    std::vector<std::string> intermediates(req.clientCertificateChain.begin() + 1, req.clientCertificateChain.end());
+    const CertificateCheck check =
+        certificateValidator->validate(req.clientCertificateChain.front(), intermediates, clock.now());
+    const std::string certDetails = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
+                                    q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"sha256\":" +
+                                    q(check.sha256Fingerprint) + ",\"status\":" +
+                                    q(certificateStatusName(check.status)) + "}";
+    if (!check.valid()) {
+      // Revoked and wrong-usage certificates are known and refused (403); anything we cannot
+      // trust is a failed authentication (401).
+      const bool known = check.status == CertificateStatus::Revoked || check.status == CertificateStatus::WrongUsage;
+      return refuse(known ? 403 : 401, "client certificate not accepted: " + std::string(certificateStatusName(check.status)),
+                    certDetails);
+    }
+    std::optional<std::string> partyId;
+    for (const std::string& email : check.emailAddresses) {
+      auto bound = accounts.partyBoundTo("mailto:" + email);
+      if (!bound) return bound.error();
+      if (bound->has_value()) {
+        partyId = **bound;
+        break;
+      }
+    }
+    if (!partyId) {
+      return refuse(401, "the certificate's e-mail address is not bound to an account", certDetails);
+    }
+    bool disabled = false;
+    auto party = accounts.findParty(*partyId, &disabled);
+    if (!party) return party.error();
+    if (disabled) return refuse(401, "the certificate's e-mail address is not bound to an account", certDetails);
+
+    AuthenticationContext auth;
+    auth.at = clock.now();
+    auth.methods = {check.qualified ? AuthenticationMethod::QualifiedCertificate : AuthenticationMethod::ClientCertificate};
+    auth.level = authenticationLevel(auth.methods.front());
+    // What the certificate proves about identity (qualified -> high, NCP -> substantial) is
+    // recorded once per method, so the gate can use it.
+    if (auto ident = identificationFromCertificate(check, *partyId, clock.now())) {
+      auto existing = verifications.identificationsOf(*partyId);
+      if (!existing) return existing.error();
+      bool have = std::any_of(existing->begin(), existing->end(), [&](const Identification& i) {
+        return !i.revoked && i.method == ident->method && atLeast(i.level, ident->level);
+      });
+      if (!have) ERDS_RETURN_IF_ERROR(accounts.recordIdentification(*ident));
+    }
+    if (auto presented = HttpAuthenticator::sessionCookie(req)) (void)sessions.revoke(*presented);
+    auto issued = sessions.create(*partyId, auth);
+    if (!issued) return issued.error();
+    const std::string ref = "session:" + internal::hex(issued->session.tokenHash).substr(0, 32);
+    auto audited = record("party:" + *partyId, "auth.login.certificate", "party:" + *partyId, "success",
+                          "{\"session\":" + q(ref) + ",\"authentication\":" + authenticationJson(auth) +
+                              ",\"qualified\":" + (check.qualified ? "true" : "false") + ",\"ip\":" + q(ip) +
+                              certDetails + "}");
+    if (!audited) {
+      (void)sessions.revoke(issued->token.reveal());
+      return Error::unavailable("audit log unavailable");
+    }
+    Response r = Response::json(
+        201, "{\"token\":" + q(issued->token.reveal()) + ",\"token_type\":\"Bearer\",\"party_id\":" + q(*partyId) +
+                 ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) + ",\"idle_timeout_seconds\":" +
+                 std::to_string(options.sessions.idleTimeout.count()) + ",\"authentication\":" +
+                 authenticationJson(auth) + ",\"qualified\":" + (check.qualified ? "true" : "false") + "}");
     r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
     return r;
   }
@@ -903,8 +1013,15 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
   if (!hasher) return hasher.error();
   auto doc = DocumentNumberHasher::create(options.documentPepper);
   if (!doc) return Error::invalidInput("identity.document_pepper_file: " + doc.error().message);
+  std::optional<CertificateValidator> validator;
+  if (options.certificateLogin) {
+    auto v = CertificateValidator::create(options.certificates);
+    if (!v) return Error::invalidInput("identity.client_ca_file: " + v.error().message);
+    validator = std::move(*v);
+  }
   auto impl = std::make_unique<Impl>(std::move(options), pool, clock, notifier, std::move(*kek), std::move(*hasher),
                                      std::move(*doc));
+  impl->certificateValidator = std::move(validator);
   return std::unique_ptr<IdentityService>(new IdentityService(std::move(impl)));
 }
 
@@ -993,6 +1110,13 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
                              "Sign in with identifier + password (+ TOTP); sets the erds_session cookie", "identity",
                              "LoginRequest", {RS{201, "Signed in", J, "SessionCreated"}}, false,
                              [s](const Request& r) { return s->createSession(r); }));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/sessions/certificate", "createCertificateSession",
+                             "Sign in with the TLS client certificate (only on the http.client_cert_port listener)",
+                             "identity", "",
+                             {RS{201, "Signed in", J, "SessionCreated"},
+                              RS{401, "No, untrusted or unbound certificate", std::string(http::kProblemContentType), "Problem"},
+                              RS{403, "Revoked certificate, or certificate sign-in not configured", std::string(http::kProblemContentType), "Problem"}},
+                             false, [s](const Request& r) { return s->createCertificateSession(r); }));
   ERDS_RETURN_IF_ERROR(route("DELETE", "/api/v1/sessions/current", "deleteCurrentSession", "Sign out", "identity", "",
                              {RS{204, "Signed out", "", ""}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->deleteSession(r, w); })));

@@ -32,14 +32,14 @@ using testsupport::shellQuote;
 using testsupport::TempDir;
 using testsupport::writeFile;
 
-struct Run {
+struct CtlRun {
   int rc = -1;
   std::string out;
   std::string err;
 };
 
 // Runs erdsctl with `args`, feeding `stdinText` on standard input.
-Run erdsctl(const std::vector<std::string>& args, const std::string& stdinText = {}) {
+CtlRun erdsctl(const std::vector<std::string>& args, const std::string& stdinText = {}) {
   TempDir io;
   writeFile(io.file("in"), stdinText, 0600);
   std::string cmd = shellQuote(ERDSCTL_PATH);
@@ -47,7 +47,7 @@ Run erdsctl(const std::vector<std::string>& args, const std::string& stdinText =
     cmd += " " + shellQuote(a);
   cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" + shellQuote(io.file("in"));
   const int status = std::system(cmd.c_str());
-  Run r;
+  CtlRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = readFile(io.file("out"));
   r.err = readFile(io.file("err"));
@@ -124,7 +124,7 @@ class ErdsctlUser : public ::testing::Test {
 };
 
 TEST_F(ErdsctlUser, AddPrintsPartyIdAndOneTimePasswordThatWorks) {
-  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:Clerk@Example.test", "--bind"});
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:Clerk@Example.test", "--bind"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
   EXPECT_THAT(id, MatchesRegex("p_[0-9a-f]{32}"));
@@ -150,7 +150,7 @@ TEST_F(ErdsctlUser, AddPrintsPartyIdAndOneTimePasswordThatWorks) {
 }
 
 TEST_F(ErdsctlUser, AddWithPasswordFromStdinAndRoles) {
-  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:officer2@example.test", "--role",
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:officer2@example.test", "--role",
                    "officer", "--password-stdin"},
                   "a-long-operator-chosen-pw\n");
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -164,7 +164,7 @@ TEST_F(ErdsctlUser, AddWithPasswordFromStdinAndRoles) {
 }
 
 TEST_F(ErdsctlUser, SetRoleIsAuditedAndReplacesRoles) {
-  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:u@example.test"});
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:u@example.test"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
   r = erdsctl({"user", "set-role", "--config", config(), "--party", id, "--role", "admin", "--role", "officer"});
@@ -185,7 +185,7 @@ TEST_F(ErdsctlUser, SetRoleIsAuditedAndReplacesRoles) {
 }
 
 TEST_F(ErdsctlUser, ResetPasswordRevokesSessions) {
-  Run r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:r@example.test", "--password-stdin"},
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:r@example.test", "--password-stdin"},
                   "the-first-password-1\n");
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
@@ -231,7 +231,7 @@ TEST_F(ErdsctlUser, BadInputExitsTwoAndUnknownPartyOne) {
        "no account"},
   };
   for (const auto& c : cases) {
-    Run r = erdsctl(c.args, c.stdinText);
+    CtlRun r = erdsctl(c.args, c.stdinText);
     EXPECT_EQ(r.rc, c.rc) << c.args.back() << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.err)) << c.args.back();
   }

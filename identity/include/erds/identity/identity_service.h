@@ -5,6 +5,7 @@
 // Routes (all JSON, errors application/problem+json, all in the OpenAPI document):
 //   POST   /api/v1/registrations                      self-registration -> unidentified party
 //   POST   /api/v1/sessions                           login -> bearer token + erds_session cookie
+//   POST   /api/v1/sessions/certificate               login with the TLS client certificate (client-cert listener)
 //   DELETE /api/v1/sessions/current                   logout
 //   GET    /api/v1/me                                 the caller, its session, identifiers, identifications
 //   GET    /api/v1/me/export                          personal data export (audited)
@@ -28,6 +29,7 @@
 #include "erds/base/secret.h"
 #include "erds/http/router.h"
 #include "erds/identity/account_store.h"
+#include "erds/identity/client_certificate.h"
 #include "erds/identity/http_auth.h"
 #include "erds/identity/notifier.h"
 #include "erds/identity/password_hasher.h"
@@ -46,6 +48,11 @@ struct IdentityOptions {
   Secret documentPepper;  // >= 32 bytes (identity.document_pepper_file)
   bool revealCodesInLog = false;  // development only
   ServiceMode mode = ServiceMode::Development;
+  // Client certificate sign-in (POST /api/v1/sessions/certificate on the listener of
+  // http.client_cert_port): enabled when identity.client_ca_file or identity.qualified_ca_file is
+  // set; the PEM contents of those files and identity.crl_file.
+  bool certificateLogin = false;
+  CertificateValidatorOptions certificates;
 
   // From configuration. secrets.kek_file is required in basic/qualified; in development a missing
   // one is replaced by a random per-process key (logged as a warning: TOTP enrolments do not
