@@ -621,6 +621,111 @@ struct IdentityService::Impl {
     return r;
   }
 
+  // ---- identification with a signing certificate (signed challenge) ----
+  // The challenge is stateless: random || expiry, MACed together with the party id under a key
+  // derived from the KEK, so any node can check it and it is useless to another party.
+  static constexpr std::chrono::seconds kChallengeLifetime{300};
+
+  std::string challengeMac(const std::string& partyId, std::string_view payload) const {
+    const std::string key = internal::hmac("SHA256", options.kek.reveal(), "erds identity certificate challenge v1");
+    return internal::base64UrlEncode(internal::hmac("SHA256", key, partyId + "|" + std::string(payload)));
+  }
+
+  Result<Response> newChallenge(const Request&, const AuthenticatedParty& who) {
+    const int64_t expires =
+        std::chrono::duration_cast<std::chrono::seconds>((clock.now() + kChallengeLifetime).time_since_epoch()).count();
+    const std::string payload = newCertificateChallenge() + "." + std::to_string(expires);
+    const std::string challenge = payload + "." + challengeMac(who.partyId, payload);
+    return Response::json(201, "{\"challenge\":" + q(challenge) + ",\"expires_at\":" +
+                                   time(TimePoint(std::chrono::seconds(expires))) +
+                                   ",\"sign\":\"ECDSA or RSA signature over SHA-256 of the challenge's ASCII bytes, "
+                                   "DER, base64url\"}");
+  }
+
+  // Unauthorized unless `challenge` was issued to `partyId` and has not expired.
+  Result<void> checkChallenge(const std::string& partyId, const std::string& challenge) const {
+    const Error bad = Error::unauthorized("invalid or expired challenge");
+    const auto lastDot = challenge.rfind('.');
+    if (challenge.size() > 256 || lastDot == std::string::npos) return bad;
+    const std::string payload = challenge.substr(0, lastDot);
+    if (!internal::constantTimeEquals(challenge.substr(lastDot + 1), challengeMac(partyId, payload))) return bad;
+    const auto dot = payload.rfind('.');
+    if (dot == std::string::npos) return bad;
+    int64_t expires = 0;
+    try {
+      expires = std::stoll(payload.substr(dot + 1));
+    } catch (const std::exception&) {
+      return bad;
+    }
+    if (TimePoint(std::chrono::seconds(expires)) < clock.now()) return bad;
+    return ok();
+  }
+
+  // The party proves possession of a (qualified or NCP) signing certificate whose e-mail address
+  // is its login or a bound identifier; the certificate's identification is recorded.
+  Result<Response> certificateIdentification(const Request& req, const AuthenticatedParty& who) {
+    const std::string actor = "party:" + who.partyId;
+    auto deny = [&](const std::string& why, const std::string& details = "") -> Result<Response> {
+      (void)record(actor, "identity.certificate_identification", actor, "denied",
+                   "{\"reason\":" + q(why) + details + "}");
+      return forbidden(req, why);
+    };
+    if (!certificateValidator) return deny("certificate identification is not configured");
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto cert = body->string("certificate");
+    if (!cert) return cert.error();
+    auto challenge = body->string("challenge");
+    if (!challenge) return challenge.error();
+    auto signature = body->string("signature");
+    if (!signature) return signature.error();
+    std::vector<std::string> intermediates;
+    auto chain = body->stringArray("intermediates");
+    if (chain) {
+      intermediates = std::move(*chain);
+    } else if (chain.error().message.find("is required") == std::string::npos) {
+      return chain.error();  // present but not an array of strings
+    }
+    if (intermediates.size() > 8) return Error::invalidInput("at most 8 intermediates");
+    if (auto c = checkChallenge(who.partyId, *challenge); !c) {
+      (void)record(actor, "identity.certificate_identification", actor, "failure", R"({"reason":"challenge"})");
+      return c.error();
+    }
+    auto sig = internal::base64UrlDecode(*signature);
+    if (!sig) return Error::invalidInput("signature must be base64url");
+    const CertificateCheck check =
+        certificateValidator->validate(*cert, intermediates, clock.now(), CertificateUsage::SignedChallenge);
+    const std::string details = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
+                                q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"status\":" +
+                                q(certificateStatusName(check.status)) + "}";
+    if (!check.valid()) {
+      return deny("certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
+    }
+    if (auto v = CertificateValidator::verifyChallengeSignature(*cert, *challenge, *sig); !v) {
+      return deny("the signature does not verify with the certificate", details);
+    }
+    // The certificate must name an address this party controls.
+    std::vector<std::string> mine;
+    if (auto login = accounts.loginIdentifierOf(who.partyId)) mine.push_back(lower(*login));
+    auto bindings = accounts.bindingsOf(who.partyId);
+    if (!bindings) return bindings.error();
+    for (const auto& b : *bindings) {
+      if (b.status == BindingStatus::Bound) mine.push_back(b.identifier);
+    }
+    const bool matches = std::any_of(check.emailAddresses.begin(), check.emailAddresses.end(), [&](const std::string& e) {
+      return std::find(mine.begin(), mine.end(), "mailto:" + e) != mine.end();
+    });
+    if (!matches) return deny("the certificate's e-mail address is not one of yours", details);
+    auto ident = identificationFromCertificate(check, who.partyId, clock.now());
+    if (!ident) return deny("the certificate is neither qualified nor issued under an NCP policy", details);
+    ERDS_RETURN_IF_ERROR(accounts.recordIdentification(*ident));
+    ERDS_RETURN_IF_ERROR(record(actor, "identity.certificate_identification", actor, "success",
+                                "{\"identification\":" + q(ident->id) + ",\"method\":" +
+                                    q(identificationMethodName(ident->method)) + ",\"level\":" +
+                                    q(levelName(ident->level)) + details + "}"));
+    return Response::json(201, identificationJson(*ident));
+  }
+
   Result<Response> deleteSession(const Request& req, const AuthenticatedParty& who) {
     auto token = HttpAuthenticator::presentedToken(req);
     auto r = sessions.revoke(token.value_or(""));
@@ -1077,6 +1182,10 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
        R"({"type":"object","required":["method","level"],"properties":{"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate","ncp_certificate","eid_notified","eudi_wallet","cab_confirmed_remote"]},"level":{"enum":["low","substantial","high"]},"document":{"type":"object","required":["type","issuing_country","number","expires_on"],"properties":{"type":{"type":"string"},"issuing_country":{"type":"string"},"number":{"type":"string","description":"stored only as a keyed hash"},"expires_on":{"type":"string","format":"date"}}}}})"},
       {"PersonalDataExport",
        R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}}}})"},
+      {"CertificateChallenge",
+       R"({"type":"object","properties":{"challenge":{"type":"string"},"expires_at":{"type":"string"},"sign":{"type":"string"}}})"},
+      {"CertificateIdentification",
+       R"({"type":"object","required":["certificate","challenge","signature"],"properties":{"certificate":{"type":"string","description":"PEM"},"intermediates":{"type":"array","items":{"type":"string"}},"challenge":{"type":"string"},"signature":{"type":"string","description":"DER signature over SHA-256 of the challenge, base64url"}}})"},
       {"Rejection", R"({"type":"object","required":["reason"],"properties":{"reason":{"type":"string"}}})"},
   };
   for (const auto& [name, json] : schemas) ERDS_RETURN_IF_ERROR(router.addSchema(name, json));
@@ -1127,6 +1236,17 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
                              "Everything stored about the caller (personal data export; audited)", "identity", "",
                              {RS{200, "The export", J, "PersonalDataExport"}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->exportMine(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificate-challenge", "newCertificateChallenge",
+                             "A challenge to sign with a qualified or NCP signing certificate (valid 5 minutes)",
+                             "identity", "", {RS{201, "The challenge", J, "CertificateChallenge"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->newChallenge(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificate-identification", "identifyWithCertificate",
+                             "Be identified by a signing certificate: the signed challenge proves possession", "identity",
+                             "CertificateIdentification",
+                             {RS{201, "Identification recorded", J, "Identification"},
+                              RS{403, "Certificate not accepted, signature wrong, or not the caller's address", std::string(http::kProblemContentType), "Problem"}},
+                             true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->certificateIdentification(r, w); })));
   ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp", "startTotpEnrolment", "Start TOTP enrolment (returns the seed once)",
                              "identity", "", {RS{201, "Seed and otpauth URI", J, "TotpEnrolment"}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->startTotp(r, w); })));

@@ -149,7 +149,11 @@ Result<evidence::EvidenceXml> SealingEvidenceIssuer::buildXml(const core::Eviden
                                                              const std::string& evidenceId) {
   auto event = evidence::eventFromName(core::eventName(r.event));
   if (!event) return Error::invalidInput("unknown event " + std::string(core::eventName(r.event)));
-  auto recipients = recipientsOf(r.message.messageId);
+  // The store fills the recipients of every request; the announced/looked-up list is the
+  // fallback for callers that do not (older tests, tools).
+  auto recipients = r.message.recipientIdentifiers.empty()
+                        ? recipientsOf(r.message.messageId)
+                        : Result<std::vector<std::string>>(r.message.recipientIdentifiers);
   if (!recipients) return std::move(recipients).error();
   if (recipients->empty()) return Error::invalidInput("message " + r.message.messageId + " has no recipients");
 

@@ -82,6 +82,22 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"tsa.urls", K::String, "", "comma-separated RFC 3161 URLs of external TSAs, tried in order", {}},
       {"tsa.trust_anchors", K::Path, "", "PEM trust anchors for external time-stamp tokens", {}},
       {"tsa.timeout", K::Duration, "5s", "timeout per external TSA request", {}},
+      // smtp (erds-smtpd, the registered e-mail gateway)
+      {"smtp.address", K::String, "127.0.0.1", "SMTP listen address (submission and MX)", {}},
+      {"smtp.submission_port", K::Port, "2525", "submission listener: STARTTLS + AUTH (0 = any free port)", {}},
+      {"smtp.mx_port", K::Port, "2526", "inbound MX listener for our users' addresses (0 = any free port)", {}},
+      {"smtp.hostname", K::String, "", "name in the SMTP greeting and EHLO (\"\" = first of service.domains)", {}},
+      {"smtp.tls_certificate", K::Path, "", "PEM certificate followed by its chain, for STARTTLS", {}},
+      {"smtp.tls_key", K::SecretFile, "", "PEM private key of smtp.tls_certificate (mode 0400/0600)", {}},
+      {"smtp.max_message_bytes", K::Bytes, "64MiB", "SIZE limit of one message", {}},
+      {"smtp.max_connections", K::Int, "200", "open SMTP connections over both listeners", {}},
+      {"smtp.idle_timeout", K::Duration, "300s", "idle time before an SMTP connection is closed (421 4.4.2)", {}},
+      {"smtp.spool_dir", K::Path, "", "private directory for large messages being received (\"\" = $TMPDIR)", {}},
+      {"smtp.service_address", K::String, "", "REM service mailbox, envelope sender of REM messages (\"\" = rem-service@<first domain>)", {}},
+      {"smtp.max_recipients", K::Int, "100", "recipients accepted per message", {}},
+      {"smtp.relay_host", K::String, "", "smart host for outbound mail (\"\" = MX lookup)", {}},
+      {"smtp.relay_port", K::Port, "25", "port of smtp.relay_host or of looked-up MX hosts", {}},
+      {"smtp.mx_rate_per_minute", K::Int, "600", "messages accepted per minute from one client IP on the MX listener", {}},
       // metrics
       {"metrics.enabled", K::Bool, "true", "serve /metrics", {}},
   };

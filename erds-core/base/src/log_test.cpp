@@ -116,6 +116,12 @@ TEST(LogHelpersTest, JsonEscape) {
       {"\n\r\t\b\f", "\\n\\r\\t\\b\\f"},
       {std::string("\x01\x1f", 2), "\\u0001\\u001f"},
       {"caf\xc3\xa9", "caf\xc3\xa9"},
+      {"\xf0\x9f\x93\xa8", "\xf0\x9f\x93\xa8"},             // 4-byte sequence kept
+      {"a\xaf" "b", "a\\ufffdb"},                              // stray continuation byte
+      {"\xc3", "\\ufffd"},                                    // truncated sequence
+      {"\xc0\xaf", "\\ufffd\\ufffd"},                        // overlong encoding of '/'
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},            // UTF-16 surrogate
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // above U+10FFFF
   };
   for (const auto& [in, want] : kCases) EXPECT_EQ(jsonEscape(in), want);
 }

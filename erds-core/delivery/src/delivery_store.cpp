@@ -201,7 +201,11 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
   EvidenceRequest er;
   er.event = event;
   er.reason = evReason;
-  er.message = EvidenceSubject{req.messageId, req.senderPartyId, req.senderIdentifier, req.subject, contentDigest, now};
+  std::vector<std::string> recipientIdentifiers;
+  recipientIdentifiers.reserve(req.recipients.size());
+  for (const auto& rs : req.recipients) recipientIdentifiers.push_back(rs.identifier);
+  er.message = EvidenceSubject{req.messageId,   req.senderPartyId, req.senderIdentifier, req.subject,
+                               contentDigest,   now,               std::move(recipientIdentifiers)};
   er.eventTime = now;
   auto issued = issuer_.issue(er);
   if (!issued) return std::move(issued).error();
@@ -337,8 +341,15 @@ Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req)
     }
     er.event = req.event;
     er.reason = reason;
+    auto all = c.execPrepared("erds_core_transition_recipients",
+                              "SELECT recipient_identifier FROM deliveries WHERE message_id = $1 "
+                              "ORDER BY recipient_index",
+                              {pg::Param::text(req.messageId)});
+    if (!all) return std::move(all).error();
+    std::vector<std::string> recipientIdentifiers;
+    for (int i = 0; i < all->rows(); ++i) recipientIdentifiers.push_back(all->get(i, 0));
     er.message = EvidenceSubject{req.messageId, r->get(0, 3), r->get(0, 4), r->get(0, 5), r->getBytea(0, 6),
-                                 fromMicros(r->getInt(0, 7))};
+                                 fromMicros(r->getInt(0, 7)), std::move(recipientIdentifiers)};
     er.recipientIndex = req.recipientIndex;
     er.recipientIdentifier = r->get(0, 2);
     er.sequence = req.sequence;

@@ -106,6 +106,8 @@ TEST_F(DeliveryStoreTest, SubmissionStoresEverythingTogether) {
   ASSERT_TRUE(full.has_value());
   EXPECT_NE(full->xml.find("SubmissionAcceptance"), std::string::npos);
   EXPECT_EQ(issuer_.requests().back().message.contentDigest, m->contentDigest);
+  EXPECT_EQ(issuer_.requests().back().message.recipientIdentifiers,
+            (std::vector<std::string>{"mailto:r0@example.test", "mailto:r1@example.test"}));
 
   EXPECT_EQ(jobsOfKind(kJobConsign), 2);
   EXPECT_EQ(jobsOfKind(kJobExpire), 1);
@@ -257,6 +259,10 @@ TEST_F(DeliveryStoreTest, BasicLifecycle) {
   EXPECT_EQ(step(id, 0, Event::ConsignmentNotification).state, DeliveryState::Notified);
   auto h = step(id, 0, Event::ContentHandover);
   EXPECT_EQ(h.state, DeliveryState::HandedOver);
+  // Transitions carry every recipient of the message for the evidence, not just this one.
+  EXPECT_EQ(issuer_.requests().back().event, Event::ContentHandover);
+  EXPECT_EQ(issuer_.requests().back().message.recipientIdentifiers,
+            std::vector<std::string>{"mailto:r0@example.test"});
 
   // A retried worker step is a no-op returning the stored evidence.
   auto retry = step(id, 0, Event::ContentConsignment);

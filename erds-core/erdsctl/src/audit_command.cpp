@@ -28,7 +28,8 @@ int auditVerify(const Args& args, Io& io) {
   // The owner role when configured (it owns the table), else the daemon role (it has SELECT).
   const bool asOwner = config->isSet("database.owner_conninfo");
   const std::string conninfoKey = asOwner ? "database.owner_conninfo" : "database.conninfo";
-  const std::string passwordKey = asOwner ? "database.owner_password_file" : "database.password_file";
+  const std::string passwordKey =
+      asOwner ? "database.owner_password_file" : "database.password_file";
   std::string password;
   if (config->isSet(passwordKey)) {
     auto secret = config->readSecret(passwordKey);
@@ -41,8 +42,8 @@ int auditVerify(const Args& args, Io& io) {
   auto conn = pg::Connection::connect(config->getString(conninfoKey), password);
   OPENSSL_cleanse(password.data(), password.size());
   if (!conn) {
-    io.err << prefix << "cannot connect with " << conninfoKey << " (" << config->sourceOf(conninfoKey)
-           << "): " << oneLine(conn.error().message) << "\n";
+    io.err << prefix << "cannot connect with " << conninfoKey << " ("
+           << config->sourceOf(conninfoKey) << "): " << oneLine(conn.error().message) << "\n";
     return kExitFailure;
   }
   auto report = AuditLog::verify(**conn);

@@ -13,6 +13,7 @@
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
 #include "erds/migrations/migrations.h"
+
 #include "test_database.h"
 #include "test_support.h"
 
@@ -74,8 +75,8 @@ TEST(AuditVerifyCli, IntactThenOwnerEditedRowIsNamed) {
   // The daemon role's credentials work too (it has SELECT on audit_log).
   writeFile(dir.file("app.pw"), (*db)->appPassword() + "\n", 0600);
   writeFile(dir.file("app.ini"),
-            "[database]\nconninfo = " + (*db)->appConninfo(false) + "\npassword_file = " +
-                dir.file("app.pw") + "\n",
+            "[database]\nconninfo = " + (*db)->appConninfo(false) +
+                "\npassword_file = " + dir.file("app.pw") + "\n",
             0644);
   r = erdsctl({"audit", "verify", "--config", dir.file("app.ini")});
   EXPECT_EQ(r.rc, 0) << r.out << r.err;

@@ -57,8 +57,13 @@ void printUsage(const Command& c, std::ostream& os) {
     for (const auto& o : c.options) {
       os << "  " << o.name;
       if (!o.valueName.empty()) os << " " << o.valueName;
-      if (o.required) os << "   (required)";
-      if (o.repeatable) os << "   (repeatable)";
+      if (o.required && o.repeatable) {
+        os << "   (required, repeatable)";
+      } else if (o.required) {
+        os << "   (required)";
+      } else if (o.repeatable) {
+        os << "   (repeatable)";
+      }
       os << "\n";
     }
   }

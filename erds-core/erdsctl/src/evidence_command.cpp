@@ -94,11 +94,21 @@ std::string jsonEscape(const std::string& s) {
   o += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       default:
         if (c < 0x20) {
           static const char* kHex = "0123456789abcdef";
@@ -134,9 +144,12 @@ std::string displayEvent(const std::string& name) {
 
 std::string statusWord(ev::VerifyStatus s) {
   switch (s) {
-    case ev::VerifyStatus::Valid: return "VALID";
-    case ev::VerifyStatus::Invalid: return "INVALID";
-    case ev::VerifyStatus::Indeterminate: return "INDETERMINATE";
+    case ev::VerifyStatus::Valid:
+      return "VALID";
+    case ev::VerifyStatus::Invalid:
+      return "INVALID";
+    case ev::VerifyStatus::Indeterminate:
+      return "INDETERMINATE";
   }
   return "INDETERMINATE";
 }
@@ -159,7 +172,8 @@ void printText(const std::string& file, const ev::VerificationReport& r, std::os
   line("revocation:  ", r.revocationChecked ? "checked" : "not checked");
   for (const auto& w : r.warnings)
     line("warning:     ", w);
-  os << "result:      " << statusWord(r.status) << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
+  os << "result:      " << statusWord(r.status) << (r.reason.empty() ? "" : ": " + r.reason)
+     << "\n";
 }
 
 void printJson(const std::string& file, const ev::VerificationReport& r, std::ostream& os) {
@@ -186,11 +200,7 @@ void printJson(const std::string& file, const ev::VerificationReport& r, std::os
 int evidenceVerify(const Args& args, Io& io) {
   const std::string prefix = "erdsctl evidence verify: ";
   const std::string file = args.positional().at(0);
-  const auto trust = args.getAll("--trust");
-  if (trust.empty()) {
-    io.err << prefix << "at least one --trust CA.pem is required (the seal's trust anchor)\n";
-    return kExitUsage;
-  }
+  const auto trust = args.getAll("--trust");  // required: the dispatcher ensures at least one
   ev::VerifyOptions options;
   options.maxBytes = kMaxEvidenceBytes;
   options.requireRevocation = args.has("--require-revocation");
@@ -236,9 +246,12 @@ int evidenceVerify(const Args& args, Io& io) {
     printText(file, *report, io.out);
   }
   switch (report->status) {
-    case ev::VerifyStatus::Valid: return kExitOk;
-    case ev::VerifyStatus::Invalid: return kExitFailure;
-    case ev::VerifyStatus::Indeterminate: return kExitIndeterminate;
+    case ev::VerifyStatus::Valid:
+      return kExitOk;
+    case ev::VerifyStatus::Invalid:
+      return kExitFailure;
+    case ev::VerifyStatus::Indeterminate:
+      return kExitIndeterminate;
   }
   return kExitIndeterminate;
 }
@@ -350,11 +363,14 @@ int evidenceIssue(const Args& args, Io& io) {
       return usage("reason " + args.get("--reason") + " does not apply to " + eventLabel);
   }
   auto sender = parseIdentifier(args.get("--sender"));
-  if (!sender) return usage("--sender: '" + args.get("--sender") + "' is not scheme:value (e.g. mailto:alice@example.test)");
+  if (!sender)
+    return usage("--sender: '" + args.get("--sender") +
+                 "' is not scheme:value (e.g. mailto:alice@example.test)");
   std::vector<ev::Identifier> recipients;
   for (const auto& r : args.getAll("--recipient")) {
     auto id = parseIdentifier(r);
-    if (!id) return usage("--recipient: '" + r + "' is not scheme:value (e.g. mailto:bob@example.test)");
+    if (!id)
+      return usage("--recipient: '" + r + "' is not scheme:value (e.g. mailto:bob@example.test)");
     recipients.push_back(*id);
   }
   const std::string out = args.get("--out");
@@ -424,14 +440,16 @@ int evidenceIssue(const Args& args, Io& io) {
     info.parts.push_back(std::move(part));
     b.userContentInfo(std::move(info));
   } else {
-    b.userContentInfo(ev::remUserContentInfo("<" + randomId() + "@erdsctl.invalid>", contentDigest));
+    b.userContentInfo(
+        ev::remUserContentInfo("<" + randomId() + "@erdsctl.invalid>", contentDigest));
   }
   auto evidence = b.build();
   if (!evidence) return usage(evidence.error().message);
   auto xml = ev::writeEvidenceXml(*evidence);
   if (!xml) return usage(xml.error().message);
 
-  auto sealer = ev::EvidenceSealer::create(signer, std::shared_ptr<ev::TimestampAuthority>(std::move(tsu).value()), clock);
+  auto sealer = ev::EvidenceSealer::create(
+      signer, std::shared_ptr<ev::TimestampAuthority>(std::move(tsu).value()), clock);
   if (!sealer) {
     io.err << prefix << sealer.error().message << "\n";
     return kExitFailure;
@@ -479,9 +497,10 @@ Command evidenceVerifyCommand() {
   return Command{
       .path = "evidence verify",
       .help = "verify a sealed evidence (XAdES-B-T): signature, chain, time-stamp, event time",
-      .usage = "FILE --trust CA.pem [--trust CA.pem]... [--tsa-trust CA.pem]... [--crl FILE]... "
-               "[--require-revocation] [--max-event-skew DURATION] [--json]",
-      .options = {{"--trust", "CA.pem", false, true},
+      .usage =
+          "FILE --trust CA.pem [--trust CA.pem]... [--tsa-trust CA.pem]... [--crl FILE]... "
+          "[--require-revocation] [--max-event-skew DURATION] [--json]",
+      .options = {{"--trust", "CA.pem", true, true},
                   {"--tsa-trust", "CA.pem", false, true},
                   {"--crl", "FILE", false, true},
                   {"--require-revocation", "", false},
@@ -504,9 +523,10 @@ Command evidenceIssueCommand() {
   return Command{
       .path = "evidence issue",
       .help = "build and seal one evidence with the DEVELOPMENT PKI (testing and demos)",
-      .usage = "--pki DIR --event NAME [--reason CODE] --sender mailto:... --recipient mailto:... "
-               "[--subject TEXT] [--content FILE] [--external-erds URI] [--external-system URI] "
-               "--out FILE [--force]",
+      .usage =
+          "--pki DIR --event NAME [--reason CODE] --sender mailto:... --recipient mailto:... "
+          "[--subject TEXT] [--content FILE] [--external-erds URI] [--external-system URI] "
+          "--out FILE [--force]",
       .options = {{"--pki", "DIR", true},
                   {"--event", "NAME", true},
                   {"--reason", "CODE", false},
@@ -520,7 +540,8 @@ Command evidenceIssueCommand() {
                   {"--force", "", false}},
       .positionalNames = {},
       .details =
-          "Seals with DIR/seal.key + seal.pem and time-stamps with the built-in RFC 3161 unit over\n"
+          "Seals with DIR/seal.key + seal.pem and time-stamps with the built-in RFC 3161 unit "
+          "over\n"
           "DIR/tsu.key + tsu.pem (as written by 'erdsctl pki init'). DEVELOPMENT ONLY: the unit\n"
           "issues tokens even when the system clock is not reported synchronised\n"
           "(requireSyncedClock=false); production evidence comes from erdsd via erds-signer.\n"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "erds/evidence/event.h"
+
 #include "test_support.h"
 
 #ifndef ERDSCTL_PATH
@@ -56,11 +57,14 @@ class EvidenceCli : public ::testing::Test {
   static std::string root() { return dir_->file("pki") + "/root-ca.pem"; }
 
   // Issues `event` into `out` with the options the event needs.
-  static CliRun issue(ev::Event event, const std::string& out, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"evidence", "issue", "--pki", pki(), "--event",
-                                     std::string(ev::eventName(event)), "--sender",
-                                     "mailto:alice@example.test", "--recipient",
-                                     "mailto:bob@example.test", "--out", out};
+  static CliRun issue(ev::Event event, const std::string& out,
+                      std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"evidence",    "issue",
+                                     "--pki",       pki(),
+                                     "--event",     std::string(ev::eventName(event)),
+                                     "--sender",    "mailto:alice@example.test",
+                                     "--recipient", "mailto:bob@example.test",
+                                     "--out",       out};
     if (ev::eventGroup(event) == 'B') {
       args.insert(args.end(), {"--external-erds", "https://rems.other.test/"});
     }
@@ -94,7 +98,8 @@ TEST_F(EvidenceCli, EveryEventIssuesAndVerifiesWithErdsctlAndXmlsec1) {
     r = erdsctl({"evidence", "verify", file, "--trust", root()});
     EXPECT_EQ(r.rc, 0) << name << ": " << r.out << r.err;
     EXPECT_THAT(r.out, HasSubstr("result:      VALID\n")) << name;
-    EXPECT_THAT(r.out, HasSubstr("event:       " + name + " (" + std::string(ev::eventCode(e)) + ")"));
+    EXPECT_THAT(r.out,
+                HasSubstr("event:       " + name + " (" + std::string(ev::eventCode(e)) + ")"));
     EXPECT_THAT(r.out, HasSubstr("reason:      " + defaultReason)) << name;
     EXPECT_THAT(r.out, HasSubstr("sender:      mailto:alice@example.test"));
     EXPECT_THAT(r.out, HasSubstr("recipient:   mailto:bob@example.test"));
@@ -120,8 +125,8 @@ TEST_F(EvidenceCli, ContentDigestReasonAndJsonReport) {
   // base64(SHA-256("Subject: hello\r\n\r\nbody\r\n")), computed independently with
   // `printf 'Subject: hello\r\n\r\nbody\r\n' | openssl dgst -sha256 -binary | base64`.
   CliRun digest = testsupport::runProgram(
-      "sh", {"-c", "openssl dgst -sha256 -binary " + testsupport::shellQuote(out.file("message.eml")) +
-                       " | base64"});
+      "sh", {"-c", "openssl dgst -sha256 -binary " +
+                       testsupport::shellQuote(out.file("message.eml")) + " | base64"});
   ASSERT_EQ(digest.rc, 0);
   std::string b64 = digest.out;
   while (!b64.empty() && b64.back() == '\n')
@@ -134,7 +139,8 @@ TEST_F(EvidenceCli, ContentDigestReasonAndJsonReport) {
   EXPECT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"result\":\"valid\""));
   EXPECT_THAT(r.out, HasSubstr("\"event\":\"SubmissionRejection\""));
-  EXPECT_THAT(r.out, HasSubstr("\"eventReason\":\"" + ev::reasonUri(ev::Reason::RA02) + "\"")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\"eventReason\":\"" + ev::reasonUri(ev::Reason::RA02) + "\""))
+      << r.out;
   EXPECT_EQ(lineCount(r.out), 1);
 }
 
@@ -152,7 +158,8 @@ TEST_F(EvidenceCli, TamperedByteIsInvalidWithTheReason) {
   EXPECT_THAT(r.out, HasSubstr("altered"));
 
   // xmlsec1, independently, rejects it too.
-  r = testsupport::runProgram("xmlsec1", {"--verify", "--trusted-pem", root(), out.file("tampered.xml")});
+  r = testsupport::runProgram("xmlsec1",
+                              {"--verify", "--trusted-pem", root(), out.file("tampered.xml")});
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.out + r.err, HasSubstr("FAIL"));
 }
@@ -164,7 +171,8 @@ TEST_F(EvidenceCli, UntrustedRootIsIndeterminate) {
   ASSERT_EQ(issue(ev::Event::ContentHandover, out.file("e1.xml")).rc, 0);
   // EN 319 102-1: a chain to no known anchor is INDETERMINATE (NO_CERTIFICATE_CHAIN_FOUND), not
   // INVALID. The verifier checks the time-stamp's chain first.
-  CliRun r = erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust", other.file("pki/root-ca.pem")});
+  CliRun r =
+      erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust", other.file("pki/root-ca.pem")});
   EXPECT_EQ(r.rc, 3) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("result:      INDETERMINATE: "));
   EXPECT_THAT(r.out, HasSubstr("does not chain to a trust anchor"));
@@ -177,9 +185,10 @@ TEST_F(EvidenceCli, UntrustedRootIsIndeterminate) {
 
   // Several anchors (a PEM file holding two roots, and repeated --trust) are accepted.
   writeFile(out.file("both.pem"), readFile(other.file("pki/root-ca.pem")) + readFile(root()), 0644);
-  EXPECT_EQ(erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust", out.file("both.pem")}).rc, 0);
-  EXPECT_EQ(erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust", other.file("pki/root-ca.pem"),
-                     "--trust", root()})
+  EXPECT_EQ(erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust", out.file("both.pem")}).rc,
+            0);
+  EXPECT_EQ(erdsctl({"evidence", "verify", out.file("e1.xml"), "--trust",
+                     other.file("pki/root-ca.pem"), "--trust", root()})
                 .rc,
             0);
 }
@@ -187,7 +196,8 @@ TEST_F(EvidenceCli, UntrustedRootIsIndeterminate) {
 TEST_F(EvidenceCli, RequireRevocationWithoutCrlIsIndeterminate) {
   TempDir out;
   ASSERT_EQ(issue(ev::Event::SubmissionAcceptance, out.file("sa.xml")).rc, 0);
-  CliRun r = erdsctl({"evidence", "verify", out.file("sa.xml"), "--trust", root(), "--require-revocation"});
+  CliRun r = erdsctl(
+      {"evidence", "verify", out.file("sa.xml"), "--trust", root(), "--require-revocation"});
   EXPECT_EQ(r.rc, 3) << r.out;
   EXPECT_THAT(r.out, HasSubstr("INDETERMINATE"));
 }
@@ -199,9 +209,10 @@ TEST_F(EvidenceCli, IssueUsageErrorsExitTwoWithOneLine) {
     std::string mention;
   };
   const std::string pkiDir = pki();
-  const std::vector<std::string> base = {"--pki", pkiDir, "--sender", "mailto:a@example.test",
-                                         "--recipient", "mailto:b@example.test", "--out",
-                                         out.file("x.xml")};
+  const std::vector<std::string> base = {"--pki",       pkiDir,
+                                         "--sender",    "mailto:a@example.test",
+                                         "--recipient", "mailto:b@example.test",
+                                         "--out",       out.file("x.xml")};
   auto with = [&](std::vector<std::string> v) {
     std::vector<std::string> args = {"evidence", "issue"};
     args.insert(args.end(), base.begin(), base.end());
@@ -271,9 +282,10 @@ TEST_F(EvidenceCli, OversizedAndNonXmlInputIsInvalid) {
   CliRun r = erdsctl({"evidence", "verify", out.file("big.xml"), "--trust", root()});
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("INVALID"));
-  writeFile(out.file("xxe.xml"),
-            "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
-            0600);
+  writeFile(
+      out.file("xxe.xml"),
+      "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
+      0600);
   r = erdsctl({"evidence", "verify", out.file("xxe.xml"), "--trust", root()});
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("INVALID"));
@@ -299,9 +311,11 @@ TEST_F(EvidenceCli, EventsListsTheNineteenEventsWithDefaultReasons) {
 TEST(EvidenceCliConformance, AgidSampleVerifiesAsOfTheTokenTime) {
   const fs::path kit = fs::path(ERDS_CONFORMANCE_DIR) /
                        "documento_finale_gdl_rem_versione_1.2_28.07.2022_1.latest_version";
-  const std::string sample = (kit / "standalone-evidence" / "SubmissionAcceptance.RA01.xml").string();
+  const std::string sample =
+      (kit / "standalone-evidence" / "SubmissionAcceptance.RA01.xml").string();
   const std::string remRoot = (kit / "certificates" / "REM-ROOT-CA.crt").string();
-  const std::string tsaRoot = (kit / "certificates" / "TSA-ROOT-CA.extracted-from-sample-tokens.pem").string();
+  const std::string tsaRoot =
+      (kit / "certificates" / "TSA-ROOT-CA.extracted-from-sample-tokens.pem").string();
   ASSERT_TRUE(fs::exists(sample)) << sample;
   CliRun r = erdsctl({"evidence", "verify", sample, "--trust", remRoot, "--tsa-trust", tsaRoot,
                       "--max-event-skew", "30m"});

@@ -41,6 +41,63 @@ void addDefault(Headers& h, std::string name, std::string value) {
   if (!hasHeader(h, name)) h.emplace_back(std::move(name), std::move(value));
 }
 
+// The BodyReader of streaming routes: counts bytes against the limit, enforces the request
+// timeout, and remembers why it stopped so that the dispatcher can answer for the handler.
+class LimitedBodyReader final : public BodyReader {
+ public:
+  enum class Failure { None, TooLarge, Malformed, Timeout };
+
+  LimitedBodyReader(BodySource& source, int64_t limit, const Clock& clock,
+                    std::chrono::steady_clock::time_point deadline)
+      : source_(source), limit_(limit), clock_(clock), deadline_(deadline) {}
+
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (failure_ == Failure::TooLarge)
+      return Error::invalidInput("request body larger than " + std::to_string(limit_) + " bytes");
+    if (failure_ != Failure::None) return Error::unavailable("request body not received");
+    if (eof_ || n == 0) return std::size_t{0};
+    if (clock_.steadyNow() > deadline_) {
+      failure_ = Failure::Timeout;
+      return Error::unavailable("request body too slow");
+    }
+    // Read at most one byte past the limit: enough to know it is exceeded.
+    const int64_t room = limit_ - read_ + 1;
+    std::size_t want = n;
+    if (static_cast<int64_t>(want) > room) want = static_cast<std::size_t>(room);
+    auto got = source_.read(buf, want);
+    if (!got) {
+      failure_ = got.error().is(ErrorCode::InvalidInput) ? Failure::Malformed : Failure::Timeout;
+      return got.error().is(ErrorCode::InvalidInput)
+                 ? Error::invalidInput("malformed request body framing")
+                 : Error::unavailable("request body not received");
+    }
+    if (*got == 0) {
+      eof_ = true;
+      return std::size_t{0};
+    }
+    read_ += static_cast<int64_t>(*got);
+    if (read_ > limit_) {
+      failure_ = Failure::TooLarge;
+      return Error::invalidInput("request body larger than " + std::to_string(limit_) + " bytes");
+    }
+    return *got;
+  }
+  bool limitExceeded() const override { return failure_ == Failure::TooLarge; }
+  int64_t limit() const override { return limit_; }
+
+  Failure failure() const { return failure_; }
+  bool atEnd() const { return eof_; }
+
+ private:
+  BodySource& source_;
+  int64_t limit_;
+  const Clock& clock_;
+  std::chrono::steady_clock::time_point deadline_;
+  int64_t read_ = 0;
+  bool eof_ = false;
+  Failure failure_ = Failure::None;
+};
+
 }  // namespace
 
 bool isSaneRequestId(std::string_view id) {
@@ -197,18 +254,23 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
 
   int64_t bodyLimit = limits_.maxBodyBytes;
   if (spec.maxBodyBytes > 0) bodyLimit = std::min(bodyLimit, spec.maxBodyBytes);
+  std::string bodyMediaType;
   if (hasBody) {
     const std::string* ct = nullptr;
     for (const auto& [k, v] : in.headers) {
       if (headerNameEquals(k, "Content-Type")) ct = &v;
     }
-    if (spec.requestMediaType.empty() ||
-        (ct == nullptr || mediaTypeOf(*ct) != mediaTypeOf(spec.requestMediaType))) {
-      auto out =
-          problem(problemType(FrameworkError::UnsupportedMediaType),
-                  spec.requestMediaType.empty() ? "this operation takes no request body"
-                                                : "expected " + mediaTypeOf(spec.requestMediaType),
-                  path, requestId);
+    const std::vector<std::string> accepted = spec.acceptedMediaTypes();
+    if (ct != nullptr) bodyMediaType = mediaTypeOf(*ct);
+    if (accepted.empty() || ct == nullptr ||
+        std::find(accepted.begin(), accepted.end(), bodyMediaType) == accepted.end()) {
+      std::string expected;
+      for (const auto& a : accepted)
+        expected += (expected.empty() ? "" : " or ") + a;
+      auto out = problem(problemType(FrameworkError::UnsupportedMediaType),
+                         accepted.empty() ? "this operation takes no request body"
+                                          : "expected " + expected,
+                         path, requestId);
       out.closeConnection = true;
       return out;
     }
@@ -231,8 +293,13 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   req.requestId = requestId;
   req.clientAddress = in.clientAddress;
   req.clientCertificateChain = in.clientCertificateChain;
+  req.mediaType = bodyMediaType;
 
-  if (hasBody) {
+  std::optional<LimitedBodyReader> streamReader;
+  if (hasBody && spec.streamRequestBody) {
+    streamReader.emplace(body, bodyLimit, clock_, clock_.steadyNow() + limits_.requestTimeout);
+    req.bodyReader = &*streamReader;
+  } else if (hasBody) {
     // Count as we read, so a chunked body cannot exceed the limit either.
     auto deadline = clock_.steadyNow() + limits_.requestTimeout;
     std::string buf(kReadChunk, '\0');
@@ -266,6 +333,24 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   }
 
   Result<Response> result = (*m.handler)(req);
+  // A streaming body the handler did not read to its end cannot be skipped safely: close.
+  const bool unreadBody = streamReader && !streamReader->atEnd();
+  if (!result && streamReader && streamReader->failure() != LimitedBodyReader::Failure::None) {
+    // The handler passed on a body read failure: answer for the transport.
+    const auto f = streamReader->failure();
+    auto out =
+        f == LimitedBodyReader::Failure::TooLarge
+            ? problem(problemType(FrameworkError::PayloadTooLarge),
+                      "request body larger than " + std::to_string(bodyLimit) + " bytes", path,
+                      requestId)
+        : f == LimitedBodyReader::Failure::Malformed
+            ? problem(problemType(FrameworkError::BadRequest), "malformed request body framing",
+                      path, requestId)
+            : problem(problemType(FrameworkError::RequestTimeout), "request body not received",
+                      path, requestId);
+    out.closeConnection = true;
+    return out;
+  }
   if (!result) {
     const Error& e = result.error();
     const ProblemType& type = problemType(e.code);
@@ -274,7 +359,9 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
                                         {"code", std::string(errorCodeName(e.code))},
                                         {"message", e.message}});
     }
-    return problem(type, publicDetail(e), path, requestId);
+    auto out = problem(type, publicDetail(e), path, requestId);
+    out.closeConnection = unreadBody;
+    return out;
   }
   Response& r = *result;
   OutgoingResponse out;
@@ -282,6 +369,10 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   out.headers = std::move(r.headers);
   if (!r.contentType.empty()) out.headers.emplace_back("Content-Type", r.contentType);
   out.body = std::move(r.body);
+  out.producer = std::move(r.producer);
+  out.contentLength = r.contentLength;
+  if (out.producer) out.body.clear();
+  out.closeConnection = unreadBody;
   return out;
 }
 

@@ -35,7 +35,7 @@ struct IncomingRequest {
   std::optional<int64_t> contentLength;
   bool chunked = false;
   std::string clientAddress;
-  std::vector<std::string> clientCertificateChain;  // DER, leaf first (see Request)
+  std::vector<std::string> clientCertificateChain = {};  // DER, leaf first (see Request)
 };
 
 struct OutgoingResponse {
@@ -43,6 +43,10 @@ struct OutgoingResponse {
   Headers headers;  // Content-Type included; Content-Length is the transport's job
   std::string body;
   bool closeConnection = false;  // the body was not (fully) read or the request was bad
+  // Streaming body (Response::producer): the transport sends the head, then runs the producer;
+  // on a producer error or a Content-Length mismatch it aborts the connection.
+  BodyProducer producer;
+  std::optional<int64_t> contentLength;  // with a producer: known length, else chunked
 };
 
 // An X-Request-Id we accept from clients: 1..64 characters of [A-Za-z0-9._-].

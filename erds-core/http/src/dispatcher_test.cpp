@@ -302,3 +302,193 @@ TEST_F(DispatcherTest, TransportErrorsAreProblems) {
 
 }  // namespace
 }  // namespace erds::http::internal
+
+namespace erds::http::internal {
+namespace {
+
+// Routes with several media types and streaming bodies (request and response).
+class StreamingDispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("test", log::Level::Debug);
+    log::setSinkForTest(&logSink);
+    auto r = std::make_shared<Router>();
+    RouteSpec multi;
+    multi.method = "POST";
+    multi.path = "/multi";
+    multi.operationId = "multi";
+    multi.requestMediaType = "multipart/form-data";
+    multi.requestMediaTypes = {{"application/json", ""}};
+    EXPECT_TRUE(r->add(multi, [](const Request& req) -> Result<Response> {
+      return Response::text(200, req.mediaType + ":" + req.body);
+    }));
+    RouteSpec up;
+    up.method = "POST";
+    up.path = "/upload";
+    up.operationId = "upload";
+    up.requestMediaType = "application/octet-stream";
+    up.streamRequestBody = true;
+    EXPECT_TRUE(r->add(up, [this](const Request& req) -> Result<Response> {
+      EXPECT_TRUE(req.body.empty());
+      if (req.bodyReader == nullptr) return Response::text(200, "no body");
+      std::size_t total = 0;
+      char buf[7];
+      for (;;) {
+        auto n = req.bodyReader->read(buf, sizeof buf);
+        if (!n) {
+          if (passReadErrors) return std::move(n).error();
+          return Response::text(299, req.bodyReader->limitExceeded() ? "over limit" : "read failed");
+        }
+        if (*n == 0) break;
+        total += *n;
+        ++pieces;
+        if (stopAfterPieces > 0 && pieces >= stopAfterPieces) break;
+      }
+      return Response::text(200, std::to_string(total));
+    }));
+    RouteSpec down;
+    down.method = "GET";
+    down.path = "/download";
+    down.operationId = "download";
+    EXPECT_TRUE(r->add(down, [](const Request& req) -> Result<Response> {
+      Response resp;
+      resp.contentType = "application/octet-stream";
+      bool fail = req.queryParam("fail").has_value();
+      if (req.queryParam("length")) resp.contentLength = 6;
+      resp.producer = [fail](BodyWriter& w) -> Result<void> {
+        ERDS_RETURN_IF_ERROR(w.write("abc"));
+        if (fail) return Error::integrityFailure("chunk 2 altered");
+        return w.write("def");
+      };
+      return resp;
+    }));
+    limits.maxBodyBytes = 100;
+    dispatcher = std::make_unique<Dispatcher>(r, limits, registry, SystemClock::instance());
+  }
+  void TearDown() override { log::setSinkForTest(nullptr); }
+
+  static IncomingRequest post(std::string target, std::string ct, int64_t len, bool chunked = false) {
+    IncomingRequest in;
+    in.method = "POST";
+    in.target = std::move(target);
+    in.headers = {{"Content-Type", std::move(ct)}};
+    if (!chunked) in.contentLength = len;
+    in.chunked = chunked;
+    return in;
+  }
+
+  std::string logSink;
+  Limits limits;
+  metrics::Registry registry;
+  std::unique_ptr<Dispatcher> dispatcher;
+  bool passReadErrors = false;
+  int pieces = 0;
+  int stopAfterPieces = 0;
+};
+
+class CollectingWriter final : public BodyWriter {
+ public:
+  Result<void> write(std::string_view b) override {
+    out += b;
+    return ok();
+  }
+  std::string out;
+};
+
+TEST_F(StreamingDispatcherTest, SeveralMediaTypesPerRoute) {
+  StringBody json("{\"a\":1}");
+  auto r = dispatcher->handle(post("/multi", "application/json; charset=utf-8", 7), json);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "application/json:{\"a\":1}");
+  StringBody form("x");
+  r = dispatcher->handle(post("/multi", "Multipart/Form-Data; boundary=zz", 1), form);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "multipart/form-data:x");
+  StringBody text("x");
+  r = dispatcher->handle(post("/multi", "text/plain", 1), text);
+  EXPECT_EQ(r.status, 415);
+  EXPECT_NE(r.body.find("multipart/form-data or application/json"), std::string::npos) << r.body;
+  EXPECT_EQ(text.consumed(), 0u);
+}
+
+TEST_F(StreamingDispatcherTest, StreamingRequestIsReadIncrementally) {
+  StringBody b(std::string(50, 'x'));
+  auto r = dispatcher->handle(post("/upload", "application/octet-stream", 50), b);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "50");
+  EXPECT_GE(pieces, 8);  // the handler's 7-byte reads reached it piece by piece
+  EXPECT_FALSE(r.closeConnection);
+}
+
+TEST_F(StreamingDispatcherTest, AnnouncedOversizedStreamingBodyIs413BeforeReading) {
+  StringBody b(std::string(500, 'x'));
+  auto r = dispatcher->handle(post("/upload", "application/octet-stream", 500), b);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(b.calls, 0);
+  EXPECT_TRUE(r.closeConnection);
+}
+
+TEST_F(StreamingDispatcherTest, ChunkedStreamingBodyIsCutAtTheLimit) {
+  StringBody b(std::string(100000, 'x'));
+  auto r = dispatcher->handle(post("/upload", "application/octet-stream", 0, true), b);
+  EXPECT_EQ(r.status, 299);
+  EXPECT_EQ(r.body, "over limit");
+  EXPECT_LE(b.consumed(), 101u);  // at most one byte past the limit was read
+  EXPECT_TRUE(r.closeConnection);
+
+  // A handler that passes the read error on gets the framework's 413.
+  passReadErrors = true;
+  StringBody b2(std::string(100000, 'x'));
+  r = dispatcher->handle(post("/upload", "application/octet-stream", 0, true), b2);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(r.closeConnection);
+  EXPECT_LE(b2.consumed(), 101u);
+}
+
+TEST_F(StreamingDispatcherTest, MalformedFramingAndTimeoutsMapToProblems) {
+  passReadErrors = true;
+  FailingBody bad(Error::invalidInput("bad chunk"));
+  auto r = dispatcher->handle(post("/upload", "application/octet-stream", 0, true), bad);
+  EXPECT_EQ(r.status, 400);
+  FailingBody slow(Error::unavailable("timeout"));
+  r = dispatcher->handle(post("/upload", "application/octet-stream", 10), slow);
+  EXPECT_EQ(r.status, 408);
+}
+
+TEST_F(StreamingDispatcherTest, UnreadStreamingBodyClosesTheConnection) {
+  stopAfterPieces = 1;
+  StringBody b(std::string(50, 'x'));
+  auto r = dispatcher->handle(post("/upload", "application/octet-stream", 50), b);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "7");
+  EXPECT_TRUE(r.closeConnection);
+}
+
+TEST_F(StreamingDispatcherTest, ResponseProducerIsHandedToTheTransport) {
+  IncomingRequest in;
+  in.method = "GET";
+  in.target = "/download?length=1";
+  StringBody none("");
+  auto r = dispatcher->handle(in, none);
+  EXPECT_EQ(r.status, 200);
+  ASSERT_TRUE(r.producer);
+  EXPECT_EQ(r.contentLength, 6);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(header(r, "X-Content-Type-Options"), "nosniff");
+  CollectingWriter w;
+  EXPECT_TRUE(r.producer(w).has_value());
+  EXPECT_EQ(w.out, "abcdef");
+
+  in.target = "/download?fail=1";
+  r = dispatcher->handle(in, none);
+  ASSERT_TRUE(r.producer);
+  EXPECT_FALSE(r.contentLength.has_value());
+  CollectingWriter w2;
+  auto res = r.producer(w2);
+  ASSERT_FALSE(res.has_value());
+  EXPECT_TRUE(res.error().is(ErrorCode::IntegrityFailure));
+  EXPECT_EQ(w2.out, "abc");
+}
+
+}  // namespace
+}  // namespace erds::http::internal

@@ -5,6 +5,17 @@
 
 namespace erds::http {
 
+Result<std::string> BodyReader::readAll() {
+  std::string out;
+  char buf[64 * 1024];
+  for (;;) {
+    auto n = read(buf, sizeof buf);
+    if (!n) return std::move(n).error();
+    if (*n == 0) return out;
+    out.append(buf, *n);
+  }
+}
+
 bool headerNameEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {

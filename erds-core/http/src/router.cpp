@@ -185,6 +185,19 @@ std::string mediaTypeOnly(std::string_view mt) {
 
 }  // namespace
 
+std::vector<std::string> RouteSpec::acceptedMediaTypes() const {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& mt) {
+    if (mt.empty()) return;
+    std::string t = mediaTypeOnly(mt);
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+  };
+  add(requestMediaType);
+  for (const auto& m : requestMediaTypes)
+    add(m.mediaType);
+  return out;
+}
+
 struct Router::Impl {
   std::vector<Route> routes;
   std::vector<std::pair<std::string, Poco::JSON::Object::Ptr>> schemas;
@@ -224,6 +237,12 @@ Result<void> Router::add(RouteSpec spec, Handler handler) {
     return Error::invalidInput("unknown schema " + spec.requestSchemaRef);
   if (!spec.requestSchemaRef.empty() && spec.requestMediaType.empty())
     return Error::invalidInput("request schema without media type in " + spec.operationId);
+  for (const auto& m : spec.requestMediaTypes) {
+    if (mediaTypeOnly(m.mediaType).find('/') == std::string::npos)
+      return Error::invalidInput("malformed request media type in " + spec.operationId);
+    if (!m.schemaRef.empty() && !impl_->hasSchema(m.schemaRef))
+      return Error::invalidInput("unknown schema " + m.schemaRef);
+  }
   for (const auto& r : spec.responses) {
     if (r.status < 100 || r.status > 599)
       return Error::invalidInput("bad response status in " + spec.operationId);
@@ -385,13 +404,19 @@ std::string Router::openApiDocument(const ApiInfo& info) const {
       }
       op->set("parameters", arr);
     }
-    if (!s.requestMediaType.empty()) {
+    if (!s.acceptedMediaTypes().empty()) {
       auto body = newObject();
       body->set("required", s.requestBodyRequired);
       auto content = newObject();
-      auto mt = newObject();
-      if (!s.requestSchemaRef.empty()) mt->set("schema", schemaRef(s.requestSchemaRef));
-      content->set(mediaTypeOnly(s.requestMediaType), mt);
+      auto addType = [&](const std::string& type, const std::string& ref) {
+        if (type.empty() || content->has(mediaTypeOnly(type))) return;
+        auto mt = newObject();
+        if (!ref.empty()) mt->set("schema", schemaRef(ref));
+        content->set(mediaTypeOnly(type), mt);
+      };
+      addType(s.requestMediaType, s.requestSchemaRef);
+      for (const auto& m : s.requestMediaTypes)
+        addType(m.mediaType, m.schemaRef);
       body->set("content", content);
       op->set("requestBody", body);
     }

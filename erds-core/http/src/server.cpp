@@ -13,6 +13,7 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SecureStreamSocketImpl.h>
 #include <Poco/Net/X509Certificate.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServer.h>
@@ -249,7 +250,16 @@ class Connection final : public Poco::Net::TCPServerConnection {
                        session.canKeepAlive() && !out.closeConnection && !set_.stopping;
       response.setDate(Poco::Timestamp());
       response.setVersion(request->getVersion());
-      write(response, out, keepAlive);
+      if (out.producer) {
+        if (!writeStreaming(response, out, keepAlive)) {
+          // The body is incomplete: cut the TCP connection without a TLS close_notify or the
+          // terminating chunk, so the client cannot mistake it for a complete response.
+          abortConnection();
+          return;
+        }
+      } else {
+        write(response, out, keepAlive);
+      }
       session.setKeepAlive(keepAlive);
       if (!keepAlive) return;
     }
@@ -271,6 +281,81 @@ class Connection final : public Poco::Net::TCPServerConnection {
       response.send().flush();
     } else {
       response.sendBuffer(out.body.data(), out.body.size());
+    }
+  }
+
+  // The head, then the producer's bytes. False if the producer failed, the client went away, or
+  // a known Content-Length was not met: the caller must then abort the connection.
+  static bool writeStreaming(Poco::Net::HTTPServerResponseImpl& response,
+                             const internal::OutgoingResponse& out, bool keepAlive) {
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+    for (const auto& [k, v] : out.headers) {
+      if (headerNameEquals(k, "Content-Type")) {
+        response.setContentType(v);
+      } else {
+        response.add(k, v);
+      }
+    }
+    response.setKeepAlive(keepAlive);
+    if (out.contentLength) {
+      response.setContentLength64(static_cast<Poco::Int64>(*out.contentLength));
+    } else {
+      response.setChunkedTransferEncoding(true);
+    }
+    std::ostream& os = response.send();
+    class StreamWriter final : public BodyWriter {
+     public:
+      explicit StreamWriter(std::ostream& os) : os_(os) {}
+      Result<void> write(std::string_view bytes) override {
+        try {
+          os_.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+          if (!os_) return Error::unavailable("client connection lost");
+        } catch (const Poco::Exception& e) {
+          return Error::unavailable("client connection lost: " + e.displayText());
+        } catch (const std::exception& e) {
+          return Error::unavailable(std::string("client connection lost: ") + e.what());
+        }
+        written_ += static_cast<int64_t>(bytes.size());
+        return ok();
+      }
+      int64_t written() const { return written_; }
+
+     private:
+      std::ostream& os_;
+      int64_t written_ = 0;
+    } writer(os);
+    Result<void> produced = out.producer(writer);
+    if (!produced) {
+      log::warn("http.response_aborted", {{"code", std::string(errorCodeName(produced.error().code))},
+                                          {"message", produced.error().message},
+                                          {"bytes_sent", writer.written()}});
+      return false;
+    }
+    if (out.contentLength && writer.written() != *out.contentLength) {
+      log::error("http.response_aborted", {{"message", "producer length mismatch"},
+                                           {"bytes_sent", writer.written()},
+                                           {"content_length", *out.contentLength}});
+      return false;
+    }
+    try {
+      os.flush();
+      if (!os) return false;
+    } catch (...) {
+      return false;
+    }
+    return true;
+  }
+
+  void abortConnection() {
+    try {
+      if (auto* secure = dynamic_cast<Poco::Net::SecureStreamSocketImpl*>(socket().impl())) {
+        secure->abort();
+      } else {
+        socket().setLinger(true, 0);
+        socket().close();
+      }
+    } catch (...) {
+      // Already gone.
     }
   }
 

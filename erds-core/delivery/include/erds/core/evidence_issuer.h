@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "erds/base/clock.h"
 #include "erds/base/result.h"
@@ -19,6 +20,10 @@ struct EvidenceSubject {
   std::string subject;
   std::string contentDigest;      // SHA-256 over the parts' digests in order (32 bytes)
   TimePoint submittedAt;
+  // Every recipient of the message in recipient-index order (e.g. "mailto:bob@example.test"),
+  // filled by DeliveryStore for every request (submit, reject, transition), so an issuer never
+  // needs to read the deliveries itself. Never empty for requests made by the store.
+  std::vector<std::string> recipientIdentifiers;
 };
 
 struct EvidenceRequest {

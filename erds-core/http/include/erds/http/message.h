@@ -17,6 +17,39 @@ namespace erds::http {
 // Header name/value pairs in arrival (or emission) order. Names are compared case-insensitively.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Incremental access to the body of a route with RouteSpec::streamRequestBody. Not thread-safe;
+// valid only during the handler call.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads up to `n` bytes into `buf`; 0 at the end of the body. Errors: InvalidInput for a body
+  // over the route's limit (then limitExceeded() is true and nothing more is read) or malformed
+  // chunked framing; Unavailable when the client is too slow (http.request_timeout) or gone.
+  // If the handler returns an Error after a failed read, the server answers 413/400/408 itself.
+  virtual Result<std::size_t> read(char* buf, std::size_t n) = 0;
+  // True once the body was found larger than the route's limit.
+  virtual bool limitExceeded() const = 0;
+  // The body's byte limit for this route (http.max_body_bytes or the route's lower limit).
+  virtual int64_t limit() const = 0;
+  // Reads the rest of the body into a string (bounded by limit()).
+  Result<std::string> readAll();
+};
+
+// Where a streaming response body goes (see Response::producer).
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  // Sends `bytes` (may block on a slow client). Unavailable if the client is gone; the producer
+  // should then return that error.
+  virtual Result<void> write(std::string_view bytes) = 0;
+};
+
+// Produces a response body incrementally, after the status line and headers have been sent. An
+// Error from it ABORTS the connection: the client sees a truncated body (no terminating chunk,
+// or fewer bytes than Content-Length), never a complete-looking one. Runs on the request's
+// thread after the handler returned; it must own (capture by value) everything it uses.
+using BodyProducer = std::function<Result<void>(BodyWriter&)>;
+
 // One request as seen by a handler. The server fills every field before calling the handler; the
 // body has already been checked against the size limits and the route's media type.
 struct Request {
@@ -26,12 +59,18 @@ struct Request {
   std::string routeTemplate;  // the matched template, e.g. "/api/v1/messages/{id}"
   std::map<std::string, std::string> pathParams;  // percent-decoded values
   Headers headers;
-  std::string body;
+  std::string body;           // empty for RouteSpec::streamRequestBody routes
+  // The body's media type as accepted by the route (lower-case "type/subtype", parameters
+  // removed; see the Content-Type header for them); "" without a body.
+  std::string mediaType;
+  // Streaming routes only (RouteSpec::streamRequestBody): the body, read incrementally; nullptr
+  // for other routes and for requests without a body.
+  BodyReader* bodyReader = nullptr;
   std::string requestId;      // validated incoming X-Request-Id or a generated one
   std::string clientAddress;  // "ip:port"
   // The TLS client's certificate chain as sent in the handshake (DER, leaf first), NOT validated:
   // filled only on a listener with ServerOptions::requestClientCertificates, empty otherwise.
-  std::vector<std::string> clientCertificateChain;
+  std::vector<std::string> clientCertificateChain = {};
 
   // Case-insensitive header lookup; nullptr if absent. The pointer lives as long as the Request.
   const std::string* header(std::string_view name) const;
@@ -49,6 +88,11 @@ struct Response {
   std::string contentType;
   Headers headers;
   std::string body;
+  // Streaming body: if set, `body` is ignored and the producer writes the body after the head.
+  // With contentLength it is sent with that Content-Length (producing a different number of bytes
+  // aborts the connection), otherwise with chunked transfer encoding.
+  BodyProducer producer;
+  std::optional<int64_t> contentLength;
 
   static Response json(int status, std::string body);
   static Response text(int status, std::string body,

@@ -31,6 +31,11 @@ struct ResponseSpec {
   std::string schemaRef;  // name of a schema added with Router::addSchema ("" = none)
 };
 
+struct RequestMediaType {
+  std::string mediaType;  // "multipart/form-data"
+  std::string schemaRef;  // "" = none
+};
+
 // Metadata + behaviour of one operation.
 struct RouteSpec {
   std::string method;       // upper case: GET, POST, PUT, PATCH, DELETE
@@ -43,15 +48,28 @@ struct RouteSpec {
   // the template that are not listed are added automatically (type string).
   std::vector<ParameterSpec> parameters;
   // Accepted request body media type ("application/json"); "" = the operation takes no body (a
-  // non-empty body is refused with 415). Compared on type/subtype, parameters ignored.
+  // non-empty body is refused with 415) unless requestMediaTypes lists some. Compared on
+  // type/subtype, parameters ignored.
   std::string requestMediaType;
-  std::string requestSchemaRef;  // schema name for the body ("" = none)
+  std::string requestSchemaRef;  // schema name for the body of requestMediaType ("" = none)
+  // Further accepted media types, each with its own schema (e.g. multipart/form-data AND
+  // application/json). The handler sees which one arrived in Request::mediaType.
+  std::vector<RequestMediaType> requestMediaTypes;
   bool requestBodyRequired = true;
+  // Streaming request body: the handler reads it through Request::bodyReader instead of
+  // Request::body (which stays empty). The announced Content-Length is still checked against the
+  // limit before anything is read (413 without reading), and a chunked body is cut off at the
+  // limit. A body the handler leaves unread closes the connection after the response.
+  bool streamRequestBody = false;
   std::vector<ResponseSpec> responses;  // problem responses (4xx/5xx "default") are added
   // Security scheme names added with Router::addSecurityScheme; empty = no authentication.
   std::vector<std::string> security;
   // Lower per-route body limit (bytes); 0 = the server's http.max_body_bytes.
   int64_t maxBodyBytes = 0;
+
+  // Every accepted media type (requestMediaType first, then requestMediaTypes), lower-cased
+  // type/subtype without parameters; empty = the operation takes no body.
+  std::vector<std::string> acceptedMediaTypes() const;
 };
 
 struct ApiInfo {

@@ -1,0 +1,75 @@
+// CoreSubmissionSink: the SubmissionSink port over the core library. A submitted message becomes an
+// ERDS message whose one content part is the raw message ("message.eml", message/rfc822), with its
+// sealed SubmissionAcceptance evidence, in the core's one transaction; outbound relay and REM
+// receipt jobs follow. The inbound MX path applies a per-IP rate limit.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "erds/api/sealing_evidence_issuer.h"
+#include "erds/base/clock.h"
+#include "erds/base/pg.h"
+#include "erds/core/content_vault.h"
+#include "erds/core/delivery_store.h"
+#include "erds/core/job_queue.h"
+#include "erds/smtp/submission_sink.h"
+
+namespace erds::smtp {
+
+// Job kinds of the gateway (payload JSON, see relay_worker.h).
+inline constexpr std::string_view kJobSmtpRelay = "smtp.relay";      // {"message_id","recipient_index"}
+inline constexpr std::string_view kJobSmtpReceipt = "smtp.receipt";  // {"message_id","evidence_id"}
+
+struct CoreSinkOptions {
+  std::vector<std::string> localDomains;  // lower case; recipients elsewhere are relayed
+  std::chrono::seconds defaultExpiry{std::chrono::hours(24 * 15)};
+  int mxRatePerMinute = 600;               // per client IP; beyond: 451 4.7.0 (temporary)
+  bool sendReceipts = true;                // queue a REM receipt of SubmissionAcceptance to the sender
+};
+
+struct CoreSinkDeps {
+  pg::Pool* pool = nullptr;
+  core::DeliveryStore* store = nullptr;
+  core::ContentVault* vault = nullptr;
+  const core::JobQueue* jobs = nullptr;
+  api::SealingEvidenceIssuer* issuer = nullptr;  // may be null (tests with another issuer)
+  const Clock* clock = nullptr;
+};
+
+// Thread-safe. Everything in `deps` must outlive the sink.
+class CoreSubmissionSink final : public SubmissionSink {
+ public:
+  CoreSubmissionSink(CoreSinkDeps deps, CoreSinkOptions options);
+
+  // Submission: envelope.party must be set (the session authenticated it and checked MAIL FROM).
+  // Streams the raw bytes into the vault, then DeliveryStore::submit (SubmissionAcceptance sealed
+  // and time-stamped before the transaction); returns the message id once committed. Errors:
+  // Unavailable (database, signer or TSU: nothing is linked; staged chunks are collected as
+  // garbage), InvalidInput. MX: see mxAccept().
+  Result<std::string> accept(const Envelope& envelope, const MessageData& message) override;
+
+ private:
+  Result<std::string> submit(const Envelope& envelope, const MessageData& message);
+  Result<std::string> mxAccept(const Envelope& envelope, const MessageData& message);
+  bool mxAllowed(const std::string& ip);
+
+  CoreSinkDeps d_;
+  CoreSinkOptions opt_;
+  std::mutex mu_;
+  std::map<std::string, std::pair<int64_t, int>> mxWindow_;  // ip -> (minute, count)
+};
+
+// Reads the header section of `message` (at most the first 256 KiB) and returns the unfolded
+// Subject, "" if absent (kept as received, RFC 2047 words undecoded, at most 998 bytes).
+std::string subjectOf(const MessageData& message);
+
+// Calls `fn` with consecutive chunks (at most `chunk` bytes) of the message. Unavailable on I/O
+// errors; the first error of `fn` is returned.
+Result<void> forEachChunk(const MessageData& message, std::size_t chunk,
+                          const std::function<Result<void>(std::string_view)>& fn);
+
+}  // namespace erds::smtp
