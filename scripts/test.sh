@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: ./erds test [--quick] [--asan-only] [--no-deps] [-j N] [-- CTEST_ARGS...]
+Usage: ./erds test [--quick] [--asan-only] [--no-deps] [--keep-going] [-j N] [-- CTEST_ARGS...]
 
 For each preset (release into build/, then asan = ASan+UBSan into build-asan/):
   configure with -DERDS_WERROR=ON, build all targets, start a throwaway PostgreSQL (temp dir, Unix
@@ -21,6 +21,7 @@ Options:
   --quick       release pass only (skip the asan pass)
   --asan-only   asan pass only
   --no-deps     do not check/install Debian packages
+  --keep-going  run the asan pass even if the release pass failed
   -j N          parallel build and test jobs (default 2, or ERDS_JOBS)
   -- ARGS       passed to ctest (e.g. -- -R Config)
   -h, --help    this text
@@ -29,12 +30,13 @@ Environment: ERDS_CMAKE_ARGS (extra cmake configure arguments, e.g.
 EOF
 }
 
-presets=(release asan) do_deps=1 ctest_extra=()
+presets=(release asan) do_deps=1 keep_going=0 ctest_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) presets=(release); shift ;;
     --asan-only) presets=(asan); shift ;;
     --no-deps) do_deps=0; shift ;;
+    --keep-going) keep_going=1; shift ;;
     -j) [ $# -ge 2 ] || erds_usage_die "test: -j needs a value"; ERDS_JOBS=$2; shift 2 ;;
     -j*) ERDS_JOBS=${1#-j}; shift ;;
     --) shift; ctest_extra=("$@"); break ;;
@@ -129,6 +131,10 @@ run_preset() {
 }
 
 for p in "${presets[@]}"; do
+  if [ "$keep_going" = 0 ] && [ ${#failed_steps[@]} -gt 0 ]; then
+    report+=("$p: skipped (an earlier step failed; --keep-going runs it anyway)")
+    continue
+  fi
   run_preset "$p"
 done
 

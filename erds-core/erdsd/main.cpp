@@ -13,6 +13,9 @@
 //   (the identity component uses it to seal TOTP seeds).
 // - Evidence: sealed through erds-signer (signer.mode=socket); only signer.mode=inprocess, refused
 //   in qualified mode, loads seal/TSU keys from signer.key_dir into this process (development).
+// - Audit: every audit.anchor_interval it time-stamps the heads of the audit log's hash chains
+//   (through the same signer/time-stamping unit) so that the database owner cannot rewrite history
+//   before an anchor undetected; `erdsctl audit verify` checks the anchors.
 // - Identity: passwords are verified here (Argon2id), sessions are opaque tokens stored hashed;
 //   demo accounts exist only with service.mode=development and service.demo_accounts=true.
 // - Everything received over HTTP is untrusted: size limits apply before bodies are read, and one
@@ -33,15 +36,20 @@
 #include <thread>
 
 #include "erds/api/api_service.h"
+#include "erds/base/audit.h"
 #include "erds/base/config.h"
 #include "erds/base/log.h"
 #include "erds/base/metrics.h"
 #include "erds/base/pg.h"
+#include "erds/evidence/file_key_signer.h"
+#include "erds/evidence/rfc3161_tsu.h"
+#include "erds/evidence/signer_client.h"
 #include "erds/http/router.h"
 #include "erds/http/server.h"
 #include "erds/http/service_routes.h"
 #include "erds/identity/identity_service.h"
 #include "erds/migrations/migrations.h"
+#include "erds/portal/portal_routes.h"
 
 namespace {
 
@@ -91,6 +99,55 @@ erds::Result<void> checkNotDevelopmentCertificate(const std::string& path) {
   if (count == 0)
     return erds::Error::invalidInput("http.tls_certificate (" + path + "): no PEM certificate");
   return erds::ok();
+}
+
+// The audit anchorer's time-stamps come from the same time-stamping unit as evidence (signer.mode,
+// tsa.*; see erds::api::SealingEvidenceIssuer::fromConfig): a token over the chain heads' digest.
+// The unit is created on first use and retried, as erds-signer may start after erdsd.
+erds::Result<erds::AuditTimestamper> makeAnchorTimestamper(const erds::Config& config,
+                                                           const erds::Clock& clock) {
+  namespace ev = erds::evidence;
+  std::shared_ptr<ev::Signer> signer;
+  if (config.getString("signer.mode") == "inprocess") {
+    auto s = ev::FileKeySigner::fromDirectory(config.getPath("signer.key_dir"), {"tsu"});
+    if (!s) return erds::Error::invalidInput("signer.key_dir (" + config.sourceOf("signer.key_dir") +
+                                             "): " + s.error().message);
+    signer = std::move(s).value();
+  } else {
+    ev::SignerClientOptions o;
+    o.socketPath = config.getPath("signer.socket");
+    auto s = ev::SignerClient::create(o);
+    if (!s) return erds::Error::invalidInput("signer.socket (" + config.sourceOf("signer.socket") +
+                                             "): " + s.error().message);
+    signer = std::move(s).value();
+  }
+  ev::Rfc3161TsuOptions t;
+  t.policyOid = config.getString("tsa.policy_oid");
+  t.accuracy = std::chrono::milliseconds(config.getMillis("tsa.accuracy"));
+  t.requireSyncedClock = config.getBool("tsa.require_synced_clock") &&
+                         config.mode() != erds::ServiceMode::Development;
+  struct State {
+    std::mutex mu;
+    std::shared_ptr<ev::Rfc3161Tsu> tsu;
+  };
+  auto state = std::make_shared<State>();
+  return erds::AuditTimestamper(
+      [signer, t, &clock, state](std::string_view digest) -> erds::Result<std::string> {
+        std::shared_ptr<ev::Rfc3161Tsu> tsu;
+        {
+          std::lock_guard lock(state->mu);
+          if (!state->tsu) {
+            auto created = ev::Rfc3161Tsu::create(signer, t, clock);
+            if (!created) return erds::Error::unavailable("time-stamping unit not ready: " +
+                                                          created.error().toString());
+            state->tsu = std::move(created).value();
+          }
+          tsu = state->tsu;
+        }
+        auto token = tsu->timestamp(digest);
+        if (!token) return std::move(token).error();
+        return std::move(token->der);
+      });
 }
 
 }  // namespace
@@ -203,6 +260,14 @@ int main(int argc, char** argv) {
     return fail(kExitFailure, "route registration: " + r.error().toString());
   serviceRoutes.setJobQueueDepthSource((*api)->jobQueueDepthSource());
 
+  // The web portal (erds::portal): HTML pages on the same origin, dispatching in-process to the
+  // identity and message handlers registered above on the same router.
+  auto portalOptions = erds::portal::PortalOptions::fromConfig(*config);
+  if (!portalOptions) return fail(kExitUsage, portalOptions.error().message);
+  erds::portal::PortalRoutes portal(*router, std::move(*portalOptions));
+  if (auto r = portal.registerRoutes(*router); !r)
+    return fail(kExitFailure, "route registration: " + r.error().toString());
+
   if (printRoutes) {
     for (const auto& line : router->routeList())
       std::cout << line << "\n";
@@ -229,6 +294,15 @@ int main(int argc, char** argv) {
     }
     certServer = std::move(*created);
   }
+  // Audit anchoring: the chain heads, time-stamped every audit.anchor_interval (0 = off).
+  std::unique_ptr<erds::AuditAnchorer> anchorer;
+  if (const int64_t anchorMs = config->getMillis("audit.anchor_interval"); anchorMs > 0) {
+    auto timestamper = makeAnchorTimestamper(*config, erds::SystemClock::instance());
+    if (!timestamper) return fail(kExitUsage, timestamper.error().message);
+    anchorer = std::make_unique<erds::AuditAnchorer>(pool, erds::SystemClock::instance(),
+                                                     std::move(*timestamper),
+                                                     std::chrono::milliseconds(anchorMs));
+  }
   if (checkOnly) {
     std::cout << "erdsd: configuration OK (" << configPath << ")\n";
     return kExitOk;
@@ -236,6 +310,7 @@ int main(int argc, char** argv) {
 
   (*server)->start();
   (*api)->startWorkers();
+  if (anchorer) anchorer->start();
   erds::log::info("http.listening", {{"port", static_cast<int64_t>((*server)->port())},
                                      {"address", config->getString("http.address")},
                                      {"mode", std::string(erds::serviceModeName(config->mode()))}});
@@ -287,6 +362,7 @@ int main(int argc, char** argv) {
   (*server)->stop();
   if (certServer) certServer->stop();
   (*api)->stopWorkers();
+  if (anchorer) anchorer->stop();
   erds::log::info("stopped");
   return kExitOk;
 }

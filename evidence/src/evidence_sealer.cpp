@@ -5,7 +5,6 @@
 
 #include <chrono>
 
-#include "erds/base/aead.h"
 #include "xades_util.h"
 #include "xml_text.h"
 
@@ -13,7 +12,7 @@ namespace erds::evidence {
 
 namespace {
 
-using crypto::sha256;
+std::string sha256(std::string_view data) { return internal::sha256Digest(data); }
 
 constexpr std::string_view kDsNsDecl = " xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"";
 constexpr std::string_view kXadesNsDecl = " xmlns:xades=\"http://uri.etsi.org/01903/v1.3.2#\"";

@@ -19,6 +19,8 @@
 #include <xmlsec/xmlsec.h>
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -230,7 +232,40 @@ int chainError(X509_STORE* store, X509* leaf, STACK_OF(X509) * untrusted, TimePo
 
 }  // namespace
 
+// A parsed certificate and what the verifier derives from it. OpenSSL 3 decodes the public key
+// through its provider machinery on every d2i_X509 (about as costly as an ECDSA verification), and
+// the same seal and TSA certificates come back in every evidence, so they are parsed once.
+namespace {
+struct ParsedCert {
+  X509Ptr x509;
+  std::string subject;
+  std::optional<std::string> issuerSerialV2;
+};
+
+constexpr std::size_t kMaxCachedCerts = 256;
+}  // namespace
+
 struct EvidenceVerifier::State {
+  std::mutex certMutex;
+  std::map<std::string, std::shared_ptr<const ParsedCert>, std::less<>> certs;
+  // The cached parse of `der` (null when it is not a certificate).
+  std::shared_ptr<const ParsedCert> cert(const std::string& der) {
+    {
+      std::lock_guard lock(certMutex);
+      if (auto it = certs.find(der); it != certs.end()) return it->second;
+    }
+    auto parsed = std::make_shared<ParsedCert>();
+    parsed->x509 = parseDer(der);
+    if (!parsed->x509) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    parsed->subject = internal::certificateSubject(der);
+    if (auto is = internal::issuerSerialV2Der(der)) parsed->issuerSerialV2 = std::move(*is);
+    std::lock_guard lock(certMutex);
+    if (certs.size() >= kMaxCachedCerts) certs.clear();
+    return certs.emplace(der, std::move(parsed)).first->second;
+  }
   std::unique_ptr<X509_STORE, StoreFree> sealStore;
   std::unique_ptr<X509_STORE, StoreFree> tsaStore;  // to tell "untrusted TSA" from a bad token
   std::shared_ptr<const TimestampVerifier> tsaVerifier;
@@ -439,21 +474,22 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   }
   if (signingCertDer == nullptr)
     return o.invalid("SigningCertificateV2 CertDigest matches no ds:KeyInfo certificate (certificate swapped?)");
+  std::shared_ptr<const ParsedCert> signingParsed = state_->cert(*signingCertDer);
+  if (!signingParsed) return o.invalid("the signing certificate is not valid DER");
   if (issuerSerial != nullptr) {
-    auto expected = internal::issuerSerialV2Der(*signingCertDer);
+    const auto& expected = signingParsed->issuerSerialV2;
     auto given = internal::base64Decode(internal::textOf(issuerSerial));
     if (!expected || !given || *expected != *given)
       return o.invalid("SigningCertificateV2 IssuerSerialV2 does not match the signing certificate");
   }
-  X509Ptr signingCert = parseDer(*signingCertDer);
-  if (!signingCert) return o.invalid("the signing certificate is not valid DER");
-  r.signerSubject = internal::certificateSubject(*signingCertDer);
+  X509* signingCert = signingParsed->x509.get();
+  r.signerSubject = signingParsed->subject;
 
   // 5. XMLDSig core validation through xmlsec, with the key of the signing certificate only.
   {
     std::unique_ptr<xmlSecDSigCtx, DsigCtxFree> ctx(xmlSecDSigCtxCreate(nullptr));
     if (!ctx) return Error::internal("xmlSecDSigCtxCreate failed");
-    EVP_PKEY* pub = X509_get_pubkey(signingCert.get());  // new reference, adopted below
+    EVP_PKEY* pub = X509_get_pubkey(signingCert);  // new reference, adopted below
     if (pub == nullptr) return o.invalid("cannot read the public key of the signing certificate");
     xmlSecKeyDataPtr data = xmlSecOpenSSLEvpKeyAdopt(pub);
     if (data == nullptr) {
@@ -531,25 +567,19 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   if (tokenDer.empty()) return o.invalid("SignatureTimeStamp has no EncapsulatedTimeStamp");
   auto canonicalValue = internal::canonicalizeSubtree(doc.get(), signatureValue, c14nMethod);
   if (!canonicalValue) return o.invalid("SignatureTimeStamp: " + canonicalValue.error().message);
-  auto inspected = TimestampVerifier::inspect(tokenDer);
-  if (!inspected) return o.invalid("SignatureTimeStamp token cannot be parsed: " + inspected.error().message);
-  std::string imprint;
-  if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.1")
-    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmlenc#sha256", *canonicalValue);
-  else if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.2")
-    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmldsig-more#sha384", *canonicalValue);
-  else if (inspected->hashAlgorithmOid == "2.16.840.1.101.3.4.2.3")
-    imprint = *internal::digestFor("http://www.w3.org/2001/04/xmlenc#sha512", *canonicalValue);
-  else
-    return o.invalid("SignatureTimeStamp imprint algorithm " + inspected->hashAlgorithmOid + " is not supported");
-  r.timestampTime = inspected->genTime;
-  r.tsaSubject = inspected->tsaSubject;
   TimestampVerifyOptions tsOptions;
   tsOptions.asOfGenTime = true;
   tsOptions.requireQualified = options.requireQualifiedTimestamp;
-  auto ts = state_->tsaVerifier->verify(tokenDer, imprint, tsOptions);
+  // One parse of the token: the imprint is computed with the token's own hash algorithm.
+  auto ts = state_->tsaVerifier->verifyData(tokenDer, *canonicalValue, tsOptions);
   if (!ts) {
+    auto inspected = TimestampVerifier::inspect(tokenDer);
+    if (!inspected) return o.invalid("SignatureTimeStamp token cannot be parsed: " + inspected.error().message);
+    r.timestampTime = inspected->genTime;
+    r.tsaSubject = inspected->tsaSubject;
     const std::string& m = ts.error().message;
+    if (m.find("is not supported") != std::string::npos)
+      return o.invalid("SignatureTimeStamp imprint algorithm " + inspected->hashAlgorithmOid + " is not supported");
     if (m.find("imprint") != std::string::npos)
       return o.invalid("SignatureTimeStamp does not cover this ds:SignatureValue: " + m);
     X509Ptr tsaCert = parseDer(inspected->tsaCertificateDer);
@@ -570,7 +600,8 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
     std::unique_ptr<STACK_OF(X509), CertStackFree> untrusted(sk_X509_new_null());
     for (const auto& c : keyInfoCerts)
       if (&c != signingCertDer)
-        if (X509Ptr x = parseDer(c)) sk_X509_push(untrusted.get(), x.release());
+        if (auto parsed = state_->cert(c); parsed && X509_up_ref(parsed->x509.get()) == 1)
+          sk_X509_push(untrusted.get(), parsed->x509.get());
     for (auto& x : parsePemCerts(options.untrustedPem)) sk_X509_push(untrusted.get(), x.release());
     std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crls(sk_X509_CRL_new_null());
     for (const auto& pem : options.crlsPem) {
@@ -584,7 +615,7 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
     }
     const TimePoint at = options.validationTime ? *options.validationTime : r.timestampTime.value_or(TimePoint{});
     const bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
-    const int err = chainError(state_->sealStore.get(), signingCert.get(), untrusted.get(), at, crls.get());
+    const int err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, crls.get());
     if (err != X509_V_OK) {
       switch (err) {
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -606,9 +637,9 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
     } else if (haveCrls) {
       r.revocationChecked = true;
     }
-    const uint32_t flags = X509_get_extension_flags(signingCert.get());
+    const uint32_t flags = X509_get_extension_flags(signingCert);
     if ((flags & EXFLAG_KUSAGE) != 0 &&
-        (X509_get_key_usage(signingCert.get()) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
+        (X509_get_key_usage(signingCert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
       return o.invalid("seal certificate keyUsage allows neither digitalSignature nor nonRepudiation");
     if (!r.revocationChecked) {
       if (options.requireRevocation)

@@ -88,16 +88,38 @@ Result<std::string> ecdsaDerToRaw(std::string_view der, std::size_t fieldBytes) 
   return out;
 }
 
-std::optional<std::string> digestFor(std::string_view algorithmUri, std::string_view data) {
-  const EVP_MD* md = nullptr;
-  if (algorithmUri == "http://www.w3.org/2001/04/xmlenc#sha256") md = EVP_sha256();
-  else if (algorithmUri == "http://www.w3.org/2001/04/xmldsig-more#sha384") md = EVP_sha384();
-  else if (algorithmUri == "http://www.w3.org/2001/04/xmlenc#sha512") md = EVP_sha512();
-  else return std::nullopt;
+namespace {
+
+// Explicitly fetched digests live for the process (fetched once, never freed).
+const EVP_MD* fetchedMd(const char* name) {
+  return EVP_MD_fetch(nullptr, name, nullptr);
+}
+
+std::optional<std::string> digestWith(const EVP_MD* md, std::string_view data) {
+  if (md == nullptr) return std::nullopt;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), out, &len, md, nullptr) != 1) return std::nullopt;
   return std::string(reinterpret_cast<char*>(out), len);
+}
+
+}  // namespace
+
+std::string sha256Digest(std::string_view data) {
+  static const EVP_MD* const md = fetchedMd("SHA256");
+  auto d = digestWith(md, data);
+  ERDS_CHECK(d.has_value(), "SHA-256 digest failed");
+  return std::move(*d);
+}
+
+std::optional<std::string> digestFor(std::string_view algorithmUri, std::string_view data) {
+  static const EVP_MD* const sha256 = fetchedMd("SHA256");
+  static const EVP_MD* const sha384 = fetchedMd("SHA384");
+  static const EVP_MD* const sha512 = fetchedMd("SHA512");
+  if (algorithmUri == "http://www.w3.org/2001/04/xmlenc#sha256") return digestWith(sha256, data);
+  if (algorithmUri == "http://www.w3.org/2001/04/xmldsig-more#sha384") return digestWith(sha384, data);
+  if (algorithmUri == "http://www.w3.org/2001/04/xmlenc#sha512") return digestWith(sha512, data);
+  return std::nullopt;
 }
 
 Result<std::vector<std::string>> splitDerCertificates(std::string_view der) {

@@ -21,6 +21,10 @@ Result<std::string> ecdsaDerToRaw(std::string_view der, std::size_t fieldBytes);
 // Digest of `data` for an XMLDSig DigestMethod URI (sha256/384/512). nullopt for other URIs.
 std::optional<std::string> digestFor(std::string_view algorithmUri, std::string_view data);
 
+// SHA-256 of `data` (32 bytes) with a digest implementation fetched once per process (OpenSSL 3
+// looks EVP_sha256() up by name on every EVP_Digest call otherwise). Thread-safe.
+std::string sha256Digest(std::string_view data);
+
 // Splits concatenated DER certificates. InvalidInput on bad DER.
 Result<std::vector<std::string>> splitDerCertificates(std::string_view der);
 

@@ -11,6 +11,7 @@
 #include "erds/base/log.h"
 #include "erds/http/problem.h"
 #include "erds/identity/postgres_stores.h"
+#include "erds/identity/testing/test_pki.h"
 #include "erds/identity/totp.h"
 #include "fake_clock.h"
 #include "identity_test_db.h"
@@ -69,6 +70,7 @@ class IdentityServiceTest : public ::testing::Test {
     ASSERT_TRUE(cfg->setForTest("identity.argon2_m_cost_kib", "64").has_value());
     auto options = IdentityOptions::fromConfig(*cfg);
     ASSERT_TRUE(options.has_value()) << options.error().message;
+    adjustOptions(*options);
     auto svc = IdentityService::create(std::move(*options), *db_->pool, clock_, notifier_);
     ASSERT_TRUE(svc.has_value()) << svc.error().message;
     service_ = std::move(*svc);
@@ -76,9 +78,12 @@ class IdentityServiceTest : public ::testing::Test {
     accounts_ = std::make_unique<PostgresAccountStore>(*db_->pool);
   }
 
+  virtual void adjustOptions(IdentityOptions&) {}
+
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              http::Headers headers = {}) {
     http::Request req;
+    req.clientCertificateChain = clientChain_;
     req.method = method;
     auto qpos = target.find('?');
     req.path = target.substr(0, qpos);
@@ -153,6 +158,7 @@ class IdentityServiceTest : public ::testing::Test {
     return db_->scalar("SELECT string_agg(action || ':' || outcome, ',' ORDER BY id) FROM audit_log");
   }
 
+  std::vector<std::string> clientChain_;  // what the TLS layer would hand over (DER, leaf first)
   erds::testing::FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
   CapturingNotifier notifier_;
   std::unique_ptr<testing::MigratedDatabase> db_;
@@ -258,12 +264,19 @@ TEST_F(IdentityServiceTest, SessionFixationExpiryAndRevocation) {
   clock_.advance(31min);
   EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(fresh)).status, 401);
 
-  // Revocation by an administrator disabling the account is immediate.
+  // A revocation made on another node (or by erdsctl) is seen within the 5 s session cache.
   const std::string again = tokenOf("mailto:alice@example.test", "alice password 1");
   ASSERT_EQ(call("GET", "/api/v1/me", "", bearer(again)).status, 200);
   PostgresSessionStore otherNode(*db_->pool, 30min);
   ASSERT_EQ(*otherNode.revokeAllOf(alice), 3);
+  clock_.advance(5s);
   EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(again)).status, 401);
+
+  // Logout on this node is immediate.
+  const std::string third = tokenOf("mailto:alice@example.test", "alice password 1");
+  ASSERT_EQ(call("GET", "/api/v1/me", "", bearer(third)).status, 200);
+  ASSERT_EQ(call("DELETE", "/api/v1/sessions/current", "", bearer(third)).status, 204);
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(third)).status, 401);
 }
 
 TEST_F(IdentityServiceTest, TotpEnrolmentLoginAndReplay) {
@@ -504,6 +517,183 @@ TEST(IdentityOptionsTest, ModeRules) {
   auto strong = IdentityOptions::fromConfig(*cfg);
   ASSERT_TRUE(strong.has_value());
   EXPECT_TRUE(strong->requireStrongAuthentication);
+}
+
+}  // namespace
+}  // namespace erds::identity
+
+// ---- client certificates and signed challenges ----------------------------------------------
+
+namespace erds::identity {
+namespace {
+
+using erds::identity::testing::CertSpec;
+using erds::identity::testing::TestCertificate;
+
+class CertificateRoutesTest : public IdentityServiceTest {
+ protected:
+  static CertSpec spec(const std::string& cn, bool ca, long serial) {
+    CertSpec s;
+    s.commonName = "DEVELOPMENT " + cn;
+    s.isCa = ca;
+    s.serial = serial;
+    s.notBefore = TimePoint(std::chrono::seconds(1'790'000'000));
+    s.notAfter = TimePoint(std::chrono::seconds(1'810'000'000));
+    return s;
+  }
+  TestCertificate leaf(const TestCertificate& issuer, long serial, const std::string& email, bool qualified) {
+    CertSpec s = spec("leaf " + std::to_string(serial), false, serial);
+    s.emails = {email};
+    if (qualified) {
+      s.qcCompliance = true;
+      s.policyOids = {"0.4.0.194112.1.2"};
+    }
+    return TestCertificate::issue(s, &issuer);
+  }
+  void adjustOptions(IdentityOptions& o) override {
+    o.certificateLogin = true;
+    o.certificates.trustAnchorsPem = {clientCa_.pem()};
+    o.certificates.qualifiedCasPem = {qualifiedCa_.pem()};
+    o.certificates.crlsPem = {clientCa_.crlPem({66}, TimePoint(std::chrono::seconds(1'799'000'000)),
+                                               TimePoint(std::chrono::seconds(1'801'000'000)))};
+  }
+  // Registers `identifier` and binds it (proof of control with the code the notifier saw).
+  std::string boundUser(const std::string& identifier) {
+    registerUser(identifier, "a long enough password");
+    std::string token = tokenOf(identifier, "a long enough password");
+    auto list = call("GET", "/api/v1/me/identifiers", "", bearer(token));
+    const std::string binding = field(list.body, "id");
+    auto r = call("POST", "/api/v1/me/identifiers/" + binding + "/confirm",
+                  "{\"code\":\"" + notifier_.codeFor(identifier) + "\"}", bearer(token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return token;
+  }
+  std::string audits(const std::string& action, const std::string& outcome) {
+    return db_->scalar("SELECT count(*) FROM audit_log WHERE action = $1 AND outcome = $2",
+                       {pg::Param::text(action), pg::Param::text(outcome)});
+  }
+
+  TestCertificate clientCa_ = TestCertificate::issue(spec("client CA", true, 1), nullptr);
+  TestCertificate qualifiedCa_ = TestCertificate::issue(spec("qualified CA", true, 2), nullptr);
+  TestCertificate otherCa_ = TestCertificate::issue(spec("other CA", true, 3), nullptr);
+};
+
+TEST_F(CertificateRoutesTest, ClientCertificateSessions) {
+  const std::string password = boundUser("mailto:carol@example.test");
+  ASSERT_FALSE(password.empty());
+
+  clientChain_ = {leaf(clientCa_, 10, "carol@example.test", false).der()};
+  auto ok = call("POST", "/api/v1/sessions/certificate");
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_NE(ok.body.find("\"methods\":[\"client_certificate\"]"), std::string::npos) << ok.body;
+  EXPECT_EQ(field(ok.body, "level"), "substantial");
+  EXPECT_NE(ok.header("Set-Cookie").find("HttpOnly"), std::string::npos);
+  clientChain_.clear();
+  EXPECT_EQ(call("GET", "/api/v1/me", "", bearer(field(ok.body, "token"))).status, 200);
+
+  clientChain_ = {leaf(qualifiedCa_, 11, "Carol@Example.test", true).der()};
+  auto q = call("POST", "/api/v1/sessions/certificate");
+  ASSERT_EQ(q.status, 201) << q.body;
+  EXPECT_NE(q.body.find("\"qualified\":true"), std::string::npos);
+  EXPECT_NE(q.body.find("\"methods\":[\"qualified_certificate\"]"), std::string::npos);
+  clientChain_.clear();
+  auto me = call("GET", "/api/v1/me", "", bearer(field(q.body, "token")));
+  EXPECT_NE(me.body.find("\"method\":\"qualified_certificate\",\"level\":\"high\""), std::string::npos) << me.body;
+
+  struct Case {
+    std::vector<std::string> chain;
+    int status;
+    std::string detail;
+  };
+  const std::vector<Case> cases = {
+      {{leaf(clientCa_, 66, "carol@example.test", false).der()}, 403, "revoked"},
+      {{leaf(otherCa_, 12, "carol@example.test", false).der()}, 401, "untrusted"},
+      {{leaf(clientCa_, 13, "mallory@example.test", false).der()}, 401, "not bound"},
+      {{"not a certificate"}, 401, "malformed"},
+      {{}, 401, "no client certificate"},
+  };
+  for (const auto& c : cases) {
+    clientChain_ = c.chain;
+    auto r = call("POST", "/api/v1/sessions/certificate");
+    EXPECT_EQ(r.status, c.status) << c.detail << ": " << r.body;
+    EXPECT_NE(r.body.find(c.detail), std::string::npos) << r.body;
+    EXPECT_EQ(field(r.body, "token"), "");
+  }
+  EXPECT_EQ(audits("auth.login.certificate", "success"), "2");
+  EXPECT_EQ(audits("auth.login.certificate", "denied"), "1");
+  EXPECT_EQ(audits("auth.login.certificate", "failure"), "4");
+}
+
+TEST_F(CertificateRoutesTest, SignedChallengeIdentification) {
+  const std::string dave = boundUser("mailto:dave@example.test");
+  const std::string erin = boundUser("mailto:erin@example.test");
+  const TestCertificate qualified = leaf(qualifiedCa_, 20, "dave@example.test", true);
+  auto ch = call("POST", "/api/v1/me/certificate-challenge", "", bearer(dave));
+  ASSERT_EQ(ch.status, 201) << ch.body;
+  const std::string challenge = field(ch.body, "challenge");
+  auto body = [&](const TestCertificate& cert, const std::string& c, const std::string& sig) {
+    return "{\"certificate\":" + jsonString(cert.pem()) + ",\"challenge\":" + jsonString(c) + ",\"signature\":" +
+           jsonString(internal::base64UrlEncode(sig)) + "}";
+  };
+  // Someone else's challenge, a tampered one, an expired one: 401.
+  auto theirs = call("POST", "/api/v1/me/certificate-identification", body(qualified, challenge, qualified.sign(challenge)),
+                     bearer(erin));
+  EXPECT_EQ(theirs.status, 401) << theirs.body;
+  std::string tampered = challenge;
+  tampered[0] = tampered[0] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(call("POST", "/api/v1/me/certificate-identification", body(qualified, tampered, qualified.sign(tampered)),
+                 bearer(dave)).status,
+            401);
+  // A signature by another key, a certificate for another address: 403.
+  const TestCertificate other = leaf(qualifiedCa_, 21, "dave@example.test", true);
+  EXPECT_EQ(call("POST", "/api/v1/me/certificate-identification", body(qualified, challenge, other.sign(challenge)),
+                 bearer(dave)).status,
+            403);
+  const TestCertificate erinCert = leaf(qualifiedCa_, 22, "erin@example.test", true);
+  EXPECT_EQ(call("POST", "/api/v1/me/certificate-identification", body(erinCert, challenge, erinCert.sign(challenge)),
+                 bearer(dave)).status,
+            403);
+  // The real thing.
+  auto ok = call("POST", "/api/v1/me/certificate-identification", body(qualified, challenge, qualified.sign(challenge)),
+                 bearer(dave));
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(field(ok.body, "method"), "qualified_certificate");
+  EXPECT_EQ(field(ok.body, "level"), "high");
+  EXPECT_EQ(audits("identity.certificate_identification", "success"), "1");
+  EXPECT_EQ(audits("identity.certificate_identification", "denied"), "2");
+  clock_.advance(301s);
+  EXPECT_EQ(call("POST", "/api/v1/me/certificate-identification", body(qualified, challenge, qualified.sign(challenge)),
+                 bearer(dave)).status,
+            401);
+}
+
+TEST_F(IdentityServiceTest, PersonalDataExportIsAuditedAndAdminOnlyForOthers) {
+  registerUser("mailto:frank@example.test", "a long enough password");
+  const std::string frank = tokenOf("mailto:frank@example.test", "a long enough password");
+  auto mine = call("GET", "/api/v1/me/export", "", bearer(frank));
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(field(mine.body, "login_identifier"), "mailto:frank@example.test");
+  EXPECT_EQ(field(mine.body, "format"), "erds-personal-data-export/1");
+  EXPECT_EQ(mine.body.find("argon2"), std::string::npos);
+  const std::string frankId = partyOf(frank);
+  auto denied = call("GET", "/api/v1/admin/parties/" + frankId + "/export", "", bearer(frank));
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(field(denied.body, "type"), "urn:erds:problem:forbidden");
+  auto [adminId, admin] = strongUser("mailto:grace@example.test", RoleSet{Role::User, Role::Admin});
+  auto theirs = call("GET", "/api/v1/admin/parties/" + frankId + "/export", "", bearer(admin));
+  ASSERT_EQ(theirs.status, 200) << theirs.body;
+  EXPECT_EQ(field(theirs.body, "login_identifier"), "mailto:frank@example.test");
+  EXPECT_EQ(call("GET", "/api/v1/admin/parties/nobody/export", "", bearer(admin)).status, 404);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.personal_data.export' AND "
+                        "outcome = 'success'"),
+            "1");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'admin.parties.export' AND outcome = 'success' "
+                        "AND object = $1",
+                        {pg::Param::text("party:" + frankId)}),
+            "1");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'admin.parties.export' AND outcome = 'denied'"),
+            "1");
+  (void)adminId;
 }
 
 }  // namespace

@@ -55,21 +55,9 @@ Result<std::unique_ptr<ApiService>> ApiService::create(const Config& config, pg:
     return Error::invalidInput("secrets.kek_file (" + config.sourceOf("secrets.kek_file") + "): " + kek.error().message);
 
   auto impl = std::make_unique<Impl>(pool, auth, clock, std::move(*kek), identity::builtinGatePolicy(config.mode()));
-  pg::Pool* poolPtr = &pool;
-  // EN 319 522 evidence names every recipient; the core's request carries only the one concerned,
-  // so the issuer reads the list of a stored message here (a short read, no lock held).
-  RecipientLookup lookup = [poolPtr](const std::string& messageId) -> Result<std::vector<std::string>> {
-    auto lease = poolPtr->acquire();
-    if (!lease) return std::move(lease).error();
-    auto q = (*lease)->execParams(
-        "SELECT recipient_identifier FROM deliveries WHERE message_id = $1::uuid ORDER BY recipient_index",
-        {pg::Param::text(messageId)});
-    if (!q) return std::move(q).error();
-    if (q->rows() == 0) return Error::notFound("message " + messageId + " has no deliveries");
-    std::vector<std::string> out;
-    for (int i = 0; i < q->rows(); ++i) out.push_back(q->get(i, 0));
-    return out;
-  };
+  // The store passes every recipient in core::EvidenceSubject, so the issuer needs no lookup of
+  // its own (no read of deliveries from the adapter).
+  RecipientLookup lookup;
   auto issuer = SealingEvidenceIssuer::fromConfig(config, clock, lookup);
   if (!issuer) return std::move(issuer).error();
   impl->issuer = std::move(*issuer);

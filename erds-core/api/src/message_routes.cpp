@@ -293,85 +293,187 @@ struct MessageRoutes::Impl {
 
   // ---- submission ----
 
-  Result<http::Response> submit(const http::Request& req, bool inlineForm) const {
+  // Reads the JSON form's body (bounded by maxInlineBodyBytes).
+  Result<std::string> readInlineBody(const http::Request& req, bool& tooLarge) const {
+    std::string body;
+    char buf[64 * 1024];
+    for (;;) {
+      auto n = req.bodyReader->read(buf, sizeof buf);
+      if (!n) return std::move(n).error();
+      if (*n == 0) return body;
+      body.append(buf, *n);
+      if (static_cast<int64_t>(body.size()) > opt.maxInlineBodyBytes) {
+        tooLarge = true;
+        return body;
+      }
+    }
+  }
+
+  // The multipart form, streamed: the metadata part must come first; each file part goes
+  // straight into a ContentVault upload (committed 1 MiB chunks), never whole in memory.
+  struct StreamedForm final : internal::MultipartStream::Sink {
+    const Impl& s;
+    const std::string& messageId;
+    Draft& draft;
+    std::string& rejection;
+    std::string& reason;
+    int& rejectStatus;
+    std::vector<std::string>& partIds;
+    bool metadataSeen = false;
+    bool inMetadata = false;
+    bool stop = false;           // a rejection was decided: the rest of the body is not needed
+    std::string metadata;
+    std::optional<core::ContentUpload> upload;
+    int files = 0;
+    int64_t total = 0;
+
+    StreamedForm(const Impl& impl, const std::string& id, Draft& dr, std::string& rej, std::string& rea, int& st,
+                 std::vector<std::string>& ids)
+        : s(impl), messageId(id), draft(dr), rejection(rej), reason(rea), rejectStatus(st), partIds(ids) {}
+
+    Result<void> reject(std::string why, std::string code = "RA02", int status = 400) {
+      rejection = std::move(why);
+      reason = std::move(code);
+      rejectStatus = status;
+      upload.reset();  // the chunks written so far stay unlinked until garbage collection
+      stop = true;
+      return Error::conflict("stop");
+    }
+
+    Result<void> onPartBegin(const internal::FormPart& p) override {
+      if (!metadataSeen) {
+        if (p.name != "metadata" || p.filename) return Error::invalidInput("the first part must be the metadata part");
+        if (!p.contentType.empty() &&
+            lowerAscii(p.contentType.substr(0, p.contentType.find(';'))) != "application/json")
+          return Error::invalidInput("the metadata part must be application/json");
+        metadataSeen = true;
+        inMetadata = true;
+        return ok();
+      }
+      if (p.name == "metadata" && !p.filename) return Error::invalidInput("more than one metadata part");
+      if (!p.filename) return reject("part '" + p.name + "' is neither the metadata nor a file");
+      if (++files > s.opt.maxParts) return reject("more than " + std::to_string(s.opt.maxParts) + " attachments");
+      if (auto f = internal::checkFilename(*p.filename, s.opt.maxFilenameBytes); !f) return reject(f.error().message);
+      auto mt = internal::checkMediaType(p.contentType.empty() ? "application/octet-stream" : p.contentType);
+      if (!mt) return reject(mt.error().message);
+      auto up = s.d.vault->beginUpload(messageId, *p.filename, *mt);
+      if (!up) return std::move(up).error();
+      upload.emplace(std::move(*up));
+      return ok();
+    }
+    Result<void> onData(std::string_view bytes) override {
+      if (inMetadata) {
+        metadata.append(bytes);
+        if (metadata.size() > 1024 * 1024) return Error::invalidInput("metadata part larger than 1 MiB");
+        return ok();
+      }
+      total += static_cast<int64_t>(bytes.size());
+      if (total > s.opt.maxContentBytes)
+        return reject("content larger than " + std::to_string(s.opt.maxContentBytes) + " bytes", "RA05", 413);
+      return upload->append(bytes);
+    }
+    Result<void> onPartEnd() override {
+      if (inMetadata) {
+        inMetadata = false;
+        ERDS_RETURN_IF_ERROR(parseMetadata(metadata, draft, false, s.opt));
+        draft.canonical = "multipart\n" + metadata;
+        return ok();
+      }
+      auto fin = upload->finish();
+      upload.reset();
+      if (!fin) return std::move(fin).error();
+      partIds.push_back(fin->partId);
+      draft.canonical += "\npart\n" + fin->filename + "\n" + fin->mediaType + "\n" + fin->sha256;
+      return ok();
+    }
+  };
+
+  Result<http::Response> submit(const http::Request& req) const {
     auto c = caller(req);
-    if (!c) return std::move(c).error();  // 401, no evidence
+    if (!c) return std::move(c).error();  // 401, no evidence (the body stays unread)
     auto key = checkedIdempotencyKey(req);
     if (!key) return std::move(key).error();
+    if (req.bodyReader == nullptr) return Error::invalidInput("a request body is required");
 
     Draft draft;
     std::string rejection;   // InvalidInput detail once recipients are known -> SubmissionRejection
     std::string reason = "RA02";
     int rejectStatus = 400;
+    const std::string messageId = core::ContentVault::newMessageId();
+    std::vector<std::string> partIds;  // multipart: staged while the body streams in
+    const bool inlineForm = req.mediaType == "application/json";
     if (inlineForm) {
-      ERDS_RETURN_IF_ERROR(parseMetadata(req.body, draft, true, opt));
-      draft.canonical = "json\n" + req.body;
+      bool tooLarge = false;
+      auto body = readInlineBody(req, tooLarge);
+      if (!body) return std::move(body).error();
+      if (tooLarge)
+        return problem(413, "urn:erds:problem:payload-too-large", "Payload too large",
+                       "the JSON form is limited to " + std::to_string(opt.maxInlineBodyBytes) +
+                           " bytes; send large content as multipart/form-data",
+                       req);
+      ERDS_RETURN_IF_ERROR(parseMetadata(*body, draft, true, opt));
+      draft.canonical = "json\n" + *body;
+      int64_t total = 0;
+      for (auto& u : draft.uploads) {
+        u.data = u.owned;
+        total += static_cast<int64_t>(u.data.size());
+        if (!rejection.empty()) break;
+        if (auto f = internal::checkFilename(u.filename, opt.maxFilenameBytes); !f) {
+          rejection = f.error().message;
+          break;
+        }
+        auto mt = internal::checkMediaType(u.mediaType);
+        if (!mt) {
+          rejection = mt.error().message;
+          break;
+        }
+        u.mediaType = *mt;
+      }
+      if (rejection.empty() && total > opt.maxContentBytes) {
+        rejection = "content larger than " + std::to_string(opt.maxContentBytes) + " bytes";
+        reason = "RA05";
+        rejectStatus = 413;
+      }
+      for (const auto& u : draft.uploads)
+        draft.canonical += "\npart\n" + u.filename + "\n" + u.mediaType + "\n" + crypto::sha256(u.data);
     } else {
       auto ct = contentTypeOf(req);
       if (!ct) return std::move(ct).error();
       auto boundary = internal::multipartBoundary(*ct);
       if (!boundary) return std::move(boundary).error();
       internal::MultipartLimits limits;
-      limits.maxParts = static_cast<std::size_t>(opt.maxParts) + 1;
-      auto parts = internal::parseMultipart(req.body, *boundary, limits);
-      if (!parts) {
-        if (parts.error().message == "too many multipart parts") {
-          return Error::invalidInput("more than " + std::to_string(opt.maxParts) + " attachments");
+      limits.maxParts = static_cast<std::size_t>(opt.maxParts) + 2;
+      internal::MultipartStream stream(*boundary, limits);
+      StreamedForm form(*this, messageId, draft, rejection, reason, rejectStatus, partIds);
+      std::string buf(64 * 1024, '\0');
+      for (;;) {
+        auto n = req.bodyReader->read(buf.data(), buf.size());
+        if (!n) {
+          // Over the http body limit once the recipients are known: a policy refusal with evidence.
+          if (req.bodyReader->limitExceeded() && !draft.recipients.empty()) {
+            rejection = "content larger than " + std::to_string(req.bodyReader->limit()) + " bytes";
+            reason = "RA05";
+            rejectStatus = 413;
+            break;
+          }
+          return std::move(n).error();
         }
-        return std::move(parts).error();
-      }
-      const internal::FormPart* meta = nullptr;
-      for (const auto& p : *parts) {
-        if (p.name == "metadata" && !p.filename) {
-          if (meta != nullptr) return Error::invalidInput("more than one metadata part");
-          meta = &p;
-        }
-      }
-      if (meta == nullptr) return Error::invalidInput("the metadata part is missing");
-      if (!meta->contentType.empty() && lowerAscii(meta->contentType.substr(0, meta->contentType.find(';'))) != "application/json")
-        return Error::invalidInput("the metadata part must be application/json");
-      ERDS_RETURN_IF_ERROR(parseMetadata(std::string(meta->data), draft, false, opt));
-      draft.canonical = "multipart\n" + std::string(meta->data);
-      for (const auto& p : *parts) {
-        if (&p == meta) continue;
-        if (!p.filename) {
-          rejection = "part '" + p.name + "' is neither the metadata nor a file";
+        if (*n == 0) {
+          ERDS_RETURN_IF_ERROR(stream.finish());
           break;
         }
-        Upload u;
-        u.filename = *p.filename;
-        u.mediaType = p.contentType.empty() ? "application/octet-stream" : p.contentType;
-        u.data = p.data;
-        draft.uploads.push_back(std::move(u));
+        auto fed = stream.feed(std::string_view(buf.data(), *n), form);
+        if (form.stop) break;
+        if (!fed) {
+          if (fed.error().message == "too many multipart parts")
+            return Error::invalidInput("more than " + std::to_string(opt.maxParts) + " attachments");
+          return std::move(fed).error();
+        }
       }
+      if (!form.metadataSeen || draft.recipients.empty()) return Error::invalidInput("the metadata part is missing");
+      if (rejection.empty() && partIds.empty()) rejection = "a message needs at least one attachment";
     }
-    // Content checks: the recipients are known now, so refusals are proven with evidence.
-    int64_t total = 0;
-    for (auto& u : draft.uploads) {
-      if (inlineForm) u.data = u.owned;
-      total += static_cast<int64_t>(u.data.size());
-      if (!rejection.empty()) break;
-      if (auto f = internal::checkFilename(u.filename, opt.maxFilenameBytes); !f) {
-        rejection = f.error().message;
-        break;
-      }
-      auto mt = internal::checkMediaType(u.mediaType);
-      if (!mt) {
-        rejection = mt.error().message;
-        break;
-      }
-      u.mediaType = *mt;
-    }
-    if (rejection.empty() && draft.uploads.empty()) rejection = "a message needs at least one attachment";
-    if (rejection.empty() && static_cast<int>(draft.uploads.size()) > opt.maxParts)
-      rejection = "more than " + std::to_string(opt.maxParts) + " attachments";
-    if (rejection.empty() && total > opt.maxContentBytes) {
-      rejection = "content larger than " + std::to_string(opt.maxContentBytes) + " bytes";
-      reason = "RA05";
-      rejectStatus = 413;
-    }
-    for (const auto& u : draft.uploads)
-      draft.canonical += "\npart\n" + u.filename + "\n" + u.mediaType + "\n" + crypto::sha256(u.data);
+    if (rejection.empty() && inlineForm && draft.uploads.empty()) rejection = "a message needs at least one attachment";
 
     const TimePoint now = d.clock->now();
     TimePoint expiresAt = now + std::chrono::duration_cast<std::chrono::microseconds>(opt.defaultExpiry);
@@ -394,7 +496,7 @@ struct MessageRoutes::Impl {
     }
 
     core::SubmissionRequest sr;
-    sr.messageId = core::ContentVault::newMessageId();
+    sr.messageId = messageId;
     sr.senderPartyId = c->partyId;
     sr.senderIdentifier = *senderId;
     sr.subject = draft.subject;
@@ -436,15 +538,6 @@ struct MessageRoutes::Impl {
       }
     }
 
-    struct Forget {
-      SealingEvidenceIssuer* i;
-      std::string id;
-      ~Forget() {
-        if (i) i->forgetRecipients(id);
-      }
-    } forget{d.issuer, sr.messageId};
-    if (d.issuer) d.issuer->announceRecipients(sr.messageId, draft.recipients);
-
     if (!rejection.empty()) {
       auto res = d.store->reject(sr, reason);
       if (!res) return std::move(res).error();
@@ -456,6 +549,7 @@ struct MessageRoutes::Impl {
                       {"reason", quoted(reason)}});
     }
 
+    sr.partIds = partIds;
     for (const auto& u : draft.uploads) {
       auto up = d.vault->beginUpload(sr.messageId, u.filename, u.mediaType);
       if (!up) return std::move(up).error();
@@ -655,28 +749,20 @@ struct MessageRoutes::Impl {
     if (!g) return std::move(g).error();
     if (!g->allowed) return gateRefusal(*g, req);
 
-    // The http layer sends buffered responses only, so every chunk is authenticated before the
-    // handover is recorded; the evidence is committed before the first byte leaves.
-    struct Part {
-      core::StagedPart meta;
-      std::string bytes;
-    };
-    std::vector<Part> parts;
+    // Every part is opened (metadata, key, first check) before the handover is committed; the
+    // handover is committed before the first byte; then the chunks stream one by one, each
+    // authenticated before it is written. An IntegrityFailure after the head was sent aborts the
+    // connection (the client sees a truncated body, never a complete-looking one): a whole-part
+    // pre-check would double the decryption work and is not done.
+    auto downloads = std::make_shared<std::vector<core::ContentDownload>>();
     const int first = onlyPart.value_or(0);
     const int last = onlyPart ? *onlyPart + 1 : a->msg.partCount;
     for (int i = first; i < last; ++i) {
       auto dl = d.vault->openPart(a->msg.id, i);
       if (!dl) return std::move(dl).error();
-      Part p;
-      p.meta = dl->part();
-      for (;;) {
-        auto chunk = dl->next();
-        if (!chunk) return std::move(chunk).error();
-        if (!*chunk) break;
-        p.bytes += **chunk;
-      }
-      parts.push_back(std::move(p));
+      downloads->push_back(std::move(*dl));
     }
+    if (downloads->empty()) return Error::notFound("no such part");
     if (del->state != core::DeliveryState::HandedOver) {
       core::TransitionRequest t;
       t.messageId = a->msg.id;
@@ -688,22 +774,48 @@ struct MessageRoutes::Impl {
     }
     http::Response out;
     out.status = 200;
-    if (parts.size() == 1) {
-      out.contentType = parts[0].meta.mediaType;
-      out.headers.emplace_back("Content-Disposition", contentDisposition(parts[0].meta.filename));
-      out.body = std::move(parts[0].bytes);
+    std::vector<std::string> heads;  // multipart/mixed: what precedes each part
+    std::string tail;
+    if (downloads->size() == 1) {
+      const auto& p = downloads->front().part();
+      out.contentType = p.mediaType;
+      out.headers.emplace_back("Content-Disposition", contentDisposition(p.filename));
+      out.contentLength = p.size;
     } else {
       const std::string boundary = "erds-" + crypto::toHex(crypto::randomBytes(16));
       out.contentType = "multipart/mixed; boundary=\"" + boundary + "\"";
-      for (auto& p : parts) {
-        out.body += "--" + boundary + "\r\nContent-Type: " + p.meta.mediaType +
-                    "\r\nContent-Disposition: " + contentDisposition(p.meta.filename) + "\r\n\r\n";
-        out.body += p.bytes;
-        out.body += "\r\n";
+      int64_t length = 0;
+      for (const auto& dl : *downloads) {
+        const auto& p = dl.part();
+        heads.push_back((heads.empty() ? "" : "\r\n") + std::string("--") + boundary + "\r\nContent-Type: " +
+                        p.mediaType + "\r\nContent-Disposition: " + contentDisposition(p.filename) + "\r\n\r\n");
+        length += static_cast<int64_t>(heads.back().size()) + p.size;
       }
-      out.body += "--" + boundary + "--\r\n";
+      tail = "\r\n--" + boundary + "--\r\n";
+      out.contentLength = length + static_cast<int64_t>(tail.size());
     }
-    out.headers.emplace_back("X-Content-SHA256", parts.size() == 1 ? crypto::toHex(parts[0].meta.sha256) : crypto::toHex(a->msg.contentDigest));
+    out.headers.emplace_back("X-Content-SHA256", downloads->size() == 1 ? crypto::toHex(downloads->front().part().sha256)
+                                                                        : crypto::toHex(a->msg.contentDigest));
+    const std::string messageId = a->msg.id;
+    out.producer = [downloads, heads = std::move(heads), tail = std::move(tail),
+                    messageId](http::BodyWriter& w) -> Result<void> {
+      for (std::size_t i = 0; i < downloads->size(); ++i) {
+        if (!heads.empty()) ERDS_RETURN_IF_ERROR(w.write(heads[i]));
+        auto& dl = (*downloads)[i];
+        for (;;) {
+          auto chunk = dl.next();
+          if (!chunk) {
+            log::error("content.download_aborted",
+                       {{"message_id", messageId}, {"part", static_cast<int64_t>(i)}, {"error", chunk.error().toString()}});
+            return std::move(chunk).error();
+          }
+          if (!*chunk) break;
+          ERDS_RETURN_IF_ERROR(w.write(**chunk));
+        }
+      }
+      if (!tail.empty()) ERDS_RETURN_IF_ERROR(w.write(tail));
+      return ok();
+    };
     return out;
   }
 
@@ -837,26 +949,23 @@ Result<void> MessageRoutes::registerRoutes(http::Router& router) {
   post.method = "POST";
   post.path = "/api/v1/messages";
   post.operationId = "submitMessage";
-  post.summary = "Submit a message (multipart: a JSON 'metadata' part and 1..n file parts)";
+  post.summary = "Submit a message: multipart (a JSON 'metadata' part first, then 1..n file parts) or JSON with "
+                 "small inline content";
   post.description =
-      "The sender must be authenticated (401 otherwise, no evidence) and pass the identity gate (403 with what to "
-      "do next). Refusals of an authenticated sender store SubmissionRejection evidence (evidence_id in the "
-      "problem). 503 when no time stamp can be had: nothing is acknowledged.";
+      "multipart/form-data streams: the 'metadata' part (SubmissionMetadata) must come first; every file part is "
+      "stored as it arrives. application/json (InlineSubmission) carries one base64 attachment and is limited to "
+      "maxInlineBodyBytes. The sender must be authenticated (401 otherwise, no evidence) and pass the identity gate "
+      "(403 with what to do next). Refusals of an authenticated sender store SubmissionRejection evidence "
+      "(evidence_id in the problem). 503 when no time stamp can be had: nothing is acknowledged.";
   post.tags = tags;
   post.parameters = {idem};
   post.requestMediaType = "multipart/form-data";
+  post.requestSchemaRef = "SubmissionMetadata";
+  post.requestMediaTypes = {{"application/json", "InlineSubmission"}};
+  post.streamRequestBody = true;
   post.responses = {{201, "accepted; SubmissionAcceptance evidence stored", "application/json", "SubmissionResult"}};
   post.security = kSecurity;
-  ERDS_RETURN_IF_ERROR(router.add(post, [s](const http::Request& r) { return s->submit(r, false); }));
-
-  http::RouteSpec postInline = post;
-  postInline.path = "/api/v1/messages/inline";
-  postInline.operationId = "submitMessageInline";
-  postInline.summary = "Submit a message with small inline content (JSON)";
-  postInline.requestMediaType = "application/json";
-  postInline.requestSchemaRef = "InlineSubmission";
-  postInline.maxBodyBytes = s->opt.maxInlineBodyBytes;
-  ERDS_RETURN_IF_ERROR(router.add(postInline, [s](const http::Request& r) { return s->submit(r, true); }));
+  ERDS_RETURN_IF_ERROR(router.add(post, [s](const http::Request& r) { return s->submit(r); }));
 
   http::RouteSpec list;
   list.method = "GET";

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -56,6 +58,24 @@ class FakeDirectory final : public PartyDirectory {
   Result<std::string> senderIdentifierOf(const std::string& party) override { return "mailto:" + party + "@example.test"; }
 };
 
+// The body of a streaming route, served in small pieces.
+class StringReader final : public http::BodyReader {
+ public:
+  explicit StringReader(std::string data) : data_(std::move(data)) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    const std::size_t k = std::min({n, data_.size() - pos_, std::size_t{4096}});
+    std::copy_n(data_.data() + pos_, k, buf);
+    pos_ += k;
+    return k;
+  }
+  bool limitExceeded() const override { return false; }
+  int64_t limit() const override { return 1 << 30; }
+
+ private:
+  std::string data_;
+  std::size_t pos_ = 0;
+};
+
 struct Reply {
   int status = 0;
   std::string body;
@@ -104,11 +124,37 @@ class MessageRoutesTest : public ::testing::Test {
     if (!party.empty()) r.headers.emplace_back("X-Test-Party", party);
     if (!contentType.empty()) r.headers.emplace_back("Content-Type", contentType);
     for (auto& h : extra) r.headers.push_back(h);
-    r.body = body;
+    StringReader reader(body);
+    if (!body.empty()) {
+      if (m.spec->streamRequestBody) {
+        r.bodyReader = &reader;
+      } else {
+        r.body = body;
+      }
+      std::string mt = contentType.substr(0, contentType.find(';'));
+      for (auto& ch : mt) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r.mediaType = mt;
+    }
     r.requestId = "test";
     auto res = (*m.handler)(r);
     if (!res) return {http::problemType(res.error().code).status, res.error().message, "problem", {}};
-    return {res->status, res->body, res->contentType, res->headers};
+    std::string out = res->body;
+    if (res->producer) {
+      struct Collect final : http::BodyWriter {
+        std::string s;
+        Result<void> write(std::string_view b) override {
+          s += b;
+          return ok();
+        }
+      } w;
+      auto produced = res->producer(w);
+      if (!produced) return {-1, w.s, "aborted", {}};
+      if (res->contentLength) {
+        EXPECT_EQ(static_cast<int64_t>(w.s.size()), *res->contentLength);
+      }
+      out = w.s;
+    }
+    return {res->status, out, res->contentType, res->headers};
   }
 
   static std::string field(const std::string& json, const std::string& name) {
@@ -162,7 +208,7 @@ class MessageRoutesTest : public ::testing::Test {
 };
 
 TEST_F(MessageRoutesTest, JsonSubmissionIsAcceptedWithEvidence) {
-  auto r = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json");
+  auto r = call("POST", "/api/v1/messages", "alice", inlineBody(), "application/json");
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id = field(r.body, "message_id");
   ASSERT_FALSE(id.empty());
@@ -196,20 +242,20 @@ TEST_F(MessageRoutesTest, JsonSubmissionIsAcceptedWithEvidence) {
 }
 
 TEST_F(MessageRoutesTest, UnauthenticatedGets401AndNoEvidence) {
-  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "", inlineBody(), "application/json").status, 401);
+  EXPECT_EQ(call("POST", "/api/v1/messages", "", inlineBody(), "application/json").status, 401);
   EXPECT_EQ(issuer_.calls(), 0);
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
 }
 
 TEST_F(MessageRoutesTest, IdempotencyKey) {
   http::Headers key = {{"Idempotency-Key", "k-1"}};
-  auto a = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json", key);
-  auto b = call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json", key);
+  auto a = call("POST", "/api/v1/messages", "alice", inlineBody(), "application/json", key);
+  auto b = call("POST", "/api/v1/messages", "alice", inlineBody(), "application/json", key);
   ASSERT_EQ(a.status, 201);
   ASSERT_EQ(b.status, 201);
   EXPECT_EQ(field(a.body, "message_id"), field(b.body, "message_id"));
   EXPECT_EQ(field(a.body, "evidence_id"), field(b.body, "evidence_id"));
-  auto c = call("POST", "/api/v1/messages/inline", "alice", inlineBody("consent"), "application/json", key);
+  auto c = call("POST", "/api/v1/messages", "alice", inlineBody("consent"), "application/json", key);
   EXPECT_EQ(c.status, 409);
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
 }
@@ -217,7 +263,7 @@ TEST_F(MessageRoutesTest, IdempotencyKey) {
 TEST_F(MessageRoutesTest, RefusalsOfAuthenticatedSenders) {
   // Malformed input before the recipients are known: 400, nothing stored.
   EXPECT_EQ(call("POST", "/api/v1/messages", "alice", "garbage", kMultipartType).status, 400);
-  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "alice", "{", "application/json").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/messages", "alice", "{", "application/json").status, 400);
   EXPECT_EQ(issuer_.calls(), 0);
   // A traversal file name: SubmissionRejection evidence + 400.
   auto t = call("POST", "/api/v1/messages", "alice", multipart("../../etc/passwd", "x"), kMultipartType);
@@ -229,11 +275,11 @@ TEST_F(MessageRoutesTest, RefusalsOfAuthenticatedSenders) {
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionRejection'"), 2);
   // A recipient outside our domains with no party.
-  auto foreign = call("POST", "/api/v1/messages/inline", "alice", inlineBody("basic", "mailto:x@elsewhere.example"),
+  auto foreign = call("POST", "/api/v1/messages", "alice", inlineBody("basic", "mailto:x@elsewhere.example"),
                       "application/json");
   EXPECT_EQ(foreign.status, 400);
   // Gate: an unidentified sender gets 403 with what to do next, and the refusal is proven.
-  auto eve = call("POST", "/api/v1/messages/inline", "eve", inlineBody(), "application/json");
+  auto eve = call("POST", "/api/v1/messages", "eve", inlineBody(), "application/json");
   EXPECT_EQ(eve.status, 403);
   EXPECT_NE(eve.body.find("identification_required"), std::string::npos) << eve.body;
   EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionRejection'"), 4);
@@ -242,7 +288,7 @@ TEST_F(MessageRoutesTest, RefusalsOfAuthenticatedSenders) {
 
 TEST_F(MessageRoutesTest, NoTimeStampMeans503AndNothingStored) {
   issuer_.setFailing(true);
-  EXPECT_EQ(call("POST", "/api/v1/messages/inline", "alice", inlineBody(), "application/json").status, 503);
+  EXPECT_EQ(call("POST", "/api/v1/messages", "alice", inlineBody(), "application/json").status, 503);
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
 }
 
@@ -279,7 +325,7 @@ TEST_F(MessageRoutesTest, ConsentAcceptThenContentHandover) {
 }
 
 TEST_F(MessageRoutesTest, BasicModeAndExpiry) {
-  auto r = call("POST", "/api/v1/messages/inline", "alice", inlineBody("basic"), "application/json");
+  auto r = call("POST", "/api/v1/messages", "alice", inlineBody("basic"), "application/json");
   ASSERT_EQ(r.status, 201);
   runJobs();  // ContentConsignment, ConsignmentNotification
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'notified'"), 1);
@@ -287,6 +333,53 @@ TEST_F(MessageRoutesTest, BasicModeAndExpiry) {
   runJobs();  // expiry: ContentHandoverFailure
   EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'ContentHandoverFailure'"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'failed'"), 1);
+}
+
+TEST_F(MessageRoutesTest, MultipartStreamsSeveralFilesAndDownloadsThemAsMultipartMixed) {
+  const std::string body =
+      "--B0undary\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n"
+      R"({"recipients":["mailto:bob@example.test"]})"
+      "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+      "first file\r\n--B0undary\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.bin\"\r\n\r\n"
+      "second\r\n--B0und file\r\n--B0undary--\r\n";
+  auto r = call("POST", "/api/v1/messages", "alice", body, kMultipartType);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "message_id");
+  EXPECT_EQ(count("SELECT count(*) FROM content_parts WHERE state = 'linked'"), 2);
+  runJobs();  // basic: ContentConsignment, ConsignmentNotification
+  auto c = call("GET", "/api/v1/messages/" + id + "/content", "bob");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(c.contentType.rfind("multipart/mixed; boundary=", 0), 0u);
+  EXPECT_NE(c.body.find("\r\n\r\nfirst file\r\n--erds-"), std::string::npos) << c.body;
+  EXPECT_NE(c.body.find("\r\n\r\nsecond\r\n--B0und file\r\n--erds-"), std::string::npos) << c.body;
+  EXPECT_NE(c.body.find("filename=\"b.bin\""), std::string::npos);
+  auto one = call("GET", "/api/v1/messages/" + id + "/content/1", "bob");
+  EXPECT_EQ(one.body, "second\r\n--B0und file");
+}
+
+TEST_F(MessageRoutesTest, MetadataMustComeFirstInTheStream) {
+  const std::string body =
+      "--B0undary\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.txt\"\r\n\r\nx"
+      "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+      R"({"recipients":["mailto:bob@example.test"]})"
+      "\r\n--B0undary--\r\n";
+  auto r = call("POST", "/api/v1/messages", "alice", body, kMultipartType);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM content_parts"), 0);
+}
+
+TEST_F(MessageRoutesTest, AlteredChunkAbortsTheDownload) {
+  auto r = call("POST", "/api/v1/messages", "alice", inlineBody("basic"), "application/json");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = field(r.body, "message_id");
+  runJobs();
+  ASSERT_TRUE(owner_->exec("UPDATE content_chunks SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1)")
+                  .has_value());
+  auto c = call("GET", "/api/v1/messages/" + id + "/content", "bob");
+  EXPECT_EQ(c.contentType, "aborted");  // the producer failed: the transport aborts the connection
+  EXPECT_EQ(c.body, "");                // no byte of the altered chunk left
+  EXPECT_GE(count("SELECT count(*) FROM audit_log WHERE action = 'content.integrity_failure'"), 1);
 }
 
 }  // namespace

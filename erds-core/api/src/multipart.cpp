@@ -244,4 +244,115 @@ Result<std::string> checkMediaType(std::string_view mediaType) {
   return lower(t) + (semi == std::string_view::npos ? std::string() : std::string(mediaType.substr(semi)));
 }
 
+MultipartStream::MultipartStream(std::string boundary, MultipartLimits limits)
+    : delim_("--" + boundary), innerDelim_("\r\n--" + boundary), limits_(limits) {}
+
+Result<void> MultipartStream::feed(std::string_view bytes, Sink& sink) {
+  if (state_ == State::Dead) return Error::invalidInput("malformed multipart");
+  if (state_ == State::End) return ok();  // the epilogue is ignored
+  buf_.append(bytes);
+  for (;;) {
+    bool progressed = false;
+    auto r = step(sink, progressed);
+    if (!r) {
+      state_ = State::Dead;
+      buf_.clear();
+      return r;
+    }
+    if (!progressed || state_ == State::End) break;
+  }
+  if (state_ == State::End) buf_.clear();
+  return ok();
+}
+
+Result<void> MultipartStream::step(Sink& sink, bool& progressed) {
+  switch (state_) {
+    case State::Start:
+      if (buf_.size() < delim_.size()) {
+        if (delim_.compare(0, buf_.size(), buf_) != 0)
+          return Error::invalidInput("malformed multipart: no opening boundary");
+        return ok();
+      }
+      if (buf_.compare(0, delim_.size(), delim_) != 0)
+        return Error::invalidInput("malformed multipart: no opening boundary");
+      buf_.erase(0, delim_.size());
+      state_ = State::AfterDelimiter;
+      progressed = true;
+      return ok();
+    case State::AfterDelimiter: {
+      std::size_t i = 0;
+      if (buf_.size() >= 2 && buf_.compare(0, 2, "--") == 0) {
+        state_ = State::End;
+        progressed = true;
+        return ok();
+      }
+      while (i < buf_.size() && (buf_[i] == ' ' || buf_[i] == '\t')) ++i;
+      if (i > 256) return Error::invalidInput("malformed multipart: boundary not followed by CRLF");
+      if (buf_.size() < i + 2) return ok();
+      if (buf_.compare(i, 2, "\r\n") != 0)
+        return Error::invalidInput("malformed multipart: boundary not followed by CRLF");
+      if (parts_ >= limits_.maxParts) return Error::invalidInput("too many multipart parts");
+      buf_.erase(0, i + 2);
+      state_ = State::Headers;
+      progressed = true;
+      return ok();
+    }
+    case State::Headers: {
+      std::size_t headEnd;
+      std::size_t dataStart;
+      if (buf_.size() >= 2 && buf_.compare(0, 2, "\r\n") == 0) {
+        headEnd = 0;
+        dataStart = 2;
+      } else {
+        headEnd = buf_.find("\r\n\r\n");
+        if (headEnd == std::string::npos) {
+          if (buf_.size() > limits_.maxPartHeaderBytes + 4) return Error::invalidInput("multipart part headers too large");
+          return ok();
+        }
+        dataStart = headEnd + 4;
+      }
+      if (headEnd > limits_.maxPartHeaderBytes) return Error::invalidInput("multipart part headers too large");
+      // One grammar: the head is checked by the buffered parser on a one-part body.
+      const std::string one = delim_ + "\r\n" + buf_.substr(0, headEnd) + (headEnd == 0 ? "" : "\r\n") + "\r\n" +
+                              innerDelim_ + "--";
+      auto parsed = parseMultipart(one, delim_.substr(2), limits_);
+      if (!parsed) return std::move(parsed).error();
+      if (parsed->size() != 1) return Error::invalidInput("malformed multipart part");
+      FormPart part = (*parsed)[0];
+      part.data = {};
+      ++parts_;
+      buf_.erase(0, dataStart);
+      state_ = State::Body;
+      progressed = true;
+      return sink.onPartBegin(part);
+    }
+    case State::Body: {
+      const std::size_t at = buf_.find(innerDelim_);
+      if (at != std::string::npos) {
+        if (at > 0) ERDS_RETURN_IF_ERROR(sink.onData(std::string_view(buf_).substr(0, at)));
+        buf_.erase(0, at + innerDelim_.size());
+        state_ = State::AfterDelimiter;
+        progressed = true;
+        return sink.onPartEnd();
+      }
+      // Keep a tail that could be the start of the delimiter.
+      if (buf_.size() >= innerDelim_.size()) {
+        const std::size_t emit = buf_.size() - (innerDelim_.size() - 1);
+        ERDS_RETURN_IF_ERROR(sink.onData(std::string_view(buf_).substr(0, emit)));
+        buf_.erase(0, emit);
+      }
+      return ok();
+    }
+    case State::End:
+    case State::Dead:
+      return ok();
+  }
+  return ok();
+}
+
+Result<void> MultipartStream::finish() {
+  if (state_ != State::End) return Error::invalidInput("malformed multipart: no closing boundary");
+  return ok();
+}
+
 }  // namespace erds::api::internal

@@ -34,6 +34,36 @@ Result<std::string> multipartBoundary(std::string_view contentType);
 Result<std::vector<FormPart>> parseMultipart(std::string_view body, std::string_view boundary,
                                              const MultipartLimits& limits = {});
 
+// The same grammar as parseMultipart, incrementally: bytes are fed as they arrive and each part's
+// data is handed on in pieces, so a body is never held whole (memory: one feed plus a boundary).
+// The events' FormPart::data is empty; part data arrives through onData.
+class MultipartStream {
+ public:
+  struct Sink {
+    virtual ~Sink() = default;
+    virtual Result<void> onPartBegin(const FormPart& part) = 0;
+    virtual Result<void> onData(std::string_view bytes) = 0;
+    virtual Result<void> onPartEnd() = 0;
+  };
+  MultipartStream(std::string boundary, MultipartLimits limits = {});
+  // Parses `bytes`, calling the sink. The first error (the sink's or InvalidInput) is returned
+  // and the stream is dead afterwards.
+  Result<void> feed(std::string_view bytes, Sink& sink);
+  // InvalidInput unless the closing delimiter was seen.
+  Result<void> finish();
+  std::size_t partCount() const { return parts_; }
+
+ private:
+  enum class State { Start, AfterDelimiter, Headers, Body, End, Dead };
+  Result<void> step(Sink& sink, bool& progressed);
+  std::string delim_;       // "--" boundary
+  std::string innerDelim_;  // CRLF "--" boundary
+  MultipartLimits limits_;
+  std::string buf_;
+  State state_ = State::Start;
+  std::size_t parts_ = 0;
+};
+
 // An attachment name we accept: 1..maxBytes bytes of valid UTF-8, no control characters (C0, DEL,
 // C1), no '/', '\\' or ':' (no paths, no drive letters), not "." or ".." and not starting with '.'
 // followed only by dots, no leading/trailing space. Returns InvalidInput naming the rule.

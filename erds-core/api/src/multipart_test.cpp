@@ -78,3 +78,81 @@ TEST(MediaType, Checks) {
 
 }  // namespace
 }  // namespace erds::api::internal
+
+namespace erds::api::internal {
+namespace {
+
+struct Collect final : MultipartStream::Sink {
+  std::vector<FormPart> parts;
+  std::vector<std::string> data;
+  int ends = 0;
+  std::size_t maxPiece = 0;
+  Result<void> onPartBegin(const FormPart& p) override {
+    parts.push_back(p);
+    data.emplace_back();
+    return ok();
+  }
+  Result<void> onData(std::string_view b) override {
+    maxPiece = std::max(maxPiece, b.size());
+    data.back() += b;
+    return ok();
+  }
+  Result<void> onPartEnd() override {
+    ++ends;
+    return ok();
+  }
+};
+
+const std::string kStreamBody =
+    "--XyZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n"
+    "{\"a\":1}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.bin\"\r\n\r\n"
+    "ab\r\n--Xy\r\n--XyY--\r\n--XyZ--\r\n";
+
+TEST(MultipartStream, AnySplitGivesTheBufferedResult) {
+  auto buffered = parseMultipart(kStreamBody, "XyZ");
+  ASSERT_TRUE(buffered) << buffered.error().toString();
+  for (std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{7}, kStreamBody.size()}) {
+    MultipartStream s("XyZ");
+    Collect c;
+    for (std::size_t i = 0; i < kStreamBody.size(); i += piece)
+      ASSERT_TRUE(s.feed(std::string_view(kStreamBody).substr(i, piece), c)) << piece;
+    ASSERT_TRUE(s.finish());
+    ASSERT_EQ(c.parts.size(), buffered->size());
+    EXPECT_EQ(c.ends, 2);
+    for (std::size_t i = 0; i < c.parts.size(); ++i) {
+      EXPECT_EQ(c.parts[i].name, (*buffered)[i].name);
+      EXPECT_EQ(c.parts[i].filename, (*buffered)[i].filename);
+      EXPECT_EQ(c.data[i], std::string((*buffered)[i].data)) << piece;
+    }
+  }
+}
+
+TEST(MultipartStream, LargePartIsHandedOnInPieces) {
+  const std::string big(3 << 20, 'q');
+  const std::string body = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n" + big + "\r\n--b--";
+  MultipartStream s("b");
+  Collect c;
+  for (std::size_t i = 0; i < body.size(); i += 65536) ASSERT_TRUE(s.feed(std::string_view(body).substr(i, 65536), c));
+  ASSERT_TRUE(s.finish());
+  EXPECT_EQ(c.data.at(0).size(), big.size());
+  EXPECT_LE(c.maxPiece, 65536u + 8);
+}
+
+TEST(MultipartStream, RefusesMalformedInput) {
+  Collect c;
+  MultipartStream noOpen("b");
+  EXPECT_FALSE(noOpen.feed("garbage", c));
+  MultipartStream noClose("b");
+  ASSERT_TRUE(noClose.feed("--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nabc", c));
+  EXPECT_FALSE(noClose.finish());
+  MultipartStream noName("b");
+  EXPECT_FALSE(noName.feed("--b\r\nContent-Type: text/plain\r\n\r\nabc\r\n--b--", c));
+  MultipartStream tooMany("b", MultipartLimits{1, 8192});
+  EXPECT_FALSE(tooMany.feed("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b\r\n"
+                            "Content-Disposition: form-data; name=\"c\"\r\n\r\n2\r\n--b--", c));
+  MultipartStream hugeHead("b");
+  EXPECT_FALSE(hugeHead.feed("--b\r\nX: " + std::string(20000, 'h'), c));
+}
+
+}  // namespace
+}  // namespace erds::api::internal

@@ -2,7 +2,9 @@
 // processes append without a global lock; verify() walks every chain.
 #include "erds/base/audit.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "erds/base/aead.h"
 #include "erds/base/log.h"
@@ -12,6 +14,8 @@ namespace {
 
 const std::string kZeroHash(32, '\0');
 constexpr const char* kDomainTag = "erds-audit-v1";
+constexpr const char* kAnchorDomainTag = "erds-audit-anchor-v1";
+constexpr std::size_t kMaxProblems = 100;
 
 void putU64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
@@ -40,6 +44,123 @@ constexpr const char* kSelectAll =
 constexpr int kFetchBatch = 2000;
 
 bool validOutcome(const std::string& o) { return o == "success" || o == "failure" || o == "denied"; }
+
+std::string anchorLabel(int64_t id, TimePoint at) {
+  return "anchor #" + std::to_string(id) + " (" + formatRfc3339(at, false) + ")";
+}
+
+void sortHeads(std::vector<AuditChainHead>& heads) {
+  // Byte order, independent of the database collation.
+  std::sort(heads.begin(), heads.end(),
+            [](const AuditChainHead& a, const AuditChainHead& b) { return a.writerId < b.writerId; });
+}
+
+constexpr const char* kSelectAnchors =
+    "SELECT id, (extract(epoch FROM at) * 1000000)::bigint, prev_digest, digest, timestamp_token"
+    " FROM audit_anchor ORDER BY id";
+constexpr const char* kSelectAnchorHeads =
+    "SELECT h.anchor_id, h.writer_id, h.seq, h.hash, l.hash IS NOT NULL, coalesce(l.hash, ''::bytea)"
+    " FROM audit_anchor_head h LEFT JOIN audit_log l ON l.writer_id = h.writer_id AND l.seq = h.seq"
+    " WHERE h.anchor_id BETWEEN $1 AND $2 ORDER BY h.anchor_id";
+constexpr int kAnchorBatch = 200;
+
+// Checks the anchors after the chains were walked (same snapshot). See AuditLog::verify.
+Result<void> verifyAnchors(pg::Connection& conn, const AuditTokenChecker& checkToken, AuditVerifyReport& report,
+                           const std::function<void(const std::string&)>& problem) {
+  report.anchorTokensChecked = static_cast<bool>(checkToken);
+  auto d = conn.exec(std::string("DECLARE erds_anchor_verify NO SCROLL CURSOR FOR ") + kSelectAnchors);
+  if (!d) return std::move(d).error();
+
+  std::string expectedPrev = kZeroHash;
+  int64_t prevId = 0;
+  std::map<std::string, int64_t> lastGoodSeq;   // per writer: highest anchored seq that still matches
+  std::map<std::string, int64_t> lastAnchored;  // per writer: highest anchored seq seen
+  std::set<std::string> rewritten;              // writers already reported
+  for (;;) {
+    auto batch = conn.exec("FETCH FORWARD " + std::to_string(kAnchorBatch) + " FROM erds_anchor_verify");
+    if (!batch) return std::move(batch).error();
+    const int n = batch->rows();
+    if (n == 0) break;
+    auto heads = conn.execParams(kSelectAnchorHeads, {pg::Param::integer(batch->getInt(0, 0)),
+                                                      pg::Param::integer(batch->getInt(n - 1, 0))});
+    if (!heads) return std::move(heads).error();
+    int h = 0;
+    for (int i = 0; i < n; ++i) {
+      AuditAnchor a;
+      a.id = batch->getInt(i, 0);
+      a.at = TimePoint(std::chrono::microseconds(batch->getInt(i, 1)));
+      a.prevDigest = batch->getBytea(i, 2);
+      a.digest = batch->getBytea(i, 3);
+      a.timestampToken = batch->getBytea(i, 4);
+      struct Stored {
+        std::string hash;
+        bool present;
+      };
+      std::vector<Stored> current;
+      while (h < heads->rows() && heads->getInt(h, 0) < a.id) ++h;  // heads of a deleted anchor
+      for (; h < heads->rows() && heads->getInt(h, 0) == a.id; ++h) {
+        a.heads.push_back(AuditChainHead{heads->get(h, 1), heads->getInt(h, 2), heads->getBytea(h, 3)});
+        current.push_back(Stored{heads->getBytea(h, 5), heads->get(h, 4) == "t"});
+      }
+      ++report.anchors;
+      report.lastAnchorAt = a.at;
+      const std::string label = anchorLabel(a.id, a.at);
+
+      if (a.prevDigest != expectedPrev) {
+        problem(label + ": does not chain to " +
+                (prevId == 0 ? std::string("the start") : "anchor #" + std::to_string(prevId)) +
+                " (an anchor was deleted, reordered or altered)");
+      }
+      expectedPrev = a.digest;
+      prevId = a.id;
+
+      // Recompute from the heads as stored: a rewritten head changes the digest, and then the
+      // token (which the owner cannot forge) no longer covers it.
+      std::vector<std::size_t> order(a.heads.size());
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(),
+                [&](std::size_t x, std::size_t y) { return a.heads[x].writerId < a.heads[y].writerId; });
+      std::vector<AuditChainHead> sorted;
+      for (auto k : order) sorted.push_back(a.heads[k]);
+      const std::string recomputed = AuditLog::anchorDigest(a.prevDigest, sorted);
+      if (a.heads.empty()) problem(label + ": has no chain heads (anchor altered)");
+      if (recomputed != a.digest) problem(label + ": digest does not match its chain heads (anchor altered)");
+      if (checkToken) {
+        auto t = checkToken(a.timestampToken, recomputed);
+        if (!t) problem(label + ": time-stamp token does not cover the anchored heads: " + t.error().message);
+      }
+
+      for (std::size_t k = 0; k < a.heads.size(); ++k) {
+        const auto& head = a.heads[k];
+        auto& seen = lastAnchored[head.writerId];
+        if (head.seq < seen)
+          problem(label + ": writer " + head.writerId + " head seq " + std::to_string(head.seq) +
+                  " goes back behind an earlier anchor (seq " + std::to_string(seen) + ")");
+        seen = std::max(seen, head.seq);
+        if (rewritten.count(head.writerId) != 0) continue;
+        const int64_t from = lastGoodSeq.count(head.writerId) ? lastGoodSeq[head.writerId] + 1 : 1;
+        const std::string range = from == head.seq ? "row seq " + std::to_string(head.seq)
+                                                   : "rows seq " + std::to_string(from) + ".." +
+                                                         std::to_string(head.seq);
+        if (!current[k].present) {
+          problem("writer " + head.writerId + ": row seq " + std::to_string(head.seq) + " anchored by " + label +
+                  " is missing (deleted after it was anchored)");
+          rewritten.insert(head.writerId);
+        } else if (current[k].hash != head.hash) {
+          problem("writer " + head.writerId + ": " + range + " rewritten after " + label +
+                  ": the anchored head hash at seq " + std::to_string(head.seq) +
+                  " no longer matches (history changed, chain recomputed)");
+          rewritten.insert(head.writerId);
+        } else {
+          lastGoodSeq[head.writerId] = head.seq;
+        }
+      }
+    }
+    if (n < kAnchorBatch) break;
+  }
+  (void)conn.exec("CLOSE erds_anchor_verify");
+  return ok();
+}
 
 }  // namespace
 
@@ -116,7 +237,7 @@ Result<AuditRecord> AuditLog::append(pg::Pool& pool, const AuditEvent& event) co
   return append(**lease, event);
 }
 
-Result<AuditVerifyReport> AuditLog::verify(pg::Connection& conn) {
+Result<AuditVerifyReport> AuditLog::verify(pg::Connection& conn, const AuditTokenChecker& checkToken) {
   // A cursor keeps memory flat however long the log is; a repeatable-read snapshot makes the
   // walk consistent while writers keep appending.
   const bool ownTransaction = !conn.inTransaction();
@@ -143,6 +264,7 @@ Result<AuditVerifyReport> AuditLog::verify(pg::Connection& conn) {
       report.ok = false;
       report.firstProblem = p;
     }
+    if (report.problems.size() < kMaxProblems) report.problems.push_back(p);
   };
 
   for (;;) {
@@ -198,8 +320,125 @@ Result<AuditVerifyReport> AuditLog::verify(pg::Connection& conn) {
     if (n < kFetchBatch) break;
   }
   (void)conn.exec("CLOSE erds_audit_verify");
+  auto anchors = verifyAnchors(conn, checkToken, report, problem);
   finishTx();
+  if (!anchors) return std::move(anchors).error();
   return report;
+}
+
+std::string AuditLog::anchorDigest(std::string_view prevDigest, const std::vector<AuditChainHead>& heads) {
+  std::string buf;
+  putField(buf, kAnchorDomainTag);
+  putField(buf, prevDigest);
+  putU64(buf, heads.size());
+  for (const auto& h : heads) {
+    putField(buf, h.writerId);
+    putU64(buf, static_cast<uint64_t>(h.seq));
+    putField(buf, h.hash);
+  }
+  return crypto::sha256(buf);
+}
+
+Result<std::optional<AuditAnchor>> AuditLog::anchor(pg::Connection& conn, const AuditTimestamper& timestamper) const {
+  if (!timestamper) return Error::invalidInput("audit anchor needs a time-stamper");
+  if (conn.inTransaction()) return Error::invalidInput("audit anchor must not run inside a transaction");
+
+  // One snapshot for the heads, the anchored heads and the previous anchor.
+  auto b = conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!b) return std::move(b).error();
+  // TODO(harden): a recursive-CTE loose index scan when audit_log gets large; this reads the
+  // whole (writer_id, seq) index once per anchor.
+  auto heads = conn.exec("SELECT DISTINCT ON (writer_id) writer_id, seq, hash FROM audit_log ORDER BY writer_id, seq DESC");
+  auto anchored = heads ? conn.exec(
+                              "SELECT DISTINCT ON (writer_id) writer_id, seq FROM audit_anchor_head"
+                              " ORDER BY writer_id, anchor_id DESC")
+                        : Result<pg::QueryResult>(heads.error());
+  auto prev = anchored ? conn.exec("SELECT digest FROM audit_anchor ORDER BY id DESC LIMIT 1")
+                       : Result<pg::QueryResult>(anchored.error());
+  (void)conn.rollback();
+  if (!prev) return Error{prev.error().code, "audit anchor: " + prev.error().message};
+
+  std::map<std::string, int64_t> anchoredSeq;
+  for (int i = 0; i < anchored->rows(); ++i) anchoredSeq[anchored->get(i, 0)] = anchored->getInt(i, 1);
+  AuditAnchor a;
+  for (int i = 0; i < heads->rows(); ++i) {
+    AuditChainHead h{heads->get(i, 0), heads->getInt(i, 1), heads->getBytea(i, 2)};
+    auto it = anchoredSeq.find(h.writerId);
+    if (it == anchoredSeq.end() || it->second < h.seq) a.heads.push_back(std::move(h));
+  }
+  if (a.heads.empty()) return std::optional<AuditAnchor>();
+  sortHeads(a.heads);
+  a.prevDigest = prev->rows() == 0 ? kZeroHash : prev->getBytea(0, 0);
+  a.at = clock_.now();
+  a.digest = anchorDigest(a.prevDigest, a.heads);
+
+  auto token = timestamper(a.digest);
+  if (!token) return Error::unavailable("audit anchor: time-stamp: " + token.error().message);
+  if (token->empty()) return Error::unavailable("audit anchor: the time-stamper returned an empty token");
+  a.timestampToken = std::move(token).value();
+
+  ERDS_RETURN_IF_ERROR(conn.begin());
+  auto fail = [&](const Error& e) -> Result<std::optional<AuditAnchor>> {
+    (void)conn.rollback();
+    return Error{e.code, "audit anchor: " + e.message};
+  };
+  auto ins = conn.execParams(
+      "INSERT INTO audit_anchor (at, prev_digest, digest, timestamp_token)"
+      " VALUES ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2, $3, $4) RETURNING id",
+      {pg::Param::integer(micros(a.at)), pg::Param::bytes(a.prevDigest), pg::Param::bytes(a.digest),
+       pg::Param::bytes(a.timestampToken)});
+  if (!ins) return fail(ins.error());
+  a.id = ins->getInt(0, 0);
+  for (const auto& h : a.heads) {
+    auto hi = conn.execParams("INSERT INTO audit_anchor_head (anchor_id, writer_id, seq, hash) VALUES ($1, $2, $3, $4)",
+                              {pg::Param::integer(a.id), pg::Param::text(h.writerId), pg::Param::integer(h.seq),
+                               pg::Param::bytes(h.hash)});
+    if (!hi) return fail(hi.error());
+  }
+  auto c = conn.commit();
+  if (!c) return fail(c.error());
+  return std::optional<AuditAnchor>(std::move(a));
+}
+
+AuditAnchorer::AuditAnchorer(pg::Pool& pool, const Clock& clock, AuditTimestamper timestamper,
+                             std::chrono::milliseconds interval)
+    : pool_(pool), log_(clock), timestamper_(std::move(timestamper)), interval_(interval) {}
+
+AuditAnchorer::~AuditAnchorer() { stop(); }
+
+Result<std::optional<AuditAnchor>> AuditAnchorer::anchorNow() {
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  return log_.anchor(**lease, timestamper_);
+}
+
+void AuditAnchorer::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    for (;;) {
+      auto r = anchorNow();
+      if (!r) {
+        log::warn("audit.anchor_failed", {{"error", r.error().toString()}});
+      } else if (r->has_value()) {
+        log::info("audit.anchored", {{"anchor_id", (*r)->id},
+                                     {"heads", static_cast<int64_t>((*r)->heads.size())},
+                                     {"digest", crypto::toHex((*r)->digest)}});
+      }
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;
+    }
+  });
+}
+
+void AuditAnchorer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace erds

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
+#include "erds/base/aead.h"
 #include "erds/base/log.h"
 #include "erds/base/migrations.h"
 #include "erds/migrations/migrations.h"
@@ -252,6 +256,227 @@ TEST_F(AuditTest, VerifyOfEmptyLogIsOk) {
   EXPECT_TRUE(rep.ok);
   EXPECT_EQ(rep.rows, 0);
   EXPECT_EQ(rep.writers, 0);
+}
+
+// --- Anchors -------------------------------------------------------------------------------------
+
+// Stands in for the time-stamping unit: a token only this object can make (keyed SHA-256), so the
+// "attacker" in these tests (the database owner) cannot produce one for a digest of its choosing.
+class FakeTsa {
+ public:
+  AuditTimestamper timestamper() {
+    return [this](std::string_view digest) -> Result<std::string> {
+      ++calls;
+      if (down) return Error::unavailable("tsa down");
+      return std::string(digest) + mac(digest);
+    };
+  }
+  AuditTokenChecker checker() const {
+    return [this](std::string_view token, std::string_view digest) -> Result<void> {
+      if (token.size() != 64) return Error::invalidInput("not a token");
+      if (token.substr(32) != mac(token.substr(0, 32))) return Error::integrityFailure("bad token signature");
+      if (token.substr(0, 32) != digest) return Error::integrityFailure("message imprint does not match");
+      return ok();
+    };
+  }
+  int calls = 0;
+  bool down = false;
+
+ private:
+  std::string mac(std::string_view d) const { return crypto::sha256(key_ + std::string(d)); }
+  std::string key_ = "tsa-private-key";
+};
+
+class AuditAnchorTest : public AuditTamperTest {
+ protected:
+  AuditVerifyReport verifyAnchored() {
+    auto r = AuditLog::verify(*owner_, tsa_.checker());
+    EXPECT_TRUE(r.has_value()) << r.error().message;
+    return r ? *r : AuditVerifyReport{};
+  }
+  std::optional<AuditAnchor> anchorNow() {
+    auto a = AuditLog(clock_).anchor(*owner_, tsa_.timestamper());
+    EXPECT_TRUE(a.has_value()) << a.error().message;
+    return a ? *a : std::nullopt;
+  }
+  // What the database owner can do: change a row of `writer` at `seq`, then recompute every hash
+  // from there to the writer's head so that the chain is consistent again.
+  void rewriteConsistently(const std::string& writer, int64_t seq, const std::string& newAction) {
+    auto rows = owner_->execParams(
+        "SELECT id, seq, (extract(epoch FROM at) * 1000000)::bigint, actor, action, object, outcome,"
+        " coalesce(request_id, ''), details::text, prev_hash FROM audit_log WHERE writer_id = $1 ORDER BY seq",
+        {pg::Param::text(writer)});
+    ASSERT_TRUE(rows.has_value()) << rows.error().message;
+    std::string prev;
+    for (int i = 0; i < rows->rows(); ++i) {
+      AuditRecord r;
+      r.writerId = writer;
+      r.seq = rows->getInt(i, 1);
+      r.at = TimePoint(std::chrono::microseconds(rows->getInt(i, 2)));
+      r.event = AuditEvent{rows->get(i, 3), rows->get(i, 4), rows->get(i, 5), rows->get(i, 6), rows->get(i, 7),
+                           rows->get(i, 8)};
+      r.prevHash = rows->getBytea(i, 9);
+      if (r.seq < seq) {
+        prev = AuditLog::computeHash(r);
+        continue;
+      }
+      if (r.seq == seq) r.event.action = newAction;
+      r.prevHash = prev;
+      std::string hash = AuditLog::computeHash(r);
+      auto u = owner_->execParams("UPDATE audit_log SET action = $1, prev_hash = $2, hash = $3 WHERE id = $4",
+                                  {pg::Param::text(r.event.action), pg::Param::bytes(r.prevHash),
+                                   pg::Param::bytes(hash), pg::Param::integer(rows->getInt(i, 0))});
+      ASSERT_TRUE(u.has_value()) << u.error().message;
+      prev = hash;
+    }
+  }
+  FakeTsa tsa_;
+};
+
+TEST_F(AuditAnchorTest, AnchorsOnlyMovedHeadsAndChainsAnchors) {
+  auto first = anchorNow();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->heads.size(), 2u);
+  EXPECT_EQ(first->prevDigest, std::string(32, '\0'));
+  EXPECT_EQ(first->digest, AuditLog::anchorDigest(first->prevDigest, first->heads));
+  EXPECT_TRUE(std::is_sorted(first->heads.begin(), first->heads.end(),
+                             [](const auto& a, const auto& b) { return a.writerId < b.writerId; }));
+  for (const auto& h : first->heads) EXPECT_EQ(h.seq, 4);
+  // Nothing moved: no anchor, no token requested.
+  const int calls = tsa_.calls;
+  EXPECT_FALSE(anchorNow().has_value());
+  EXPECT_EQ(tsa_.calls, calls);
+
+  auto w = app();
+  ASSERT_TRUE(AuditLog(clock_).append(*w, event("three")).has_value());
+  auto second = anchorNow();
+  ASSERT_TRUE(second.has_value());
+  ASSERT_EQ(second->heads.size(), 1u);
+  EXPECT_EQ(second->heads[0].writerId, w->id());
+  EXPECT_EQ(second->prevDigest, first->digest);
+
+  auto rep = verifyAnchored();
+  EXPECT_TRUE(rep.ok) << rep.firstProblem;
+  EXPECT_EQ(rep.anchors, 2);
+  EXPECT_TRUE(rep.anchorTokensChecked);
+  ASSERT_TRUE(rep.lastAnchorAt.has_value());
+  EXPECT_EQ(*rep.lastAnchorAt, clock_.now());
+}
+
+TEST_F(AuditAnchorTest, AnchorAsDaemonRole) {
+  auto w = app();
+  auto a = AuditLog(clock_).anchor(*w, tsa_.timestamper());
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  ASSERT_TRUE(a->has_value());
+  // The daemon role can add anchors but not change or delete them.
+  for (const char* sql : {"UPDATE audit_anchor SET at = now()", "DELETE FROM audit_anchor_head",
+                          "DELETE FROM audit_anchor", "TRUNCATE audit_anchor CASCADE"}) {
+    auto r = w->exec(sql);
+    EXPECT_FALSE(r.has_value()) << sql;
+  }
+}
+
+TEST_F(AuditAnchorTest, TimestamperDownWritesNothing) {
+  tsa_.down = true;
+  auto a = AuditLog(clock_).anchor(*owner_, tsa_.timestamper());
+  ASSERT_FALSE(a.has_value());
+  EXPECT_TRUE(a.error().is(ErrorCode::Unavailable)) << a.error().toString();
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_anchor")->getInt(0, 0), 0);
+  EXPECT_FALSE(owner_->inTransaction());
+}
+
+// The attack anchoring exists for: the owner rewrites a row and recomputes the rest of the chain.
+// The chains alone verify; the anchor names the writer and the rows.
+TEST_F(AuditAnchorTest, ConsistentRewriteBeforeAnchorIsNamed) {
+  ASSERT_TRUE(anchorNow().has_value());
+  rewriteConsistently(writer_, 3, "forged.action");
+  // Every hash chain is consistent again: the only problem left is the anchor's.
+  auto chainsOnly = verify();
+  ASSERT_EQ(chainsOnly.problems.size(), 1u);
+  EXPECT_NE(chainsOnly.problems[0].find("rewritten after anchor #1"), std::string::npos) << chainsOnly.problems[0];
+  auto rep = verifyAnchored();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem, "writer " + writer_ + ": rows seq 1..4 rewritten after anchor #1 (" +
+                                  formatRfc3339(clock_.now(), false) +
+                                  "): the anchored head hash at seq 4 no longer matches (history changed, chain "
+                                  "recomputed)");
+  EXPECT_EQ(rep.problems.size(), 1u);
+}
+
+TEST_F(AuditAnchorTest, LaterAnchorsNarrowTheRewrittenRange) {
+  auto w = app();
+  AuditLog audit(clock_);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(audit.append(*w, event("a")).has_value());
+  ASSERT_TRUE(anchorNow().has_value());  // #1: w at seq 2
+  clock_.advance(std::chrono::minutes(10));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit.append(*w, event("b")).has_value());
+  ASSERT_TRUE(anchorNow().has_value());  // #2: w at seq 5
+  ASSERT_TRUE(verifyAnchored().ok);
+  rewriteConsistently(w->id(), 4, "forged");
+  auto rep = verifyAnchored();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem.rfind("writer " + w->id() + ": rows seq 3..5 rewritten after anchor #2", 0), 0u)
+      << rep.firstProblem;
+}
+
+TEST_F(AuditAnchorTest, RewritingTheAnchorTooBreaksTheToken) {
+  ASSERT_TRUE(anchorNow().has_value());
+  rewriteConsistently(writer_, 2, "forged.action");
+  // The owner also updates the anchored head and the anchor digest; only the token is out of reach.
+  auto head = owner_->execParams("SELECT hash FROM audit_log WHERE writer_id = $1 AND seq = 4", {pg::Param::text(writer_)});
+  ASSERT_TRUE(head.has_value());
+  ASSERT_TRUE(owner_->execParams("UPDATE audit_anchor_head SET hash = $1 WHERE writer_id = $2",
+                                 {pg::Param::bytes(head->getBytea(0, 0)), pg::Param::text(writer_)}).has_value());
+  auto heads = owner_->exec("SELECT writer_id, seq, hash FROM audit_anchor_head ORDER BY writer_id");
+  ASSERT_TRUE(heads.has_value());
+  std::vector<AuditChainHead> hs;
+  for (int i = 0; i < heads->rows(); ++i) hs.push_back({heads->get(i, 0), heads->getInt(i, 1), heads->getBytea(i, 2)});
+  std::sort(hs.begin(), hs.end(), [](const auto& a, const auto& b) { return a.writerId < b.writerId; });
+  ASSERT_TRUE(owner_->execParams("UPDATE audit_anchor SET digest = $1",
+                                 {pg::Param::bytes(AuditLog::anchorDigest(std::string(32, '\0'), hs))}).has_value());
+  EXPECT_TRUE(verify().ok) << "without the token check the forgery is consistent";
+  auto rep = verifyAnchored();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_NE(rep.firstProblem.find("anchor #1"), std::string::npos) << rep.firstProblem;
+  EXPECT_NE(rep.firstProblem.find("time-stamp token does not cover the anchored heads: message imprint"),
+            std::string::npos)
+      << rep.firstProblem;
+}
+
+TEST_F(AuditAnchorTest, DeletedAnchoredTailIsNamed) {
+  ASSERT_TRUE(anchorNow().has_value());
+  tamper("DELETE FROM audit_log WHERE id = " + std::to_string(ids_[3]));  // writer 1, seq 4 (its head)
+  auto rep = verifyAnchored();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem, "writer " + writer_ + ": row seq 4 anchored by anchor #1 (" +
+                                  formatRfc3339(clock_.now(), false) + ") is missing (deleted after it was anchored)");
+}
+
+TEST_F(AuditAnchorTest, DeletedMiddleAnchorBreaksTheAnchorChain) {
+  AuditLog audit(clock_);
+  auto w = app();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(audit.append(*w, event("x")).has_value());
+    ASSERT_TRUE(anchorNow().has_value());
+  }
+  tamper("DELETE FROM audit_anchor_head WHERE anchor_id = 2");
+  tamper("DELETE FROM audit_anchor WHERE id = 2");
+  auto rep = verifyAnchored();
+  EXPECT_FALSE(rep.ok);
+  EXPECT_EQ(rep.firstProblem.rfind("anchor #3 (", 0), 0u) << rep.firstProblem;
+  EXPECT_NE(rep.firstProblem.find("does not chain to anchor #1"), std::string::npos) << rep.firstProblem;
+}
+
+TEST_F(AuditAnchorTest, AnchorerThreadAnchorsAtStart) {
+  pg::Pool pool({db_->appConninfo(), "", 1, std::chrono::milliseconds(1000), std::chrono::seconds(3)});
+  {
+    AuditAnchorer anchorer(pool, clock_, tsa_.timestamper(), std::chrono::hours(1));
+    anchorer.start();
+    for (int i = 0; i < 100 && owner_->exec("SELECT count(*) FROM audit_anchor")->getInt(0, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }  // the destructor stops the thread without waiting an hour
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_anchor")->getInt(0, 0), 1);
+  EXPECT_TRUE(verifyAnchored().ok);
 }
 
 }  // namespace

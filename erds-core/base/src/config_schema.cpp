@@ -98,8 +98,11 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"smtp.relay_host", K::String, "", "smart host for outbound mail (\"\" = MX lookup)", {}},
       {"smtp.relay_port", K::Port, "25", "port of smtp.relay_host or of looked-up MX hosts", {}},
       {"smtp.mx_rate_per_minute", K::Int, "600", "messages accepted per minute from one client IP on the MX listener", {}},
+      // audit
+      {"audit.anchor_interval", K::Duration, "10m", "how often erdsd time-stamps the heads of the audit log's hash chains (0 = never)", {}},
       // metrics
       {"metrics.enabled", K::Bool, "true", "serve /metrics", {}},
+      {"portal.verify_trust_file", K::Path, "", "PEM trust anchors of the portal's public \"verify evidence\" page (\"\" = signer.key_dir/root-ca.pem if present)", {}},
   };
   return kSchema;
 }

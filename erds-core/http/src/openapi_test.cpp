@@ -141,3 +141,35 @@ TEST_F(OpenApiTest, ComponentsHoldProblemSchemasAndSecuritySchemes) {
 
 }  // namespace
 }  // namespace erds::http
+
+namespace erds::http {
+namespace {
+
+TEST(OpenApiMediaTypes, EveryAcceptedMediaTypeIsDocumented) {
+  Router router;
+  ASSERT_TRUE(router.addSchema("Meta", R"({"type":"object"})"));
+  ASSERT_TRUE(router.addSchema("Inline", R"({"type":"object"})"));
+  RouteSpec post;
+  post.method = "POST";
+  post.path = "/m";
+  post.operationId = "m";
+  post.requestMediaType = "multipart/form-data";
+  post.requestSchemaRef = "Meta";
+  post.requestMediaTypes = {{"Application/JSON; charset=utf-8", "Inline"}};
+  ASSERT_TRUE(router.add(post, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+  EXPECT_EQ(post.acceptedMediaTypes(), (std::vector<std::string>{"multipart/form-data", "application/json"}));
+  auto doc = Poco::JSON::Parser().parse(router.openApiDocument(ApiInfo{})).extract<Poco::JSON::Object::Ptr>();
+  auto content = doc->getObject("paths")->getObject("/m")->getObject("post")->getObject("requestBody")->getObject("content");
+  ASSERT_TRUE(content->has("multipart/form-data"));
+  ASSERT_TRUE(content->has("application/json"));
+  EXPECT_EQ(content->getObject("application/json")->getObject("schema")->getValue<std::string>("$ref"),
+            "#/components/schemas/Inline");
+  RouteSpec bad = post;
+  bad.operationId = "bad";
+  bad.path = "/bad";
+  bad.requestMediaTypes = {{"application/json", "NoSuchSchema"}};
+  EXPECT_FALSE(router.add(bad, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+}
+
+}  // namespace
+}  // namespace erds::http

@@ -300,38 +300,6 @@ TEST(ServerCreate, BadKeyAndCertificateNameTheKey) {
   metrics::Registry registry;
   auto router = std::make_shared<Router>();
   {
-    RouteSpec stream;
-    stream.method = "GET";
-    stream.path = "/stream";
-    stream.operationId = "stream";
-    ASSERT_TRUE(router->add(stream, [](const Request& r) -> Result<Response> {
-      Response resp;
-      resp.contentType = "application/octet-stream";
-      const bool fail = r.queryParam("fail").has_value();
-      if (r.queryParam("length")) resp.contentLength = kStreamPieces * kStreamPiece;
-      resp.producer = [fail](BodyWriter& w) -> Result<void> {
-        for (int i = 0; i < kStreamPieces; ++i) {
-          if (fail && i == kStreamPieces / 2) return Error::integrityFailure("piece altered");
-          ERDS_RETURN_IF_ERROR(w.write(std::string(kStreamPiece, static_cast<char>('a' + i % 26))));
-        }
-        return ok();
-      };
-      return resp;
-    }));
-    RouteSpec sink;
-    sink.method = "POST";
-    sink.path = "/sink";
-    sink.operationId = "sink";
-    sink.requestMediaType = "application/octet-stream";
-    sink.requestMediaTypes = {{"text/plain", ""}};
-    sink.streamRequestBody = true;
-    sink.maxBodyBytes = 1 << 20;
-    ASSERT_TRUE(router->add(sink, [](const Request& r) -> Result<Response> {
-      if (r.bodyReader == nullptr) return Response::text(200, "0");
-      auto all = r.bodyReader->readAll();
-      if (!all) return std::move(all).error();
-      return Response::text(200, r.mediaType + " " + std::to_string(all->size()));
-    }));
     ServerOptions o;
     o.port = 0;
     o.certificateFile = dir.path + "/missing.pem";
@@ -343,38 +311,6 @@ TEST(ServerCreate, BadKeyAndCertificateNameTheKey) {
     EXPECT_NE(s.error().message.find("missing.pem"), std::string::npos);
   }
   {
-    RouteSpec stream;
-    stream.method = "GET";
-    stream.path = "/stream";
-    stream.operationId = "stream";
-    ASSERT_TRUE(router->add(stream, [](const Request& r) -> Result<Response> {
-      Response resp;
-      resp.contentType = "application/octet-stream";
-      const bool fail = r.queryParam("fail").has_value();
-      if (r.queryParam("length")) resp.contentLength = kStreamPieces * kStreamPiece;
-      resp.producer = [fail](BodyWriter& w) -> Result<void> {
-        for (int i = 0; i < kStreamPieces; ++i) {
-          if (fail && i == kStreamPieces / 2) return Error::integrityFailure("piece altered");
-          ERDS_RETURN_IF_ERROR(w.write(std::string(kStreamPiece, static_cast<char>('a' + i % 26))));
-        }
-        return ok();
-      };
-      return resp;
-    }));
-    RouteSpec sink;
-    sink.method = "POST";
-    sink.path = "/sink";
-    sink.operationId = "sink";
-    sink.requestMediaType = "application/octet-stream";
-    sink.requestMediaTypes = {{"text/plain", ""}};
-    sink.streamRequestBody = true;
-    sink.maxBodyBytes = 1 << 20;
-    ASSERT_TRUE(router->add(sink, [](const Request& r) -> Result<Response> {
-      if (r.bodyReader == nullptr) return Response::text(200, "0");
-      auto all = r.bodyReader->readAll();
-      if (!all) return std::move(all).error();
-      return Response::text(200, r.mediaType + " " + std::to_string(all->size()));
-    }));
     ServerOptions o;
     o.port = 0;
     o.certificateFile = pki->tlsCert;
@@ -390,38 +326,6 @@ TEST(ServerCreate, BadKeyAndCertificateNameTheKey) {
     TempDir other;
     auto pki2 = testing::writeTestPki(other.path);
     ASSERT_TRUE(pki2);
-    RouteSpec stream;
-    stream.method = "GET";
-    stream.path = "/stream";
-    stream.operationId = "stream";
-    ASSERT_TRUE(router->add(stream, [](const Request& r) -> Result<Response> {
-      Response resp;
-      resp.contentType = "application/octet-stream";
-      const bool fail = r.queryParam("fail").has_value();
-      if (r.queryParam("length")) resp.contentLength = kStreamPieces * kStreamPiece;
-      resp.producer = [fail](BodyWriter& w) -> Result<void> {
-        for (int i = 0; i < kStreamPieces; ++i) {
-          if (fail && i == kStreamPieces / 2) return Error::integrityFailure("piece altered");
-          ERDS_RETURN_IF_ERROR(w.write(std::string(kStreamPiece, static_cast<char>('a' + i % 26))));
-        }
-        return ok();
-      };
-      return resp;
-    }));
-    RouteSpec sink;
-    sink.method = "POST";
-    sink.path = "/sink";
-    sink.operationId = "sink";
-    sink.requestMediaType = "application/octet-stream";
-    sink.requestMediaTypes = {{"text/plain", ""}};
-    sink.streamRequestBody = true;
-    sink.maxBodyBytes = 1 << 20;
-    ASSERT_TRUE(router->add(sink, [](const Request& r) -> Result<Response> {
-      if (r.bodyReader == nullptr) return Response::text(200, "0");
-      auto all = r.bodyReader->readAll();
-      if (!all) return std::move(all).error();
-      return Response::text(200, r.mediaType + " " + std::to_string(all->size()));
-    }));
     ServerOptions o;
     o.port = 0;
     o.certificateFile = pki->tlsCert;

@@ -27,6 +27,7 @@ footer{border-top:1px solid #ccc;padding:1rem;font-size:.9rem;color:#444;max-wid
 form.stack{display:grid;gap:.75rem;max-width:40rem}
 form.inline{display:inline}
 label{font-weight:600;display:block}
+label.inline{display:inline;font-weight:400}
 .hint{font-weight:400;color:#4a4a4a;font-size:.9rem;display:block}
 input[type=text],input[type=email],input[type=password],input[type=date],input[type=number],select,textarea{width:100%;font:inherit;padding:.5rem;border:1px solid #595959;border-radius:4px;background:#fff;color:#1a1a1a}
 textarea{min-height:8rem}

@@ -144,9 +144,10 @@ Result<std::string> FileKeySigner::signDigest(std::string_view keyLabel, std::st
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
     return opensslError(ErrorCode::Internal, "EVP_PKEY_CTX_set_rsa_padding");
   const auto* tbs = reinterpret_cast<const unsigned char*>(digest.data());
-  size_t len = 0;
-  if (EVP_PKEY_sign(ctx.get(), nullptr, &len, tbs, digest.size()) != 1)
-    return opensslError(ErrorCode::Internal, "EVP_PKEY_sign");
+  // EVP_PKEY_get_size is the maximum signature size: no separate size query is needed.
+  const int maxLen = EVP_PKEY_get_size(it->second->pkey.get());
+  if (maxLen <= 0) return opensslError(ErrorCode::Internal, "EVP_PKEY_get_size");
+  size_t len = static_cast<size_t>(maxLen);
   std::string sig(len, '\0');
   if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, tbs,
                     digest.size()) != 1)

@@ -168,34 +168,57 @@ Result<std::unique_ptr<Rfc3161Tsu>> Rfc3161Tsu::create(std::shared_ptr<Signer> s
   return std::unique_ptr<Rfc3161Tsu>(new Rfc3161Tsu(std::move(st)));
 }
 
-Result<std::string> Rfc3161Tsu::respond(std::string_view derRequest) {
-  if (derRequest.size() > state_->options.maxRequestBytes)
-    return Error::invalidInput("time-stamp request too large");
+namespace {
+
+// The response to `derRequest` from a pooled TS_RESP_CTX (a context is not thread-safe, so each
+// call takes one out of the pool or builds one). Null only on a library failure.
+Result<TsRespPtr> createResponse(Rfc3161Tsu::State& st, std::string_view derRequest) {
   TsRespCtxPtr ctx;
   {
-    std::lock_guard<std::mutex> lock(state_->poolMutex);
-    if (!state_->pool.empty()) {
-      ctx = std::move(state_->pool.back());
-      state_->pool.pop_back();
+    std::lock_guard<std::mutex> lock(st.poolMutex);
+    if (!st.pool.empty()) {
+      ctx = std::move(st.pool.back());
+      st.pool.pop_back();
     }
   }
   if (!ctx) {
-    auto made = newContext(*state_, tsuTime);
+    auto made = newContext(st, tsuTime);
     if (!made) return std::move(made).error();
     ctx = std::move(*made);
   }
   clearErrors();
   BioPtr in(BIO_new_mem_buf(derRequest.data(), static_cast<int>(derRequest.size())));
   TsRespPtr resp(in ? TS_RESP_create_response(ctx.get(), in.get()) : nullptr);
-  std::string der;
-  if (resp) der = toDer(resp.get(), i2d_TS_RESP);
   std::optional<Error> failure;
-  if (!resp || der.empty()) failure = opensslError(ErrorCode::Internal, "TS_RESP_create_response");
+  if (!resp) failure = opensslError(ErrorCode::Internal, "TS_RESP_create_response");
   {
-    std::lock_guard<std::mutex> lock(state_->poolMutex);
-    if (state_->pool.size() < kMaxPooledContexts) state_->pool.push_back(std::move(ctx));
+    std::lock_guard<std::mutex> lock(st.poolMutex);
+    if (st.pool.size() < kMaxPooledContexts) st.pool.push_back(std::move(ctx));
   }
   if (failure) return std::move(*failure);
+  return resp;
+}
+
+// DER of `obj` in one encoding pass (toDer() encodes twice: once for the size).
+template <typename T, typename F>
+std::string encodeOnce(T* obj, F i2d) {
+  unsigned char* buf = nullptr;
+  const int n = i2d(obj, &buf);
+  if (n <= 0 || buf == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> Rfc3161Tsu::respond(std::string_view derRequest) {
+  if (derRequest.size() > state_->options.maxRequestBytes)
+    return Error::invalidInput("time-stamp request too large");
+  auto resp = createResponse(*state_, derRequest);
+  if (!resp) return std::move(resp).error();
+  std::string der = encodeOnce(resp->get(), i2d_TS_RESP);
+  if (der.empty()) return opensslError(ErrorCode::Internal, "i2d_TS_RESP");
   return der;
 }
 
@@ -206,12 +229,12 @@ Result<TimestampToken> Rfc3161Tsu::timestamp(std::string_view sha256Digest) {
   auto req = buildTimestampRequest(sha256Digest,
                                    std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
   if (!req) return std::move(req).error();
-  auto der = respond(*req);
-  if (!der) return std::move(der).error();
-  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  TsRespPtr resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(der->size())));
-  if (!resp) return opensslError(ErrorCode::Internal, "re-reading own TS response");
-  TS_STATUS_INFO* status = TS_RESP_get_status_info(resp.get());
+  // The response object is read directly: encoding it and parsing it back cost most of a token
+  // (d2i of the embedded certificate decodes its public key through the provider machinery).
+  auto made = createResponse(*state_, *req);
+  if (!made) return std::move(made).error();
+  TS_RESP* resp = made->get();
+  TS_STATUS_INFO* status = TS_RESP_get_status_info(resp);
   const long s = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(status));
   if (s != TS_STATUS_GRANTED && s != TS_STATUS_GRANTED_WITH_MODS) {
     std::string text = "time-stamping unit refused";
@@ -222,11 +245,15 @@ Result<TimestampToken> Rfc3161Tsu::timestamp(std::string_view sha256Digest) {
       text += ": system failure (signer unavailable?)";
     return Error::unavailable(text);
   }
-  TS_TST_INFO* tst = TS_RESP_get_tst_info(resp.get());
+  TS_TST_INFO* tst = TS_RESP_get_tst_info(resp);
+  PKCS7* tokenP7 = TS_RESP_get_token(resp);
+  if (tst == nullptr || tokenP7 == nullptr)
+    return Error::internal("time-stamping unit: granted response without a token");
   auto genTime = fromGeneralizedTime(TS_TST_INFO_get_time(tst));
   if (!genTime) return std::move(genTime).error();
   TimestampToken token;
-  token.der = toDer(TS_RESP_get_token(resp.get()), i2d_PKCS7);
+  token.der = encodeOnce(tokenP7, i2d_PKCS7);
+  if (token.der.empty()) return opensslError(ErrorCode::Internal, "i2d_PKCS7 (token)");
   token.genTime = *genTime;
   token.serialHex = integerHex(TS_TST_INFO_get_serial(tst));
   return token;

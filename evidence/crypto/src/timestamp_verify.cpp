@@ -130,16 +130,41 @@ Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPem(std:
   auto certs = parsePemCertificates(pem, "time-stamp trust anchors");
   if (!certs) return std::move(certs).error();
   std::shared_ptr<TimestampVerifier> v(new TimestampVerifier());
-  v->store_.reset(X509_STORE_new());
-  if (!v->store_) return opensslError(ErrorCode::Internal, "X509_STORE_new");
-  X509_STORE_set_purpose(v->store_.get(), X509_PURPOSE_TIMESTAMP_SIGN);
-  for (auto& c : *certs) {
-    if (X509_STORE_add_cert(v->store_.get(), c.get()) != 1) {
-      clearErrors();  // duplicate anchors are harmless
-    }
+  for (auto& c : *certs)
     v->anchors_.emplace_back(c.release());
-  }
+  // Build one store now so that a library failure shows at startup.
+  StorePtr first = v->acquireStore();
+  if (!first) return opensslError(ErrorCode::Internal, "X509_STORE_new");
+  v->releaseStore(std::move(first));
   return std::shared_ptr<const TimestampVerifier>(std::move(v));
+}
+
+namespace {
+constexpr std::size_t kMaxPooledStores = 16;
+}  // namespace
+
+TimestampVerifier::StorePtr TimestampVerifier::acquireStore() const {
+  {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    if (!pool_.empty()) {
+      StorePtr s = std::move(pool_.back());
+      pool_.pop_back();
+      return s;
+    }
+  }
+  StorePtr store(X509_STORE_new());
+  if (!store) return store;
+  X509_STORE_set_purpose(store.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  for (const auto& a : anchors_)
+    X509_STORE_add_cert(store.get(), a.get());  // a duplicate anchor fails harmlessly
+  clearErrors();
+  return store;
+}
+
+void TimestampVerifier::releaseStore(StorePtr store) const {
+  // Only a store nobody else references goes back: TS_VERIFY_CTX released its reference already.
+  std::lock_guard<std::mutex> lock(poolMutex_);
+  if (pool_.size() < kMaxPooledStores) pool_.push_back(std::move(store));
 }
 
 Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPemFiles(
@@ -167,6 +192,19 @@ Result<TimestampInfo> TimestampVerifier::inspect(std::string_view tokenDer) {
 
 Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::string_view digest,
                                                 const TimestampVerifyOptions& options) const {
+  return verifyImpl(tokenDer, digest, nullptr, options);
+}
+
+Result<TimestampInfo> TimestampVerifier::verifyData(std::string_view tokenDer,
+                                                    std::string_view data,
+                                                    const TimestampVerifyOptions& options) const {
+  return verifyImpl(tokenDer, {}, &data, options);
+}
+
+Result<TimestampInfo> TimestampVerifier::verifyImpl(std::string_view tokenDer,
+                                                    std::string_view digestIn,
+                                                    const std::string_view* data,
+                                                    const TimestampVerifyOptions& options) const {
   clearErrors();
   auto p7 = parseToken(tokenDer);
   if (!p7) return std::move(p7).error();
@@ -181,6 +219,28 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
   TsTstInfoPtr tst;
   auto info = describe(p7->get(), extra.get(), &tst);
   if (!info) return info;
+
+  std::string computed;
+  std::string_view digest = digestIn;
+  if (data != nullptr) {
+    // Explicitly fetched once: EVP_sha256() and friends are looked up by name on every use.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    static EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+    static EVP_MD* const sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+    const EVP_MD* md = nullptr;
+    if (info->hashAlgorithmOid == objectText(OBJ_nid2obj(NID_sha256))) md = sha256;
+    if (info->hashAlgorithmOid == objectText(OBJ_nid2obj(NID_sha384))) md = sha384;
+    if (info->hashAlgorithmOid == objectText(OBJ_nid2obj(NID_sha512))) md = sha512;
+    if (md == nullptr)
+      return Error::integrityFailure("time-stamp token: imprint algorithm " +
+                                     info->hashAlgorithmOid + " is not supported");
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(data->data(), data->size(), out, &len, md, nullptr) != 1)
+      return opensslError(ErrorCode::Internal, "EVP_Digest");
+    computed.assign(reinterpret_cast<const char*>(out), len);
+    digest = computed;
+  }
 
   TsVerifyCtxPtr ctx(TS_VERIFY_CTX_new());
   if (!ctx) return opensslError(ErrorCode::Internal, "TS_VERIFY_CTX_new");
@@ -203,29 +263,27 @@ Result<TimestampInfo> TimestampVerifier::verify(std::string_view tokenDer, std::
 
   std::optional<TimePoint> asOf =
       options.asOfGenTime ? std::optional<TimePoint>(info->genTime) : options.asOf;
-  X509_STORE* store = nullptr;
-  if (asOf) {
-    // The verification time lives in the store's parameters: a per-call store keeps the shared
-    // one immutable (and this call thread-safe). Adding a few anchors costs microseconds.
-    store = X509_STORE_new();
-    if (store == nullptr) return opensslError(ErrorCode::Internal, "X509_STORE_new");
-    X509_STORE_set_purpose(store, X509_PURPOSE_TIMESTAMP_SIGN);
-    for (const auto& a : anchors_)
-      X509_STORE_add_cert(store, a.get());
+  // The verification time lives in the store's parameters (TS_RESP_verify_token builds its
+  // X509_STORE_CTX from them): a pooled store per call, with the time set or cleared here, keeps
+  // calls thread-safe without rebuilding a store (and re-adding the anchors) each time.
+  StorePtr store = acquireStore();
+  if (!store) return opensslError(ErrorCode::Internal, "X509_STORE_new");
+  X509_VERIFY_PARAM* param = X509_STORE_get0_param(store.get());
+  if (asOf)
     X509_VERIFY_PARAM_set_time(
-        X509_STORE_get0_param(store),
-        std::chrono::duration_cast<std::chrono::seconds>(asOf->time_since_epoch()).count());
-    clearErrors();
-  } else {
-    X509_STORE_up_ref(store_.get());
-    store = store_.get();
-  }
-  TS_VERIFY_CTX_set_store(ctx.get(), store);  // the context now owns one reference
+        param, std::chrono::duration_cast<std::chrono::seconds>(asOf->time_since_epoch()).count());
+  else
+    X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_USE_CHECK_TIME);
+  X509_STORE_up_ref(store.get());
+  TS_VERIFY_CTX_set_store(ctx.get(), store.get());  // the context owns that reference
   if (sk_X509_num(extra.get()) > 0) {
     STACK_OF(X509)* copy = X509_chain_up_ref(extra.get());
     TS_VERIFY_CTX_set_certs(ctx.get(), copy);  // owned by the context
   }
-  if (TS_RESP_verify_token(ctx.get(), p7->get()) != 1)
+  const int verified = TS_RESP_verify_token(ctx.get(), p7->get());
+  ctx.reset();  // drops the context's store reference before the store goes back to the pool
+  releaseStore(std::move(store));
+  if (verified != 1)
     return opensslError(ErrorCode::IntegrityFailure, "time-stamp token verification failed");
 
   if (options.expectedNonce && (!info->nonce || *info->nonce != *options.expectedNonce))

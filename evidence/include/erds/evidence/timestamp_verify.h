@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,12 @@ class TimestampVerifier {
   Result<TimestampInfo> verify(std::string_view tokenDer, std::string_view digest,
                                const TimestampVerifyOptions& options = {}) const;
 
+  // As verify(), but the imprint is computed here over `data` with the token's own imprint
+  // algorithm (SHA-256, SHA-384 or SHA-512; any other is an IntegrityFailure naming it). Parses
+  // the token once, where inspect() + verify() would parse it twice. Thread-safe.
+  Result<TimestampInfo> verifyData(std::string_view tokenDer, std::string_view data,
+                                   const TimestampVerifyOptions& options = {}) const;
+
   // Parses a token without verifying anything (for reports on tokens that failed verification).
   static Result<TimestampInfo> inspect(std::string_view tokenDer);
 
@@ -83,8 +90,18 @@ class TimestampVerifier {
   struct CertDeleter {
     void operator()(x509_st* c) const;
   };
-  std::unique_ptr<x509_store_st, StoreDeleter> store_;  // shared, for verification at "now"
+  using StorePtr = std::unique_ptr<x509_store_st, StoreDeleter>;
+  // A store holding the anchors, taken from the pool (or built) for one call; its verification
+  // time is set per call, so a store is never shared by two calls at once.
+  StorePtr acquireStore() const;
+  // verify()/verifyData() after parsing; `data` set: the imprint is computed from it.
+  Result<TimestampInfo> verifyImpl(std::string_view tokenDer, std::string_view digest,
+                                   const std::string_view* data,
+                                   const TimestampVerifyOptions& options) const;
+  void releaseStore(StorePtr store) const;
   std::vector<std::unique_ptr<x509_st, CertDeleter>> anchors_;
+  mutable std::mutex poolMutex_;
+  mutable std::vector<StorePtr> pool_;
 };
 
 // Whether a DER certificate carries the qcStatement esi4-qtstStatement-1. InvalidInput on bad DER.

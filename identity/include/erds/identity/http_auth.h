@@ -24,8 +24,9 @@ struct AuthenticatedParty {
   std::string sessionRef;                 // "session:<hex prefix of the token hash>", for audit records
 };
 
-// Thread-safe if the stores are. Every call reads the session row, so a revocation on any node is
-// refused on the next request.
+// Thread-safe if the stores are. Every call checks the session through the SessionManager's store
+// (in erdsd a CachingSessionStore: a revocation on another node is refused within 5 s, one made
+// in this process at once) and reads the party row (disabled accounts and role changes at once).
 class HttpAuthenticator {
  public:
   HttpAuthenticator(SessionManager& sessions, AccountStore& accounts) : sessions_(sessions), accounts_(accounts) {}

@@ -10,6 +10,8 @@
 //   GET    /api/v1/me                                 the caller, its session, identifiers, identifications
 //   GET    /api/v1/me/export                          personal data export (audited)
 //   POST   /api/v1/me/totp, /api/v1/me/totp/confirm   TOTP enrolment
+//   POST   /api/v1/me/certificate-challenge, /api/v1/me/certificate-identification
+//                                                      identification by a signed challenge
 //   GET|POST /api/v1/me/identifiers, POST /api/v1/me/identifiers/{id}/confirm   address binding
 //   GET|POST /api/v1/identity/verification-requests, GET .../{id}               the user's requests
 //   GET    /api/v1/officer/verification-requests, POST .../{id}/approve|reject  officer queue

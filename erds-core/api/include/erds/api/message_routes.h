@@ -32,7 +32,7 @@ struct MessageRoutesOptions {
   int maxRecipients = 100;
   int maxParts = 32;
   int64_t maxContentBytes = 64LL * 1024 * 1024;  // sum of parts; above: SubmissionRejection + 413
-  int64_t maxInlineBodyBytes = 16LL * 1024 * 1024;  // the JSON form (route body limit)
+  int64_t maxInlineBodyBytes = 16LL * 1024 * 1024;  // the JSON form's body (413 above, no evidence)
   std::size_t maxSubjectBytes = 998;
   std::size_t maxFilenameBytes = 255;
 };
@@ -47,12 +47,12 @@ struct MessageRoutesDeps {
   const identity::IdentityGate* gate = nullptr;
   const Clock* clock = nullptr;
   const AuditLog* audit = nullptr;
-  // Optional: told the recipients of a submission before it is stored (see SealingEvidenceIssuer).
+  // Unused since the store passes the recipients in EvidenceSubject; kept for source compatibility.
   SealingEvidenceIssuer* issuer = nullptr;
 };
 
-// Routes: POST /api/v1/messages (multipart/form-data), POST /api/v1/messages/inline
-// (application/json), GET /api/v1/messages, GET /api/v1/messages/{id}, POST .../{id}/accept,
+// Routes: POST /api/v1/messages (multipart/form-data, streamed into the vault, metadata part
+// first; or application/json with inline content), GET /api/v1/messages, GET /api/v1/messages/{id}, POST .../{id}/accept,
 // POST .../{id}/reject, GET .../{id}/content, GET .../{id}/content/{part},
 // GET .../{id}/evidence-bundle, GET /api/v1/evidence/{id}. Handlers are thread-safe.
 class MessageRoutes final : public http::RouteProvider {

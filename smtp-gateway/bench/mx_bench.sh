@@ -1,0 +1,27 @@
+#!/bin/sh
+# Inbound MX benchmark with Postfix's smtp-source (20 sessions, 5 KiB messages) against erds-smtpd's
+# MX listener, and against Postfix's smtp-sink (stores nothing) as the ceiling. Postfix is fetched
+# at run time with `apt-get download` and unpacked under a temp dir; it is never committed.
+#   usage: smtp-gateway/bench/mx_bench.sh MX_PORT [MESSAGES] [RCPT]
+# MX_PORT: a running erds-smtpd's smtp.mx_port; RCPT: a bound address of our domains.
+set -eu
+MX_PORT=${1:?usage: mx_bench.sh MX_PORT [MESSAGES] [RCPT]}
+N=${2:-2000}
+RCPT=${3:-recipient@example.test}
+WORK=$(mktemp -d /tmp/erds-mxbench.XXXXXX)
+trap 'kill $SINK_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SINK_PID=
+(cd "$WORK" && apt-get download postfix >/dev/null && dpkg -x postfix_*.deb root)
+SRC="$WORK/root/usr/sbin/smtp-source"
+SINK="$WORK/root/usr/sbin/smtp-sink"
+SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SINK" -c 127.0.0.1:"$SINK_PORT" 256 & SINK_PID=$!
+sleep 0.5
+run() {
+  start=$(date +%s.%N)
+  "$SRC" -s 20 -l 5120 -m "$N" -f outside@elsewhere.test -t "$RCPT" 127.0.0.1:"$1"
+  end=$(date +%s.%N)
+  echo "$2: $N messages in $(echo "$end - $start" | bc) s = $(echo "$N / ($end - $start)" | bc) msg/s"
+}
+run "$SINK_PORT" "smtp-sink (ceiling)"
+run "$MX_PORT" "erds-smtpd MX"

@@ -1,0 +1,246 @@
+// Browser end-to-end test of the erds portal (SCENARIOS.md 1 and 5), driven by run.sh.
+// Sender sends with an attachment (hostile subject and file name), the recipient is blocked by
+// the identity gate, an officer verifies the recipient, the recipient accepts and downloads, the
+// sender sees ContentHandover and downloads its evidence, which `erdsctl evidence verify` accepts.
+// axe-core runs on every page (WCAG 2.1 AA, zero violations). Any failure exits non-zero.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const BASE = process.env.ERDS_URL;
+const ART = process.env.ERDS_ARTIFACTS;
+const ERDSCTL = process.env.ERDSCTL;
+const TRUST = process.env.ERDS_TRUST;
+assert.ok(BASE && ART && ERDSCTL && TRUST && process.env.ERDS_OFFICER_TOTP, 'run through tests/browser/run.sh');
+
+const HOSTILE_SUBJECT = '<script>alert(1)</script> Formal notice "><img src=x onerror=alert(2)>';
+const HOSTILE_FILE = '"><img src=x onerror=alert(3)>.pdf';
+const ATTACHMENT = Buffer.from('%PDF-1.4\n% erds browser test attachment\n' + 'x'.repeat(200000) + '\n%%EOF\n');
+
+let checks = 0;
+const pagesChecked = new Set();
+function ok(cond, what) { assert.ok(cond, what); checks++; }
+
+function totp(base32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const res = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const v = res.violations.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  assert.deepEqual(v, [], `axe violations on ${name}`);
+  pagesChecked.add(name);
+  checks++;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ART, `${name}.png`), fullPage: true });
+}
+
+// Checks a page: no script from content ran, axe passes, screenshot saved; also at 360 px wide.
+async function visit(page, name) {
+  await axe(page, name);
+  await shot(page, name);
+  const wide = page.viewportSize();
+  await page.setViewportSize({ width: 360, height: 740 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  ok(overflow <= 1, `${name}: no horizontal scrolling at 360 px (overflow ${overflow}px)`);
+  await shot(page, `${name}-360`);
+  await page.setViewportSize(wide);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'],
+});
+const dialogs = [];
+const cspViolations = [];
+async function newUser() {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+  const page = await ctx.newPage();
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  return { ctx, page };
+}
+async function signIn(page, user, password, code) {
+  await page.goto(BASE + '/');
+  await page.fill('#identifier', user);
+  await page.fill('#password', password);
+  if (code) await page.fill('#totp', code);
+  await Promise.all([page.waitForURL(/\/inbox$/), page.click('main button[type=submit]')]);
+}
+
+try {
+  // ---- anonymous pages and security headers ----
+  const anon = await newUser();
+  const resp = await anon.page.goto(BASE + '/');
+  const h = resp.headers();
+  ok(/default-src 'self'/.test(h['content-security-policy']) && /frame-ancestors 'none'/.test(h['content-security-policy']) &&
+     !/unsafe-inline/.test(h['content-security-policy']), 'strict CSP on /');
+  ok(/max-age=\d+/.test(h['strict-transport-security'] || ''), 'HSTS on /');
+  const cookies = await anon.ctx.cookies();
+  const csrf = cookies.find((c) => c.name === '__Host-erds_csrf');
+  ok(csrf && csrf.secure && csrf.httpOnly && csrf.sameSite === 'Strict', 'CSRF cookie is Secure, HttpOnly, SameSite=Strict');
+  await visit(anon.page, 'signin');
+  await anon.page.goto(BASE + '/register');
+  await visit(anon.page, 'register');
+  await anon.page.goto(BASE + '/verify');
+  await visit(anon.page, 'verify');
+  // A forged POST (no CSRF token) is refused and signs nobody in.
+  const forged = await anon.ctx.request.post(BASE + '/signin', {
+    form: { identifier: 'sender@example.test', password: 'sender-demo-password' }, maxRedirects: 0 });
+  ok(forged.status() === 403, `POST without CSRF token refused (got ${forged.status()})`);
+  ok(!(await anon.ctx.cookies()).some((c) => c.name === 'erds_session'), 'no session from a forged POST');
+  // Wrong password: same page, an error, no session.
+  await anon.page.goto(BASE + '/');
+  await anon.page.fill('#identifier', 'sender@example.test');
+  await anon.page.fill('#password', 'wrong-password-123');
+  await anon.page.click('main button[type=submit]');
+  await anon.page.waitForSelector('.flash.error');
+  await visit(anon.page, 'signin-failed');
+
+  // ---- sender composes and sends (scenario 1) ----
+  const sender = await newUser();
+  await signIn(sender.page, 'sender@example.test', 'sender-demo-password');
+  await visit(sender.page, 'sender-inbox');
+  await sender.page.goto(BASE + '/compose');
+  await visit(sender.page, 'compose');
+  await sender.page.fill('#recipients', 'recipient@example.test');
+  await sender.page.fill('#subject', HOSTILE_SUBJECT);
+  await sender.page.fill('#body', 'Dear Bruno, please find the formal notice attached.');
+  await sender.page.setInputFiles('#attachments', { name: HOSTILE_FILE, mimeType: 'application/pdf', buffer: ATTACHMENT });
+  await sender.page.check('#mode-consent');
+  await sender.page.selectOption('#level', 'substantial');
+  await sender.page.fill('#expiry', '15');
+  await Promise.all([sender.page.waitForURL(/\/messages\/[^/?]+\?done=sent$/, { timeout: 60000 }), sender.page.click('main button[type=submit]')]);
+  const messageUrl = sender.page.url().replace(/\?.*$/, '');
+  ok(await sender.page.locator('ol.timeline').getByText('SubmissionAcceptance').count() === 1, 'SubmissionAcceptance shown at once');
+  ok((await sender.page.locator('h1').textContent()) === HOSTILE_SUBJECT, 'hostile subject shown as text');
+  ok(await sender.page.locator('img[src=x]').count() === 0, 'no injected element');
+  await visit(sender.page, 'message-sent');
+  await sender.page.goto(BASE + '/sent');
+  ok(await sender.page.getByText('recipient@example.test').count() >= 1, 'sent list shows the recipient');
+  await visit(sender.page, 'sent');
+
+  // ---- recipient: inbox, accept, gate blocks the download ----
+  const recipient = await newUser();
+  await signIn(recipient.page, 'recipient@example.test', 'recipient-demo-password');
+  ok(await recipient.page.getByText('shown after you accept').count() >= 1, 'sender hidden before acceptance');
+  await visit(recipient.page, 'inbox');
+  await recipient.page.goto(messageUrl);
+  for (let i = 0; i < 60 && (await recipient.page.getByRole('button', { name: 'Accept the message' }).count()) === 0; i++) {
+    await recipient.page.waitForTimeout(500);
+    await recipient.page.reload();
+  }
+  await visit(recipient.page, 'message-awaiting-acceptance');
+  await Promise.all([recipient.page.waitForURL(/done=accepted/), recipient.page.getByRole('button', { name: 'Accept the message' }).click()]);
+  for (let i = 0; i < 60 && (await recipient.page.getByRole('link', { name: 'Download the content' }).count()) === 0; i++) {
+    await recipient.page.waitForTimeout(500);
+    await recipient.page.reload();
+  }
+  await visit(recipient.page, 'message-accepted');
+  const blocked = await recipient.page.goto(messageUrl + '/content');
+  ok(blocked.status() === 403, `gate blocks the unidentified recipient (got ${blocked.status()})`);
+  ok(await recipient.page.getByRole('link', { name: 'Request identity verification' }).count() === 1, 'gate page says how to get verified');
+  await visit(recipient.page, 'gate-blocked');
+  await recipient.page.goto(BASE + '/identity');
+  await recipient.page.selectOption('#requested_level', 'substantial');
+  await Promise.all([recipient.page.waitForURL(/done=requested/), recipient.page.getByRole('button', { name: 'Request identity verification' }).click()]);
+  await visit(recipient.page, 'identity');
+  await recipient.page.goto(BASE + '/account');
+  await visit(recipient.page, 'account');
+
+  // ---- officer verifies the recipient (scenario 5) ----
+  const officer = await newUser();
+  await signIn(officer.page, 'officer@example.test', 'officer-demo-password', totp(process.env.ERDS_OFFICER_TOTP));
+  await officer.page.goto(BASE + '/officer');
+  ok(await officer.page.locator('section.notice').count() >= 1, 'officer queue lists the request');
+  await visit(officer.page, 'officer-queue');
+  const section = officer.page.locator('section.notice').last();
+  await section.locator('select[name=method]').selectOption('physical_presence');
+  await section.locator('select[name=level]').selectOption('substantial');
+  await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: 'Approve' }).click()]);
+  await visit(officer.page, 'officer-approved');
+
+  // ---- recipient downloads ----
+  await recipient.page.goto(messageUrl);
+  const [download] = await Promise.all([recipient.page.waitForEvent('download'),
+    recipient.page.getByRole('link', { name: 'Download the content' }).click()]);
+  const got = readFileSync(await download.path());
+  ok(got.includes(ATTACHMENT), 'downloaded content contains the attachment');
+  await recipient.page.goto(messageUrl);
+  ok(await recipient.page.locator('ol.timeline').getByText('ContentHandover').count() === 1, 'recipient sees ContentHandover');
+
+  // ---- sender sees the evidence and downloads it ----
+  await sender.page.goto(messageUrl);
+  for (const ev of ['SubmissionAcceptance', 'NotificationForAcceptance', 'ConsignmentAcceptance', 'ContentConsignment', 'ContentHandover'])
+    ok(await sender.page.locator('ol.timeline .event', { hasText: ev }).count() >= 1, `sender timeline has ${ev}`);
+  await visit(sender.page, 'message-handed-over');
+  const [evDl] = await Promise.all([sender.page.waitForEvent('download'),
+    sender.page.getByRole('link', { name: 'Download ContentHandover evidence (XML)' }).click()]);
+  const evidenceFile = path.join(ART, 'ContentHandover.xml');
+  await evDl.saveAs(evidenceFile);
+  const out = execFileSync(ERDSCTL, ['evidence', 'verify', evidenceFile, '--trust', TRUST], { encoding: 'utf8' });
+  ok(/valid/i.test(out), 'erdsctl evidence verify accepts the ContentHandover evidence');
+  const [bundle] = await Promise.all([sender.page.waitForEvent('download'),
+    sender.page.getByRole('link', { name: /evidence bundle/ }).click()]);
+  const zipFile = path.join(ART, 'evidence-bundle.zip');
+  await bundle.saveAs(zipFile);
+  ok(readFileSync(zipFile).subarray(0, 2).toString() === 'PK', 'bundle is a ZIP');
+  await sender.page.goto(messageUrl + '/receipt');
+  ok(await sender.page.getByText('ContentHandover').count() >= 1, 'receipt lists ContentHandover');
+  await visit(sender.page, 'receipt');
+  await sender.page.emulateMedia({ media: 'print' });
+  await shot(sender.page, 'receipt-print');
+  await sender.page.emulateMedia({ media: 'screen' });
+
+  // ---- public verify page with the downloaded evidence ----
+  await anon.page.goto(BASE + '/verify');
+  await anon.page.setInputFiles('#evidence', evidenceFile);
+  await Promise.all([anon.page.waitForLoadState('load'), anon.page.getByRole('button', { name: 'Verify' }).click()]);
+  await anon.page.waitForSelector('.flash');
+  ok(/valid/.test(await anon.page.locator('.flash').textContent()) &&
+     !(await anon.page.locator('.flash').getAttribute('class')).includes('error'), 'verify page reports valid');
+  await visit(anon.page, 'verify-report');
+  const tampered = readFileSync(evidenceFile, 'utf8').replace('ContentHandover', 'ContentHandoverX');
+  await anon.page.setInputFiles('#evidence', { name: 'tampered.xml', mimeType: 'application/xml', buffer: Buffer.from(tampered) });
+  await Promise.all([anon.page.waitForLoadState('load'), anon.page.getByRole('button', { name: 'Verify' }).click()]);
+  ok((await anon.page.locator('.flash').getAttribute('class')).includes('error'), 'verify page rejects a tampered evidence');
+
+  // ---- sign out ----
+  await Promise.all([sender.page.waitForURL(/done=signedout/), sender.page.getByRole('button', { name: 'Sign out' }).click()]);
+  await sender.page.goto(BASE + '/inbox');
+  ok(sender.page.url() === BASE + '/', 'signed out: inbox redirects to sign-in');
+
+  ok(dialogs.length === 0, `no script from content ran (dialogs: ${dialogs.join(', ')})`);
+  ok(cspViolations.length === 0, `no CSP violations (${cspViolations.join('; ')})`);
+  console.log(`browser tests: ${checks} checks passed; axe clean on ${pagesChecked.size} pages: ${[...pagesChecked].join(', ')}`);
+  await browser.close();
+  process.exit(0);
+} catch (e) {
+  console.error('browser tests: FAILED:', e && e.stack ? e.stack : e);
+  try {
+    for (const ctx of browser.contexts()) for (const p of ctx.pages()) await p.screenshot({ path: path.join(ART, `failure-${Date.now()}.png`), fullPage: true });
+  } catch { /* ignore */ }
+  await browser.close();
+  process.exit(1);
+}

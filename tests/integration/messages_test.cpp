@@ -1,0 +1,423 @@
+// Integration: the message API end to end through the real erdsd (development mode, demo
+// accounts, in-process signer, built-in TSU) over verified TLS with a private durable PostgreSQL:
+// JSON and multipart submissions, sealed evidence verified with xmlsec1, idempotency, 401/404/413,
+// consent -> download -> ContentHandover, and TWO erdsd processes on one database (both running
+// workers), one of them SIGKILLed mid-run and restarted: every evidence exactly once.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "erds/base/migrations.h"
+#include "erds/base/pg.h"
+#include "erds/migrations/migrations.h"
+
+#include "process.h"
+#include "test_database.h"
+
+namespace erds::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/erds-msgtest.XXXXXX";
+    const char* p = ::mkdtemp(tmpl);
+    path = p ? p : "";
+  }
+  ~TempDir() {
+    if (!path.empty()) std::filesystem::remove_all(path);
+  }
+  std::string path;
+};
+
+void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), mode);
+}
+
+Poco::JSON::Object::Ptr json(const std::string& s) {
+  Poco::JSON::Parser p;
+  return p.parse(s).extract<Poco::JSON::Object::Ptr>();
+}
+
+struct Reply {
+  int status = 0;
+  std::string contentType;
+  std::string body;
+  Poco::Net::HTTPResponse head;
+  bool transportError = false;
+};
+
+class Client {
+ public:
+  Client(const std::string& caFile, uint16_t port) : port_(port) {
+    ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile,
+                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
+  }
+  Reply call(const std::string& method, const std::string& target, const std::string& body = "",
+             const std::string& token = "", const std::string& contentType = "application/json",
+             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    Reply r;
+    try {
+      Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
+      session.setTimeout(Poco::Timespan(60, 0));
+      Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+      if (!token.empty()) req.set("Authorization", "Bearer " + token);
+      for (const auto& [k, v] : headers) req.set(k, v);
+      if (!body.empty() || method == "POST") {
+        req.setContentType(contentType);
+        req.setContentLength64(static_cast<int64_t>(body.size()));
+      }
+      session.sendRequest(req) << body;
+      std::istream& in = session.receiveResponse(r.head);
+      std::ostringstream out;
+      Poco::StreamCopier::copyStream(in, out);
+      r.status = r.head.getStatus();
+      r.contentType = r.head.getContentType();
+      r.body = out.str();
+    } catch (const Poco::Exception& e) {
+      r.transportError = true;
+      r.body = e.displayText();
+    }
+    return r;
+  }
+  // Sends only the head announcing `length` bytes and reads the answer (413 must come unread).
+  Reply announce(const std::string& target, int64_t length, const std::string& token) {
+    Reply r;
+    Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
+    session.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest req("POST", target, Poco::Net::HTTPMessage::HTTP_1_1);
+    req.set("Authorization", "Bearer " + token);
+    req.setContentType("multipart/form-data; boundary=x");
+    req.setContentLength64(length);
+    session.sendRequest(req).flush();
+    std::istream& in = session.receiveResponse(r.head);
+    std::ostringstream out;
+    Poco::StreamCopier::copyStream(in, out);
+    r.status = r.head.getStatus();
+    r.body = out.str();
+    return r;
+  }
+
+ private:
+  uint16_t port_;
+  Poco::Net::Context::Ptr ctx_;
+};
+
+std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
+  std::size_t at = conninfo.find(" password=");
+  if (at == std::string::npos) return {conninfo, ""};
+  std::string pw = conninfo.substr(at + 10);
+  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
+  return {conninfo.substr(0, at), pw};
+}
+
+std::optional<uint16_t> listeningPort(const std::string& line) {
+  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
+  static const std::regex re("\"port\":([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(line, m, re)) return std::nullopt;
+  return static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+std::string inlineBody(const std::string& recipient, const std::string& mode, const std::string& data = "hello",
+                       const std::string& subject = "Contract") {
+  std::string b64;
+  {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::size_t i = 0;
+    for (; i + 2 < data.size(); i += 3) {
+      uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
+      b64 += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+    }
+    if (data.size() - i == 1) {
+      uint32_t v = uint8_t(data[i]) << 16;
+      b64 += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+    } else if (data.size() - i == 2) {
+      uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8);
+      b64 += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+    }
+  }
+  return R"({"subject":")" + subject + R"(","recipients":[")" + recipient + R"("],"consignment_mode":")" + mode +
+         R"(","required_recipient_level":"low","content":{"filename":"hello.txt","media_type":"text/plain","data_base64":")" +
+         b64 + "\"}}";
+}
+
+const std::string kBoundary = "itest-b0undary";
+std::string multipartBody(const std::string& recipient, const std::string& mode, const std::string& data) {
+  return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n" +
+         R"({"recipients":[")" + recipient + R"("],"consignment_mode":")" + mode +
+         R"(","required_recipient_level":"low"})" + "\r\n--" + kBoundary +
+         "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.pdf\"\r\nContent-Type: application/pdf\r\n\r\n" +
+         data + "\r\n--" + kBoundary + "--\r\n";
+}
+
+class MessagesIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Poco::Net::initializeSSL();
+    dir_ = new TempDir();
+    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/true);
+    ASSERT_TRUE(pg) << pg.error().toString();
+    pg_ = pg->release();
+    auto roles = pg_->createDatabaseAndRoles("erds_msgtest");
+    ASSERT_TRUE(roles) << roles.error().toString();
+    auto owner = pg::Connection::connect(roles->ownerConninfo);
+    ASSERT_TRUE(owner) << owner.error().toString();
+    owner_ = owner->release();
+    auto applied = pg::applyMigrations(*owner_, allMigrations(), roles->appRole);
+    ASSERT_TRUE(applied) << applied.error().toString();
+    const std::string pki = dir_->path + "/pki";
+#ifdef ERDSCTL_PATH
+    auto made = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", pki});
+    ASSERT_EQ(made.exitCode, 0) << made.out;
+#else
+    GTEST_FAIL() << "erdsctl is needed to make the development PKI";
+#endif
+    auto [conninfo, password] = splitPassword(roles->appConninfo);
+    writeFile(dir_->path + "/db.password", password + "\n", 0600);
+    // One KEK for both daemons: content written by one is read by the other.
+    writeFile(dir_->path + "/kek", std::string(64, 'a'), 0600);
+    config_ = dir_->path + "/erds.ini";
+    writeFile(config_, "[service]\nmode = development\ndemo_accounts = true\ndomains = example.test\n"
+                       "[log]\nlevel = info\n"
+                       "[http]\naddress = 127.0.0.1\nport = 0\nmax_body_bytes = 8MiB\ntls_certificate = " +
+                           pki + "/tls.pem\ntls_key = " + pki + "/tls.key\n" +
+                           "[database]\nconninfo = " + conninfo + "\npassword_file = " + dir_->path +
+                           "/db.password\npool_size = 8\n"
+                           "[secrets]\nkek_file = " + dir_->path + "/kek\n"
+                           "[signer]\nmode = inprocess\nkey_dir = " + pki + "\n"
+                           "[tsa]\nrequire_synced_clock = false\n"
+                           "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 8192\n");
+    a_ = startErdsd(portA_);
+    ASSERT_NE(portA_, 0) << "erdsd did not start";
+  }
+
+  static ChildProcess* startErdsd(uint16_t& port) {
+    auto* p = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
+    port = 0;
+    auto line = p->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
+    if (!line) {
+      for (const auto& l : p->stderrLines()) std::cerr << l << "\n";
+      return p;
+    }
+    port = *listeningPort(*line);
+    return p;
+  }
+
+  static void TearDownTestSuite() {
+    for (ChildProcess** p : {&a_, &b_}) {
+      if (*p) {
+        (*p)->signal(SIGTERM);
+        (*p)->wait(20s);
+        delete *p;
+        *p = nullptr;
+      }
+    }
+    delete owner_;
+    owner_ = nullptr;
+    delete pg_;
+    pg_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override { ASSERT_NE(portA_, 0) << "suite set-up failed"; }
+
+  static Client client(uint16_t port) { return Client(dir_->path + "/pki/root-ca.pem", port); }
+  static std::string token(uint16_t port, const std::string& who) {
+    const std::string body = "{\"identifier\":\"mailto:" + who + "@example.test\",\"password\":\"" + who +
+                             "-demo-password\"}";
+    Reply r = client(port).call("POST", "/api/v1/sessions", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201 && r.status != 200) return "";
+    return json(r.body)->getValue<std::string>("token");
+  }
+  static int64_t sql(const std::string& q) {
+    auto r = owner_->exec(q);
+    EXPECT_TRUE(r) << q << ": " << (r ? "" : r.error().toString());
+    return r ? r->getInt(0, 0) : -1;
+  }
+  // Polls until `q` returns `want` (or the timeout).
+  static int64_t waitSql(const std::string& q, int64_t want, std::chrono::seconds timeout = 90s) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    int64_t got = -1;
+    while (std::chrono::steady_clock::now() < end) {
+      got = sql(q);
+      if (got == want) return got;
+      std::this_thread::sleep_for(200ms);
+    }
+    return got;
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline erds::testing::PrivatePostgres* pg_ = nullptr;
+  static inline pg::Connection* owner_ = nullptr;
+  static inline std::string config_;
+  static inline ChildProcess* a_ = nullptr;
+  static inline ChildProcess* b_ = nullptr;
+  static inline uint16_t portA_ = 0;
+  static inline uint16_t portB_ = 0;
+};
+
+TEST_F(MessagesIntegrationTest, JsonAndMultipartSubmissionsWithVerifiableEvidence) {
+  const std::string t = token(portA_, "sender");
+  ASSERT_FALSE(t.empty());
+  for (bool multipart : {false, true}) {
+    Reply r = multipart ? client(portA_).call("POST", "/api/v1/messages",
+                                              multipartBody("mailto:recipient@example.test", "basic", "%PDF-1.7 x"), t,
+                                              "multipart/form-data; boundary=" + kBoundary)
+                        : client(portA_).call("POST", "/api/v1/messages",
+                                              inlineBody("mailto:recipient@example.test", "basic"), t);
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = json(r.body)->getValue<std::string>("message_id");
+    const std::string ev = json(r.body)->getValue<std::string>("evidence_id");
+    Reply st = client(portA_).call("GET", "/api/v1/messages/" + id, "", t);
+    ASSERT_EQ(st.status, 200) << st.body;
+    EXPECT_NE(st.body.find("\"SubmissionAcceptance\""), std::string::npos) << st.body;
+    Reply x = client(portA_).call("GET", "/api/v1/evidence/" + ev, "", t);
+    ASSERT_EQ(x.status, 200);
+    EXPECT_EQ(x.contentType, "application/xml");
+    const std::string file = dir_->path + "/ev-" + ev + ".xml";
+    writeFile(file, x.body);
+    auto v = runToCompletion({"/usr/bin/xmlsec1", "--verify", "--trusted-pem", dir_->path + "/pki/root-ca.pem", file});
+    std::string err;
+    for (const auto& l : v.err) err += l + "\n";
+    EXPECT_EQ(v.exitCode, 0) << err;
+    EXPECT_NE(err.find("OK"), std::string::npos) << err;
+    EXPECT_NE(x.body.find("mailto:recipient@example.test"), std::string::npos);
+  }
+}
+
+TEST_F(MessagesIntegrationTest, IdempotencyUnauthenticatedForeignAndTooLarge) {
+  const std::string t = token(portA_, "sender");
+  const std::vector<std::pair<std::string, std::string>> key = {{"Idempotency-Key", "itest-key-1"}};
+  Reply a = client(portA_).call("POST", "/api/v1/messages", inlineBody("mailto:recipient@example.test", "basic"), t,
+                                "application/json", key);
+  ASSERT_EQ(a.status, 201) << a.body;
+  Reply b = client(portA_).call("POST", "/api/v1/messages", inlineBody("mailto:recipient@example.test", "basic"), t,
+                                "application/json", key);
+  EXPECT_EQ(b.status, 201);
+  EXPECT_EQ(json(b.body)->getValue<std::string>("message_id"), json(a.body)->getValue<std::string>("message_id"));
+  Reply c = client(portA_).call("POST", "/api/v1/messages", inlineBody("mailto:recipient@example.test", "consent"), t,
+                                "application/json", key);
+  EXPECT_EQ(c.status, 409) << c.body;
+  EXPECT_EQ(c.contentType, "application/problem+json");
+
+  const int64_t before = sql("SELECT count(*) FROM evidence");
+  Reply u = client(portA_).call("POST", "/api/v1/messages", inlineBody("mailto:recipient@example.test", "basic"));
+  EXPECT_EQ(u.status, 401);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence"), before);
+
+  // Another party: the recipient is not the sender and not a recipient of this message.
+  Reply own = client(portA_).call("POST", "/api/v1/messages", inlineBody("mailto:sender@example.test", "basic"), t);
+  ASSERT_EQ(own.status, 201) << own.body;
+  const std::string id = json(own.body)->getValue<std::string>("message_id");
+  const std::string other = token(portA_, "recipient");
+  ASSERT_FALSE(other.empty());
+  EXPECT_EQ(client(portA_).call("GET", "/api/v1/messages/" + id, "", other).status, 404);
+  EXPECT_EQ(client(portA_).call("GET", "/api/v1/messages/" + id + "/content", "", other).status, 404);
+  EXPECT_EQ(client(portA_).call("GET", "/api/v1/messages/00000000-0000-4000-8000-000000000000", "", t).status, 404);
+
+  // 413 before the body is read (only the head is sent).
+  Reply big = client(portA_).announce("/api/v1/messages", 9LL << 20, t);
+  EXPECT_EQ(big.status, 413) << big.body;
+}
+
+TEST_F(MessagesIntegrationTest, ConsentAcceptDownloadHandover) {
+  const std::string t = token(portA_, "sender");
+  std::string data(3 * 1024 * 1024 + 17, '\0');  // several chunks
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131 + 7) % 251);
+  Reply r = client(portA_).call("POST", "/api/v1/messages", multipartBody("mailto:sender@example.test", "consent", data),
+                                t, "multipart/form-data; boundary=" + kBoundary);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = json(r.body)->getValue<std::string>("message_id");
+  EXPECT_EQ(waitSql("SELECT count(*) FROM evidence WHERE message_id = '" + id +
+                        "' AND event = 'NotificationForAcceptance'",
+                    1),
+            1);
+  Reply acc = client(portA_).call("POST", "/api/v1/messages/" + id + "/accept", "", t);
+  ASSERT_EQ(acc.status, 200) << acc.body;
+  EXPECT_EQ(waitSql("SELECT count(*) FROM deliveries WHERE message_id = '" + id + "' AND state = 'consigned'", 1), 1);
+  Reply dl = client(portA_).call("GET", "/api/v1/messages/" + id + "/content", "", t);
+  ASSERT_EQ(dl.status, 200) << dl.body.substr(0, 500);
+  EXPECT_EQ(dl.body.size(), data.size());
+  EXPECT_TRUE(dl.body == data);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE message_id = '" + id + "' AND event = 'ContentHandover'"), 1);
+  Reply st = client(portA_).call("GET", "/api/v1/messages/" + id, "", t);
+  EXPECT_NE(st.body.find("ContentHandover"), std::string::npos);
+}
+
+TEST_F(MessagesIntegrationTest, TwoDaemonsOneDatabaseWithAKillExactlyOnce) {
+  b_ = startErdsd(portB_);
+  ASSERT_NE(portB_, 0) << "second erdsd did not start";
+  const std::string ta = token(portA_, "sender");
+  const std::string tb = token(portB_, "sender");
+  constexpr int kMessages = 24;
+  std::vector<std::string> ids;
+  std::atomic<bool> killed{false};
+  for (int i = 0; i < kMessages; ++i) {
+    const bool viaB = i % 2 == 1 && !killed;
+    Reply r = client(viaB ? portB_ : portA_)
+                  .call("POST", "/api/v1/messages",
+                        inlineBody("mailto:sender@example.test", "basic", "payload " + std::to_string(i), "two-" + std::to_string(i)),
+                        viaB ? tb : ta);
+    if (r.status == 201) ids.push_back(json(r.body)->getValue<std::string>("message_id"));
+    if (i == kMessages / 2) {
+      b_->signal(SIGKILL);  // mid-run: B may hold claimed jobs
+      b_->wait(20s);
+      delete b_;
+      b_ = nullptr;
+      killed = true;
+    }
+  }
+  ASSERT_GE(ids.size(), static_cast<std::size_t>(kMessages - 2));  // acknowledged ones are what counts
+  b_ = startErdsd(portB_);
+  ASSERT_NE(portB_, 0) << "restarted erdsd did not start";
+
+  std::string list;
+  for (const auto& id : ids) list += (list.empty() ? "'" : ",'") + id + "'";
+  const std::string in = " message_id IN (" + list + ")";
+  const int64_t n = static_cast<int64_t>(ids.size());
+  // No acknowledged message lost: every one is stored with its SubmissionAcceptance.
+  EXPECT_EQ(sql("SELECT count(*) FROM messages WHERE status = 'accepted' AND id IN (" + list + ")"), n);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance' AND" + in), n);
+  // Both daemons' workers finish the lifecycle (lease expiry recovers the killed one's jobs).
+  EXPECT_EQ(waitSql("SELECT count(*) FROM deliveries WHERE state = 'notified' AND" + in, n, 150s), n);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE event = 'ContentConsignment' AND" + in), n);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE event = 'ConsignmentNotification' AND" + in), n);
+  // Never twice: no duplicate evidence, and each transition applied once (one audit row each).
+  EXPECT_EQ(sql("SELECT count(*) FROM (SELECT 1 FROM evidence GROUP BY message_id, coalesce(recipient_index, -1), "
+                "event, sequence HAVING count(*) > 1) d"),
+            0);
+  EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE action = 'delivery.ContentConsignment' AND object IN (" +
+                [&] {
+                  std::string o;
+                  for (const auto& id : ids) o += (o.empty() ? "'" : ",'") + std::string("message:") + id + "'";
+                  return o;
+                }() + ")"),
+            n);
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE" + in), 3 * n);
+}
+
+}  // namespace
+}  // namespace erds::itest
