@@ -5,14 +5,16 @@
 
 namespace erds::identity {
 
-CachingSessionStore::CachingSessionStore(SessionStore& inner, const Clock& clock, std::chrono::milliseconds ttl,
-                                         std::size_t maxEntries)
+CachingSessionStore::CachingSessionStore(SessionStore& inner, const Clock& clock,
+                                         std::chrono::milliseconds ttl, std::size_t maxEntries)
     : inner_(inner),
       clock_(clock),
       ttl_(std::clamp(ttl, std::chrono::milliseconds(0), kMaxTtl)),
       maxEntries_(std::max<std::size_t>(1, maxEntries)) {}
 
-Result<void> CachingSessionStore::insert(const Session& s) { return inner_.insert(s); }
+Result<void> CachingSessionStore::insert(const Session& s) {
+  return inner_.insert(s);
+}
 
 Result<Session> CachingSessionStore::find(const std::string& tokenHash) {
   const auto now = clock_.steadyNow();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "erds/identity/testing/in_memory_session_store.h"
+
 #include "fake_clock.h"
 
 namespace erds::identity {
@@ -45,7 +46,8 @@ class SessionCacheTest : public ::testing::Test {
 TEST_F(SessionCacheTest, HitsWithinTtlAndRereadsAfter) {
   CachingSessionStore cache(inner_, clock_, 5s);
   ASSERT_TRUE(cache.insert(session("h1", "p1")).has_value());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(cache.find("h1").has_value());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(cache.find("h1").has_value());
   EXPECT_EQ(inner_.finds, 1);
   clock_.advance(5s);
   ASSERT_TRUE(cache.find("h1").has_value());

@@ -294,15 +294,17 @@ TEST_F(ServerTest, ErdsSmtpdWithDevelopmentSinkAndSwaks) {
   evidence::testing::writeFile(dir_ + "/users", "# dev users\nalice s3cret party-alice alice@example.test\n", 0600);
   std::string portFile = dir_ + "/ports";
   fs::remove(portFile);
+  const std::string ini = dir_ + "/smtpd.ini";
+  evidence::testing::writeFile(ini,
+                               "[service]\nmode = development\ndomains = example.test\n[smtp]\nsubmission_port = 0\n"
+                               "mx_port = 0\ntls_certificate = " + dir_ + "/tls.pem\ntls_key = " + dir_ + "/tls.key\n",
+                               0600);
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ::setenv("ERDS_SERVICE_MODE", "development", 1);
-    std::string tlsPem = dir_ + "/tls.pem", tlsKey = dir_ + "/tls.key", users = dir_ + "/users";
-    ::execl(ERDS_SMTPD_PATH, "erds-smtpd", "--submission-port", "0", "--mx-port", "0", "--domains",
-            "example.test", "--tls-certificate", tlsPem.c_str(), "--tls-key", tlsKey.c_str(),
-            "--development-sink", sinkDir.c_str(), "--development-users", users.c_str(), "--port-file",
-            portFile.c_str(), static_cast<char*>(nullptr));
+    std::string users = dir_ + "/users";
+    ::execl(ERDS_SMTPD_PATH, "erds-smtpd", "--config", ini.c_str(), "--development-sink", sinkDir.c_str(),
+            "--development-users", users.c_str(), "--port-file", portFile.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ASSERT_TRUE(waitFor([&] { return fs::exists(portFile); })) << "erds-smtpd did not start";
@@ -332,7 +334,12 @@ TEST_F(ServerTest, ErdsSmtpdWithDevelopmentSinkAndSwaks) {
 }
 
 TEST(ErdsSmtpdCli, RefusesDevelopmentSinkOutsideDevelopmentMode) {
-  auto r = run("ERDS_SERVICE_MODE=basic " + std::string(ERDS_SMTPD_PATH) + " --development-sink /tmp --check-config");
+  char tmpl[] = "/tmp/erds-smtpd-cli.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  evidence::testing::writeFile(dir + "/smtpd.ini", "[service]\nmode = development\n", 0600);
+  auto r = run("ERDS_SERVICE_MODE=basic " + std::string(ERDS_SMTPD_PATH) + " --config " + dir +
+               "/smtpd.ini --development-sink /tmp --check-config");
+  fs::remove_all(dir);
   EXPECT_EQ(r.exitCode, 2) << r.output;
   EXPECT_NE(r.output.find("service.mode=development"), std::string::npos) << r.output;
   r = run(std::string(ERDS_SMTPD_PATH) + " --bogus x");

@@ -27,12 +27,11 @@
 #include <regex>
 #include <sstream>
 
+#include "erds/base/clock.h"
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
-
-#include "erds/base/clock.h"
 #include "erds/identity/testing/test_pki.h"
+#include "erds/migrations/migrations.h"
 
 #include "process.h"
 #include "test_database.h"
@@ -75,12 +74,14 @@ Poco::JSON::Object::Ptr json(const std::string& s) {
 class Client {
  public:
   // With `certFile`/`keyFile`, presents that client certificate when the server asks.
-  Client(const std::string& caFile, uint16_t port, const std::string& certFile = "", const std::string& keyFile = "")
+  Client(const std::string& caFile, uint16_t port, const std::string& certFile = "",
+         const std::string& keyFile = "")
       : port_(port) {
     ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, keyFile, certFile, caFile,
                                   Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
   }
-  // `auth`: "" none, "Bearer <token>" as Authorization, or "cookie:<value>" as the erds_session cookie.
+  // `auth`: "" none, "Bearer <token>" as Authorization, or "cookie:<value>" as the erds_session
+  // cookie.
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              const std::string& auth = "") {
     Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
@@ -121,7 +122,8 @@ std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
   return {conninfo.substr(0, at), pw};
 }
 
-std::optional<uint16_t> listeningPort(const std::string& line, const std::string& event = "http.listening") {
+std::optional<uint16_t> listeningPort(const std::string& line,
+                                      const std::string& event = "http.listening") {
   if (line.find("\"" + event + "\"") == std::string::npos) return std::nullopt;
   static const std::regex re("\"port\":([0-9]+)");
   std::smatch m;
@@ -169,12 +171,14 @@ std::string totpNow(const std::string& key) {
   unsigned int len = 0;
   HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), msg, sizeof msg, mac, &len);
   const int off = mac[len - 1] & 0x0f;
-  const uint32_t bin = ((mac[off] & 0x7fu) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  const uint32_t bin =
+      ((mac[off] & 0x7fu) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   std::string code = std::to_string(bin % 1000000);
   return std::string(6 - code.size(), '0') + code;
 }
 
-std::string login(const std::string& identifier, const std::string& password, const std::string& totp = "") {
+std::string login(const std::string& identifier, const std::string& password,
+                  const std::string& totp = "") {
   std::string body = "{\"identifier\":\"" + identifier + "\",\"password\":\"" + password + "\"";
   if (!totp.empty()) body += ",\"totp\":\"" + totp + "\"";
   return body + "}";
@@ -208,25 +212,35 @@ class IdentityIntegrationTest : public ::testing::Test {
     auto [conninfo, password] = splitPassword(roles->appConninfo);
     writeFile(dir_->path + "/db.password", password + "\n", 0600);
     config_ = dir_->path + "/erds.ini";
-    writeFile(config_, "[service]\nmode = development\ndemo_accounts = true\n"
-                       "[log]\nlevel = info\n"
-                       "[http]\naddress = 127.0.0.1\nport = 0\nclient_cert_port = 0\ntls_certificate = " +
-                           pki + "/tls.pem\ntls_key = " + pki +
-                           "/tls.key\n"
-                           "[database]\nconninfo = " +
-                           conninfo + "\npassword_file = " + dir_->path +
-                           "/db.password\n"
-                           "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 8192\n"
-                           "client_ca_file = " + dir_->path + "/client-ca.pem\n"
-                           "qualified_ca_file = " + dir_->path + "/qualified-ca.pem\n"
-                           "crl_file = " + dir_->path + "/crl.pem\n");
+    writeFile(config_,
+              "[service]\nmode = development\ndemo_accounts = true\n"
+              "[log]\nlevel = info\n"
+              "[http]\naddress = 127.0.0.1\nport = 0\nclient_cert_port = 0\ntls_certificate = " +
+                  pki + "/tls.pem\ntls_key = " + pki +
+                  "/tls.key\n"
+                  "[database]\nconninfo = " +
+                  conninfo + "\npassword_file = " + dir_->path +
+                  "/db.password\n"
+                  "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 8192\n"
+                  "client_ca_file = " +
+                  dir_->path +
+                  "/client-ca.pem\n"
+                  "qualified_ca_file = " +
+                  dir_->path +
+                  "/qualified-ca.pem\n"
+                  "crl_file = " +
+                  dir_->path + "/crl.pem\n");
     erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line = erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
+    auto line =
+        erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
     ASSERT_TRUE(line) << "erdsd did not start";
     port_ = *listeningPort(*line);
     auto certLine = erdsd_->waitForLine(
-        [](const std::string& l) { return listeningPort(l, "http.client_cert_listening").has_value(); }, 30s);
+        [](const std::string& l) {
+          return listeningPort(l, "http.client_cert_listening").has_value();
+        },
+        30s);
     ASSERT_TRUE(certLine) << "erdsd did not open the client-certificate listener";
     certPort_ = *listeningPort(*certLine, "http.client_cert_listening");
     // The officer's TOTP seed is in the demo account log line (development only).
@@ -254,9 +268,13 @@ class IdentityIntegrationTest : public ::testing::Test {
     dir_ = nullptr;
   }
 
-  void SetUp() override { ASSERT_NE(port_, 0) << "suite set-up failed"; }
+  void SetUp() override {
+    ASSERT_NE(port_, 0) << "suite set-up failed";
+  }
 
-  Client client() { return Client(dir_->path + "/pki/root-ca.pem", port_); }
+  Client client() {
+    return Client(dir_->path + "/pki/root-ca.pem", port_);
+  }
   // A client of the client-certificate listener presenting `name`.pem/.key ("" = no certificate).
   Client certClient(const std::string& name) {
     if (name.empty()) return Client(dir_->path + "/pki/root-ca.pem", certPort_);
@@ -279,13 +297,15 @@ class IdentityIntegrationTest : public ::testing::Test {
       return s;
     };
     const TestCertificate clientCa = TestCertificate::issue(spec("client CA", true, 1), nullptr);
-    const TestCertificate qualifiedCa = TestCertificate::issue(spec("qualified CA", true, 2), nullptr);
+    const TestCertificate qualifiedCa =
+        TestCertificate::issue(spec("qualified CA", true, 2), nullptr);
     const TestCertificate otherCa = TestCertificate::issue(spec("unknown CA", true, 3), nullptr);
     writeFile(dir_->path + "/client-ca.pem", clientCa.pem());
     writeFile(dir_->path + "/qualified-ca.pem", qualifiedCa.pem());
-    writeFile(dir_->path + "/crl.pem", clientCa.crlPem({11}, now - std::chrono::hours(1), now + std::chrono::hours(48)));
-    auto leaf = [&](const std::string& name, const TestCertificate& issuer, long serial, const std::string& email,
-                    bool qualified) {
+    writeFile(dir_->path + "/crl.pem",
+              clientCa.crlPem({11}, now - std::chrono::hours(1), now + std::chrono::hours(48)));
+    auto leaf = [&](const std::string& name, const TestCertificate& issuer, long serial,
+                    const std::string& email, bool qualified) {
       CertSpec s = spec(name, false, serial);
       s.emails = {email};
       if (qualified) {
@@ -304,7 +324,8 @@ class IdentityIntegrationTest : public ::testing::Test {
     leaf("qualified-cert", qualifiedCa, 14, "officer@example.test", true);
   }
 
-  std::string signIn(const std::string& identifier, const std::string& password, const std::string& totp = "") {
+  std::string signIn(const std::string& identifier, const std::string& password,
+                     const std::string& totp = "") {
     Reply r = client().call("POST", "/api/v1/sessions", login(identifier, password, totp));
     EXPECT_EQ(r.status, 201) << r.body;
     if (r.status != 201) return "";
@@ -330,7 +351,8 @@ class IdentityIntegrationTest : public ::testing::Test {
 };
 
 TEST_F(IdentityIntegrationTest, SignInSetsStrictCookieAndMeWorksWithBearerAndCookie) {
-  Reply r = client().call("POST", "/api/v1/sessions", login("mailto:sender@example.test", "sender-demo-password"));
+  Reply r = client().call("POST", "/api/v1/sessions",
+                          login("mailto:sender@example.test", "sender-demo-password"));
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string token = json(r.body)->getValue<std::string>("token");
   EXPECT_EQ(token.size(), 43u);
@@ -350,8 +372,10 @@ TEST_F(IdentityIntegrationTest, SignInSetsStrictCookieAndMeWorksWithBearerAndCoo
 }
 
 TEST_F(IdentityIntegrationTest, WrongPasswordAndUnknownUserGetTheSame401) {
-  Reply wrong = client().call("POST", "/api/v1/sessions", login("mailto:sender@example.test", "not-the-password"));
-  Reply unknown = client().call("POST", "/api/v1/sessions", login("mailto:nobody@example.test", "not-the-password"));
+  Reply wrong = client().call("POST", "/api/v1/sessions",
+                              login("mailto:sender@example.test", "not-the-password"));
+  Reply unknown = client().call("POST", "/api/v1/sessions",
+                                login("mailto:nobody@example.test", "not-the-password"));
   ASSERT_EQ(wrong.status, 401);
   ASSERT_EQ(unknown.status, 401);
   EXPECT_EQ(wrong.contentType, "application/problem+json");
@@ -385,25 +409,29 @@ TEST_F(IdentityIntegrationTest, OfficerApprovesRecipientVerificationRequest) {
   const std::string requestId = json(opened.body)->getValue<std::string>("id");
 
   // Password alone is not enough for an officer with TOTP: the same 401 as a wrong password.
-  Reply noTotp = client().call("POST", "/api/v1/sessions", login("mailto:officer@example.test", "officer-demo-password"));
+  Reply noTotp = client().call("POST", "/api/v1/sessions",
+                               login("mailto:officer@example.test", "officer-demo-password"));
   EXPECT_EQ(noTotp.status, 401);
 
   // The recipient is no officer.
-  Reply notOfficer = client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + recipient);
+  Reply notOfficer =
+      client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + recipient);
   EXPECT_EQ(notOfficer.status, 403);
   EXPECT_EQ(json(notOfficer.body)->getValue<std::string>("type"), "urn:erds:problem:forbidden");
 
   const std::string officer =
       signIn("mailto:officer@example.test", "officer-demo-password", totpNow(officerSeed_));
   ASSERT_FALSE(officer.empty());
-  Reply queue = client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + officer);
+  Reply queue =
+      client().call("GET", "/api/v1/officer/verification-requests", "", "Bearer " + officer);
   ASSERT_EQ(queue.status, 200) << queue.body;
   EXPECT_NE(queue.body.find(requestId), std::string::npos);
 
-  Reply approved = client().call("POST", "/api/v1/officer/verification-requests/" + requestId + "/approve",
-                                 R"({"method":"physical_presence","level":"substantial","document":{"type":"passport",)"
-                                 R"("issuing_country":"BE","number":"EH 123456","expires_on":"2031-05-01"}})",
-                                 "Bearer " + officer);
+  Reply approved = client().call(
+      "POST", "/api/v1/officer/verification-requests/" + requestId + "/approve",
+      R"({"method":"physical_presence","level":"substantial","document":{"type":"passport",)"
+      R"("issuing_country":"BE","number":"EH 123456","expires_on":"2031-05-01"}})",
+      "Bearer " + officer);
   ASSERT_EQ(approved.status, 200) << approved.body;
   EXPECT_EQ(json(approved.body)->getValue<std::string>("status"), "approved");
 
@@ -427,11 +455,11 @@ TEST_F(IdentityIntegrationTest, OfficerApprovesRecipientVerificationRequest) {
   EXPECT_GE(auditCount("identity.personal_data.export", "success"), 1);
 
   // Another party's data through the admin route: forbidden without the role, and audited.
-  Reply denied = client().call("GET", "/api/v1/admin/parties/demo-recipient/export", "", "Bearer " + officer);
+  Reply denied =
+      client().call("GET", "/api/v1/admin/parties/demo-recipient/export", "", "Bearer " + officer);
   EXPECT_EQ(denied.status, 403);
   EXPECT_GE(auditCount("admin.parties.export", "denied"), 1);
 }
-
 
 TEST_F(IdentityIntegrationTest, ClientCertificateSignInOnTheSecondListener) {
   Reply r = certClient("sender-cert").call("POST", "/api/v1/sessions/certificate", "");
@@ -460,9 +488,12 @@ TEST_F(IdentityIntegrationTest, QualifiedCertificateGivesLevelHighAndAnIdentific
   EXPECT_EQ(obj->getObject("authentication")->getValue<std::string>("level"), "high");
   EXPECT_EQ(obj->getObject("authentication")->getArray("methods")->getElement<std::string>(0),
             "qualified_certificate");
-  Reply me = client().call("GET", "/api/v1/me", "", "Bearer " + obj->getValue<std::string>("token"));
+  Reply me =
+      client().call("GET", "/api/v1/me", "", "Bearer " + obj->getValue<std::string>("token"));
   ASSERT_EQ(me.status, 200);
-  EXPECT_NE(me.body.find("\"method\":\"qualified_certificate\",\"level\":\"high\""), std::string::npos) << me.body;
+  EXPECT_NE(me.body.find("\"method\":\"qualified_certificate\",\"level\":\"high\""),
+            std::string::npos)
+      << me.body;
 }
 
 TEST_F(IdentityIntegrationTest, BadClientCertificatesAreHttpRefusalsNotTlsAlerts) {
@@ -500,15 +531,19 @@ TEST_F(IdentityIntegrationTest, AccountFromErdsctlSignsInAndAdminExports) {
                                "mailto:admin@example.test", "--role", "admin"});
   ASSERT_EQ(made.exitCode, 0) << made.out << (made.err.empty() ? "" : made.err.front());
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(made.out, m, std::regex("one-time password: ([a-zA-Z0-9]+)"))) << made.out;
+  ASSERT_TRUE(std::regex_search(made.out, m, std::regex("one-time password: ([a-zA-Z0-9]+)")))
+      << made.out;
   const std::string password = m[1];
   const std::string admin = signIn("mailto:admin@example.test", password);
   ASSERT_FALSE(admin.empty());
-  Reply exported = client().call("GET", "/api/v1/admin/parties/demo-sender/export", "", "Bearer " + admin);
+  Reply exported =
+      client().call("GET", "/api/v1/admin/parties/demo-sender/export", "", "Bearer " + admin);
   ASSERT_EQ(exported.status, 200) << exported.body;
-  EXPECT_EQ(json(exported.body)->getValue<std::string>("login_identifier"), "mailto:sender@example.test");
+  EXPECT_EQ(json(exported.body)->getValue<std::string>("login_identifier"),
+            "mailto:sender@example.test");
   EXPECT_GE(auditCount("admin.parties.export", "success"), 1);
-  Reply missing = client().call("GET", "/api/v1/admin/parties/p_nobody/export", "", "Bearer " + admin);
+  Reply missing =
+      client().call("GET", "/api/v1/admin/parties/p_nobody/export", "", "Bearer " + admin);
   EXPECT_EQ(missing.status, 404);
 }
 #endif

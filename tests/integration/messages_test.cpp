@@ -210,6 +210,13 @@ class MessagesIntegrationTest : public ::testing::Test {
                            "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 8192\n");
     a_ = startErdsd(portA_);
     ASSERT_NE(portA_, 0) << "erdsd did not start";
+    // The demo accounts are seeded at start-up; sign-in works once they are logged.
+    auto seeded = a_->waitForLine(
+        [](const std::string& l) {
+          return l.find("\"identity.demo_account\"") != std::string::npos && l.find("recipient@example.test") != std::string::npos;
+        },
+        60s);
+    ASSERT_TRUE(seeded) << "no demo accounts logged";
   }
 
   static ChildProcess* startErdsd(uint16_t& port) {

@@ -65,15 +65,17 @@ Secret oneTimePassword() {
 // Reads one line from standard input (trailing CR/LF removed).
 Result<Secret> passwordFromStdin() {
   std::string line;
-  if (!std::getline(std::cin, line)) return Error::invalidInput("--password-stdin: no password on standard input");
+  if (!std::getline(std::cin, line))
+    return Error::invalidInput("--password-stdin: no password on standard input");
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
     line.pop_back();
   Secret s(std::move(line));
   if (s.size() < kMinPasswordLength) {
-    return Error::invalidInput("--password-stdin: the password needs at least " + std::to_string(kMinPasswordLength) +
-                               " characters");
+    return Error::invalidInput("--password-stdin: the password needs at least " +
+                               std::to_string(kMinPasswordLength) + " characters");
   }
-  if (s.size() > identity::PasswordHasher::kMaxPasswordBytes) return Error::invalidInput("--password-stdin: too long");
+  if (s.size() > identity::PasswordHasher::kMaxPasswordBytes)
+    return Error::invalidInput("--password-stdin: too long");
   return s;
 }
 
@@ -116,8 +118,8 @@ struct Context {
   std::unique_ptr<identity::PostgresSessionStore> sessions;
   std::unique_ptr<AuditLog> audit;
 
-  Result<void> record(const std::string& action, const std::string& object, const std::string& outcome,
-                      const std::string& details) {
+  Result<void> record(const std::string& action, const std::string& object,
+                      const std::string& outcome, const std::string& details) {
     AuditEvent e;
     e.actor = operatorActor();
     e.action = action;
@@ -141,7 +143,8 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
   }
   const bool asOwner = config->isSet("database.owner_conninfo");
   const std::string conninfoKey = asOwner ? "database.owner_conninfo" : "database.conninfo";
-  const std::string passwordKey = asOwner ? "database.owner_password_file" : "database.password_file";
+  const std::string passwordKey =
+      asOwner ? "database.owner_password_file" : "database.password_file";
   pg::PoolOptions po;
   po.conninfo = config->getString(conninfoKey);
   po.size = 2;
@@ -159,8 +162,8 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
     auto probe = pg::Connection::connect(po.conninfo, po.password);
     if (!probe) {
       OPENSSL_cleanse(po.password.data(), po.password.size());
-      io.err << "erdsctl " << cmd << ": cannot connect with " << conninfoKey << " (" << config->sourceOf(conninfoKey)
-             << "): " << oneLine(probe.error().message) << "\n";
+      io.err << "erdsctl " << cmd << ": cannot connect with " << conninfoKey << " ("
+             << config->sourceOf(conninfoKey) << "): " << oneLine(probe.error().message) << "\n";
       exitCode = kExitFailure;
       return std::nullopt;
     }
@@ -180,8 +183,8 @@ Result<identity::PasswordHasher> hasherFrom(const Config& config) {
   auto in = [&](const std::string& key, int64_t lo, int64_t hi) -> Result<uint32_t> {
     int64_t v = config.getInt(key);
     if (v < lo || v > hi) {
-      return Error::invalidInput(key + " (" + config.sourceOf(key) + "): must be " + std::to_string(lo) + ".." +
-                                 std::to_string(hi));
+      return Error::invalidInput(key + " (" + config.sourceOf(key) + "): must be " +
+                                 std::to_string(lo) + ".." + std::to_string(hi));
     }
     return static_cast<uint32_t>(v);
   };
@@ -199,16 +202,19 @@ Result<identity::PasswordHasher> hasherFrom(const Config& config) {
 
 // --party ID or --identifier mailto:... -> party id. Usage error (exit 2) when neither or both are
 // given; failure (exit 1) when nobody has that identifier.
-std::optional<std::string> targetParty(const Args& args, Context& c, Io& io, const std::string& cmd, int& exitCode) {
+std::optional<std::string> targetParty(const Args& args, Context& c, Io& io, const std::string& cmd,
+                                       int& exitCode) {
   if (args.has("--party") == args.has("--identifier")) {
-    io.err << "erdsctl " << cmd << ": give exactly one of --party ID or --identifier mailto:ADDRESS\n";
+    io.err << "erdsctl " << cmd
+           << ": give exactly one of --party ID or --identifier mailto:ADDRESS\n";
     exitCode = kExitUsage;
     return std::nullopt;
   }
   if (args.has("--party")) {
     auto p = c.accounts->findParty(args.get("--party"));
     if (!p) {
-      io.err << "erdsctl " << cmd << ": " << (p.error().is(ErrorCode::NotFound) ? "no such party" : oneLine(p.error().message))
+      io.err << "erdsctl " << cmd << ": "
+             << (p.error().is(ErrorCode::NotFound) ? "no such party" : oneLine(p.error().message))
              << "\n";
       exitCode = kExitFailure;
       return std::nullopt;
@@ -217,8 +223,8 @@ std::optional<std::string> targetParty(const Args& args, Context& c, Io& io, con
   }
   auto creds = c.credentials->findByIdentifier(args.get("--identifier"));
   if (!creds || !creds->has_value()) {
-    io.err << "erdsctl " << cmd << ": " << (creds ? "no account has that identifier" : oneLine(creds.error().message))
-           << "\n";
+    io.err << "erdsctl " << cmd << ": "
+           << (creds ? "no account has that identifier" : oneLine(creds.error().message)) << "\n";
     exitCode = kExitFailure;
     return std::nullopt;
   }
@@ -230,11 +236,13 @@ bool validIdentifier(const std::string& id) {
   if (l.rfind("mailto:", 0) != 0 || id.size() > 320) return false;
   const std::string addr = id.substr(7);
   const auto at = addr.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 >= addr.size() || addr.find('@', at + 1) != std::string::npos) {
+  if (at == std::string::npos || at == 0 || at + 1 >= addr.size() ||
+      addr.find('@', at + 1) != std::string::npos) {
     return false;
   }
   for (unsigned char ch : addr) {
-    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == ';' || ch == '"' || ch == '\\') {
+    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == ';' || ch == '"' ||
+        ch == '\\') {
       return false;
     }
   }
@@ -281,13 +289,16 @@ int userAdd(const Args& args, Io& io) {
   Party party;
   party.id = "p_" + crypto::toHex(crypto::randomBytes(16));
   party.roles = *roles;
-  party.natural = identity::NaturalPersonAttributes{args.get("--family-name"), args.get("--first-name"), "", ""};
+  party.natural = identity::NaturalPersonAttributes{args.get("--family-name"),
+                                                    args.get("--first-name"), "", ""};
   party.createdAt = SystemClock::instance().now();
   const std::string loginId = lower(identifier);
   auto created = c->accounts->createAccount(party, loginId, *phc);
   if (!created) {
     (void)c->record("identity.operator.user_add", "", "failure",
-                    "{\"reason\":\"" + std::string(created.error().is(ErrorCode::Conflict) ? "exists" : "error") + "\"}");
+                    "{\"reason\":\"" +
+                        std::string(created.error().is(ErrorCode::Conflict) ? "exists" : "error") +
+                        "\"}");
     io.err << "erdsctl user add: "
            << (created.error().is(ErrorCode::Conflict) ? "an account with that identifier exists"
                                                        : oneLine(created.error().message))
@@ -301,19 +312,25 @@ int userAdd(const Args& args, Io& io) {
     const std::string code = crypto::toHex(crypto::randomBytes(16));
     const std::string hash = crypto::sha256("erds-identifier-code:" + code);
     const TimePoint now = SystemClock::instance().now();
-    auto claim = c->accounts->claimIdentifier(party.id, loginId, hash, now + std::chrono::minutes(1), now);
+    auto claim =
+        c->accounts->claimIdentifier(party.id, loginId, hash, now + std::chrono::minutes(1), now);
     if (claim) {
       auto b = c->accounts->confirmIdentifier(party.id, claim->id, hash, now);
       bound = b.has_value();
-      if (!b) io.err << "erdsctl user add: account created, but binding failed: " << oneLine(b.error().message) << "\n";
+      if (!b)
+        io.err << "erdsctl user add: account created, but binding failed: "
+               << oneLine(b.error().message) << "\n";
     } else {
-      io.err << "erdsctl user add: account created, but binding failed: " << oneLine(claim.error().message) << "\n";
+      io.err << "erdsctl user add: account created, but binding failed: "
+             << oneLine(claim.error().message) << "\n";
     }
   }
-  auto audited = c->record("identity.operator.user_add", "party:" + party.id, "success",
-                           "{\"roles\":" + rolesJson(*roles) + ",\"bound\":" + (bound ? "true" : "false") +
-                               ",\"generated_password\":" + (generated ? "true" : "false") + "}");
-  if (!audited) io.err << "erdsctl user add: audit record failed: " << oneLine(audited.error().message) << "\n";
+  auto audited =
+      c->record("identity.operator.user_add", "party:" + party.id, "success",
+                "{\"roles\":" + rolesJson(*roles) + ",\"bound\":" + (bound ? "true" : "false") +
+                    ",\"generated_password\":" + (generated ? "true" : "false") + "}");
+  if (!audited)
+    io.err << "erdsctl user add: audit record failed: " << oneLine(audited.error().message) << "\n";
   io.out << party.id << "\n";
   if (generated) io.out << "one-time password: " << password.reveal() << "\n";
   if (args.has("--bind") && !bound) return kExitFailure;
@@ -375,11 +392,12 @@ int userSetRole(const Args& args, Io& io) {
     io.err << "erdsctl user set-role: " << oneLine(set.error().message) << "\n";
     return kExitFailure;
   }
-  auto audited = c->record("identity.operator.set_role", "party:" + *target, "success",
-                           "{\"before\":" + rolesJson(before->roles) + ",\"after\":" + rolesJson(*roles) + "}");
+  auto audited = c->record(
+      "identity.operator.set_role", "party:" + *target, "success",
+      "{\"before\":" + rolesJson(before->roles) + ",\"after\":" + rolesJson(*roles) + "}");
   if (!audited) {
-    io.err << "erdsctl user set-role: roles changed, but the audit record failed: " << oneLine(audited.error().message)
-           << "\n";
+    io.err << "erdsctl user set-role: roles changed, but the audit record failed: "
+           << oneLine(audited.error().message) << "\n";
     return kExitFailure;
   }
   io.out << *target << "\t" << rolesText(*roles) << "\n";
@@ -430,7 +448,8 @@ int userResetPassword(const Args& args, Io& io) {
            << oneLine(audited.error().message) << "\n";
   }
   if (generated) io.out << "one-time password: " << password.reveal() << "\n";
-  io.out << "password reset for " << *target << "; " << (revoked ? *revoked : 0) << " session(s) revoked\n";
+  io.out << "password reset for " << *target << "; " << (revoked ? *revoked : 0)
+         << " session(s) revoked\n";
   return audited && revoked ? kExitOk : kExitFailure;
 }
 
@@ -444,8 +463,10 @@ Command userAddCommand() {
   return Command{
       .path = "user add",
       .help = "create an account; prints the new party id (and a one-time password)",
-      .usage = "--config FILE --identifier mailto:ADDRESS [--role officer|admin]... [--password-stdin] [--bind]"
-               " [--family-name NAME] [--first-name NAME]",
+      .usage =
+          "--config FILE --identifier mailto:ADDRESS [--role officer|admin]... [--password-stdin] "
+          "[--bind]"
+          " [--family-name NAME] [--first-name NAME]",
       .options = {{"--config", "FILE", true},
                   {"--identifier", "ID", true},
                   {"--role", "ROLE", false, true},
@@ -454,10 +475,11 @@ Command userAddCommand() {
                   {"--family-name", "NAME", false},
                   {"--first-name", "NAME", false}},
       .positionalNames = {},
-      .details = "Without --password-stdin a one-time password is generated and printed once.\n"
-                 "--bind also binds the identifier as the party's delivery address (the operator\n"
-                 "vouches for control of it). " +
-                 kConnDetails,
+      .details =
+          "Without --password-stdin a one-time password is generated and printed once.\n"
+          "--bind also binds the identifier as the party's delivery address (the operator\n"
+          "vouches for control of it). " +
+          kConnDetails,
       .handler = userAdd,
   };
 }
@@ -484,7 +506,8 @@ Command userSetRoleCommand() {
                   {"--identifier", "ID", false},
                   {"--role", "ROLE", false, true}},
       .positionalNames = {},
-      .details = "The roles given replace the current ones; no --role leaves only \"user\". " + kConnDetails,
+      .details = "The roles given replace the current ones; no --role leaves only \"user\". " +
+                 kConnDetails,
       .handler = userSetRole,
   };
 }

@@ -1,5 +1,6 @@
 // End-to-end tests of `erdsctl user add|list|set-role|reset-password`: the built binary against a
-// throwaway database (erds::testing::TestDatabase) migrated in-process, connecting as the daemon role.
+// throwaway database (erds::testing::TestDatabase) migrated in-process, connecting as the daemon
+// role.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include "erds/identity/password_hasher.h"
 #include "erds/identity/postgres_stores.h"
 #include "erds/migrations/migrations.h"
+
 #include "test_database.h"
 #include "test_support.h"
 
@@ -45,7 +47,8 @@ CtlRun erdsctl(const std::vector<std::string>& args, const std::string& stdinTex
   std::string cmd = shellQuote(ERDSCTL_PATH);
   for (const auto& a : args)
     cmd += " " + shellQuote(a);
-  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" + shellQuote(io.file("in"));
+  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" +
+         shellQuote(io.file("in"));
   const int status = std::system(cmd.c_str());
   CtlRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -112,8 +115,9 @@ class ErdsctlUser : public ::testing::Test {
   int64_t auditCount(const std::string& action) {
     auto lease = pool_->acquire();
     if (!lease) return -1;
-    auto r = (*lease)->execParams("SELECT count(*) FROM audit_log WHERE action = $1 AND actor LIKE 'operator:%'",
-                                  {pg::Param::text(action)});
+    auto r = (*lease)->execParams(
+        "SELECT count(*) FROM audit_log WHERE action = $1 AND actor LIKE 'operator:%'",
+        {pg::Param::text(action)});
     if (!r) return -1;
     return r->getInt(0, 0);
   }
@@ -124,7 +128,8 @@ class ErdsctlUser : public ::testing::Test {
 };
 
 TEST_F(ErdsctlUser, AddPrintsPartyIdAndOneTimePasswordThatWorks) {
-  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:Clerk@Example.test", "--bind"});
+  CtlRun r = erdsctl(
+      {"user", "add", "--config", config(), "--identifier", "mailto:Clerk@Example.test", "--bind"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
   EXPECT_THAT(id, MatchesRegex("p_[0-9a-f]{32}"));
@@ -150,9 +155,9 @@ TEST_F(ErdsctlUser, AddPrintsPartyIdAndOneTimePasswordThatWorks) {
 }
 
 TEST_F(ErdsctlUser, AddWithPasswordFromStdinAndRoles) {
-  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:officer2@example.test", "--role",
-                   "officer", "--password-stdin"},
-                  "a-long-operator-chosen-pw\n");
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier",
+                      "mailto:officer2@example.test", "--role", "officer", "--password-stdin"},
+                     "a-long-operator-chosen-pw\n");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_THAT(r.out, Not(HasSubstr("one-time password")));
   EXPECT_TRUE(passwordWorks("mailto:officer2@example.test", "a-long-operator-chosen-pw"));
@@ -164,10 +169,12 @@ TEST_F(ErdsctlUser, AddWithPasswordFromStdinAndRoles) {
 }
 
 TEST_F(ErdsctlUser, SetRoleIsAuditedAndReplacesRoles) {
-  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:u@example.test"});
+  CtlRun r =
+      erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:u@example.test"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
-  r = erdsctl({"user", "set-role", "--config", config(), "--party", id, "--role", "admin", "--role", "officer"});
+  r = erdsctl({"user", "set-role", "--config", config(), "--party", id, "--role", "admin", "--role",
+               "officer"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, id + "\tuser,officer,admin\n");
   identity::PostgresAccountStore accounts(*pool_);
@@ -185,8 +192,9 @@ TEST_F(ErdsctlUser, SetRoleIsAuditedAndReplacesRoles) {
 }
 
 TEST_F(ErdsctlUser, ResetPasswordRevokesSessions) {
-  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:r@example.test", "--password-stdin"},
-                  "the-first-password-1\n");
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:r@example.test",
+                      "--password-stdin"},
+                     "the-first-password-1\n");
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string id = r.out.substr(0, r.out.find('\n'));
   identity::PostgresSessionStore sessions(*pool_, std::chrono::minutes(30));
@@ -207,7 +215,8 @@ TEST_F(ErdsctlUser, ResetPasswordRevokesSessions) {
   ASSERT_TRUE(found.has_value());
   EXPECT_TRUE(found->revoked);
 
-  r = erdsctl({"user", "reset-password", "--config", config(), "--identifier", "mailto:r@example.test"});
+  r = erdsctl(
+      {"user", "reset-password", "--config", config(), "--identifier", "mailto:r@example.test"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("one-time password: "));
   EXPECT_EQ(auditCount("identity.operator.reset_password"), 2);
@@ -221,13 +230,26 @@ TEST_F(ErdsctlUser, BadInputExitsTwoAndUnknownPartyOne) {
     std::string err;
   };
   const std::vector<Case> cases = {
-      {{"user", "add", "--config", config(), "--identifier", "not-an-address"}, "", 2, "--identifier"},
-      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test", "--role", "root"}, "", 2, "--role"},
-      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test", "--password-stdin"},
-       "short\n", 2, "at least 12"},
+      {{"user", "add", "--config", config(), "--identifier", "not-an-address"},
+       "",
+       2,
+       "--identifier"},
+      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test", "--role",
+        "root"},
+       "",
+       2,
+       "--role"},
+      {{"user", "add", "--config", config(), "--identifier", "mailto:a@example.test",
+        "--password-stdin"},
+       "short\n",
+       2,
+       "at least 12"},
       {{"user", "set-role", "--config", config()}, "", 2, "exactly one of --party"},
       {{"user", "set-role", "--config", config(), "--party", "p_nobody"}, "", 1, "no such party"},
-      {{"user", "reset-password", "--config", config(), "--identifier", "mailto:nobody@example.test"}, "", 1,
+      {{"user", "reset-password", "--config", config(), "--identifier",
+        "mailto:nobody@example.test"},
+       "",
+       1,
        "no account"},
   };
   for (const auto& c : cases) {

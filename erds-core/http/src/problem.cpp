@@ -80,10 +80,10 @@ const ProblemType& problemType(FrameworkError error) {
 }
 
 std::vector<ProblemType> allProblemTypes() {
-  return {kInvalidInput,   kNotFound,        kConflict,         kUnauthorized,    kUnavailable,
-          kIntegrity,      kInternal,        kBadRequest,       kForbidden,       kRouteNotFound,
-          kMethodNotAllowed, kRequestTimeout, kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests,
-          kHeadersTooLarge};
+  return {kInvalidInput,    kNotFound,         kConflict,         kUnauthorized,
+          kUnavailable,     kIntegrity,        kInternal,         kBadRequest,
+          kForbidden,       kRouteNotFound,    kMethodNotAllowed, kRequestTimeout,
+          kPayloadTooLarge, kUnsupportedMedia, kTooManyRequests,  kHeadersTooLarge};
 }
 
 std::string publicDetail(const Error& e) {

@@ -14,13 +14,15 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SecureStreamSocketImpl.h>
-#include <Poco/Net/X509Certificate.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/X509Certificate.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Timestamp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -28,9 +30,6 @@
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "erds/base/log.h"
 
@@ -378,7 +377,10 @@ class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
  public:
   ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher,
                     ConnectionSet& set, bool clientCertificates)
-      : params_(std::move(params)), dispatcher_(dispatcher), set_(set), clientCertificates_(clientCertificates) {}
+      : params_(std::move(params)),
+        dispatcher_(dispatcher),
+        set_(set),
+        clientCertificates_(clientCertificates) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
     return new Connection(socket, params_, dispatcher_, set_, clientCertificates_);
   }
@@ -485,8 +487,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options,
     impl->pool = std::make_unique<Poco::ThreadPool>(1, options.threads + 1, 60, 0);
     impl->tcp = std::make_unique<Poco::Net::TCPServer>(
         new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections,
-                              options.requestClientCertificates), *impl->pool,
-        socket, impl->params);
+                              options.requestClientCertificates),
+        *impl->pool, socket, impl->params);
   } catch (const Poco::Net::InvalidAddressException& e) {
     return Error::invalidInput("http.address: " + e.displayText());
   } catch (const Poco::Net::HostNotFoundException& e) {

@@ -4,6 +4,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +35,37 @@ constexpr std::string_view kCsp =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 constexpr int64_t kSmallFormBytes = 64 * 1024;
+
+// The body of an in-process call to a streaming API route.
+class StringBodyReader final : public http::BodyReader {
+ public:
+  StringBodyReader(std::string_view body, int64_t limit) : body_(body), limit_(limit) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (static_cast<int64_t>(body_.size()) > limit_) {
+      exceeded_ = true;
+      return Error::invalidInput("request body too large");
+    }
+    std::size_t k = std::min(n, body_.size() - pos_);
+    std::copy_n(body_.data() + pos_, k, buf);
+    pos_ += k;
+    return k;
+  }
+  bool limitExceeded() const override { return exceeded_; }
+  int64_t limit() const override { return limit_; }
+
+ private:
+  std::string_view body_;
+  int64_t limit_;
+  std::size_t pos_ = 0;
+  bool exceeded_ = false;
+};
+
+std::string lowerMediaType(std::string_view ct) {
+  std::string t(ct.substr(0, ct.find(';')));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return t;
+}
 
 std::string jsonStr(std::string_view s) { return "\"" + log::jsonEscape(s) + "\""; }
 
@@ -162,6 +195,7 @@ Result<PortalOptions> PortalOptions::fromConfig(const Config& config) {
 struct PortalRoutes::Impl {
   const http::Router& api;
   PortalOptions opt;
+  int64_t maxBodyBytes = 64LL * 1024 * 1024;  // limit for streamed in-process bodies without a route limit
 
   // ---- in-process dispatch to the API handlers ----
 
@@ -203,8 +237,19 @@ struct PortalRoutes::Impl {
           http::headerNameEquals(n, "Host"))
         r.headers.emplace_back(n, v);
     }
-    if (!contentType.empty()) r.headers.emplace_back("Content-Type", contentType);
-    r.body = std::move(body);
+    if (!contentType.empty()) {
+      r.headers.emplace_back("Content-Type", contentType);
+      r.mediaType = lowerMediaType(contentType);
+    }
+    std::optional<StringBodyReader> reader;
+    if (m.spec->streamRequestBody) {
+      if (!body.empty()) {
+        reader.emplace(body, m.spec->maxBodyBytes > 0 ? m.spec->maxBodyBytes : maxBodyBytes);
+        r.bodyReader = &*reader;
+      }
+    } else {
+      r.body = body;
+    }
     Result<Response> res = Error::internal("portal: handler not run");
     try {
       res = (*m.handler)(r);
@@ -1092,7 +1137,7 @@ struct PortalRoutes::Impl {
 // ------------------------------------------------------------------------------------------------
 
 PortalRoutes::PortalRoutes(const http::Router& api, PortalOptions options)
-    : impl_(std::make_unique<Impl>(Impl{api, std::move(options)})) {}
+    : impl_(std::make_unique<Impl>(Impl{api, std::move(options), 64LL * 1024 * 1024})) {}
 PortalRoutes::~PortalRoutes() = default;
 
 Result<void> PortalRoutes::registerRoutes(http::Router& router) {

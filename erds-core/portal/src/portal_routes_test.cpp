@@ -29,8 +29,9 @@ struct Fixture : ::testing::Test {
     return c != nullptr && c->find("erds_session=good") != std::string::npos;
   }
 
-  void api(const char* method, const char* path, std::string media, http::Handler h) {
+  void api(const char* method, const char* path, std::string media, http::Handler h, bool stream = false) {
     http::RouteSpec s;
+    s.streamRequestBody = stream;
     s.method = method;
     s.path = path;
     s.operationId = std::string(method) + path;
@@ -76,10 +77,13 @@ struct Fixture : ::testing::Test {
     });
     api("POST", "/api/v1/messages", "multipart/form-data", [this](const Request& r) -> Result<Response> {
       std::lock_guard lock(mu);
-      lastSubmission = r.body;
+      if (r.bodyReader == nullptr || r.mediaType != "multipart/form-data") return Error::invalidInput("no streamed body");
+      auto all = r.bodyReader->readAll();
+      if (!all) return all.error();
+      lastSubmission = *all;
       lastSubmissionType = r.header("Content-Type") ? *r.header("Content-Type") : "";
       return Response::json(201, R"({"message_id":"m9","evidence_id":"e9","status":"accepted"})");
-    });
+    }, /*stream=*/true);
     PortalOptions o;
     o.gatePolicy = identity::builtinGatePolicy(ServiceMode::Qualified);
     portal = std::make_unique<PortalRoutes>(router, std::move(o));

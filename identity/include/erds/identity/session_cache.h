@@ -23,8 +23,8 @@ class CachingSessionStore final : public SessionStore {
  public:
   static constexpr std::chrono::milliseconds kMaxTtl{5000};
 
-  CachingSessionStore(SessionStore& inner, const Clock& clock, std::chrono::milliseconds ttl = kMaxTtl,
-                      std::size_t maxEntries = 100000);
+  CachingSessionStore(SessionStore& inner, const Clock& clock,
+                      std::chrono::milliseconds ttl = kMaxTtl, std::size_t maxEntries = 100000);
 
   Result<void> insert(const Session& s) override;
   Result<Session> find(const std::string& tokenHash) override;
