@@ -5,19 +5,39 @@
 // verify = libxml2 + xmlsec + token + chain with a cached trust store.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+
 #include "xades_test_util.h"
 
 namespace erds::evidence {
 namespace {
 
-testing::SealFixture& fixture() {
-  static testing::SealFixture f;
-  return f;
-}
-
 const EvidenceXml& submissionAcceptance() {
   static const EvidenceXml xml = testing::evidenceNow(Event::SubmissionAcceptance);
   return xml;
+}
+
+// With ERDS_BENCH_EXPORT_DIR set, the same inputs go to files for tests/interop/bench_xades.mjs
+// (xadesjs signing and verifying the same document): unsigned.xml, sealed.xml, seal.key
+// (PKCS#8 P-256), seal.pem, root-ca.pem.
+void exportForXadesjs(testing::SealFixture& f) {
+  const char* dir = std::getenv("ERDS_BENCH_EXPORT_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  const std::string d(dir);
+  auto sealed = f.sealer->seal(submissionAcceptance(), testing::kSealP256);
+  ERDS_CHECK(sealed.has_value(), "seal for export failed");
+  testing::writeFile(d + "/unsigned.xml", submissionAcceptance().document);
+  testing::writeFile(d + "/sealed.xml", sealed->document);
+  testing::writeFile(d + "/seal.key", f.sealP256.keyPem, 0600);
+  testing::writeFile(d + "/seal.pem", f.sealP256.certPem);
+  testing::writeFile(d + "/root-ca.pem", f.pki.root().certPem);
+}
+
+testing::SealFixture& fixture() {
+  static testing::SealFixture f;
+  static const bool exported = (exportForXadesjs(f), true);
+  (void)exported;
+  return f;
 }
 
 void BM_WriteEvidenceXml(benchmark::State& state) {

@@ -133,7 +133,7 @@ try {
   await sender.page.fill('#expiry', '15');
   await Promise.all([sender.page.waitForURL(/\/messages\/[^/?]+\?done=sent$/, { timeout: 60000 }), sender.page.click('main button[type=submit]')]);
   const messageUrl = sender.page.url().replace(/\?.*$/, '');
-  ok(await sender.page.locator('ol.timeline').getByText('SubmissionAcceptance').count() === 1, 'SubmissionAcceptance shown at once');
+  ok(await sender.page.locator('ol.timeline .event', { hasText: 'SubmissionAcceptance' }).count() === 1, 'SubmissionAcceptance shown at once');
   ok((await sender.page.locator('h1').textContent()) === HOSTILE_SUBJECT, 'hostile subject shown as text');
   ok(await sender.page.locator('img[src=x]').count() === 0, 'no injected element');
   await visit(sender.page, 'message-sent');
@@ -178,6 +178,10 @@ try {
   const section = officer.page.locator('section.notice').last();
   await section.locator('select[name=method]').selectOption('physical_presence');
   await section.locator('select[name=level]').selectOption('substantial');
+  await section.locator('select[name=document_type]').selectOption('id_card');
+  await section.locator('input[name=issuing_country]').fill('IT');
+  await section.locator('input[name=document_number]').fill('CA12345XY');
+  await section.locator('input[name=document_expires_on]').fill('2031-05-31');
   await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: 'Approve' }).click()]);
   await visit(officer.page, 'officer-approved');
 
@@ -188,7 +192,7 @@ try {
   const got = readFileSync(await download.path());
   ok(got.includes(ATTACHMENT), 'downloaded content contains the attachment');
   await recipient.page.goto(messageUrl);
-  ok(await recipient.page.locator('ol.timeline').getByText('ContentHandover').count() === 1, 'recipient sees ContentHandover');
+  ok(await recipient.page.locator('ol.timeline .event', { hasText: 'ContentHandover' }).count() === 1, 'recipient sees ContentHandover');
 
   // ---- sender sees the evidence and downloads it ----
   await sender.page.goto(messageUrl);

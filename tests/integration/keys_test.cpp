@@ -179,7 +179,9 @@ class KeyLockdownTest : public ::testing::Test {
     }
     writeFile(dir_->path + "/app.password", roles_.appPassword + "\n", 0600);
     writeFile(dir_->path + "/owner.password", roles_.ownerPassword + "\n", 0600);
-    if (asRoot_) ASSERT_EQ(::chown((dir_->path + "/app.password").c_str(), kNobody, kNogroup), 0);
+    if (asRoot_) {
+      ASSERT_EQ(::chown((dir_->path + "/app.password").c_str(), kNobody, kNogroup), 0);
+    }
 
     const std::string run = dir_->path + "/run";
     ASSERT_EQ(::mkdir(run.c_str(), 0755), 0);
@@ -321,7 +323,9 @@ TEST_F(KeyLockdownTest, SignerIsLockedDown) {
   ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
-  if (asRoot_) EXPECT_EQ(st.st_gid, kNogroup);
+  if (asRoot_) {
+    EXPECT_EQ(st.st_gid, kNogroup);
+  }
 }
 
 // Rewrites the row (writer, seq) and recomputes the rest of the chain, as the database owner can.

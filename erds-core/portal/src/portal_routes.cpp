@@ -127,6 +127,7 @@ std::string addDays(const std::string& t, int days) {
 }
 
 const char* kLevels[] = {"low", "substantial", "high"};
+const char* kDocumentTypes[] = {"id_card", "passport", "residence_permit", "driving_licence"};
 const char* kMethods[] = {"physical_presence",   "remote_id_document_scan", "qualified_certificate", "ncp_certificate",
                           "eid_notified",        "eudi_wallet",             "cab_confirmed_remote"};
 
@@ -835,8 +836,10 @@ struct PortalRoutes::Impl {
   std::string methodsList(const identity::ActionPolicy& policy) const {
     std::string b = "<ul>";
     if (policy.acceptedMethods.empty()) {
-      b += "<li>Any identification method recorded by this service, at level " +
-           escape(identity::levelName(policy.minLevel)) + " or higher</li>";
+      b += "<li>Any identification method recorded by this service";
+      if (policy.minLevel != identity::LevelOfAssurance::None)
+        b += ", at level " + escape(identity::levelName(policy.minLevel)) + " or higher";
+      b += " (and at least the level the sender asks for)</li>";
     }
     for (const auto& rule : policy.acceptedMethods) {
       b += "<li>" + escape(methodLabel(identity::identificationMethodName(rule.method)));
@@ -874,7 +877,8 @@ struct PortalRoutes::Impl {
       if (!str(a.json, "detail").empty()) b += "<p class=\"notice\">" + escape(str(a.json, "detail")) + "</p>";
       b += "<h2>How to get verified</h2><p>This service accepts:</p>" + methodsList(opt.gatePolicy.handover);
       b += "<p><a href=\"/identity\">Request identity verification</a>. When an officer has verified you, come back "
-           "to this message and download it.</p>";
+           "to this message and download it.</p><p><a href=\"/messages/" + escape(urlSegment(req.param("id"))) +
+           "\">Back to the message</a></p>";
       p.bodyHtml = b;
       return page(c, p, 403);
     }
@@ -1041,6 +1045,16 @@ struct PortalRoutes::Impl {
              selectOptions(kMethods, 7, "physical_presence", true) + "</select></div>"
              "<div><label for=\"level-" + n + "\">Level</label><select id=\"level-" + n + "\" name=\"level\">" +
              selectOptions(kLevels, 3, str(r, "requested_level"), true) + "</select></div>"
+             "<fieldset><legend>Identity document reviewed</legend><span class=\"hint\">Required for document-based methods "
+             "(in person, document scan). The number is stored only as a keyed hash.</span>"
+             "<div><label for=\"doctype-" + n + "\">Document type</label><select id=\"doctype-" + n + "\" name=\"document_type\">" +
+             selectOptions(kDocumentTypes, 4, "id_card", true) + "</select></div>"
+             "<div><label for=\"country-" + n + "\">Issuing country (2 letters)</label><input type=\"text\" id=\"country-" + n +
+             "\" name=\"issuing_country\" maxlength=\"2\" autocomplete=\"off\"></div>"
+             "<div><label for=\"docnumber-" + n + "\">Document number</label><input type=\"text\" id=\"docnumber-" + n +
+             "\" name=\"document_number\" autocomplete=\"off\"></div>"
+             "<div><label for=\"docexpiry-" + n + "\">Valid until</label><input type=\"date\" id=\"docexpiry-" + n +
+             "\" name=\"document_expires_on\"></div></fieldset>"
              "<div><button type=\"submit\">Approve</button></div></form>";
         b += "<form method=\"post\" action=\"" + escape(action) + "/reject\" class=\"stack\">" + csrfField(c.csrf) +
              "<div><label for=\"reason-" + n + "\">Reason for rejection</label><input type=\"text\" id=\"reason-" + n + "\" name=\"reason\" required></div>"
@@ -1054,8 +1068,18 @@ struct PortalRoutes::Impl {
   Response officerDecide(const Request& req, Ctx& c, const Form& f, bool approve) const {
     if (!c.signedIn) return needSignIn(c);
     const std::string path = "/api/v1/officer/verification-requests/" + urlSegment(req.param("id")) + (approve ? "/approve" : "/reject");
-    std::string body = approve ? "{\"method\":" + jsonStr(f.get("method")) + ",\"level\":" + jsonStr(f.get("level")) + "}"
-                               : "{\"reason\":" + jsonStr(f.get("reason")) + "}";
+    std::string body;
+    if (approve) {
+      body = "{\"method\":" + jsonStr(f.get("method")) + ",\"level\":" + jsonStr(f.get("level"));
+      if (!f.get("document_number").empty()) {
+        body += ",\"document\":{\"type\":" + jsonStr(f.get("document_type")) + ",\"issuing_country\":" +
+                jsonStr(f.get("issuing_country")) + ",\"number\":" + jsonStr(f.get("document_number")) +
+                ",\"expires_on\":" + jsonStr(f.get("document_expires_on")) + "}";
+      }
+      body += "}";
+    } else {
+      body = "{\"reason\":" + jsonStr(f.get("reason")) + "}";
+    }
     auto a = call(req, "POST", path, "", "application/json", body);
     if (!a.ok()) return errorPage(c, a, "The decision was not recorded");
     return redirect(c, approve ? "/officer?done=approved" : "/officer?done=declined");
@@ -1175,6 +1199,9 @@ Result<void> PortalRoutes::registerRoutes(http::Router& router) {
   ERDS_RETURN_IF_ERROR(add("GET", "/static/portal.css", "css", "Portal stylesheet", "", 0, asset(kPortalCss, "text/css; charset=utf-8")));
   ERDS_RETURN_IF_ERROR(add("GET", "/static/portal.js", "js", "Portal script (progressive enhancement)", "", 0,
                            asset(kPortalJs, "text/javascript; charset=utf-8")));
+  // Browsers ask for it on every visit; an empty answer keeps the log and the console quiet.
+  ERDS_RETURN_IF_ERROR(add("GET", "/favicon.ico", "favicon", "No icon", "", 0,
+                           [](const Request&) -> Result<Response> { return Response::noContent(); }));
   ERDS_RETURN_IF_ERROR(add("GET", "/", "home", "Sign-in page, or the inbox when signed in", "", 0, G(&Impl::home)));
   ERDS_RETURN_IF_ERROR(add("POST", "/signin", "signin", "Sign in (password + TOTP)", url, kSmallFormBytes, P(&Impl::signIn)));
   ERDS_RETURN_IF_ERROR(add("POST", "/signout", "signout", "Sign out", url, kSmallFormBytes, P(&Impl::signOut)));

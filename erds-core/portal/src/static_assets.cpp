@@ -26,6 +26,9 @@ h2{font-size:1.25rem;margin-top:1.5rem}
 footer{border-top:1px solid #ccc;padding:1rem;font-size:.9rem;color:#444;max-width:60rem;margin:2rem auto 0}
 form.stack{display:grid;gap:.75rem;max-width:40rem}
 form.inline{display:inline}
+form.stack+form.stack{margin-top:1.5rem}
+section.notice h2{margin-top:0}
+fieldset{display:grid;gap:.5rem}
 label{font-weight:600;display:block}
 label.inline{display:inline;font-weight:400}
 .hint{font-weight:400;color:#4a4a4a;font-size:.9rem;display:block}
