@@ -148,18 +148,10 @@ chmod 644 "$CONF.tmp"; mv "$CONF.tmp" "$CONF"
 
 "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" db migrate --config "$CONF" || erds_die "up: erdsctl db migrate --config var/erds.conf failed"
 
-# Demo accounts come from the identity component once it exists (erdsctl user ...).
-demo="none yet (the identity component has not been built)"
-if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" --help 2>&1 | grep -qE '^[[:space:]]*user([[:space:]]|$)'; then
-  if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" user --help 2>&1 | grep -q 'seed-demo'; then
-    demo=$("${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" user seed-demo --config "$CONF") || erds_die "up: erdsctl user seed-demo failed"
-  else
-    demo="see: build/erdsctl user list --config var/erds.conf"
-  fi
-fi
-
 erds_say "up: starting erdsd"
-"${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsd" --config "$CONF" 9>&- &
+# The terminal gets the logs; a copy goes to var/log/erdsd.log (demo credentials are read from it).
+mkdir -p "$VAR/log"; LOG="$VAR/log/erdsd.log"; : >"$LOG"
+"${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsd" --config "$CONF" 9>&- > >(trap "" INT TERM; exec tee -a "$LOG") 2>&1 &
 ERDSD_PID=$!
 
 eff_port=${ERDS_HTTP_PORT:-$port}
@@ -180,6 +172,20 @@ if [ "$ready" != 1 ]; then
   erds_say "up: erdsd does not answer $base/healthz yet; leaving it running"
 fi
 
+# Demo accounts: erdsd seeds them in development mode and logs one "identity.demo_account" line each.
+json_field() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2"; }
+demo=""
+if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" --help 2>&1 | grep -qE '^[[:space:]]*user([[:space:]]|$)'; then
+  for _ in $(seq 1 20); do grep -q '"identity.demo_account"' "$LOG" && break; sleep 0.5; done
+  sleep 0.5
+  while IFS= read -r line; do
+    demo+=$'\n'"   $(json_field identifier "$line")  password: $(json_field password "$line")  ($(json_field description "$line"))"
+  done < <(grep '"identity.demo_account"' "$LOG" || true)
+  [ -n "$demo" ] || demo=" not seeded yet (look for identity.demo_account in var/log/erdsd.log)"
+else
+  demo=" none yet (the identity component has not been built)"
+fi
+
 cat >&2 <<EOF
 
 ==========================================================================================
@@ -191,7 +197,7 @@ cat >&2 <<EOF
    OpenAPI     $base/api/v1/openapi.json
  Trust the development CA: $VAR/pki/root-ca.pem
    curl --cacert var/pki/root-ca.pem $base/readyz
- Demo credentials: $demo
+ Demo credentials:$demo
  Configuration: var/erds.conf   Database: erds on socket $PGHOST (port $PGPORT)
  Ctrl-C stops erdsd and PostgreSQL; data in var/ is kept.
 ==========================================================================================

@@ -924,6 +924,8 @@ Result<void> MessageRoutes::registerRoutes(http::Router& router) {
   const std::pair<const char*, const char*> schemas[] = {
       {"SubmissionMetadata",
        R"({"type":"object","required":["recipients"],"properties":{"subject":{"type":"string"},"recipients":{"type":"array","minItems":1,"items":{"type":"string","examples":["mailto:bob@example.test"]}},"consignment_mode":{"type":"string","enum":["basic","consent"],"default":"basic"},"required_recipient_level":{"type":"string","enum":["low","substantial","high"],"default":"substantial"},"expires_in":{"type":"integer","description":"seconds; default 15 days"},"expiry":{"type":"string","format":"date-time"},"scheduled_at":{"type":"string","format":"date-time"}}})"},
+      {"SubmissionForm",
+       R"({"type":"object","required":["metadata"],"description":"multipart/form-data: the metadata part: application/json, SubmissionMetadata, FIRST, then 1..n file parts: any field name, each with a filename","properties":{"metadata":{"$ref":"#/components/schemas/SubmissionMetadata"},"file":{"type":"array","items":{"type":"string","contentMediaType":"application/octet-stream"}}}})"},
       {"InlineSubmission",
        R"({"allOf":[{"$ref":"#/components/schemas/SubmissionMetadata"},{"type":"object","required":["content"],"properties":{"content":{"type":"object","required":["filename","data_base64"],"properties":{"filename":{"type":"string"},"media_type":{"type":"string"},"data_base64":{"type":"string","contentEncoding":"base64"}}}}}]})"},
       {"SubmissionResult",
@@ -960,7 +962,7 @@ Result<void> MessageRoutes::registerRoutes(http::Router& router) {
   post.tags = tags;
   post.parameters = {idem};
   post.requestMediaType = "multipart/form-data";
-  post.requestSchemaRef = "SubmissionMetadata";
+  post.requestSchemaRef = "SubmissionForm";
   post.requestMediaTypes = {{"application/json", "InlineSubmission"}};
   post.streamRequestBody = true;
   post.responses = {{201, "accepted; SubmissionAcceptance evidence stored", "application/json", "SubmissionResult"}};

@@ -382,5 +382,19 @@ TEST_F(MessageRoutesTest, AlteredChunkAbortsTheDownload) {
   EXPECT_GE(count("SELECT count(*) FROM audit_log WHERE action = 'content.integrity_failure'"), 1);
 }
 
+TEST_F(MessageRoutesTest, OneSubmissionRouteTakesMultipartAndJson) {
+  const std::string doc = router_.openApiDocument(http::ApiInfo{});
+  const auto post = doc.find("\"submitMessage\"");
+  ASSERT_NE(post, std::string::npos);
+  const auto body = doc.find("\"requestBody\"", post);
+  ASSERT_NE(body, std::string::npos);
+  const std::string rb = doc.substr(body, 400);
+  EXPECT_NE(rb.find("\"multipart/form-data\":{\"schema\":{\"$ref\":\"#/components/schemas/SubmissionForm\"}"), std::string::npos) << rb;
+  EXPECT_NE(rb.find("\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/InlineSubmission\"}"), std::string::npos) << rb;
+  EXPECT_EQ(doc.find("/api/v1/messages/inline"), std::string::npos);
+  // (GET /api/v1/messages/{id} matches the path, so POST there is 405.)
+  EXPECT_NE(router_.match("POST", "/api/v1/messages/inline").status, http::Router::MatchStatus::Found);
+}
+
 }  // namespace
 }  // namespace erds::api
