@@ -180,6 +180,8 @@ if "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" --help 2>&1 | grep -qE '^[[:space:]]*
   sleep 0.5
   while IFS= read -r line; do
     demo+=$'\n'"   $(json_field identifier "$line")  password: $(json_field password "$line")  ($(json_field description "$line"))"
+    totp=$(json_field totp_secret_base32 "$line")
+    [ -z "$totp" ] || demo+=$'\n'"     TOTP secret (base32): $totp"
   done < <(grep '"identity.demo_account"' "$LOG" || true)
   [ -n "$demo" ] || demo=" not seeded yet (look for identity.demo_account in var/log/erdsd.log)"
 else

@@ -57,14 +57,26 @@ Result<std::vector<Job>> JobQueue::claim(const std::string& workerId, int limit,
   pg::Connection& c = **lease;
   const TimePoint now = clock_.now();
   const TimePoint until = now + std::chrono::duration_cast<std::chrono::microseconds>(options_.lease);
-  // A job whose worker died on its last attempt would otherwise wait forever.
-  auto dead = c.execPrepared(
-      "erds_core_job_bury",
-      "UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, "
-      "last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt' "
-      "WHERE state = 'pending' AND attempts >= max_attempts AND locked_until IS NOT NULL AND locked_until <= $1",
-      {timeParam(now)});
-  if (!dead) return std::move(dead).error();
+  // A job whose worker died on its last attempt would otherwise wait forever. The scan is not
+  // needed on every claim (it used to dominate the database time under load with many delayed
+  // expiry jobs): at most every lease/4 per process; a claimed job has run_at <= its claim time,
+  // so "run_at <= now" is implied and lets the partial index jobs_ready_idx narrow the scan.
+  const int64_t nowMicros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  const int64_t buryEvery = std::chrono::duration_cast<std::chrono::microseconds>(options_.lease).count() / 4;
+  int64_t last = lastBuryMicros_.load();
+  if (last == INT64_MIN || nowMicros - last >= buryEvery || nowMicros < last) {
+    if (lastBuryMicros_.compare_exchange_strong(last, nowMicros)) {
+      auto dead = c.execPrepared(
+          "erds_core_job_bury",
+          "UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, "
+          "last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt' "
+          "WHERE state = 'pending' AND run_at <= $1 AND attempts >= max_attempts AND locked_until IS NOT NULL "
+          "AND locked_until <= $1",
+          {timeParam(now)});
+      if (!dead) return std::move(dead).error();
+    }
+  }
   auto r = c.execPrepared(
       "erds_core_job_claim",
       "WITH c AS (SELECT id FROM jobs WHERE state = 'pending' AND run_at <= $2 "

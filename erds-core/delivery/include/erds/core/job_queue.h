@@ -4,6 +4,7 @@
 // database and no job is handed to two workers while its lease runs.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -78,6 +79,9 @@ class JobQueue {
   pg::Pool& pool_;
   const Clock& clock_;
   JobQueueOptions options_;
+  // When claim() last buried jobs whose final lease ran out (microseconds since the epoch of the
+  // injected clock): the scan runs at most every lease/4 per JobQueue, not on every claim.
+  mutable std::atomic<int64_t> lastBuryMicros_{INT64_MIN};
 };
 
 }  // namespace erds::core
