@@ -18,7 +18,10 @@ ERDS_PACKAGES=(
   clang libclang-rt-14-dev libargon2-dev
   softhsm2 opensc libengine-pkcs11-openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
   python3
+  chromium
 )
+# chromium: tests/browser (playwright-core starts /usr/bin/chromium itself over CDP, so no
+# chromium-driver). tests/interop and tests/browser also need node + npm (below).
 
 mode=install
 case "${1:-}" in
@@ -36,7 +39,7 @@ if [ -r /etc/os-release ] && ! grep -q '^VERSION_ID="12"' /etc/os-release; then
 fi
 
 wanted=("${ERDS_PACKAGES[@]}")
-# Node.js/npm (browser tests) come from Debian only if no node/npm is on PATH at all.
+# Node.js/npm (tests/browser, tests/interop) come from Debian only if no node/npm is on PATH at all.
 command -v node >/dev/null 2>&1 || wanted+=(nodejs)
 command -v npm >/dev/null 2>&1 || wanted+=(npm)
 # shellcheck disable=SC2206

@@ -29,7 +29,7 @@ erds_fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 # Knobs read by the scripts. The daemons reject unknown ERDS_* variables (they are reserved for
 # configuration overrides such as ERDS_HTTP_PORT), so binaries and tests run through ERDS_CLEAN_ENV.
-ERDS_SCRIPT_VARS=(ERDS_ROOT ERDS_JOBS ERDS_CMAKE_ARGS ERDS_PG_PORT ERDS_EXTRA_PACKAGES)
+ERDS_SCRIPT_VARS=(ERDS_ROOT ERDS_JOBS ERDS_CMAKE_ARGS ERDS_PG_PORT ERDS_EXTRA_PACKAGES ERDS_FUZZ_SECONDS)
 ERDS_CLEAN_ENV=(env)
 for _v in "${ERDS_SCRIPT_VARS[@]}"; do ERDS_CLEAN_ENV+=(-u "$_v"); done
 unset _v

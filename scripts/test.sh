@@ -13,9 +13,12 @@ For each preset (release into build/, then asan = ASan+UBSan into build-asan/):
   configure with -DERDS_WERROR=ON, build all targets, start a throwaway PostgreSQL (temp dir, Unix
   socket, fast and not durable; PGHOST/PGPORT/PGUSER/PGDATABASE exported), run
   `ctest --preset <preset> -j N --output-on-failure`, stop PostgreSQL (also on failure or Ctrl-C).
-After the release pass, `tests/run-extra.sh BUILD_DIR` (browser, fuzz, ...) runs if it exists, with
-the same PostgreSQL environment; its exit status counts.
-The last line is a summary: "erds test: N passed, N failed".
+Before the first ctest, once: tests/browser/setup.sh and tests/interop/setup.sh (npm ci || npm
+install; quick when node_modules exists). After the release pass, `tests/run-extra.sh BUILD_DIR`
+(the libFuzzer targets: tests/fuzz/run.sh --seconds ${ERDS_FUZZ_SECONDS:-15}, clang build in
+build-fuzz/) runs with the same PostgreSQL environment; its exit status counts as one test.
+Output ends with the per-step summary (wall time of each step), "erds test: OK" or
+"erds test: FAILED (steps)", and last the line "erds test: N passed, N failed".
 
 Options:
   --quick       release pass only (skip the asan pass)
@@ -26,7 +29,8 @@ Options:
   -- ARGS       passed to ctest (e.g. -- -R Config)
   -h, --help    this text
 Environment: ERDS_CMAKE_ARGS (extra cmake configure arguments, e.g.
-  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache), ERDS_JOBS (default -j).
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache), ERDS_JOBS (default -j), ERDS_FUZZ_SECONDS (run time per fuzz
+  target in tests/run-extra.sh, default 15).
 EOF
 }
 
@@ -71,6 +75,22 @@ if [ "$do_deps" = 1 ]; then
   report+=("deps: ok ($(erds_fmt_secs $((SECONDS - t))))")
 fi
 
+# npm modules of the browser and interop tests: once, before the first ctest.
+node_setup_done=0
+node_setup() {
+  [ "$node_setup_done" = 0 ] || return 0
+  node_setup_done=1
+  local t=$SECONDS s ok=1
+  for s in tests/browser/setup.sh tests/interop/setup.sh; do
+    [ -f "$ERDS_ROOT/$s" ] || continue
+    erds_say "test: $s"
+    if ! "${ERDS_CLEAN_ENV[@]}" bash "$ERDS_ROOT/$s"; then
+      ok=0; step_fail "setup" "$s"; total_fail=$((total_fail + 1))
+    fi
+  done
+  [ "$ok" = 0 ] || report+=("setup (npm: browser, interop): ok ($(erds_fmt_secs $((SECONDS - t))))")
+}
+
 run_preset() {
   local p=$1 dir t log out
   case "$p" in release) dir=build ;; asan) dir=build-asan ;; *) dir=build-$p ;; esac
@@ -87,6 +107,7 @@ run_preset() {
   fi
   local t_build=$((SECONDS - t))
 
+  node_setup
   t=$SECONDS
   local pgenv
   pgenv=$("$ERDS_ROOT/scripts/pg.sh" test-start) || { step_fail "$p" "PostgreSQL start"; total_fail=$((total_fail + 1)); return 0; }
@@ -115,7 +136,8 @@ run_preset() {
   if [ "$p" = release ] && [ -f "$ERDS_ROOT/tests/run-extra.sh" ]; then
     erds_say "test[$p]: running tests/run-extra.sh"
     local t2=$SECONDS
-    if "${ERDS_CLEAN_ENV[@]}" bash "$ERDS_ROOT/tests/run-extra.sh" "$ERDS_ROOT/$dir"; then
+    if "${ERDS_CLEAN_ENV[@]}" ERDS_FUZZ_SECONDS="${ERDS_FUZZ_SECONDS:-15}" \
+         bash "$ERDS_ROOT/tests/run-extra.sh" "$ERDS_ROOT/$dir"; then
       total_pass=$((total_pass + 1)); report+=("extra: ok ($(erds_fmt_secs $((SECONDS - t2))))")
     else
       total_fail=$((total_fail + 1)); step_fail extra "tests/run-extra.sh, after $(erds_fmt_secs $((SECONDS - t2)))"
@@ -148,5 +170,5 @@ if [ "$status" = 0 ]; then
 else
   echo "erds test: FAILED (${failed_steps[*]:-tests})"
 fi
-echo "${total_pass} passed, ${total_fail} failed"
+echo "erds test: ${total_pass} passed, ${total_fail} failed"
 exit "$status"

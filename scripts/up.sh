@@ -104,6 +104,7 @@ cleanup() {
   stop_daemon erds-smtpd "$SMTPD_PID"; SMTPD_PID=
   stop_daemon erdsd "$ERDSD_PID"; ERDSD_PID=
   stop_daemon erds-signer "$SIGNER_PID"; SIGNER_PID=
+  rm -f "$VAR/run/erds-smtpd.ports"
   "$ERDS_ROOT/scripts/pg.sh" stop || true
 }
 trap cleanup EXIT
@@ -217,12 +218,14 @@ chmod 644 "$CONF.tmp"; mv "$CONF.tmp" "$CONF"
 "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" db migrate --config "$CONF" || erds_die "up: erdsctl db migrate --config var/erds.conf failed"
 
 # start_daemon NAME ARGS...: runs one daemon in the background, its output on the terminal and in
-# var/log/NAME.log; sets STARTED_PID. The tee ignores Ctrl-C so the last log lines still arrive.
+# var/log/NAME.log; sets STARTED_PID. Each daemon gets its own session (setsid), so a Ctrl-C on the
+# terminal reaches only this script, which then stops them in order; the tee ignores Ctrl-C so the
+# last log lines still arrive.
 start_daemon() {
   local name=$1; shift
   local log="$VAR/log/$name.log"
   : >"$log"
-  "${ERDS_CLEAN_ENV[@]}" "$@" 9>&- </dev/null > >(trap "" INT TERM; exec tee -a "$log") 2>&1 &
+  setsid "${ERDS_CLEAN_ENV[@]}" "$@" 9>&- </dev/null > >(trap "" INT TERM; exec tee -a "$log") 2>&1 &
   STARTED_PID=$!
 }
 # died NAME PID: after a daemon exited early, reports its status and the end of its log.

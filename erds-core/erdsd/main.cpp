@@ -41,9 +41,7 @@
 #include "erds/base/log.h"
 #include "erds/base/metrics.h"
 #include "erds/base/pg.h"
-#include "erds/evidence/file_key_signer.h"
-#include "erds/evidence/rfc3161_tsu.h"
-#include "erds/evidence/signer_client.h"
+#include "erds/evidence/timestamp_authority.h"
 #include "erds/http/router.h"
 #include "erds/http/server.h"
 #include "erds/http/service_routes.h"
@@ -101,53 +99,15 @@ erds::Result<void> checkNotDevelopmentCertificate(const std::string& path) {
   return erds::ok();
 }
 
-// The audit anchorer's time-stamps come from the same time-stamping unit as evidence (signer.mode,
-// tsa.*; see erds::api::SealingEvidenceIssuer::fromConfig): a token over the chain heads' digest.
-// The unit is created on first use and retried, as erds-signer may start after erdsd.
-erds::Result<erds::AuditTimestamper> makeAnchorTimestamper(const erds::Config& config,
-                                                           const erds::Clock& clock) {
-  namespace ev = erds::evidence;
-  std::shared_ptr<ev::Signer> signer;
-  if (config.getString("signer.mode") == "inprocess") {
-    auto s = ev::FileKeySigner::fromDirectory(config.getPath("signer.key_dir"), {"tsu"});
-    if (!s) return erds::Error::invalidInput("signer.key_dir (" + config.sourceOf("signer.key_dir") +
-                                             "): " + s.error().message);
-    signer = std::move(s).value();
-  } else {
-    ev::SignerClientOptions o;
-    o.socketPath = config.getPath("signer.socket");
-    auto s = ev::SignerClient::create(o);
-    if (!s) return erds::Error::invalidInput("signer.socket (" + config.sourceOf("signer.socket") +
-                                             "): " + s.error().message);
-    signer = std::move(s).value();
-  }
-  ev::Rfc3161TsuOptions t;
-  t.policyOid = config.getString("tsa.policy_oid");
-  t.accuracy = std::chrono::milliseconds(config.getMillis("tsa.accuracy"));
-  t.requireSyncedClock = config.getBool("tsa.require_synced_clock") &&
-                         config.mode() != erds::ServiceMode::Development;
-  struct State {
-    std::mutex mu;
-    std::shared_ptr<ev::Rfc3161Tsu> tsu;
+// The audit anchorer's time-stamps come from the evidence issuer's own time-stamp authority
+// (signer.mode, tsa.*; see erds::api::SealingEvidenceIssuer::fromConfig): a token over the chain
+// heads' digest. That unit is created lazily and retried if erds-signer starts after erdsd.
+erds::AuditTimestamper makeAnchorTimestamper(std::shared_ptr<erds::evidence::TimestampAuthority> tsa) {
+  return [tsa = std::move(tsa)](std::string_view digest) -> erds::Result<std::string> {
+    auto token = tsa->timestamp(digest);
+    if (!token) return std::move(token).error();
+    return std::move(token->der);
   };
-  auto state = std::make_shared<State>();
-  return erds::AuditTimestamper(
-      [signer, t, &clock, state](std::string_view digest) -> erds::Result<std::string> {
-        std::shared_ptr<ev::Rfc3161Tsu> tsu;
-        {
-          std::lock_guard lock(state->mu);
-          if (!state->tsu) {
-            auto created = ev::Rfc3161Tsu::create(signer, t, clock);
-            if (!created) return erds::Error::unavailable("time-stamping unit not ready: " +
-                                                          created.error().toString());
-            state->tsu = std::move(created).value();
-          }
-          tsu = state->tsu;
-        }
-        auto token = tsu->timestamp(digest);
-        if (!token) return std::move(token).error();
-        return std::move(token->der);
-      });
 }
 
 }  // namespace
@@ -297,10 +257,8 @@ int main(int argc, char** argv) {
   // Audit anchoring: the chain heads, time-stamped every audit.anchor_interval (0 = off).
   std::unique_ptr<erds::AuditAnchorer> anchorer;
   if (const int64_t anchorMs = config->getMillis("audit.anchor_interval"); anchorMs > 0) {
-    auto timestamper = makeAnchorTimestamper(*config, erds::SystemClock::instance());
-    if (!timestamper) return fail(kExitUsage, timestamper.error().message);
     anchorer = std::make_unique<erds::AuditAnchorer>(pool, erds::SystemClock::instance(),
-                                                     std::move(*timestamper),
+                                                     makeAnchorTimestamper((*api)->timestampAuthority()),
                                                      std::chrono::milliseconds(anchorMs));
   }
   if (checkOnly) {

@@ -30,8 +30,6 @@
 #include "erds/core/content_vault.h"
 #include "erds/core/delivery_store.h"
 #include "erds/core/job_queue.h"
-#include "erds/evidence/file_key_signer.h"
-#include "erds/evidence/signer_client.h"
 #include "erds/smtp/core_submission_sink.h"
 #include "erds/smtp/identity_authenticator.h"
 #include "erds/smtp/relay_worker.h"
@@ -68,24 +66,6 @@ std::vector<std::string> splitList(const std::string& s) {
 }
 
 std::string where(const erds::Config& c, const std::string& key) { return key + " (" + c.sourceOf(key) + ")"; }
-
-erds::Result<std::shared_ptr<erds::evidence::Signer>> signerFromConfig(const erds::Config& config) {
-  using namespace erds;
-  if (config.getString("signer.mode") == "inprocess") {
-    if (config.mode() == ServiceMode::Qualified)
-      return Error::invalidInput(where(config, "signer.mode") + ": inprocess keys are not allowed with service.mode=qualified");
-    const std::string dir = config.getPath("signer.key_dir");
-    if (dir.empty()) return Error::invalidInput(where(config, "signer.key_dir") + ": required with signer.mode=inprocess");
-    auto s = evidence::FileKeySigner::fromDirectory(dir, {"seal"});
-    if (!s) return Error::invalidInput(where(config, "signer.key_dir") + ": " + s.error().message);
-    return std::shared_ptr<evidence::Signer>(std::move(s).value());
-  }
-  evidence::SignerClientOptions o;
-  o.socketPath = config.getPath("signer.socket");
-  auto s = evidence::SignerClient::create(o);
-  if (!s) return Error::invalidInput(where(config, "signer.socket") + ": " + s.error().message);
-  return std::shared_ptr<evidence::Signer>(std::move(s).value());
-}
 
 }  // namespace
 
@@ -260,8 +240,7 @@ int main(int argc, char** argv) {
     auth = idAuth.get();
     sink = coreSink.get();
 
-    auto signer = signerFromConfig(cfg);
-    if (!signer) return usageError(signer.error().message);
+    // REM signatures use the evidence issuer's signer (signer.mode / signer.socket; one client).
     erds::smtp::SmtpRelayOptions ro;
     ro.heloName = hostname;
     ro.relayHost = cfg.getString("smtp.relay_host");
@@ -272,7 +251,7 @@ int main(int argc, char** argv) {
     wo.domain = domains.front();
     wo.maxMessageBytes = static_cast<std::size_t>(maxBytes);
     worker = std::make_unique<erds::smtp::RelayWorker>(
-        erds::smtp::RelayWorkerDeps{jobs.get(), store.get(), vault.get(), transport.get(), *signer, &clock}, wo);
+        erds::smtp::RelayWorkerDeps{jobs.get(), store.get(), vault.get(), transport.get(), issuer->signer(), &clock}, wo);
   }
   if (checkOnly) {
     std::cout << "configuration ok\n";

@@ -33,6 +33,27 @@ std::string jobPayload(const std::string& messageId, int index) {
 
 }  // namespace
 
+std::string printable(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= max) break;
+    const auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+core::JobSpec receiptJob(const std::string& messageId, core::Event event, std::optional<int> recipientIndex) {
+  core::JobSpec j;
+  j.kind = std::string(kJobSmtpReceipt);
+  const std::string ev(core::eventName(event));
+  j.payloadJson = "{\"message_id\":\"" + messageId + "\",\"event\":\"" + ev + "\"" +
+                  (recipientIndex ? ",\"recipient_index\":" + std::to_string(*recipientIndex) : std::string()) + "}";
+  j.dedupeKey = std::string(kJobSmtpReceipt) + ":" + messageId + ":" + ev + ":" +
+                (recipientIndex ? std::to_string(*recipientIndex) : std::string("-"));
+  return j;
+}
+
 Result<void> forEachChunk(const MessageData& message, std::size_t chunk,
                           const std::function<Result<void>(std::string_view)>& fn) {
   if (message.inMemory()) {
@@ -112,8 +133,7 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
   sr.actor = "party:" + envelope.party->partyId;
 
   identity::PostgresAccountStore accounts(*d_.pool);
-  std::vector<std::string> identifiers;
-  std::vector<int> external;
+  int external = 0;
   for (const auto& rcpt : envelope.recipients) {
     core::RecipientSpec spec;
     spec.identifier = mailtoIdentifier(rcpt);
@@ -126,20 +146,19 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
     } else if (local) {
       spec.pendingAddress = spec.identifier;
     } else {
-      external.push_back(static_cast<int>(sr.recipients.size()));
+      // An ordinary mail domain: relayed as a REM dispatch by the RelayWorker (committed with
+      // the submission below), never consigned by erdsd's workers.
+      spec.external = true;
+      core::JobSpec j;
+      j.kind = std::string(kJobSmtpRelay);
+      j.payloadJson = jobPayload(sr.messageId, static_cast<int>(sr.recipients.size()));
+      j.dedupeKey = std::string(kJobSmtpRelay) + ":" + sr.messageId + ":" + std::to_string(sr.recipients.size());
+      sr.extraJobs.push_back(std::move(j));
+      ++external;
     }
-    identifiers.push_back(spec.identifier);
     sr.recipients.push_back(std::move(spec));
   }
-
-  struct Forget {
-    api::SealingEvidenceIssuer* i;
-    std::string id;
-    ~Forget() {
-      if (i) i->forgetRecipients(id);
-    }
-  } forget{d_.issuer, sr.messageId};
-  if (d_.issuer) d_.issuer->announceRecipients(sr.messageId, identifiers);
+  if (opt_.sendReceipts) sr.extraJobs.push_back(receiptJob(sr.messageId, core::Event::SubmissionAcceptance, std::nullopt));
 
   auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
   if (!up) return std::move(up).error();
@@ -148,38 +167,14 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
   if (!part) return std::move(part).error();
   sr.partIds.push_back(part->partId);
 
+  // Message, evidence, relay and receipt jobs in one transaction: 250 only after this commit.
   auto res = d_.store->submit(sr);
   if (!res) return std::move(res).error();
-
-  // Follow-up jobs. TODO(smtp2): commit these with the submission once core::SubmissionRequest
-  // carries extra jobs; until then a crash between the two commits loses them (dedupe keys make a
-  // repeated enqueue harmless).
-  auto lease = d_.pool->acquire();
-  if (lease) {
-    for (int idx : external) {
-      core::JobSpec j;
-      j.kind = std::string(kJobSmtpRelay);
-      j.payloadJson = jobPayload(res->messageId, idx);
-      j.dedupeKey = std::string(kJobSmtpRelay) + ":" + res->messageId + ":" + std::to_string(idx);
-      if (auto e = d_.jobs->enqueue(**lease, j); !e)
-        log::error("smtp.job_enqueue_failed", {{"message_id", res->messageId}, {"error", e.error().toString()}});
-    }
-    if (opt_.sendReceipts) {
-      core::JobSpec j;
-      j.kind = std::string(kJobSmtpReceipt);
-      j.payloadJson = "{\"message_id\":\"" + res->messageId + "\",\"evidence_id\":\"" + res->evidenceId + "\"}";
-      j.dedupeKey = std::string(kJobSmtpReceipt) + ":" + res->evidenceId;
-      if (auto e = d_.jobs->enqueue(**lease, j); !e)
-        log::error("smtp.job_enqueue_failed", {{"message_id", res->messageId}, {"error", e.error().toString()}});
-    }
-  } else {
-    log::error("smtp.job_enqueue_failed", {{"message_id", res->messageId}, {"error", lease.error().toString()}});
-  }
   log::info("smtp.submitted", {{"message_id", res->messageId},
                                {"evidence_id", res->evidenceId},
                                {"party", envelope.party->partyId},
                                {"recipients", static_cast<int64_t>(sr.recipients.size())},
-                               {"relayed", static_cast<int64_t>(external.size())}});
+                               {"relayed", static_cast<int64_t>(external)}});
   return res->messageId;
 }
 
@@ -199,18 +194,60 @@ bool CoreSubmissionSink::mxAllowed(const std::string& ip) {
 }
 
 Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const MessageData& message) {
-  (void)message;
   const std::string ip = ipOf(envelope.clientAddress);
   if (!mxAllowed(ip)) {
     log::warn("smtp.mx_rate_limited", {{"client", ip}});
     return Error::unavailable("rate limit");
   }
-  // The core has no operation yet that stores a message received from a non-ERDS system with its
-  // ReceivedFromNonERDS evidence (lifecycle.h has the event, DeliveryStore no entry point), and
-  // storing it as a SubmissionAcceptance would misstate what happened. So inbound mail is deferred
-  // (451 4.3.0: the sending MTA keeps it and retries) until that lands.
-  log::warn("smtp.mx_deferred", {{"client", ip}, {"reason", "core has no ReceivedFromNonERDS entry point"}});
-  return Error::unavailable("inbound storage not available");
+  if (envelope.recipients.empty()) return Error::invalidInput("no recipients");
+  const TimePoint now = d_.clock->now();
+
+  core::SubmissionRequest sr;
+  sr.messageId = core::ContentVault::newMessageId();
+  // The envelope sender as given (not authenticated: SPF/DKIM/DMARC are not checked, recorded as
+  // such in the audit record); the null reverse-path of bounces has no address.
+  sr.senderIdentifier = envelope.mailFrom.empty() ? std::string(kNullReversePath) : mailtoIdentifier(envelope.mailFrom);
+  sr.subject = subjectOf(message);
+  sr.mode = core::ConsignmentMode::Basic;
+  sr.requiredLoa = "low";
+  sr.expiresAt = now + std::chrono::duration_cast<std::chrono::microseconds>(opt_.defaultExpiry);
+  sr.actor = "smtp-mx:" + ip;
+  sr.externalSystem = "SMTP client " + ip + " (HELO " + printable(envelope.heloName, 100) + ")";
+  sr.auditNote = "spf=not_checked dkim=not_checked dmarc=not_checked tls=" + std::string(envelope.tls ? "yes" : "no");
+
+  identity::PostgresAccountStore accounts(*d_.pool);
+  for (const auto& rcpt : envelope.recipients) {
+    const std::string domain = domainOf(rcpt);
+    // The session accepts only local domains on MX; checked again here: never a relay.
+    if (std::find(opt_.localDomains.begin(), opt_.localDomains.end(), domain) == opt_.localDomains.end())
+      return Error::invalidInput("relaying denied");
+    core::RecipientSpec spec;
+    spec.identifier = mailtoIdentifier(rcpt);
+    auto bound = accounts.partyBoundTo(spec.identifier);
+    if (!bound) return Error::unavailable("identity store: " + bound.error().message);
+    if (*bound) {
+      spec.partyId = **bound;
+    } else {
+      spec.pendingAddress = spec.identifier;  // same answer whether a local account exists or not
+    }
+    sr.recipients.push_back(std::move(spec));
+  }
+
+  auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
+  if (!up) return std::move(up).error();
+  ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
+  auto part = up->finish();
+  if (!part) return std::move(part).error();
+  sr.partIds.push_back(part->partId);
+
+  // Message, ReceivedFromNonERDS evidence and the local lifecycle jobs in one transaction.
+  auto res = d_.store->receive(sr);
+  if (!res) return std::move(res).error();
+  log::info("smtp.received", {{"message_id", res->messageId},
+                              {"evidence_id", res->evidenceId},
+                              {"client", ip},
+                              {"recipients", static_cast<int64_t>(sr.recipients.size())}});
+  return res->messageId;
 }
 
 }  // namespace erds::smtp

@@ -85,7 +85,9 @@ int RelayWorker::runOnce() {
       r = idx.empty() ? Result<void>(Error::invalidInput("payload without recipient_index"))
                       : relay(messageId, std::stoi(idx), job.attempts >= job.maxAttempts);
     } else {
-      r = receipt(messageId, field(job.payloadJson, "evidence_id"));
+      const std::string idx = field(job.payloadJson, "recipient_index");
+      r = receipt(messageId, field(job.payloadJson, "evidence_id"), field(job.payloadJson, "event"),
+                  idx.empty() ? std::nullopt : std::optional<int>(std::stoi(idx)));
     }
     if (r) {
       (void)d_.jobs->complete(job.id, workerId_);
@@ -117,6 +119,13 @@ Result<void> RelayWorker::relay(const std::string& messageId, int recipientIndex
   if (!msg) return std::move(msg).error();
   auto del = d_.store->delivery(messageId, recipientIndex);
   if (!del) return std::move(del).error();
+  if (del->state != core::DeliveryState::Submitted) {
+    // Already relayed or failed (a job retried after its transition committed), or expired: never
+    // send a second dispatch.
+    log::info("smtp.relay_skipped", {{"message_id", messageId}, {"recipient_index", static_cast<int64_t>(recipientIndex)},
+                                     {"state", std::string(core::deliveryStateName(del->state))}});
+    return {};
+  }
   auto evs = d_.store->evidenceOf(messageId);
   if (!evs) return std::move(evs).error();
   std::string acceptanceId;
@@ -148,34 +157,60 @@ Result<void> RelayWorker::relay(const std::string& messageId, int recipientIndex
   if (!rem) return std::move(rem).error();
 
   auto sent = d_.transport->relay({opt_.serviceAddress, {to}, std::move(*rem)});
-  if (!sent) return std::move(sent).error();
-  const RecipientResult& res = sent->front();
+  RecipientResult res;
+  if (sent && !sent->empty()) {
+    res = sent->front();
+  } else {
+    // No MX, connection refused, TLS or protocol failure: temporary until the last attempt.
+    if (!lastAttempt) return sent ? Error::unavailable("relay: no result") : std::move(sent).error();
+    res.status = RecipientStatus::TemporaryFailure;
+    res.reply = sent ? "no result" : sent.error().message;
+  }
   if (res.status == RecipientStatus::TemporaryFailure && !lastAttempt)
     return Error::unavailable("relay to " + (res.remoteHost.empty() ? std::string("?") : res.remoteHost) + ": " + res.reply);
 
+  const bool delivered = res.status == RecipientStatus::Delivered;
   core::TransitionRequest t;
   t.messageId = messageId;
   t.recipientIndex = recipientIndex;
-  t.event = res.status == RecipientStatus::Delivered ? core::Event::RelayToNonERDS : core::Event::RelayToNonERDSFailure;
+  t.event = delivered ? core::Event::RelayToNonERDS : core::Event::RelayToNonERDSFailure;
+  // RF03: the external system refused the message (5xx); RF02: it stayed unreachable (4xx,
+  // connection failures) until the last attempt.
+  if (!delivered) t.reason = res.status == RecipientStatus::PermanentFailure ? "RF03" : "RF02";
   t.actor = "system:erds-smtpd";
+  t.externalSystem = "SMTP " + (res.remoteHost.empty() ? std::string("(no server reached)") : printable(res.remoteHost, 255)) +
+                     ": " + printable(res.reply, 300);
+  if (opt_.sendReceipts) t.extraJobs.push_back(receiptJob(messageId, t.event, recipientIndex));
   auto tr = d_.store->transition(t);
   log::info("smtp.relay_done", {{"message_id", messageId},
                                 {"recipient_index", static_cast<int64_t>(recipientIndex)},
-                                {"delivered", res.status == RecipientStatus::Delivered},
+                                {"delivered", delivered},
                                 {"remote_host", res.remoteHost},
                                 {"reply", res.reply}});
   if (!tr) {
-    // The dispatch left; only the evidence is missing. Conflict = the core's lifecycle has no
-    // RelayToNonERDS transition yet (see README): logged, not retried (a retry would resend).
+    // The dispatch left; only the evidence is missing. Unavailable (signer, TSU, database) is
+    // retried: the delivery is still Submitted, so the retry resends the dispatch (same
+    // Message-ID; a duplicate is preferable to a relay without evidence). Anything else (the
+    // delivery moved on meanwhile, e.g. expired) is logged and not retried.
     if (tr.error().is(ErrorCode::Unavailable)) return std::move(tr).error();
     log::error("smtp.relay_evidence_not_recorded", {{"message_id", messageId}, {"error", tr.error().toString()}});
   }
   return {};
 }
 
-Result<void> RelayWorker::receipt(const std::string& messageId, const std::string& evidenceId) {
+Result<void> RelayWorker::receipt(const std::string& messageId, std::string evidenceId, const std::string& event,
+                                  std::optional<int> recipientIndex) {
   auto msg = d_.store->message(messageId);
   if (!msg) return std::move(msg).error();
+  if (evidenceId.empty()) {
+    const auto wanted = core::eventFromName(event);
+    if (!wanted) return Error::invalidInput("receipt job without evidence_id or a known event");
+    auto evs = d_.store->evidenceOf(messageId);
+    if (!evs) return std::move(evs).error();
+    for (const auto& e : *evs)
+      if (e.event == *wanted && e.recipientIndex == recipientIndex) evidenceId = e.id;
+    if (evidenceId.empty()) return Error::notFound("no " + event + " evidence for " + messageId);
+  }
   auto ev = d_.store->evidence(evidenceId);
   if (!ev) return std::move(ev).error();
   auto raw = original(messageId);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -140,6 +141,7 @@ class SmtpSink {
       std::string cmd = line.substr(0, 4);
       for (auto& ch : cmd) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       if (cmd == "EHLO") say("250-sink.test\r\n250 8BITMIME\r\n");
+      else if (cmd == "RCPT" && line.find("refused") != std::string::npos) say("550 5.1.1 no such user here\r\n");
       else if (cmd == "DATA") {
         inData = true;
         say("354 go ahead\r\n");
@@ -345,13 +347,100 @@ TEST_F(SmtpdTest, NoTimeStampMeans451AndNothingStored) {
   EXPECT_EQ(smtpd.wait(20s), 0);
 }
 
-TEST_F(SmtpdTest, InboundMxIsDeferredUntilTheCoreCanRecordReceivedFromNonErds) {
-  // TODO(smtp2): expect 250 + ReceivedFromNonERDS evidence once the core has the entry point.
+// Polls a scalar query until it returns `want` (the relay worker runs asynchronously).
+std::string waitForScalar(const std::function<std::string()>& q, const std::string& want, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  std::string got;
+  while (std::chrono::steady_clock::now() < end) {
+    got = q();
+    if (got == want) return got;
+    std::this_thread::sleep_for(200ms);
+  }
+  return got;
+}
+
+TEST_F(SmtpdTest, InboundMxStoresTheMessageWithReceivedFromNonErdsEvidence) {
   auto r = swaks(ports_.mx, "outside@elsewhere.test", "recipient@example.test", "itest-mx", false);
-  EXPECT_NE(r.out.find("451 4.3.0"), std::string::npos) << r.out;
+  ASSERT_EQ(r.exitCode, 0) << r.out << joined(r.err) << joined(smtpd_->stderrLines());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("<~  250 2\\.0\\.0 [^\\n]*?([0-9a-f-]{36})"))) << r.out;
+  const std::string id = m[1];
+  // Durable before the 250: message, content, evidence, delivery to the demo recipient.
+  EXPECT_EQ(scalar("SELECT status || ' ' || sender_identifier || ' ' || subject FROM messages WHERE id = '" + id + "'"),
+            "accepted mailto:outside@elsewhere.test itest-mx");
+  EXPECT_EQ(scalar("SELECT string_agg(event || ' ' || reason || ' ' || coalesce(recipient_index::text, '-'), ',') "
+                   "FROM evidence WHERE message_id = '" + id + "'"),
+            "ReceivedFromNonERDS RF04 -");
+  EXPECT_NE(scalar("SELECT convert_from(xml, 'UTF8') FROM evidence WHERE message_id = '" + id + "'").find("ReceivedFromNonERDS"),
+            std::string::npos);
+  EXPECT_EQ(scalar("SELECT media_type || ' ' || filename || ' ' || state FROM content_parts WHERE message_id = '" + id + "'"),
+            "message/rfc822 message.eml linked");
+  EXPECT_EQ(scalar("SELECT recipient_party_id FROM deliveries WHERE message_id = '" + id + "'"), "demo-recipient");
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE action = 'message.received' AND object = 'message:" + id +
+                   "' AND details->>'note' LIKE 'spf=not_checked dkim=not_checked dmarc=not_checked%'"),
+            "1");
+  // Then the normal local lifecycle: erdsd's workers consign it to the recipient.
+  EXPECT_EQ(waitForScalar([&] { return scalar("SELECT count(*) FROM evidence WHERE message_id = '" + id +
+                                               "' AND event = 'ContentConsignment'"); },
+                          "1", 60s),
+            "1")
+      << joined(erdsd_->stderrLines());
+  // Nothing goes back to an outside sender (no REM receipts for mail received from non-ERDS).
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'smtp.%' AND payload->>'message_id' = '" + id + "'"), "0");
+
+  // MX is never a relay.
   auto relay = swaks(ports_.mx, "outside@elsewhere.test", "someone@elsewhere.test", "itest-relay", false);
   EXPECT_NE(relay.exitCode, 0);
   EXPECT_EQ(relay.out.find("<~  250 2.0.0"), std::string::npos) << "open relay: " << relay.out;
+}
+
+TEST_F(SmtpdTest, OutboundRelayRecordsRelayToNonErdsAndSendsItAsReceipt) {
+  auto r = swaks(ports_.submission, "sender@example.test", "friend@elsewhere.test", "itest-relayed");
+  ASSERT_EQ(r.exitCode, 0) << r.out << joined(r.err);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("<~  250 2\\.0\\.0 [^\\n]*?([0-9a-f-]{36})"))) << r.out;
+  const std::string id = m[1];
+  // The relay and receipt jobs were committed with the submission.
+  EXPECT_EQ(scalar("SELECT count(*) FROM evidence WHERE message_id = '" + id + "' AND event = 'SubmissionAcceptance'"), "1");
+  ASSERT_TRUE(sink_->waitFor("Subject: REM Dispatch: itest-relayed", 60s)) << joined(smtpd_->stderrLines());
+  const auto q = [&] {
+    return scalar("SELECT d.state || ' ' || e.event || ' ' || e.reason FROM deliveries d JOIN evidence e "
+                  "ON e.message_id = d.message_id AND e.recipient_index = d.recipient_index WHERE d.message_id = '" + id + "'");
+  };
+  EXPECT_EQ(waitForScalar(q, "relayed RelayToNonERDS RF01", 60s), "relayed RelayToNonERDS RF01") << joined(smtpd_->stderrLines());
+  // Never consigned by erdsd: the recipient is outside ERDS.
+  EXPECT_EQ(scalar("SELECT count(*) FROM evidence WHERE message_id = '" + id + "' AND event LIKE 'Content%'"), "0");
+  // The RelayToNonERDS evidence goes back to the sender as a REM receipt.
+  bool found = false;
+  for (auto end = std::chrono::steady_clock::now() + 60s; !found && std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(200ms)) {
+    for (const auto& msg : sink_->messages())
+      found = found || (msg.find("RelayToNonERDS.xml") != std::string::npos && msg.find("itest-relayed") != std::string::npos &&
+                        msg.find("ERDMessageType/receipt") != std::string::npos);
+  }
+  EXPECT_TRUE(found) << "no RelayToNonERDS receipt for the sender";
+}
+
+TEST_F(SmtpdTest, RefusedRcptAtTheRemoteMtaRecordsRelayToNonErdsFailure) {
+  auto r = swaks(ports_.submission, "sender@example.test", "refused@elsewhere.test", "itest-refused");
+  ASSERT_EQ(r.exitCode, 0) << r.out << joined(r.err);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("<~  250 2\\.0\\.0 [^\\n]*?([0-9a-f-]{36})"))) << r.out;
+  const std::string id = m[1];
+  const auto q = [&] {
+    return scalar("SELECT d.state || ' ' || e.event || ' ' || e.reason FROM deliveries d JOIN evidence e "
+                  "ON e.message_id = d.message_id AND e.recipient_index = d.recipient_index WHERE d.message_id = '" + id + "'");
+  };
+  EXPECT_EQ(waitForScalar(q, "failed RelayToNonERDSFailure RF03", 60s), "failed RelayToNonERDSFailure RF03")
+      << joined(smtpd_->stderrLines());
+  EXPECT_FALSE(sink_->waitFor("Subject: REM Dispatch: itest-refused", 1s).has_value());
+  bool found = false;
+  for (auto end = std::chrono::steady_clock::now() + 60s; !found && std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(200ms)) {
+    for (const auto& msg : sink_->messages())
+      found = found || (msg.find("RelayToNonERDSFailure.xml") != std::string::npos && msg.find("itest-refused") != std::string::npos);
+  }
+  EXPECT_TRUE(found) << "no RelayToNonERDSFailure receipt for the sender";
 }
 
 }  // namespace

@@ -98,6 +98,10 @@ void ApiService::stopWorkers() {
   if (impl_ && impl_->workers) impl_->workers->stop();
 }
 
+std::shared_ptr<evidence::TimestampAuthority> ApiService::timestampAuthority() const {
+  return impl_->issuer->timestampAuthority();
+}
+
 std::function<int64_t()> ApiService::jobQueueDepthSource() {
   core::JobQueue* jobs = &impl_->jobs;
   return [jobs]() -> int64_t {

@@ -156,6 +156,13 @@ Result<evidence::EvidenceXml> SealingEvidenceIssuer::buildXml(const core::Eviden
                         : Result<std::vector<std::string>>(r.message.recipientIdentifiers);
   if (!recipients) return std::move(recipients).error();
   if (recipients->empty()) return Error::invalidInput("message " + r.message.messageId + " has no recipients");
+  const char group = evidence::eventCode(*event)[0];
+  // F.x (relay to / reception from a non-ERDS system) carry no I09 EvidenceRefersToRecipient: a
+  // per-recipient relay evidence names only the recipient concerned.
+  if (group == 'F' && r.recipientIndex) {
+    if (r.recipientIdentifier.empty()) return Error::invalidInput("relay evidence without its recipient");
+    recipients = std::vector<std::string>{r.recipientIdentifier};
+  }
 
   evidence::EvidenceBuilder b(*event);
   b.evidenceIdentifier(evidenceId).xmlId("ev-" + evidenceId).eventTime(r.eventTime);
@@ -176,13 +183,13 @@ Result<evidence::EvidenceXml> SealingEvidenceIssuer::buildXml(const core::Eviden
     p.identifier = identifierOf(id);
     b.addRecipient(p);
   }
-  if (r.recipientIndex) {
+  if (r.recipientIndex && group != 'F') {
     if (*r.recipientIndex < 0 || *r.recipientIndex >= static_cast<int>(recipients->size()))
       return Error::invalidInput("recipient index out of range");
     b.refersToRecipient(*r.recipientIndex + 1);
   }
-  const char group = evidence::eventCode(*event)[0];
   if (group == 'A') b.submissionTime(r.message.submittedAt);
+  if (group == 'F') b.externalSystem(r.externalSystem.empty() ? "non-ERDS e-mail system (SMTP)" : r.externalSystem);
   b.messageIdentifier(r.message.messageId);
   evidence::UserContentInfo content;
   evidence::PartInfo part;

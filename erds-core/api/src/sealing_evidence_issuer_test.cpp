@@ -99,6 +99,42 @@ TEST_F(SealingIssuerTest, RecipientEventRefersToItsRecipient) {
   EXPECT_TRUE((*issuer)->issue(bad).error().is(ErrorCode::InvalidInput));
 }
 
+TEST_F(SealingIssuerTest, NonErdsEventsNameTheExternalSystemAndNoRecipientIndex) {
+  auto issuer = SealingEvidenceIssuer::create(signer_, tsa_, clock_, nullptr);
+  ASSERT_TRUE(issuer.has_value());
+  EXPECT_EQ((*issuer)->signer(), signer_);
+  EXPECT_EQ((*issuer)->timestampAuthority(), tsa_);
+  // Relay of recipient 1 of two: F.1 has no I09, so it names only the recipient concerned.
+  auto relay = request(core::Event::RelayToNonERDS, 1);
+  relay.message.recipientIdentifiers = {"mailto:carol@example.test", "mailto:bob@example.test"};
+  relay.externalSystem = "SMTP mx.elsewhere.test: 250 2.0.0 queued";
+  auto out = (*issuer)->issue(relay);
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  auto parsed = evidence::readEvidenceXml(out->xml);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(parsed->event, evidence::Event::RelayToNonERDS);
+  EXPECT_FALSE(parsed->evidenceRefersToRecipient.has_value());
+  ASSERT_EQ(parsed->recipients.size(), 1u);
+  EXPECT_EQ(parsed->recipients[0].identifier->value, "bob@example.test");
+  ASSERT_TRUE(parsed->externalSystem.has_value());
+  EXPECT_EQ(*parsed->externalSystem, relay.externalSystem);
+  auto failure = request(core::Event::RelayToNonERDSFailure, 0);
+  failure.message.recipientIdentifiers = {"mailto:bob@example.test"};
+  failure.reason = "RF03";
+  ASSERT_TRUE((*issuer)->issue(failure).has_value());
+  // Reception from outside: message level, every (local) recipient, a default M04.
+  auto received = request(core::Event::ReceivedFromNonERDS, std::nullopt);
+  received.message.senderIdentifier = "mailto:someone@elsewhere.test";
+  received.message.recipientIdentifiers = {"mailto:bob@example.test", "mailto:carol@example.test"};
+  auto rec = (*issuer)->issue(received);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message;
+  auto p2 = evidence::readEvidenceXml(rec->xml);
+  ASSERT_TRUE(p2.has_value()) << p2.error().message;
+  EXPECT_EQ(p2->event, evidence::Event::ReceivedFromNonERDS);
+  EXPECT_EQ(p2->recipients.size(), 2u);
+  EXPECT_TRUE(p2->externalSystem.has_value());
+}
+
 class DownTsa final : public evidence::TimestampAuthority {
  public:
   Result<evidence::TimestampToken> timestamp(std::string_view) override { return Error::unavailable("tsa down"); }

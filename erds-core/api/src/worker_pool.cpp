@@ -161,6 +161,14 @@ Result<void> WorkerPool::notifyForAcceptance(const std::string& messageId, int i
 }
 
 Result<void> WorkerPool::consign(const std::string& messageId, int index) {
+  auto d = deps_.store->delivery(messageId, index);
+  if (!d) return d.error().is(ErrorCode::NotFound) ? ok() : Result<void>(std::move(d).error());
+  if (d->external) {
+    // A recipient outside ERDS (no party, no pending mailbox): the gateway relays it and records
+    // RelayToNonERDS / RelayToNonERDSFailure; consigning here would misstate what happened.
+    log::info("delivery.consign_skipped", {{"message_id", messageId}, {"recipient_index", index}, {"why", "external"}});
+    return ok();
+  }
   return apply(messageId, index, core::Event::ContentConsignment);
 }
 
@@ -192,6 +200,12 @@ Result<void> WorkerPool::expire(const std::string& messageId) {
                                            core::Event::ContentHandoverFailure};
   for (const auto& d : *ds) {
     if (core::isTerminal(d.state)) continue;
+    if (d.external) {
+      // Not relayed before expiry (the gateway kept failing temporarily): RF02 by default.
+      if (canApply(*m, d, core::Event::RelayToNonERDSFailure))
+        ERDS_RETURN_IF_ERROR(apply(messageId, d.recipientIndex, core::Event::RelayToNonERDSFailure));
+      continue;
+    }
     for (core::Event e : kOrder) {
       if (!canApply(*m, d, e)) continue;
       ERDS_RETURN_IF_ERROR(apply(messageId, d.recipientIndex, e));

@@ -47,9 +47,11 @@ MessageInfo messageFromRow(const pg::QueryResult& r, int i) {
   return m;
 }
 
-const std::string kDeliveryColumns = "message_id::text, recipient_index, recipient_identifier, "
-                                     "coalesce(recipient_party_id, ''), state, last_event, " +
-                                     micros("state_changed_at");
+const std::string kDeliveryColumns =
+    "message_id::text, recipient_index, recipient_identifier, coalesce(recipient_party_id, ''), state, last_event, " +
+    micros("state_changed_at") +
+    ", (recipient_party_id IS NULL AND NOT EXISTS (SELECT 1 FROM pending_mailboxes p "
+    "   WHERE p.message_id = deliveries.message_id AND p.recipient_index = deliveries.recipient_index))";
 
 Result<DeliveryInfo> deliveryFromRow(const pg::QueryResult& r, int i) {
   DeliveryInfo d;
@@ -63,6 +65,7 @@ Result<DeliveryInfo> deliveryFromRow(const pg::QueryResult& r, int i) {
   d.state = *st;
   d.lastEvent = *ev;
   d.stateChangedAt = fromMicros(r.getInt(i, 6));
+  d.external = r.get(i, 7) == "t";
   return d;
 }
 
@@ -118,10 +121,17 @@ DeliveryStore::DeliveryStore(pg::Pool& pool, EvidenceIssuer& issuer, const JobQu
                              const AuditLog& audit)
     : pool_(pool), issuer_(issuer), jobs_(jobs), clock_(clock), audit_(audit) {}
 
-Result<SubmissionResult> DeliveryStore::submit(const SubmissionRequest& request) { return store(request, true, ""); }
+Result<SubmissionResult> DeliveryStore::submit(const SubmissionRequest& request) {
+  return store(request, Kind::Submit, "");
+}
+
+Result<SubmissionResult> DeliveryStore::receive(const SubmissionRequest& request) {
+  return store(request, Kind::Receive, "");
+}
 
 Result<SubmissionResult> DeliveryStore::reject(const SubmissionRequest& request, const std::string& reason) {
-  return store(request, false, reason.empty() ? std::string(defaultReasonCode(Event::SubmissionRejection)) : reason);
+  return store(request, Kind::Reject,
+               reason.empty() ? std::string(defaultReasonCode(Event::SubmissionRejection)) : reason);
 }
 
 Result<std::optional<SubmissionResult>> DeliveryStore::replay(pg::Connection& c, const SubmissionRequest& req) {
@@ -145,9 +155,16 @@ Result<std::optional<SubmissionResult>> DeliveryStore::replay(pg::Connection& c,
   return std::optional<SubmissionResult>(std::move(out));
 }
 
-Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool accepted, const std::string& reason) {
+Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind kind, const std::string& reason) {
+  const bool accepted = kind != Kind::Reject;
+  const bool received = kind == Kind::Receive;
   if (!internal::isUuid(req.messageId)) return Error::invalidInput("malformed message id");
-  if (req.senderPartyId.empty() || req.senderIdentifier.empty()) return Error::invalidInput("sender is missing");
+  if ((!received && req.senderPartyId.empty()) || req.senderIdentifier.empty()) {
+    return Error::invalidInput("sender is missing");
+  }
+  if (received && !req.idempotencyKey.empty()) {
+    return Error::invalidInput("a received message has no Idempotency-Key");
+  }
   if (!req.idempotencyKey.empty() && req.requestHash.size() != 32) {
     return Error::invalidInput("an Idempotency-Key needs the SHA-256 of the request");
   }
@@ -157,6 +174,12 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
     if (req.recipients.empty()) return Error::invalidInput("a message needs at least one recipient");
     for (const auto& r : req.recipients) {
       if (r.identifier.empty()) return Error::invalidInput("a recipient identifier is empty");
+      const int kinds = (r.partyId.empty() ? 0 : 1) + (r.pendingAddress.empty() ? 0 : 1) + (r.external ? 1 : 0);
+      if (r.external && received) return Error::invalidInput("a received message cannot be relayed outside ERDS");
+      if (kinds != 1) {
+        return Error::invalidInput("recipient " + r.identifier +
+                                   " needs exactly one of a party, a pending mailbox or external delivery");
+      }
     }
     if (!validLoa(req.requiredLoa)) return Error::invalidInput("required level of assurance must be low, substantial or high");
     if (req.expiresAt <= now) return Error::invalidInput("expiry must be in the future");
@@ -194,7 +217,9 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
     }
   }
   const std::string contentDigest = crypto::sha256(contentDigestInput);
-  const Event event = accepted ? Event::SubmissionAcceptance : Event::SubmissionRejection;
+  const Event event = received   ? Event::ReceivedFromNonERDS
+                      : accepted ? Event::SubmissionAcceptance
+                                 : Event::SubmissionRejection;
   const std::string evReason = accepted ? std::string(defaultReasonCode(event)) : reason;
 
   // Phase 2: seal and time-stamp, with no connection held.
@@ -207,6 +232,7 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
   er.message = EvidenceSubject{req.messageId,   req.senderPartyId, req.senderIdentifier, req.subject,
                                contentDigest,   now,               std::move(recipientIdentifiers)};
   er.eventTime = now;
+  if (received) er.externalSystem = req.externalSystem;
   auto issued = issuer_.issue(er);
   if (!issued) return std::move(issued).error();
 
@@ -243,7 +269,7 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
   }
 
   if (accepted) {
-    const std::string firstEvent(eventName(Event::SubmissionAcceptance));
+    const std::string firstEvent(eventName(event));
     const std::string state(deliveryStateName(DeliveryState::Submitted));
     for (std::size_t i = 0; i < req.recipients.size(); ++i) {
       const auto& rcp = req.recipients[i];
@@ -263,6 +289,7 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
              pg::Param::integer(static_cast<int64_t>(i)), timeParam(now)});
         if (!p) return std::move(p).error();
       }
+      if (rcp.external) continue;  // relayed by a gateway (extraJobs), not consigned here
       JobSpec job;
       job.kind = std::string(req.mode == ConsignmentMode::Consent ? kJobNotifyForAcceptance : kJobConsign);
       job.payloadJson = recipientPayload(req.messageId, static_cast<int>(i));
@@ -287,14 +314,23 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, bool
     expire.dedupeKey = std::string(kJobExpire) + ":" + req.messageId;
     auto j = jobs_.enqueue(c, expire);
     if (!j) return std::move(j).error();
+    for (const auto& extra : req.extraJobs) {
+      auto x = jobs_.enqueue(c, extra);
+      if (!x) return std::move(x).error();
+    }
   }
   ERDS_RETURN_IF_ERROR(insertEvidence(c, *issued, req.messageId, std::nullopt, event, evReason, 0, now));
-  auto a = audit_.append(c, AuditEvent{req.actor.empty() ? "party:" + req.senderPartyId : req.actor,
-                                       accepted ? "message.submitted" : "message.rejected", "message:" + req.messageId,
-                                       accepted ? "success" : "denied", "",
-                                       "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
-                                           "\",\"recipients\":" + std::to_string(req.recipients.size()) +
-                                           ",\"reason\":\"" + internal::jsonEscape(evReason) + "\"}"});
+  const std::string action = received ? "message.received" : accepted ? "message.submitted" : "message.rejected";
+  const std::string actor = !req.actor.empty()            ? req.actor
+                            : !req.senderPartyId.empty() ? "party:" + req.senderPartyId
+                                                         : "external";
+  std::string details = "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
+                        "\",\"recipients\":" + std::to_string(req.recipients.size()) + ",\"reason\":\"" +
+                        internal::jsonEscape(evReason) + "\"";
+  if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
+  details += "}";
+  auto a = audit_.append(c, AuditEvent{actor, action, "message:" + req.messageId, accepted ? "success" : "denied", "",
+                                       details});
   if (!a) return std::move(a).error();
   ERDS_RETURN_IF_ERROR(tx.commit());
   SubmissionResult out;
@@ -353,6 +389,7 @@ Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req)
     er.recipientIndex = req.recipientIndex;
     er.recipientIdentifier = r->get(0, 2);
     er.sequence = req.sequence;
+    er.externalSystem = req.externalSystem;
   }
 
   // Phase 2: seal and time-stamp with no connection held.

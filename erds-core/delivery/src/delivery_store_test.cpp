@@ -383,5 +383,150 @@ TEST_F(DeliveryStoreTest, PendingMailboxBinding) {
   EXPECT_TRUE(store_->bindPendingMailbox("new@example.test", "p-new")->empty());
 }
 
+TEST_F(DeliveryStoreTest, ExternalRecipientsAreRelayedNotConsigned) {
+  SubmissionRequest req = request(ConsignmentMode::Basic, 1);
+  RecipientSpec ext;
+  ext.identifier = "mailto:carol@elsewhere.example";
+  ext.external = true;
+  req.recipients.push_back(ext);
+  req.extraJobs.push_back(JobSpec{"smtp.relay", "{\"message_id\":\"" + req.messageId + "\",\"recipient_index\":1}",
+                                  {}, "relay:" + req.messageId, 5});
+  req.extraJobs.push_back(JobSpec{"smtp.receipt", "{}", {}, "", 5});
+  ASSERT_TRUE(store_->submit(req).has_value());
+  const auto& id = req.messageId;
+  // Committed with the submission; the consign job only for the local recipient.
+  EXPECT_EQ(jobsOfKind("smtp.relay"), 1);
+  EXPECT_EQ(jobsOfKind("smtp.receipt"), 1);
+  EXPECT_EQ(jobsOfKind(kJobConsign), 1);
+  auto ds = store_->deliveries(id);
+  ASSERT_TRUE(ds.has_value());
+  ASSERT_EQ(ds->size(), 2u);
+  EXPECT_FALSE((*ds)[0].external);
+  EXPECT_TRUE((*ds)[1].external);
+
+  TransitionRequest relayed{id, 1, Event::RelayToNonERDS, "", 0, {}, "system:erds-smtpd"};
+  relayed.extraJobs.push_back(JobSpec{"smtp.receipt", "{\"event\":\"RelayToNonERDS\"}", {}, "", 5});
+  auto r = store_->transition(relayed);
+  ASSERT_TRUE(r.has_value()) << r.error().toString();
+  EXPECT_EQ(r->state, DeliveryState::Relayed);
+  EXPECT_EQ(jobsOfKind("smtp.receipt"), 2);
+  // Terminal: no failure afterwards, no consignment ever.
+  EXPECT_TRUE(store_->transition({id, 1, Event::RelayToNonERDSFailure, "RF03", 0, {}, "x"}).error().is(ErrorCode::Conflict));
+  EXPECT_TRUE(store_->transition({id, 1, Event::ContentConsignment, "", 0, {}, "x"}).error().is(ErrorCode::Conflict));
+  EXPECT_TRUE(store_->transition({id, 0, Event::RelayToNonERDS, "", 0, {}, "x"}).has_value());  // table allows; policy is the caller's
+  auto ev = store_->evidenceOf(id);
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->size(), 3u);
+  EXPECT_EQ((*ev)[1].event, Event::RelayToNonERDS);
+  EXPECT_EQ((*ev)[1].reason, "RF01");
+}
+
+TEST_F(DeliveryStoreTest, RelayFailureEndsTheDeliveryWithItsReason) {
+  SubmissionRequest req = request(ConsignmentMode::Consent, 0);
+  RecipientSpec ext;
+  ext.identifier = "mailto:carol@elsewhere.example";
+  ext.external = true;
+  req.recipients.push_back(ext);
+  ASSERT_TRUE(store_->submit(req).has_value());
+  EXPECT_EQ(jobsOfKind(kJobNotifyForAcceptance), 0);
+  auto f = store_->transition({req.messageId, 0, Event::RelayToNonERDSFailure, "RF03", 0, {}, "system:erds-smtpd"});
+  ASSERT_TRUE(f.has_value()) << f.error().toString();
+  EXPECT_EQ(f->state, DeliveryState::Failed);
+  auto again = store_->transition({req.messageId, 0, Event::RelayToNonERDSFailure, "RF03", 0, {}, "system:erds-smtpd"});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->alreadyDone);
+  EXPECT_EQ(again->evidenceId, f->evidenceId);
+  auto ev = store_->evidence(f->evidenceId);
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->reason, "RF03");
+  EXPECT_EQ(ev->recipientIndex, 0);
+}
+
+TEST_F(DeliveryStoreTest, RecipientNeedsExactlyOneDestination) {
+  SubmissionRequest none = request(ConsignmentMode::Basic, 1);
+  none.recipients[0].partyId.clear();
+  auto r = store_->submit(none);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().is(ErrorCode::InvalidInput));
+  SubmissionRequest both = request(ConsignmentMode::Basic, 1);
+  both.recipients[0].external = true;
+  EXPECT_TRUE(store_->submit(both).error().is(ErrorCode::InvalidInput));
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+}
+
+TEST_F(DeliveryStoreTest, ReceivedFromNonErdsStoresMessageAndRunsTheLocalLifecycle) {
+  SubmissionRequest req = request(ConsignmentMode::Basic, 0);
+  req.senderPartyId.clear();
+  req.senderIdentifier = "mailto:someone@elsewhere.example";
+  req.requiredLoa = "low";
+  req.recipients.push_back({"mailto:r0@example.test", "p-r0", ""});
+  req.recipients.push_back({"mailto:new@example.test", "", "new@example.test"});
+  req.partIds.push_back(stagePart(req.messageId, "From: someone@elsewhere.example\r\n\r\nhello\r\n"));
+  req.actor = "external:192.0.2.7";
+  req.auditNote = "spf=not_checked dkim=not_checked dmarc=not_checked";
+  req.extraJobs.push_back(JobSpec{"test.extra", "{}", {}, "", 3});
+  auto res = store_->receive(req);
+  ASSERT_TRUE(res.has_value()) << res.error().toString();
+  EXPECT_TRUE(res->accepted);
+  const auto& id = req.messageId;
+
+  auto m = store_->message(id);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->status, "accepted");
+  EXPECT_EQ(m->senderIdentifier, "mailto:someone@elsewhere.example");
+  EXPECT_EQ(m->partCount, 1);
+  auto ev = store_->evidenceOf(id);
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].event, Event::ReceivedFromNonERDS);
+  EXPECT_EQ((*ev)[0].reason, "RF04");
+  EXPECT_FALSE((*ev)[0].recipientIndex.has_value());
+  EXPECT_EQ((*ev)[0].id, res->evidenceId);
+  EXPECT_EQ(issuer_.requests().back().event, Event::ReceivedFromNonERDS);
+  EXPECT_EQ(issuer_.requests().back().message.recipientIdentifiers.size(), 2u);
+  EXPECT_EQ(jobsOfKind(kJobConsign), 2);
+  EXPECT_EQ(jobsOfKind(kJobExpire), 1);
+  EXPECT_EQ(jobsOfKind("test.extra"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM pending_mailboxes"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.received' AND actor = 'external:192.0.2.7' "
+                  "AND details::text LIKE '%spf=not_checked%'"),
+            1);
+  auto d = store_->delivery(id, 0);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->state, DeliveryState::Submitted);
+  EXPECT_EQ(d->lastEvent, Event::ReceivedFromNonERDS);
+  EXPECT_FALSE(d->external);
+  // The normal lifecycle follows.
+  EXPECT_EQ(step(id, 0, Event::ContentConsignment).state, DeliveryState::Consigned);
+  EXPECT_EQ(step(id, 0, Event::ContentHandover).state, DeliveryState::HandedOver);
+}
+
+TEST_F(DeliveryStoreTest, ReceiveRefusesRelayingAndKeysAndStoresNothingWithoutTimeStamp) {
+  SubmissionRequest req = request(ConsignmentMode::Basic, 1);
+  req.senderPartyId.clear();
+  req.senderIdentifier = "mailto:someone@elsewhere.example";
+  RecipientSpec ext;
+  ext.identifier = "mailto:carol@elsewhere.example";
+  ext.external = true;
+  SubmissionRequest relay = req;
+  relay.recipients.push_back(ext);
+  EXPECT_TRUE(store_->receive(relay).error().is(ErrorCode::InvalidInput));
+  SubmissionRequest keyed = req;
+  keyed.idempotencyKey = "k";
+  keyed.requestHash = std::string(32, 'h');
+  EXPECT_TRUE(store_->receive(keyed).error().is(ErrorCode::InvalidInput));
+  SubmissionRequest anonymous = req;
+  anonymous.senderIdentifier.clear();
+  EXPECT_TRUE(store_->receive(anonymous).error().is(ErrorCode::InvalidInput));
+  // A submission (not a reception) still needs the sender party.
+  EXPECT_TRUE(store_->submit(req).error().is(ErrorCode::InvalidInput));
+  issuer_.setFailing(true);
+  auto r = store_->receive(req);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().is(ErrorCode::Unavailable));
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs"), 0);
+}
+
 }  // namespace
 }  // namespace erds::core

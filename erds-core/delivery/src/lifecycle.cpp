@@ -29,7 +29,7 @@ constexpr std::array<std::pair<Event, std::string_view>, 19> kEventNames = {{
     {Event::ReceivedFromNonERDS, "ReceivedFromNonERDS"},
 }};
 
-constexpr std::array<std::pair<DeliveryState, std::string_view>, 10> kStateNames = {{
+constexpr std::array<std::pair<DeliveryState, std::string_view>, 11> kStateNames = {{
     {DeliveryState::Submitted, "submitted"},
     {DeliveryState::AwaitingAcceptance, "awaiting_acceptance"},
     {DeliveryState::Accepted, "accepted"},
@@ -40,6 +40,7 @@ constexpr std::array<std::pair<DeliveryState, std::string_view>, 10> kStateNames
     {DeliveryState::Rejected, "rejected"},
     {DeliveryState::Expired, "expired"},
     {DeliveryState::Failed, "failed"},
+    {DeliveryState::Relayed, "relayed"},
 }};
 
 using S = DeliveryState;
@@ -49,7 +50,7 @@ using M = ModeFilter;
 // The recipient may act in the portal before a notification job has run, hence the transitions
 // straight from Submitted. Notification failures do not end a delivery: the recipient can still
 // find the message in the portal until it expires.
-constexpr std::array<Transition, 20> kTable = {{
+constexpr std::array<Transition, 22> kTable = {{
     // consent mode
     {S::Submitted, E::NotificationForAcceptance, S::AwaitingAcceptance, M::ConsentOnly, ""},
     {S::Submitted, E::NotificationForAcceptanceFailure, S::AwaitingAcceptance, M::ConsentOnly, ""},
@@ -73,6 +74,9 @@ constexpr std::array<Transition, 20> kTable = {{
     {S::Consigned, E::ContentHandoverFailure, S::Failed, M::Both, ""},
     {S::Notified, E::ContentHandoverFailure, S::Failed, M::BasicOnly, ""},
     {S::NotificationFailed, E::ContentHandoverFailure, S::Failed, M::BasicOnly, ""},
+    // recipients outside ERDS (ordinary mail domains): relayed by a gateway, no consignment here
+    {S::Submitted, E::RelayToNonERDS, S::Relayed, M::Both, ""},
+    {S::Submitted, E::RelayToNonERDSFailure, S::Failed, M::Both, ""},
 }};
 
 bool modeMatches(ModeFilter f, ConsignmentMode m) {
@@ -148,7 +152,7 @@ std::optional<DeliveryState> deliveryStateFromName(std::string_view s) {
 }
 
 bool isTerminal(DeliveryState s) {
-  return s == S::HandedOver || s == S::Rejected || s == S::Expired || s == S::Failed;
+  return s == S::HandedOver || s == S::Rejected || s == S::Expired || s == S::Failed || s == S::Relayed;
 }
 
 std::span<const Transition> transitionTable() { return kTable; }

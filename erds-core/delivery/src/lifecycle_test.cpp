@@ -24,10 +24,12 @@ TEST(LifecycleTest, EventNamesRoundTrip) {
 }
 
 TEST(LifecycleTest, StateNamesRoundTrip) {
-  for (int i = 0; i <= static_cast<int>(DeliveryState::Failed); ++i) {
+  for (int i = 0; i <= static_cast<int>(DeliveryState::Relayed); ++i) {
     const auto s = static_cast<DeliveryState>(i);
     EXPECT_EQ(deliveryStateFromName(deliveryStateName(s)), s);
   }
+  EXPECT_EQ(deliveryStateName(DeliveryState::Relayed), "relayed");
+  EXPECT_TRUE(isTerminal(DeliveryState::Relayed));
   EXPECT_EQ(consignmentModeFromName("consent"), ConsignmentMode::Consent);
   EXPECT_FALSE(consignmentModeFromName("Basic").has_value());
 }
@@ -62,6 +64,15 @@ TEST(LifecycleTest, TransitionCases) {
       {C, S::Rejected, E::ConsignmentAcceptance, std::nullopt},
       {B, S::HandedOver, E::ContentHandover, std::nullopt},
       {B, S::Submitted, E::SubmissionAcceptance, std::nullopt},
+      // relay to ordinary mail domains, in both modes, only before anything else happened
+      {B, S::Submitted, E::RelayToNonERDS, S::Relayed},
+      {C, S::Submitted, E::RelayToNonERDS, S::Relayed},
+      {B, S::Submitted, E::RelayToNonERDSFailure, S::Failed},
+      {C, S::Submitted, E::RelayToNonERDSFailure, S::Failed},
+      {B, S::Consigned, E::RelayToNonERDS, std::nullopt},
+      {B, S::Relayed, E::RelayToNonERDSFailure, std::nullopt},
+      {B, S::Relayed, E::ContentConsignment, std::nullopt},
+      {B, S::Submitted, E::ReceivedFromNonERDS, std::nullopt},  // message level, not a transition
   };
   for (const auto& c : cases) {
     auto t = findTransition(c.mode, c.from, c.event);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,18 @@ namespace erds::smtp {
 
 // Job kinds of the gateway (payload JSON, see relay_worker.h).
 inline constexpr std::string_view kJobSmtpRelay = "smtp.relay";      // {"message_id","recipient_index"}
-inline constexpr std::string_view kJobSmtpReceipt = "smtp.receipt";  // {"message_id","evidence_id"}
+// {"message_id","event"[,"recipient_index"]}: the stored evidence of that event (message level
+// without recipient_index) as a REM receipt to the sender; older jobs carry {"evidence_id"}.
+inline constexpr std::string_view kJobSmtpReceipt = "smtp.receipt";
+// The sender identifier recorded for inbound mail with the null reverse-path (MAIL FROM:<>).
+inline constexpr std::string_view kNullReversePath = "urn:erds:null-reverse-path";
+
+// At most `max` bytes of `s` with everything outside printable ASCII replaced by '?' (for
+// untrusted strings such as HELO names and remote replies recorded in evidence and logs).
+std::string printable(std::string_view s, std::size_t max);
+
+// The smtp.receipt job for the evidence of `event` (deduplicated per message, event, recipient).
+core::JobSpec receiptJob(const std::string& messageId, core::Event event, std::optional<int> recipientIndex);
 
 struct CoreSinkOptions {
   std::vector<std::string> localDomains;  // lower case; recipients elsewhere are relayed
@@ -49,7 +61,12 @@ class CoreSubmissionSink final : public SubmissionSink {
   // Streams the raw bytes into the vault, then DeliveryStore::submit (SubmissionAcceptance sealed
   // and time-stamped before the transaction); returns the message id once committed. Errors:
   // Unavailable (database, signer or TSU: nothing is linked; staged chunks are collected as
-  // garbage), InvalidInput. MX: see mxAccept().
+  // garbage), InvalidInput. Recipients at other domains are `external` deliveries with an
+  // smtp.relay job; the relay and receipt jobs commit with the submission.
+  // MX (envelope.listener == Mx): per-IP rate limit (Unavailable: 451 4.3.0),
+  // then the message for our own users (bound party or pending mailbox) is stored through
+  // DeliveryStore::receive with ReceivedFromNonERDS evidence (SPF/DKIM/DMARC not checked; recorded
+  // as "not_checked" in the audit record); the message id once committed.
   Result<std::string> accept(const Envelope& envelope, const MessageData& message) override;
 
  private:

@@ -2,13 +2,16 @@
 // them into outbound REM messages through a RelayTransport:
 //  - smtp.relay: a REM dispatch (original + SubmissionAcceptance evidence, signed through the
 //    Signer's forwarding key) to a recipient at an ordinary mail domain, then RelayToNonERDS /
-//    RelayToNonERDSFailure through the core;
+//    RelayToNonERDSFailure (RF03 refused / RF02 unreachable) through the core, with the REM
+//    receipt job of that evidence in the same transaction; a delivery no longer Submitted is
+//    skipped (never a second dispatch after the evidence is stored);
 //  - smtp.receipt: the evidence wrapped as a REM receipt, to the sender.
 // Temporary failures are retried by the queue with exponential backoff.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -25,6 +28,7 @@ struct RelayWorkerOptions {
   std::string domain;               // right-hand side of Message-IDs
   std::string signingKeyLabel = "seal";
   std::size_t maxMessageBytes = 64 * 1024 * 1024;
+  bool sendReceipts = true;         // RelayToNonERDS(Failure) as REM receipts to the sender
   int batch = 4;
   std::chrono::milliseconds idle{500};
 };
@@ -49,7 +53,10 @@ class RelayWorker {
 
  private:
   Result<void> relay(const std::string& messageId, int recipientIndex, bool lastAttempt);
-  Result<void> receipt(const std::string& messageId, const std::string& evidenceId);
+  // The evidence `evidenceId`, or (if empty) the stored evidence of `event` for `recipientIndex`
+  // (nullopt: message level), as a REM receipt to the sender.
+  Result<void> receipt(const std::string& messageId, std::string evidenceId, const std::string& event,
+                       std::optional<int> recipientIndex);
   Result<std::string> original(const std::string& messageId);
 
   RelayWorkerDeps d_;

@@ -11,6 +11,7 @@
 #include "erds/api/worker_pool.h"
 #include "erds/base/config.h"
 #include "erds/base/pg.h"
+#include "erds/evidence/timestamp_authority.h"
 #include "erds/http/router.h"
 #include "erds/identity/http_auth.h"
 
@@ -32,6 +33,9 @@ class ApiService : public http::RouteProvider {
   // Starts / stops the lifecycle workers.
   void startWorkers();
   void stopWorkers();
+  // The time-stamp authority the evidence issuer uses (tsa.*; built-in unit through the signer),
+  // e.g. for audit anchoring. Never null.
+  std::shared_ptr<evidence::TimestampAuthority> timestampAuthority() const;
   // erds_job_queue_depth: due jobs not leased (-1 when the database is unreachable).
   std::function<int64_t()> jobQueueDepthSource();
 

@@ -56,6 +56,12 @@ class SealingEvidenceIssuer final : public core::EvidenceIssuer {
   // time-stamp authority cannot be reached.
   Result<core::IssuedEvidence> issue(const core::EvidenceRequest& request) override;
 
+  // The signer (seal key, forwarding key for REM signatures) and the time-stamp authority this
+  // issuer seals with, for other users in the same process (erds-smtpd's REM signatures, erdsd's
+  // audit anchoring) so that they share one configuration and one connection. Never null.
+  std::shared_ptr<evidence::Signer> signer() const { return signer_; }
+  std::shared_ptr<evidence::TimestampAuthority> timestampAuthority() const { return tsa_; }
+
   // The XML that issue() would seal, unsealed (for tests and diagnostics).
   Result<std::string> buildUnsealed(const core::EvidenceRequest& request, const std::string& evidenceId);
 

@@ -26,6 +26,9 @@ struct RecipientSpec {
   // An address of our own domains without a party: the delivery waits in a pending mailbox for
   // that address until bindPendingMailbox(). Never revealed to the sender.
   std::string pendingAddress;    // "" = not pending
+  // A recipient outside ERDS (an ordinary mail domain): no party, no pending mailbox, no consign
+  // or notify job; a gateway relays it and records RelayToNonERDS / RelayToNonERDSFailure.
+  bool external = false;
 };
 
 struct SubmissionRequest {
@@ -42,6 +45,14 @@ struct SubmissionRequest {
   std::string idempotencyKey;               // "" = none
   std::string requestHash;                  // SHA-256 (32 bytes) of the request body; required with a key
   std::string actor;                        // audit actor, e.g. "party:<id>"
+  // Jobs committed in the same transaction as the message (e.g. the gateway's relay and receipt
+  // jobs); only for accepted submissions and receptions, not for reject().
+  std::vector<JobSpec> extraJobs{};
+  // receive() only: the non-ERDS system the message came from (M04 of its evidence), e.g.
+  // "SMTP client 192.0.2.7 (HELO mx.example.net)".
+  std::string externalSystem{};
+  // Free text added to the audit record's details (e.g. "spf=not_checked"); no content, no secrets.
+  std::string auditNote{};
 };
 
 struct SubmissionResult {
@@ -72,6 +83,9 @@ struct DeliveryInfo {
   int recipientIndex = 0;
   std::string recipientIdentifier;
   std::string recipientPartyId;  // "" if unbound
+  // Outside ERDS: no party and not waiting in a pending mailbox (only RecipientSpec::external
+  // recipients; the lifecycle workers leave these to the gateway that relays them).
+  bool external = false;
   DeliveryState state = DeliveryState::Submitted;
   Event lastEvent = Event::SubmissionAcceptance;
   TimePoint stateChangedAt{};
@@ -96,6 +110,7 @@ struct TransitionRequest {
   int sequence = 0;
   std::vector<JobSpec> extraJobs;  // committed with the transition, besides the table's next job
   std::string actor = "system:erdsd";
+  std::string externalSystem{};  // F.x events: the non-ERDS system (evidence M04); "" = issuer default
 };
 
 struct TransitionResult {
@@ -113,12 +128,23 @@ class DeliveryStore {
   // Stores an authenticated sender's submission: message, one delivery per recipient (state
   // Submitted), the staged parts linked in order, the SubmissionAcceptance evidence (issued before
   // the transaction), pending mailbox rows and the first jobs (consent: notify_for_acceptance;
-  // basic: consign; both at scheduledAt or now; one expire job at expiresAt), in one transaction.
+  // basic: consign; both at scheduledAt or now; none for external recipients; one expire job at
+  // expiresAt) and request.extraJobs, in one transaction. Each recipient has exactly one of a
+  // party, a pending address or `external` (InvalidInput otherwise).
   // Idempotency-Key: the same key and requestHash return the first result (replayed = true);
   // the same key with another hash is Conflict. Errors: InvalidInput (no recipients, bad id,
   // bad LoA, expiry not after now, a part that is not a staged part of this message), Conflict
   // (message id already used, key reuse), Unavailable (database or evidence issuer: nothing stored).
   Result<SubmissionResult> submit(const SubmissionRequest& request);
+
+  // Stores a message received from outside ERDS (e.g. inbound MX mail for our users): like submit()
+  // but the sender is external (senderPartyId may be empty; senderIdentifier required, e.g.
+  // "mailto:x@elsewhere.example"), the message-level evidence is ReceivedFromNonERDS (`reason` of
+  // always RF04, MessageReceivedFromNonERDS) instead of SubmissionAcceptance, and every recipient
+  // must be local (a party or a pending address; external recipients are InvalidInput: no
+  // relaying). Then the normal lifecycle runs per recipient (consign / notify jobs). No
+  // Idempotency-Key (InvalidInput if given). Errors as submit().
+  Result<SubmissionResult> receive(const SubmissionRequest& request);
 
   // Stores a refused submission of an authenticated sender (bad format, too large, policy): a
   // message row with status "rejected", no deliveries, and SubmissionRejection evidence with
@@ -147,7 +173,8 @@ class DeliveryStore {
   Result<EvidenceRecord> evidence(const std::string& evidenceId);
 
  private:
-  Result<SubmissionResult> store(const SubmissionRequest& request, bool accepted, const std::string& reason);
+  enum class Kind { Submit, Reject, Receive };
+  Result<SubmissionResult> store(const SubmissionRequest& request, Kind kind, const std::string& reason);
   Result<std::optional<SubmissionResult>> replay(pg::Connection& conn, const SubmissionRequest& request);
 
   pg::Pool& pool_;

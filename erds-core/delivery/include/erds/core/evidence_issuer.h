@@ -34,6 +34,9 @@ struct EvidenceRequest {
   std::string recipientIdentifier;       // "" for message-level events
   int sequence = 0;                      // > 0 only for events that legitimately repeat
   TimePoint eventTime;                   // when the event happened (the core's clock)
+  // F.x events (RelayToNonERDS, RelayToNonERDSFailure, ReceivedFromNonERDS): the non-ERDS system
+  // concerned (EN 319 522-2 M04), e.g. "SMTP mx.example.net: 250 2.0.0 queued"; "" = issuer default.
+  std::string externalSystem{};
 };
 
 struct IssuedEvidence {

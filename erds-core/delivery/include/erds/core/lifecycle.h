@@ -55,7 +55,8 @@ enum class DeliveryState {
   HandedOver,          // ContentHandover (terminal)
   Rejected,            // consent: ConsignmentRejection (terminal)
   Expired,             // consent: AcceptanceRejectionExpiry (terminal)
-  Failed,              // ContentConsignmentFailure / ContentHandoverFailure (terminal)
+  Failed,              // ContentConsignmentFailure / ContentHandoverFailure / RelayToNonERDSFailure (terminal)
+  Relayed,             // RelayToNonERDS: handed to an ordinary (non-ERDS) mail system (terminal)
 };
 
 std::string_view deliveryStateName(DeliveryState s);  // "submitted", "awaiting_acceptance", ...
@@ -68,6 +69,10 @@ inline constexpr std::string_view kJobNotifyForAcceptance = "delivery.notify_for
 inline constexpr std::string_view kJobConsign = "delivery.consign";
 inline constexpr std::string_view kJobNotifyConsignment = "delivery.notify_consignment";
 inline constexpr std::string_view kJobExpire = "delivery.expire";
+
+// Deliveries to recipients outside ERDS (RecipientSpec::external) get no consign/notify job; a
+// gateway (erds-smtpd) relays them and records RelayToNonERDS / RelayToNonERDSFailure from
+// Submitted.
 
 // Modes a transition applies to.
 enum class ModeFilter { Both, BasicOnly, ConsentOnly };
