@@ -3,7 +3,9 @@
 # MX listener, and against Postfix's smtp-sink (stores nothing) as the ceiling. Postfix is fetched
 # at run time with `apt-get download` and unpacked under a temp dir; it is never committed.
 #   usage: smtp-gateway/bench/mx_bench.sh MX_PORT [MESSAGES] [RCPT]
-# MX_PORT: a running erds-smtpd's smtp.mx_port; RCPT: a bound address of our domains.
+# MX_PORT: a running erds-smtpd's smtp.mx_port (with smtp.mx_rate_per_minute above N, or the rate
+# limit answers 451); RCPT: an address of our domains. Every accepted message is stored with sealed
+# ReceivedFromNonERDS evidence before its 250. With PSQL_CONNINFO set, the stored count is checked.
 set -eu
 MX_PORT=${1:?usage: mx_bench.sh MX_PORT [MESSAGES] [RCPT]}
 N=${2:-2000}
@@ -15,7 +17,10 @@ SINK_PID=
 SRC="$WORK/root/usr/sbin/smtp-source"
 SINK="$WORK/root/usr/sbin/smtp-sink"
 SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$SINK" -c 127.0.0.1:"$SINK_PORT" 256 & SINK_PID=$!
+export LD_LIBRARY_PATH="$WORK/root/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+AS_USER=; [ "$(id -u)" = 0 ] && AS_USER="-u nobody"
+# shellcheck disable=SC2086
+"$SINK" $AS_USER -c 127.0.0.1:"$SINK_PORT" 256 >/dev/null 2>&1 & SINK_PID=$!
 sleep 0.5
 run() {
   start=$(date +%s.%N)
@@ -24,4 +29,9 @@ run() {
   echo "$2: $N messages in $(echo "$end - $start" | bc) s = $(echo "$N / ($end - $start)" | bc) msg/s"
 }
 run "$SINK_PORT" "smtp-sink (ceiling)"
+count() {
+  if [ -n "${PSQL_CONNINFO:-}" ]; then psql "$PSQL_CONNINFO" -Atc "SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"; else echo 0; fi
+}
+BEFORE=$(count)
 run "$MX_PORT" "erds-smtpd MX"
+if [ -n "${PSQL_CONNINFO:-}" ]; then echo "stored with ReceivedFromNonERDS evidence: $(( $(count) - BEFORE )) of $N"; fi

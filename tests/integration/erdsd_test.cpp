@@ -5,9 +5,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -18,40 +16,17 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
-#include "erds/base/migrations.h"
-#include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
-
-#include "process.h"
-#include "test_database.h"
+#include "harness.h"
+#include "https_client.h"
 #include "test_pki.h"
 
 namespace erds::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-itest.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) std::filesystem::remove_all(path);
-  }
-  std::string path;
-};
-
-void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), mode);
-}
 
 // Creates root-ca.pem, tls.pem, tls.key in `dir` with the real erdsctl when it is built, else
 // with the OpenSSL test helper (subjects marked DEVELOPMENT either way).
@@ -70,19 +45,9 @@ void makePki(const std::string& dir) {
   ASSERT_TRUE(std::filesystem::exists(dir + "/tls.key"));
 }
 
-struct HttpReply {
-  int status = 0;
-  std::string contentType;
-  std::string body;
-  Poco::Net::HTTPResponse head;
-};
-
 class Client {
  public:
-  Client(std::string caFile, uint16_t port) : port_(port) {
-    ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile,
-                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
-  }
+  Client(const std::string& caFile, uint16_t port) : port_(port), ctx_(clientContext(caFile)) {}
   HttpReply get(const std::string& target) { return send("GET", target, std::nullopt, ""); }
   // Announces `contentLength` but sends no body (the server must answer before reading it).
   HttpReply announceBody(const std::string& method, const std::string& target,
@@ -93,23 +58,13 @@ class Client {
  private:
   HttpReply send(const std::string& method, const std::string& target,
                  std::optional<int64_t> contentLength, const std::string& contentType) {
-    Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
-    session.setTimeout(Poco::Timespan(15, 0));
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
     req.set("X-Request-Id", "itest-1");
     if (contentLength) {
       req.setContentLength64(*contentLength);
       req.setContentType(contentType);
     }
-    session.sendRequest(req).flush();
-    HttpReply r;
-    std::istream& in = session.receiveResponse(r.head);
-    std::ostringstream out;
-    Poco::StreamCopier::copyStream(in, out);
-    r.status = r.head.getStatus();
-    r.contentType = r.head.getContentType();
-    r.body = out.str();
-    return r;
+    return httpsExchange(ctx_, port_, req, nullptr, std::chrono::seconds(15));
   }
   uint16_t port_;
   Poco::Net::Context::Ptr ctx_;
@@ -118,16 +73,6 @@ class Client {
 Poco::JSON::Object::Ptr parseJson(const std::string& s) {
   Poco::JSON::Parser p;
   return p.parse(s).extract<Poco::JSON::Object::Ptr>();
-}
-
-// Splits "host=... user=... password='secret'" into the conninfo without the password and the
-// password itself, so the password travels through database.password_file like in production.
-std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
-  std::size_t at = conninfo.find(" password=");
-  if (at == std::string::npos) return {conninfo, ""};
-  std::string pw = conninfo.substr(at + 10);
-  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
-  return {conninfo.substr(0, at), pw};
 }
 
 int handshake(uint16_t port, int minVersion, int maxVersion) {
@@ -151,41 +96,18 @@ int handshake(uint16_t port, int minVersion, int maxVersion) {
   return version;
 }
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines)
-    s += l + "\n";
-  return s;
-}
-
-std::optional<uint16_t> listeningPort(const std::string& line) {
-  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
-  static const std::regex re("\"port\":([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return std::nullopt;
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
-
 // Shared by every test of the suite: one durable cluster, migrated, one PKI, one erdsd.
 class ErdsdTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     Poco::Net::initializeSSL();
-    dir_ = new TempDir();
-    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/true);
-    ASSERT_TRUE(pg) << pg.error().toString();
-    pg_ = pg->release();
-    auto roles = pg_->createDatabaseAndRoles("erds_itest");
-    ASSERT_TRUE(roles) << roles.error().toString();
-    {
-      auto owner = pg::Connection::connect(roles->ownerConninfo);
-      ASSERT_TRUE(owner) << owner.error().toString();
-      auto applied = pg::applyMigrations(**owner, allMigrations(), roles->appRole);
-      ASSERT_TRUE(applied) << applied.error().toString();
-      ASSERT_FALSE(applied->empty());
-    }
+    dir_ = new TempDir("erds-itest");
+    auto db = startMigratedDatabase(/*durable=*/true, "erds_itest");
+    ASSERT_TRUE(db) << db.error().toString();
+    pg_ = db->pg.release();
+    db->owner.reset();
     makePki(dir_->path + "/pki");
-    auto [conninfo, password] = splitPassword(roles->appConninfo);
+    auto [conninfo, password] = splitPassword(db->roles.appConninfo);
     ASSERT_FALSE(password.empty()) << "expected a password in the app conninfo";
     writeFile(dir_->path + "/db.password", password + "\n", 0600);
     config_ = dir_->path + "/erds.ini";
@@ -209,17 +131,15 @@ class ErdsdTest : public ::testing::Test {
                   "acquire_timeout = 1s\n");
     erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line =
-        erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 30s);
-    ASSERT_TRUE(line) << "erdsd did not report http.listening; stderr:\n"
+    auto port = waitForPort(*erdsd_, 30s);
+    ASSERT_TRUE(port) << "erdsd did not report http.listening; stderr:\n"
                       << joined(erdsd_->stderrLines());
-    port_ = *listeningPort(*line);
+    port_ = *port;
   }
 
   static void TearDownTestSuite() {
     if (erdsd_) {
-      erdsd_->signal(SIGTERM);
-      int code = erdsd_->wait(20s);
+      int code = stopGracefully(*erdsd_);
       EXPECT_EQ(code, 0) << "erdsd must stop gracefully on SIGTERM";
       delete erdsd_;
       erdsd_ = nullptr;

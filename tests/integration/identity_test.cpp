@@ -9,9 +9,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -28,42 +26,18 @@
 #include <sstream>
 
 #include "erds/base/clock.h"
-#include "erds/base/migrations.h"
 #include "erds/base/pg.h"
 #include "erds/identity/testing/test_pki.h"
-#include "erds/migrations/migrations.h"
 
-#include "process.h"
-#include "test_database.h"
+#include "harness.h"
+#include "https_client.h"
 
 namespace erds::itest {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-idtest.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) std::filesystem::remove_all(path);
-  }
-  std::string path;
-};
-
-void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), mode);
-}
-
-struct Reply {
-  int status = 0;
-  std::string contentType;
-  std::string body;
-  std::string setCookie;
-};
+using Reply = HttpReply;
 
 Poco::JSON::Object::Ptr json(const std::string& s) {
   Poco::JSON::Parser p;
@@ -76,16 +50,11 @@ class Client {
   // With `certFile`/`keyFile`, presents that client certificate when the server asks.
   Client(const std::string& caFile, uint16_t port, const std::string& certFile = "",
          const std::string& keyFile = "")
-      : port_(port) {
-    ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, keyFile, certFile, caFile,
-                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
-  }
+      : port_(port), ctx_(clientContext(caFile, certFile, keyFile)) {}
   // `auth`: "" none, "Bearer <token>" as Authorization, or "cookie:<value>" as the erds_session
   // cookie.
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              const std::string& auth = "") {
-    Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
-    session.setTimeout(Poco::Timespan(30, 0));
     Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
     if (auth.rfind("cookie:", 0) == 0) {
       req.set("Cookie", "erds_session=" + auth.substr(7));
@@ -96,40 +65,13 @@ class Client {
       req.setContentType("application/json");
       req.setContentLength64(static_cast<int64_t>(body.size()));
     }
-    session.sendRequest(req) << body;
-    Poco::Net::HTTPResponse head;
-    std::istream& in = session.receiveResponse(head);
-    std::ostringstream out;
-    Poco::StreamCopier::copyStream(in, out);
-    Reply r;
-    r.status = head.getStatus();
-    r.contentType = head.getContentType();
-    r.body = out.str();
-    r.setCookie = head.get("Set-Cookie", "");
-    return r;
+    return httpsExchange(ctx_, port_, req, &body, std::chrono::seconds(30));
   }
 
  private:
   uint16_t port_;
   Poco::Net::Context::Ptr ctx_;
 };
-
-std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
-  std::size_t at = conninfo.find(" password=");
-  if (at == std::string::npos) return {conninfo, ""};
-  std::string pw = conninfo.substr(at + 10);
-  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
-  return {conninfo.substr(0, at), pw};
-}
-
-std::optional<uint16_t> listeningPort(const std::string& line,
-                                      const std::string& event = "http.listening") {
-  if (line.find("\"" + event + "\"") == std::string::npos) return std::nullopt;
-  static const std::regex re("\"port\":([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return std::nullopt;
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
 
 std::string jsonField(const std::string& line, const std::string& name) {
   const std::regex re("\"" + name + "\":\"([^\"]*)\"");
@@ -188,19 +130,12 @@ class IdentityIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     Poco::Net::initializeSSL();
-    dir_ = new TempDir();
-    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/false);
-    ASSERT_TRUE(pg) << pg.error().toString();
-    pg_ = pg->release();
-    auto roles = pg_->createDatabaseAndRoles("erds_idtest");
-    ASSERT_TRUE(roles) << roles.error().toString();
-    ownerConninfo_ = roles->ownerConninfo;
-    {
-      auto owner = pg::Connection::connect(roles->ownerConninfo);
-      ASSERT_TRUE(owner) << owner.error().toString();
-      auto applied = pg::applyMigrations(**owner, allMigrations(), roles->appRole);
-      ASSERT_TRUE(applied) << applied.error().toString();
-    }
+    dir_ = new TempDir("erds-idtest");
+    auto db = startMigratedDatabase(/*durable=*/false, "erds_idtest");
+    ASSERT_TRUE(db) << db.error().toString();
+    pg_ = db->pg.release();
+    db->owner.reset();
+    ownerConninfo_ = db->roles.ownerConninfo;
     const std::string pki = dir_->path + "/pki";
 #ifdef ERDSCTL_PATH
     auto made = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", pki});
@@ -209,7 +144,7 @@ class IdentityIntegrationTest : public ::testing::Test {
     GTEST_FAIL() << "erdsctl is needed to make the development PKI";
 #endif
     makeClientPki();
-    auto [conninfo, password] = splitPassword(roles->appConninfo);
+    auto [conninfo, password] = splitPassword(db->roles.appConninfo);
     writeFile(dir_->path + "/db.password", password + "\n", 0600);
     config_ = dir_->path + "/erds.ini";
     writeFile(config_,
@@ -232,17 +167,12 @@ class IdentityIntegrationTest : public ::testing::Test {
                   dir_->path + "/crl.pem\n");
     erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line =
-        erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
-    ASSERT_TRUE(line) << "erdsd did not start";
-    port_ = *listeningPort(*line);
-    auto certLine = erdsd_->waitForLine(
-        [](const std::string& l) {
-          return listeningPort(l, "http.client_cert_listening").has_value();
-        },
-        30s);
-    ASSERT_TRUE(certLine) << "erdsd did not open the client-certificate listener";
-    certPort_ = *listeningPort(*certLine, "http.client_cert_listening");
+    auto port = waitForPort(*erdsd_, 60s);
+    ASSERT_TRUE(port) << "erdsd did not start";
+    port_ = *port;
+    auto certPort = waitForPort(*erdsd_, 30s, "http.client_cert_listening");
+    ASSERT_TRUE(certPort) << "erdsd did not open the client-certificate listener";
+    certPort_ = *certPort;
     // The officer's TOTP seed is in the demo account log line (development only).
     auto officer = erdsd_->waitForLine(
         [](const std::string& l) {
@@ -257,8 +187,7 @@ class IdentityIntegrationTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     if (erdsd_) {
-      erdsd_->signal(SIGTERM);
-      EXPECT_EQ(erdsd_->wait(20s), 0);
+      EXPECT_EQ(stopGracefully(*erdsd_), 0);
       delete erdsd_;
       erdsd_ = nullptr;
     }

@@ -9,9 +9,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,61 +25,31 @@
 #include <sstream>
 #include <thread>
 
-#include "erds/base/migrations.h"
 #include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
 
-#include "process.h"
-#include "test_database.h"
+#include "harness.h"
+#include "https_client.h"
 
 namespace erds::itest {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-msgtest.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) std::filesystem::remove_all(path);
-  }
-  std::string path;
-};
-
-void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), mode);
-}
-
 Poco::JSON::Object::Ptr json(const std::string& s) {
   Poco::JSON::Parser p;
   return p.parse(s).extract<Poco::JSON::Object::Ptr>();
 }
 
-struct Reply {
-  int status = 0;
-  std::string contentType;
-  std::string body;
-  Poco::Net::HTTPResponse head;
-  bool transportError = false;
-};
+using Reply = HttpReply;
 
 class Client {
  public:
-  Client(const std::string& caFile, uint16_t port) : port_(port) {
-    ctx_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile,
-                                  Poco::Net::Context::VERIFY_STRICT, 9, false, "ALL");
-  }
+  Client(const std::string& caFile, uint16_t port) : port_(port), ctx_(clientContext(caFile)) {}
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              const std::string& token = "", const std::string& contentType = "application/json",
              const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     Reply r;
     try {
-      Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
-      session.setTimeout(Poco::Timespan(60, 0));
       Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
       if (!token.empty()) req.set("Authorization", "Bearer " + token);
       for (const auto& [k, v] : headers) req.set(k, v);
@@ -89,13 +57,7 @@ class Client {
         req.setContentType(contentType);
         req.setContentLength64(static_cast<int64_t>(body.size()));
       }
-      session.sendRequest(req) << body;
-      std::istream& in = session.receiveResponse(r.head);
-      std::ostringstream out;
-      Poco::StreamCopier::copyStream(in, out);
-      r.status = r.head.getStatus();
-      r.contentType = r.head.getContentType();
-      r.body = out.str();
+      r = httpsExchange(ctx_, port_, req, &body, std::chrono::seconds(60));
     } catch (const Poco::Exception& e) {
       r.transportError = true;
       r.body = e.displayText();
@@ -104,42 +66,17 @@ class Client {
   }
   // Sends only the head announcing `length` bytes and reads the answer (413 must come unread).
   Reply announce(const std::string& target, int64_t length, const std::string& token) {
-    Reply r;
-    Poco::Net::HTTPSClientSession session("localhost", port_, ctx_);
-    session.setTimeout(Poco::Timespan(30, 0));
     Poco::Net::HTTPRequest req("POST", target, Poco::Net::HTTPMessage::HTTP_1_1);
     req.set("Authorization", "Bearer " + token);
     req.setContentType("multipart/form-data; boundary=x");
     req.setContentLength64(length);
-    session.sendRequest(req).flush();
-    std::istream& in = session.receiveResponse(r.head);
-    std::ostringstream out;
-    Poco::StreamCopier::copyStream(in, out);
-    r.status = r.head.getStatus();
-    r.body = out.str();
-    return r;
+    return httpsExchange(ctx_, port_, req, nullptr, std::chrono::seconds(30));
   }
 
  private:
   uint16_t port_;
   Poco::Net::Context::Ptr ctx_;
 };
-
-std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
-  std::size_t at = conninfo.find(" password=");
-  if (at == std::string::npos) return {conninfo, ""};
-  std::string pw = conninfo.substr(at + 10);
-  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
-  return {conninfo.substr(0, at), pw};
-}
-
-std::optional<uint16_t> listeningPort(const std::string& line) {
-  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
-  static const std::regex re("\"port\":([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return std::nullopt;
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
 
 std::string inlineBody(const std::string& recipient, const std::string& mode, const std::string& data = "hello",
                        const std::string& subject = "Contract") {
@@ -177,17 +114,11 @@ class MessagesIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     Poco::Net::initializeSSL();
-    dir_ = new TempDir();
-    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/true);
-    ASSERT_TRUE(pg) << pg.error().toString();
-    pg_ = pg->release();
-    auto roles = pg_->createDatabaseAndRoles("erds_msgtest");
-    ASSERT_TRUE(roles) << roles.error().toString();
-    auto owner = pg::Connection::connect(roles->ownerConninfo);
-    ASSERT_TRUE(owner) << owner.error().toString();
-    owner_ = owner->release();
-    auto applied = pg::applyMigrations(*owner_, allMigrations(), roles->appRole);
-    ASSERT_TRUE(applied) << applied.error().toString();
+    dir_ = new TempDir("erds-msgtest");
+    auto db = startMigratedDatabase(/*durable=*/true, "erds_msgtest");
+    ASSERT_TRUE(db) << db.error().toString();
+    pg_ = db->pg.release();
+    owner_ = db->owner.release();
     const std::string pki = dir_->path + "/pki";
 #ifdef ERDSCTL_PATH
     auto made = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", pki});
@@ -195,7 +126,7 @@ class MessagesIntegrationTest : public ::testing::Test {
 #else
     GTEST_FAIL() << "erdsctl is needed to make the development PKI";
 #endif
-    auto [conninfo, password] = splitPassword(roles->appConninfo);
+    auto [conninfo, password] = splitPassword(db->roles.appConninfo);
     writeFile(dir_->path + "/db.password", password + "\n", 0600);
     // One KEK for both daemons: content written by one is read by the other.
     writeFile(dir_->path + "/kek", std::string(64, 'a'), 0600);
@@ -224,20 +155,19 @@ class MessagesIntegrationTest : public ::testing::Test {
   static ChildProcess* startErdsd(uint16_t& port) {
     auto* p = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
     port = 0;
-    auto line = p->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 60s);
-    if (!line) {
+    auto listening = waitForPort(*p, 60s);
+    if (!listening) {
       for (const auto& l : p->stderrLines()) std::cerr << l << "\n";
       return p;
     }
-    port = *listeningPort(*line);
+    port = *listening;
     return p;
   }
 
   static void TearDownTestSuite() {
     for (ChildProcess** p : {&a_, &b_}) {
       if (*p) {
-        (*p)->signal(SIGTERM);
-        (*p)->wait(20s);
+        stopGracefully(**p);
         delete *p;
         *p = nullptr;
       }
