@@ -21,12 +21,9 @@
 #include <thread>
 
 #include "erds/base/audit.h"
-#include "erds/base/migrations.h"
 #include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
 
-#include "process.h"
-#include "test_database.h"
+#include "harness.h"
 
 #if defined(ERDSCTL_PATH) && defined(ERDS_SIGNER_PATH)
 constexpr bool kHaveTools = true;
@@ -48,44 +45,6 @@ namespace fs = std::filesystem;
 
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-keys.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) fs::remove_all(path);
-  }
-  std::string path;
-};
-
-void writeFile(const std::string& path, const std::string& text, mode_t mode) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), mode);
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
-
-std::optional<uint16_t> listeningPort(const std::string& line) {
-  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
-  static const std::regex re("\"port\":([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return std::nullopt;
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
 
 // The pid of the running process whose executable is `exe` and whose command line mentions
 // `needle` (erdsd may run below runuser, whose command line mentions the same config).
@@ -144,7 +103,7 @@ class KeyLockdownTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     asRoot_ = ::geteuid() == 0;
-    dir_ = new TempDir();
+    dir_ = new TempDir("erds-keys");
     ASSERT_FALSE(dir_->path.empty());
     ::chmod(dir_->path.c_str(), 0711);
     const std::string pki = dir_->path + "/pki";
@@ -164,19 +123,12 @@ class KeyLockdownTest : public ::testing::Test {
       ASSERT_EQ(::chown((pki + "/tls.key").c_str(), kNobody, kNogroup), 0);
     }
 
-    auto pg = erds::testing::PrivatePostgres::start(/*durable=*/false);
-    ASSERT_TRUE(pg) << pg.error().toString();
-    pg_ = pg->release();
+    auto db = startMigratedDatabase(/*durable=*/false, "erds_keys");
+    ASSERT_TRUE(db) << db.error().toString();
+    pg_ = db->pg.release();
+    db->owner.reset();
     if (asRoot_) ::chmod(pg_->socketDir().c_str(), 0711);  // nobody reaches the socket, not the data
-    auto roles = pg_->createDatabaseAndRoles("erds_keys");
-    ASSERT_TRUE(roles) << roles.error().toString();
-    roles_ = *roles;
-    {
-      auto owner = pg::Connection::connect(roles_.ownerConninfo);
-      ASSERT_TRUE(owner) << owner.error().toString();
-      auto applied = pg::applyMigrations(**owner, allMigrations(), roles_.appRole);
-      ASSERT_TRUE(applied) << applied.error().toString();
-    }
+    roles_ = db->roles;
     writeFile(dir_->path + "/app.password", roles_.appPassword + "\n", 0600);
     writeFile(dir_->path + "/owner.password", roles_.ownerPassword + "\n", 0600);
     if (asRoot_) {
@@ -210,22 +162,20 @@ class KeyLockdownTest : public ::testing::Test {
     if (asRoot_) argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "nobody", "--"});
     erdsd_ = new ChildProcess(argv, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line = erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 30s);
-    ASSERT_TRUE(line) << "erdsd did not start; stderr:\n" << joined(erdsd_->stderrLines());
+    auto port = waitForPort(*erdsd_, 30s);
+    ASSERT_TRUE(port) << "erdsd did not start; stderr:\n" << joined(erdsd_->stderrLines());
     erdsdPid_ = findProcess(ERDSD_PATH, erdsdConfig_);
     signerPid_ = findProcess(ERDS_SIGNER_PATH, signerConfig_);
   }
 
   static void TearDownTestSuite() {
     if (erdsd_) {
-      erdsd_->signal(SIGTERM);
-      erdsd_->wait(20s);
+      stopGracefully(*erdsd_);
       delete erdsd_;
       erdsd_ = nullptr;
     }
     if (signer_) {
-      signer_->signal(SIGTERM);
-      signer_->wait(20s);
+      stopGracefully(*signer_);
       delete signer_;
       signer_ = nullptr;
     }

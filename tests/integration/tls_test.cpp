@@ -21,7 +21,7 @@
 #include <string>
 #include <thread>
 
-#include "process.h"
+#include "harness.h"
 
 namespace erds::itest {
 namespace {
@@ -30,32 +30,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kRequestTimeout{2000};  // http.request_timeout of the erdsd under test
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-tls.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) std::filesystem::remove_all(path);
-  }
-  std::string path;
-};
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
-
-std::optional<uint16_t> listeningPort(const std::string& line) {
-  if (line.find("\"http.listening\"") == std::string::npos) return std::nullopt;
-  static const std::regex re("\"port\":([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(line, m, re)) return std::nullopt;
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
 
 struct SslCtxDeleter {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
@@ -136,7 +110,7 @@ class TlsHardeningTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ::signal(SIGPIPE, SIG_IGN);  // writes to a connection the server dropped must not kill us
-    dir_ = new TempDir();
+    dir_ = new TempDir("erds-tls");
 #ifndef ERDSCTL_PATH
     FAIL() << "tls_test needs erdsctl (pki init --algorithm rsa3072); build the erdsctl target";
 #else
@@ -156,14 +130,13 @@ class TlsHardeningTest : public ::testing::Test {
                           << "[audit]\nanchor_interval = 0s\n";
     erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config}, {});
     ASSERT_TRUE(erdsd_->started());
-    auto line = erdsd_->waitForLine([](const std::string& l) { return listeningPort(l).has_value(); }, 30s);
-    ASSERT_TRUE(line) << "erdsd did not report http.listening; stderr:\n" << joined(erdsd_->stderrLines());
-    port_ = *listeningPort(*line);
+    auto port = waitForPort(*erdsd_, 30s);
+    ASSERT_TRUE(port) << "erdsd did not report http.listening; stderr:\n" << joined(erdsd_->stderrLines());
+    port_ = *port;
   }
   static void TearDownTestSuite() {
     if (erdsd_) {
-      erdsd_->signal(SIGTERM);
-      EXPECT_EQ(erdsd_->wait(20s), 0);
+      EXPECT_EQ(stopGracefully(*erdsd_), 0);
       delete erdsd_;
       erdsd_ = nullptr;
     }
