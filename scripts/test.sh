@@ -133,6 +133,11 @@ run_preset() {
   total_pass=$((total_pass + n_pass)); total_fail=$((total_fail + n_fail))
   local t_test=$((SECONDS - t))
 
+  if [ "$rc" = 0 ]; then
+    report+=("$p: $n_pass passed (build $(erds_fmt_secs "$t_build"), tests $(erds_fmt_secs "$t_test"))")
+  else
+    step_fail "$p" "$n_pass passed, $n_fail failed; build $(erds_fmt_secs "$t_build"), tests $(erds_fmt_secs "$t_test")"
+  fi
   if [ "$p" = release ] && [ -f "$ERDS_ROOT/tests/run-extra.sh" ]; then
     erds_say "test[$p]: running tests/run-extra.sh"
     local t2=$SECONDS
@@ -144,12 +149,6 @@ run_preset() {
     fi
   fi
   stop_pg
-
-  if [ "$rc" = 0 ]; then
-    report+=("$p: $n_pass passed (build $(erds_fmt_secs "$t_build"), tests $(erds_fmt_secs "$t_test"))")
-  else
-    step_fail "$p" "$n_pass passed, $n_fail failed; build $(erds_fmt_secs "$t_build"), tests $(erds_fmt_secs "$t_test")"
-  fi
 }
 
 for p in "${presets[@]}"; do

@@ -1,8 +1,6 @@
 // `erdsctl audit verify`: recomputes every writer's hash chain of the audit log
 // (erds::AuditLog::verify) and names the first changed, deleted or reordered row; checks the
 // time-stamped anchors over the chain heads (imprint always; token signature with --trust).
-#include <openssl/crypto.h>
-
 #include <memory>
 #include <string>
 
@@ -16,40 +14,14 @@
 namespace erds::ctl::internal {
 namespace {
 
-std::string oneLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
 int auditVerify(const Args& args, Io& io) {
   const std::string prefix = "erdsctl audit verify: ";
   auto config = loadConfigOrReport(args, io);
   if (!config) return kExitUsage;
   // The owner role when configured (it owns the table), else the daemon role (it has SELECT).
-  const bool asOwner = config->isSet("database.owner_conninfo");
-  const std::string conninfoKey = asOwner ? "database.owner_conninfo" : "database.conninfo";
-  const std::string passwordKey =
-      asOwner ? "database.owner_password_file" : "database.password_file";
-  std::string password;
-  if (config->isSet(passwordKey)) {
-    auto secret = config->readSecret(passwordKey);
-    if (!secret) {
-      io.err << "erdsctl: " << secret.error().message << "\n";
-      return kExitUsage;
-    }
-    password.assign(secret->reveal());
-  }
-  auto conn = pg::Connection::connect(config->getString(conninfoKey), password);
-  OPENSSL_cleanse(password.data(), password.size());
-  if (!conn) {
-    io.err << prefix << "cannot connect with " << conninfoKey << " ("
-           << config->sourceOf(conninfoKey) << "): " << oneLine(conn.error().message) << "\n";
-    return kExitFailure;
-  }
+  int exitCode = kExitFailure;
+  auto conn = connectOrReport(*config, ownerOrDaemonLogin(*config), "audit verify", io, exitCode);
+  if (!conn) return exitCode;
   // Anchor tokens: the imprint must be the digest recomputed from the anchored heads (always);
   // with --trust, the token's signature must also chain to a TSA trust anchor.
   std::shared_ptr<const evidence::TimestampVerifier> tsaVerifier;

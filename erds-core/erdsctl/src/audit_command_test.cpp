@@ -27,23 +27,15 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testsupport::CliRun;
+using testsupport::erdsctl;
 using testsupport::TempDir;
 using testsupport::writeFile;
 
-CliRun erdsctl(const std::vector<std::string>& args) {
-  return testsupport::runProgram(ERDSCTL_PATH, args);
-}
-
 TEST(AuditVerifyCli, IntactThenOwnerEditedRowIsNamed) {
-  if (std::getenv("PGHOST") == nullptr) {
-    FAIL() << "PGHOST is unset: run through ./erds test (it starts a throwaway PostgreSQL)";
-  }
-  auto db = erds::testing::TestDatabase::create();
+  auto db = testsupport::testDatabase(/*migrate=*/true);
   ASSERT_TRUE(db.has_value()) << db.error().message;
   auto owner = pg::Connection::connect((*db)->ownerConninfo());
   ASSERT_TRUE(owner.has_value()) << owner.error().message;
-  auto migrated = pg::applyMigrations(**owner, allMigrations(), (*db)->appRole());
-  ASSERT_TRUE(migrated.has_value()) << migrated.error().message;
 
   // Two writers (two daemon-role connections), interleaved.
   AuditLog audit(SystemClock::instance());

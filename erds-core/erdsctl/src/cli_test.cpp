@@ -27,11 +27,8 @@ using testsupport::TempDir;
 using testsupport::writeFile;
 
 using testsupport::CliRun;
-
-// Runs erdsctl with `args`; `env` is a prefix of NAME=value assignments for the shell.
-CliRun erdsctl(const std::vector<std::string>& args, const std::string& env = {}) {
-  return testsupport::runProgram(ERDSCTL_PATH, args, env);
-}
+using testsupport::erdsctl;
+using testsupport::withoutPassword;
 
 int lineCount(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
@@ -140,26 +137,8 @@ TEST(ErdsctlBinary, ConfigCheckErrorsExitTwoNamingKeyAndFile) {
   EXPECT_THAT(r.err, HasSubstr(dir.file("missing.ini")));
 }
 
-// Splits "password=..." out of a libpq key=value conninfo (TestDatabase's values are plain
-// words), so the test exercises database.owner_password_file as an operator would.
-std::string withoutPassword(const std::string& conninfo) {
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < conninfo.size()) {
-    std::size_t end = conninfo.find(' ', pos);
-    if (end == std::string::npos) end = conninfo.size();
-    const std::string token = conninfo.substr(pos, end - pos);
-    if (!token.empty() && !token.starts_with("password=")) out += (out.empty() ? "" : " ") + token;
-    pos = end + 1;
-  }
-  return out;
-}
-
 TEST(ErdsctlBinary, DbMigrateAppliesThenIsUpToDate) {
-  if (std::getenv("PGHOST") == nullptr) {
-    FAIL() << "PGHOST is unset: run through ./erds test (it starts a throwaway PostgreSQL)";
-  }
-  auto db = erds::testing::TestDatabase::create();
+  auto db = testsupport::testDatabase(/*migrate=*/false);
   ASSERT_TRUE(db.has_value()) << db.error().message;
   TempDir dir;
   writeFile(dir.file("owner.pw"), (*db)->ownerPassword() + "\n", 0600);

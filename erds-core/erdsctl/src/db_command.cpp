@@ -1,7 +1,5 @@
 // `erdsctl db migrate` and `erdsctl db status`: the schema, driven by the migrations embedded in
 // this binary, through the owner role (database.owner_conninfo + database.owner_password_file).
-#include <openssl/crypto.h>
-
 #include <string>
 
 #include "erds/base/migrations.h"
@@ -13,16 +11,6 @@
 namespace erds::ctl::internal {
 namespace {
 
-// libpq messages can span lines; erdsctl reports one line per problem.
-std::string oneLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
 std::string migrationName(int version) {
   for (const auto& m : allMigrations()) {
     if (m.version == version) return m.name;
@@ -30,35 +18,11 @@ std::string migrationName(int version) {
   return "version " + std::to_string(version);
 }
 
-// Connects as the owner role. Returns the exit code to use on failure through `exitCode`.
-Result<std::unique_ptr<pg::Connection>> connectOwner(const Config& config, const std::string& cmd,
-                                                     Io& io, int& exitCode) {
-  std::string password;
-  if (config.isSet("database.owner_password_file")) {
-    auto secret = config.readSecret("database.owner_password_file");
-    if (!secret) {
-      io.err << "erdsctl: " << secret.error().message << "\n";
-      exitCode = kExitUsage;
-      return std::move(secret).error();
-    }
-    password.assign(secret->reveal());
-  }
-  auto conn = pg::Connection::connect(config.getString("database.owner_conninfo"), password);
-  OPENSSL_cleanse(password.data(), password.size());
-  if (!conn) {
-    io.err << "erdsctl " << cmd << ": cannot connect with database.owner_conninfo ("
-           << config.sourceOf("database.owner_conninfo") << "): " << oneLine(conn.error().message)
-           << "\n";
-    exitCode = kExitFailure;
-  }
-  return conn;
-}
-
 int dbMigrate(const Args& args, Io& io) {
   auto config = loadConfigOrReport(args, io);
   if (!config) return kExitUsage;
   int exitCode = kExitFailure;
-  auto conn = connectOwner(*config, "db migrate", io, exitCode);
+  auto conn = connectOrReport(*config, ownerLogin(), "db migrate", io, exitCode);
   if (!conn) return exitCode;
   auto applied =
       pg::applyMigrations(**conn, allMigrations(), config->getString("database.app_role"));
@@ -85,7 +49,7 @@ int dbStatus(const Args& args, Io& io) {
   auto config = loadConfigOrReport(args, io);
   if (!config) return kExitUsage;
   int exitCode = kExitFailure;
-  auto conn = connectOwner(*config, "db status", io, exitCode);
+  auto conn = connectOrReport(*config, ownerLogin(), "db status", io, exitCode);
   if (!conn) return exitCode;
   auto status = pg::schemaStatus(**conn, allMigrations());
   if (!status) {

@@ -32,10 +32,7 @@ using testsupport::CliRun;
 using testsupport::readFile;
 using testsupport::TempDir;
 using testsupport::writeFile;
-
-CliRun erdsctl(const std::vector<std::string>& args) {
-  return testsupport::runProgram(ERDSCTL_PATH, args);
-}
+using testsupport::erdsctl;
 
 int lineCount(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));

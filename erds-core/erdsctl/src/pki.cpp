@@ -23,24 +23,19 @@
 #include <utility>
 #include <vector>
 
+#include "openssl_ptr.h"
+
 namespace erds::ctl {
 namespace {
 
-template <auto Fn>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Fn(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using X509ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using Asn1IntPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
-using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
+using internal::Asn1IntPtr;
+using internal::BioPtr;
+using internal::BnPtr;
+using internal::PkeyCtxPtr;
+using internal::PkeyPtr;
+using internal::X509ExtPtr;
+using internal::X509Ptr;
+using NamePtr = internal::X509NamePtr;
 
 constexpr long kSealDays = 3L * 365;
 constexpr long kRootDays = 10L * 365 + 2;  // ten years including leap days

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "openssl_ptr.h"
 #include "test_support.h"
 
 namespace erds::ctl {
@@ -28,25 +29,19 @@ using testsupport::fileMode;
 using testsupport::readFile;
 using testsupport::TempDir;
 
-template <auto Fn>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Fn(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
-using TsCtxPtr = std::unique_ptr<TS_RESP_CTX, Deleter<TS_RESP_CTX_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using EkuPtr = std::unique_ptr<EXTENDED_KEY_USAGE, Deleter<EXTENDED_KEY_USAGE_free>>;
-using BasicConstraintsPtr = std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using OctetPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
-using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
+using internal::BioPtr;
+using internal::BnPtr;
+using internal::OpensslPtr;
+using internal::PkeyPtr;
+using internal::X509Ptr;
+using StorePtr = OpensslPtr<X509_STORE, X509_STORE_free>;
+using StoreCtxPtr = OpensslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using TsCtxPtr = OpensslPtr<TS_RESP_CTX, TS_RESP_CTX_free>;
+using GeneralNamesPtr = OpensslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using EkuPtr = OpensslPtr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+using BasicConstraintsPtr = OpensslPtr<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
+using OctetPtr = OpensslPtr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using AkidPtr = OpensslPtr<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
 
 std::vector<X509Ptr> loadCerts(const std::string& path) {
   std::vector<X509Ptr> certs;

@@ -1,5 +1,5 @@
-// Test-only helpers for erds_ctl_tests: a self-deleting temp directory, file utilities and a runner
-// for the built erdsctl binary (ERDSCTL_PATH).
+// Test-only helpers for erds_ctl_tests: a self-deleting temp directory, file utilities, a runner
+// for the built erdsctl binary (ERDSCTL_PATH) and a throwaway (optionally migrated) database.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,9 +9,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "erds/base/migrations.h"
+#include "erds/base/pg.h"
+#include "erds/base/result.h"
+#include "erds/migrations/migrations.h"
+#include "test_database.h"
 
 namespace erds::ctl::testsupport {
 
@@ -72,21 +79,69 @@ inline std::string shellQuote(const std::string& s) {
   return q + "'";
 }
 
-// Runs `program` with `args` through the shell (stdin /dev/null) and captures its exit code,
-// stdout and stderr; `env` is a prefix of NAME=value assignments.
+// Runs `program` with `args` through the shell and captures its exit code, stdout and stderr;
+// `env` is a prefix of NAME=value assignments; standard input is `stdinText` (/dev/null if empty).
 inline CliRun runProgram(const std::string& program, const std::vector<std::string>& args,
-                         const std::string& env = {}) {
+                         const std::string& env = {}, const std::string& stdinText = {}) {
   TempDir io;
+  std::string in = "/dev/null";
+  if (!stdinText.empty()) {
+    in = io.file("in");
+    writeFile(in, stdinText, 0600);
+  }
   std::string cmd = env + (env.empty() ? "" : " ") + shellQuote(program);
   for (const auto& a : args)
     cmd += " " + shellQuote(a);
-  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " </dev/null";
+  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" +
+         shellQuote(in);
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = readFile(io.file("out"));
   r.err = readFile(io.file("err"));
   return r;
+}
+
+#ifdef ERDSCTL_PATH
+// Runs the built erdsctl (see runProgram).
+inline CliRun erdsctl(const std::vector<std::string>& args, const std::string& env = {},
+                      const std::string& stdinText = {}) {
+  return runProgram(ERDSCTL_PATH, args, env, stdinText);
+}
+#endif
+
+// Drops the "password=..." word of a libpq key=value conninfo (TestDatabase's values are plain
+// words), so tests exercise database.*password_file as an operator would.
+inline std::string withoutPassword(const std::string& conninfo) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < conninfo.size()) {
+    std::size_t end = conninfo.find(' ', pos);
+    if (end == std::string::npos) end = conninfo.size();
+    const std::string token = conninfo.substr(pos, end - pos);
+    if (!token.empty() && !token.starts_with("password=")) out += (out.empty() ? "" : " ") + token;
+    pos = end + 1;
+  }
+  return out;
+}
+
+// A throwaway database (erds::testing::TestDatabase) in the PG* cluster, with every migration
+// applied as its owner when `migrate`. Unavailable ("run through ./erds test") if PGHOST is unset;
+// otherwise the first error of creating, connecting or migrating.
+inline Result<std::unique_ptr<erds::testing::TestDatabase>> testDatabase(bool migrate) {
+  if (std::getenv("PGHOST") == nullptr) {
+    return Error::unavailable(
+        "PGHOST is unset: run through ./erds test (it starts a throwaway PostgreSQL)");
+  }
+  auto db = erds::testing::TestDatabase::create();
+  if (!db) return db.error();
+  if (migrate) {
+    auto owner = pg::Connection::connect((*db)->ownerConninfo());
+    if (!owner) return owner.error();
+    auto applied = pg::applyMigrations(**owner, allMigrations(), (*db)->appRole());
+    if (!applied) return applied.error();
+  }
+  return std::move(*db);
 }
 
 }  // namespace erds::ctl::testsupport

@@ -28,15 +28,6 @@ using identity::RoleSet;
 
 constexpr std::size_t kMinPasswordLength = 12;  // as the registration API
 
-std::string oneLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
 std::string lower(std::string s) {
   for (char& c : s)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -141,33 +132,12 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
     exitCode = kExitUsage;
     return std::nullopt;
   }
-  const bool asOwner = config->isSet("database.owner_conninfo");
-  const std::string conninfoKey = asOwner ? "database.owner_conninfo" : "database.conninfo";
-  const std::string passwordKey =
-      asOwner ? "database.owner_password_file" : "database.password_file";
+  const DbLogin login = ownerOrDaemonLogin(*config);
   pg::PoolOptions po;
-  po.conninfo = config->getString(conninfoKey);
+  po.conninfo = config->getString(login.conninfoKey);
   po.size = 2;
-  if (config->isSet(passwordKey)) {
-    auto secret = config->readSecret(passwordKey);
-    if (!secret) {
-      io.err << "erdsctl: " << secret.error().message << "\n";
-      exitCode = kExitUsage;
-      return std::nullopt;
-    }
-    po.password.assign(secret->reveal());
-  }
   // Connect once up front, so a wrong conninfo is reported as such (the pool connects lazily).
-  {
-    auto probe = pg::Connection::connect(po.conninfo, po.password);
-    if (!probe) {
-      OPENSSL_cleanse(po.password.data(), po.password.size());
-      io.err << "erdsctl " << cmd << ": cannot connect with " << conninfoKey << " ("
-             << config->sourceOf(conninfoKey) << "): " << oneLine(probe.error().message) << "\n";
-      exitCode = kExitFailure;
-      return std::nullopt;
-    }
-  }
+  if (!connectOrReport(*config, login, cmd, io, exitCode, &po.password)) return std::nullopt;
   Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr};
   c.pool = std::make_unique<pg::Pool>(po);
   OPENSSL_cleanse(po.password.data(), po.password.size());

@@ -30,44 +30,15 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 using testsupport::readFile;
-using testsupport::shellQuote;
 using testsupport::TempDir;
 using testsupport::writeFile;
 
-struct CtlRun {
-  int rc = -1;
-  std::string out;
-  std::string err;
-};
+using testsupport::withoutPassword;
+using CtlRun = testsupport::CliRun;
 
 // Runs erdsctl with `args`, feeding `stdinText` on standard input.
 CtlRun erdsctl(const std::vector<std::string>& args, const std::string& stdinText = {}) {
-  TempDir io;
-  writeFile(io.file("in"), stdinText, 0600);
-  std::string cmd = shellQuote(ERDSCTL_PATH);
-  for (const auto& a : args)
-    cmd += " " + shellQuote(a);
-  cmd += " >" + shellQuote(io.file("out")) + " 2>" + shellQuote(io.file("err")) + " <" +
-         shellQuote(io.file("in"));
-  const int status = std::system(cmd.c_str());
-  CtlRun r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = readFile(io.file("out"));
-  r.err = readFile(io.file("err"));
-  return r;
-}
-
-std::string withoutPassword(const std::string& conninfo) {
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < conninfo.size()) {
-    std::size_t end = conninfo.find(' ', pos);
-    if (end == std::string::npos) end = conninfo.size();
-    const std::string token = conninfo.substr(pos, end - pos);
-    if (!token.empty() && !token.starts_with("password=")) out += (out.empty() ? "" : " ") + token;
-    pos = end + 1;
-  }
-  return out;
+  return testsupport::erdsctl(args, {}, stdinText);
 }
 
 // Cheap Argon2 parameters for the test (the binary reads them from the config file).
@@ -81,16 +52,9 @@ identity::Argon2Params testArgon2() {
 class ErdsctlUser : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::getenv("PGHOST") == nullptr) {
-      FAIL() << "PGHOST is unset: run through ./erds test (it starts a throwaway PostgreSQL)";
-    }
-    auto db = erds::testing::TestDatabase::create();
+    auto db = testsupport::testDatabase(/*migrate=*/true);
     ASSERT_TRUE(db.has_value()) << db.error().message;
     db_ = std::move(*db);
-    auto owner = pg::Connection::connect(db_->ownerConninfo());
-    ASSERT_TRUE(owner.has_value()) << owner.error().message;
-    auto applied = pg::applyMigrations(**owner, allMigrations(), db_->appRole());
-    ASSERT_TRUE(applied.has_value()) << applied.error().message;
     writeFile(dir_.file("app.pw"), db_->appPassword() + "\n", 0600);
     writeFile(dir_.file("erds.ini"),
               "[database]\nconninfo = " + withoutPassword(db_->appConninfo()) +
