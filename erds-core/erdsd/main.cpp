@@ -268,6 +268,7 @@ int main(int argc, char** argv) {
 
   (*server)->start();
   (*api)->startWorkers();
+  (*identity)->startBackgroundTasks();  // purge of personal data past retention
   if (anchorer) anchorer->start();
   erds::log::info("http.listening", {{"port", static_cast<int64_t>((*server)->port())},
                                      {"address", config->getString("http.address")},
@@ -320,6 +321,7 @@ int main(int argc, char** argv) {
   (*server)->stop();
   if (certServer) certServer->stop();
   (*api)->stopWorkers();
+  (*identity)->stopBackgroundTasks();
   if (anchorer) anchorer->stop();
   erds::log::info("stopped");
   return kExitOk;

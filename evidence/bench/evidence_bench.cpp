@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <string_view>
 
 #include "xades_test_util.h"
 
@@ -75,7 +76,10 @@ BENCHMARK(BM_TimestampOnly);
 
 void BM_Verify(benchmark::State& state, const char* label) {
   auto& f = fixture();
-  auto sealed = f.sealer->seal(submissionAcceptance(), label);
+  // "P256_EmbeddedCrl": the evidence carries the root's CRL (revocation checked on every verify).
+  const bool withCrl = std::string_view(label) == "seal+crl";
+  auto sealed = withCrl ? f.sealerWithCrl->seal(submissionAcceptance(), testing::kSealP256)
+                        : f.sealer->seal(submissionAcceptance(), label);
   if (!sealed) {
     state.SkipWithError("seal failed");
     return;
@@ -89,6 +93,7 @@ void BM_Verify(benchmark::State& state, const char* label) {
 }
 BENCHMARK_CAPTURE(BM_Verify, P256, testing::kSealP256);
 BENCHMARK_CAPTURE(BM_Verify, RSA2048, testing::kSealRsa);
+BENCHMARK_CAPTURE(BM_Verify, P256_EmbeddedCrl, "seal+crl");
 
 }  // namespace
 }  // namespace erds::evidence

@@ -7,13 +7,17 @@
 //   append audit records. No network listener, no HTTP, no XML: it parses nothing but the small
 //   signer_protocol frames, whose header, size, label, digest length and algorithm are checked
 //   before a key is touched.
-// - Runs as: a dedicated user (e.g. erds-signer) whose group-mates are the only allowed clients;
-//   never root in production (a warning is logged when it is). Needs no capabilities.
+// - Runs as: a dedicated user (e.g. erds-signer) whose group-mates are the only allowed clients.
+//   Started as root, it loads its keys and binds its socket, then switches to signer.user /
+//   signer.group (setgroups, setgid, setuid; regaining root is checked to fail) before serving;
+//   as root without signer.user it refuses to start in basic/qualified mode (development: a
+//   warning). In basic/qualified mode the file key directory must be mode 0700 and owned by the
+//   user the signer runs as. Needs no capabilities after the switch.
 // - Reads: its configuration file, the key directory signer.key_dir (seal.key/tsu.key mode
 //   0400/0600, read once at startup) or a PKCS#11 token (PIN from pkcs11.pin_file), and
-//   database.password_file. After loading it locks down: PR_SET_DUMPABLE 0 (no ptrace by other
-//   users, /proc/<pid>/mem and environ owned by root) and RLIMIT_CORE 0 (no core dumps), before it
-//   accepts a single connection.
+//   database.password_file. After loading (and after the user switch, which resets the flag) it
+//   locks down: PR_SET_DUMPABLE 0 (no ptrace by other users, /proc/<pid>/mem and environ owned by
+//   root) and RLIMIT_CORE 0 (no core dumps), before it accepts a single connection.
 // - Must never: log or send key material (only signatures, certificates and audit records leave
 //   it), take keys from the environment, or return a signature whose audit record could not be
 //   written. It rate-limits signatures (signer.max_signatures_per_second) so a compromised client
@@ -21,6 +25,7 @@
 //   the socket can obtain signatures over any digest, including time-stamp tokens with a time of
 //   its choosing, so the socket group is the trust boundary and the audit trail is the record.
 #include <grp.h>
+#include <pwd.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
@@ -133,6 +138,73 @@ erds::Result<void> checkNotDevelopment(erds::evidence::Signer& signer, const std
   return erds::ok();
 }
 
+// The user and group erds-signer switches to when started as root (signer.user / signer.group).
+struct RunAs {
+  bool set = false;
+  std::string user;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+erds::Result<RunAs> resolveRunAs(const erds::Config& config) {
+  RunAs out;
+  out.user = config.getString("signer.user");
+  if (out.user.empty()) return out;
+  std::vector<char> buf(16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (::getpwnam_r(out.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+    return erds::Error::invalidInput(keyContext(config, "signer.user") + ": no such user '" +
+                                     out.user + "'");
+  if (found->pw_uid == 0)
+    return erds::Error::invalidInput(keyContext(config, "signer.user") + ": must not be root");
+  out.set = true;
+  out.uid = found->pw_uid;
+  out.gid = found->pw_gid;
+  if (const std::string group = config.getString("signer.group"); !group.empty()) {
+    struct group gr {};
+    struct group* g = nullptr;
+    if (::getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &g) != 0 || g == nullptr)
+      return erds::Error::invalidInput(keyContext(config, "signer.group") + ": no such group '" +
+                                       group + "'");
+    if (g->gr_gid == 0)
+      return erds::Error::invalidInput(keyContext(config, "signer.group") + ": must not be root");
+    out.gid = g->gr_gid;
+  }
+  return out;
+}
+
+// setgroups, setgid, setuid (all of real, effective and saved ids), then proves there is no way
+// back. The caller sets PR_SET_DUMPABLE afterwards: a uid change resets it.
+erds::Result<void> switchUser(const RunAs& runAs) {
+  if (::setgroups(0, nullptr) != 0)
+    return erds::Error::internal(std::string("setgroups: ") + std::strerror(errno));
+  if (::setresgid(runAs.gid, runAs.gid, runAs.gid) != 0)
+    return erds::Error::internal(std::string("setresgid: ") + std::strerror(errno));
+  if (::setresuid(runAs.uid, runAs.uid, runAs.uid) != 0)
+    return erds::Error::internal(std::string("setresuid: ") + std::strerror(errno));
+  if (::setuid(0) == 0 || ::geteuid() != runAs.uid || ::getegid() != runAs.gid)
+    return erds::Error::internal("the switch to signer.user did not hold");
+  return erds::ok();
+}
+
+// Production key directories: mode 0700 (nothing for group or others), owned by the signer's user.
+erds::Result<void> checkKeyDirectory(const erds::Config& config, uid_t owner) {
+  const std::string dir = config.getPath("signer.key_dir");
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return erds::Error::invalidInput(keyContext(config, "signer.key_dir") + ": " +
+                                     std::strerror(errno));
+  if ((st.st_mode & 077) != 0)
+    return erds::Error::invalidInput(keyContext(config, "signer.key_dir") +
+                                     ": must be mode 0700 (no access for group or others)");
+  if (st.st_uid != owner)
+    return erds::Error::invalidInput(keyContext(config, "signer.key_dir") +
+                                     ": must be owned by the signer's user (uid " +
+                                     std::to_string(owner) + ")");
+  return erds::ok();
+}
+
 // Load secrets, then restrict, then serve.
 erds::Result<void> lockDown() {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
@@ -181,6 +253,22 @@ int main(int argc, char** argv) {
   auto config = erds::Config::load(configPath, erds::Config::processEnvironment());
   if (!config) return fail(kExitUsage, config.error().message);
   erds::log::init("erds-signer", erds::log::parseLevel(config->getString("log.level")));
+
+  auto runAs = resolveRunAs(*config);
+  if (!runAs) return fail(kExitUsage, runAs.error().message);
+  const bool production = config->mode() != erds::ServiceMode::Development;
+  const bool startedAsRoot = ::geteuid() == 0;
+  if (startedAsRoot && !runAs->set && production)
+    return fail(kExitUsage, keyContext(*config, "signer.user") +
+                                ": is required when erds-signer is started as root in " +
+                                std::string(erds::serviceModeName(config->mode())) + " mode");
+  if (!startedAsRoot && runAs->set && ::geteuid() != runAs->uid)
+    return fail(kExitUsage, keyContext(*config, "signer.user") + ": cannot switch to '" +
+                                runAs->user + "' without being started as root");
+  if (production && config->getString("signer.backend") == "file") {
+    if (auto r = checkKeyDirectory(*config, runAs->set ? runAs->uid : ::geteuid()); !r)
+      return fail(kExitUsage, r.error().message);
+  }
 
   const int64_t rate = config->getInt("signer.max_signatures_per_second");
   if (rate < 1 || rate > 10'000'000)
@@ -237,12 +325,6 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
-  // ...then restrict...
-  if (auto r = lockDown(); !r) return fail(kExitFailure, r.error().message);
-  if (::geteuid() == 0)
-    erds::log::warn("signer.running_as_root",
-                    {{"advice", "run erds-signer as its own unprivileged user"}});
-
   std::unique_ptr<erds::signer::SignatureAudit> audit;
   if (pool)
     audit = std::make_unique<erds::signer::DatabaseSignatureAudit>(*pool,
@@ -250,13 +332,29 @@ int main(int argc, char** argv) {
   else
     audit = std::make_unique<erds::signer::LogSignatureAudit>();
 
-  // ...then serve.
+  // ...bind the socket while still privileged (it may live in a root-owned run directory; it is
+  // handed to the signer's user and the socket group)...
+  if (runAs->set) serverOptions.socketOwner = runAs->uid;
   auto server = erds::signer::SignerServer::listen(serverOptions, **signer, *audit,
                                                    erds::SystemClock::instance());
   if (!server) {
     return fail(server.error().is(erds::ErrorCode::InvalidInput) ? kExitUsage : kExitFailure,
                 server.error().message);
   }
+
+  // ...then restrict: drop root, and only then (setuid resets it) the dumpable flag and cores.
+  if (startedAsRoot && runAs->set) {
+    if (auto r = switchUser(*runAs); !r) return fail(kExitFailure, r.error().message);
+    erds::log::info("signer.user_switched", {{"user", runAs->user},
+                                             {"uid", static_cast<int64_t>(runAs->uid)},
+                                             {"gid", static_cast<int64_t>(runAs->gid)}});
+  }
+  if (auto r = lockDown(); !r) return fail(kExitFailure, r.error().message);
+  if (::geteuid() == 0)
+    erds::log::warn("signer.running_as_root",
+                    {{"advice", "set signer.user: erds-signer should run as its own user"}});
+
+  // ...then serve.
   erds::log::info("signer.started",
                   {{"backend", config->getString("signer.backend")},
                    {"keys", std::to_string(keyLabels(config->getPath("signer.key_dir")).size())},

@@ -27,6 +27,7 @@
 #include "erds/evidence/evidence_sealer.h"
 #include "erds/evidence/evidence_xml.h"
 #include "erds/evidence/timestamp_verify.h"
+#include "chain_cache.h"
 #include "xades_util.h"
 #include "xades_xml.h"
 #include "xml_text.h"
@@ -279,6 +280,7 @@ Result<std::shared_ptr<const EvidenceVerifier>> EvidenceVerifier::create(const V
   auto state = std::make_unique<State>();
   state->sealStore.reset(X509_STORE_new());
   if (!state->sealStore) return Error::internal("X509_STORE_new failed");
+  internal::installChainVerifyCache(state->sealStore.get());
   int anchors = 0;
   for (const auto& pem : trust.sealAnchorsPem)
     for (auto& c : parsePemCerts(pem)) {
@@ -547,12 +549,32 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
 
   // 6. The SignatureTimeStamp over the canonical ds:SignatureValue.
   xmlNode* tsNode = nullptr;
+  // Validation data the sealer kept (EN 319 132-1 5.5): certificates and CRLs, unsigned.
+  std::vector<std::string> embeddedCertDers;
+  std::vector<std::string> embeddedCrlDers;
   for (xmlNode* u : childElements(qualifying))
     if (isElement(u, kXades, "UnsignedProperties"))
       for (xmlNode* usp : childElements(u))
         if (isElement(usp, kXades, "UnsignedSignatureProperties"))
-          for (xmlNode* t : childElements(usp))
+          for (xmlNode* t : childElements(usp)) {
             if (isElement(t, kXades, "SignatureTimeStamp") && tsNode == nullptr) tsNode = t;
+            if (isElement(t, kXades, "CertificateValues"))
+              for (xmlNode* c : childElements(t))
+                if (isElement(c, kXades, "EncapsulatedX509Certificate")) {
+                  auto der = internal::base64Decode(internal::textOf(c));
+                  if (!der) return o.invalid("xades:EncapsulatedX509Certificate is not base64");
+                  embeddedCertDers.push_back(std::move(*der));
+                }
+            if (isElement(t, kXades, "RevocationValues"))
+              for (xmlNode* v : childElements(t))
+                if (isElement(v, kXades, "CRLValues"))
+                  for (xmlNode* c : childElements(v))
+                    if (isElement(c, kXades, "EncapsulatedCRLValue")) {
+                      auto der = internal::base64Decode(internal::textOf(c));
+                      if (!der) return o.invalid("xades:EncapsulatedCRLValue is not base64");
+                      embeddedCrlDers.push_back(std::move(*der));
+                    }
+          }
   if (tsNode == nullptr) return o.invalid("no xades:SignatureTimeStamp (XAdES-B-T required)");
   std::string c14nMethod(kInclC14nUri);  // XAdES default when none is named
   std::string tokenDer;
@@ -602,8 +624,20 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
       if (&c != signingCertDer)
         if (auto parsed = state_->cert(c); parsed && X509_up_ref(parsed->x509.get()) == 1)
           sk_X509_push(untrusted.get(), parsed->x509.get());
+    for (const auto& c : embeddedCertDers)
+      if (auto parsed = state_->cert(c); parsed && X509_up_ref(parsed->x509.get()) == 1)
+        sk_X509_push(untrusted.get(), parsed->x509.get());
     for (auto& x : parsePemCerts(options.untrustedPem)) sk_X509_push(untrusted.get(), x.release());
     std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crls(sk_X509_CRL_new_null());
+    for (const auto& der : embeddedCrlDers) {
+      const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+      X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+      if (crl == nullptr) {
+        ERR_clear_error();
+        return o.invalid("xades:EncapsulatedCRLValue is not a DER CRL");
+      }
+      sk_X509_CRL_push(crls.get(), crl);
+    }
     for (const auto& pem : options.crlsPem) {
       std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
       while (bio) {

@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include "xades_test_util.h"
+#include "chain_cache.h"
+#include "fake_clock.h"
 #include "xml_text.h"
 
 namespace erds::evidence {
@@ -462,6 +464,154 @@ TEST(EvidenceVerifier, ConcurrentVerificationWithOneVerifier) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(valid.load(), 80);
+}
+
+// Revocation data kept at sealing (CRLs embedded as xades:RevocationValues).
+
+TEST(EmbeddedRevocation, SealerEmbedsTheCrlAndTheEvidenceVerifiesWithIt) {
+  auto sealed = fixture().sealerWithCrl->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().toString();
+  EXPECT_FALSE(sealed->revocationDataDer.empty());
+  const std::string& doc = sealed->document;
+  const auto ts = doc.find("</xades:SignatureTimeStamp>");
+  const auto cv = doc.find("<xades:CertificateValues><xades:EncapsulatedX509Certificate>");
+  const auto rv = doc.find("<xades:RevocationValues><xades:CRLValues><xades:EncapsulatedCRLValue>");
+  ASSERT_NE(ts, std::string::npos);
+  ASSERT_NE(cv, std::string::npos);
+  ASSERT_NE(rv, std::string::npos);
+  EXPECT_LT(ts, cv);
+  EXPECT_LT(cv, rv);
+  // The embedded CRL is the DER of the configured one, and the root is in CertificateValues.
+  const std::size_t from = rv + std::string_view("<xades:RevocationValues><xades:CRLValues><xades:EncapsulatedCRLValue>").size();
+  const auto b64 = doc.substr(from, doc.find('<', from) - from);
+  EXPECT_EQ(internal::base64Decode(b64).value_or(""), sealed->revocationDataDer);
+  EXPECT_NE(doc.find(fixture().pki.root().certPem.substr(28, 40)), std::string::npos);
+  VerifyOptions o;
+  o.requireRevocation = true;
+  const auto r = verifyOrDie(doc, o);
+  EXPECT_EQ(r.status, VerifyStatus::Valid) << r.reason;
+  EXPECT_TRUE(r.revocationChecked);
+  EXPECT_TRUE(r.warnings.empty());
+  // Without requireRevocation too, and a verifier that was never given the CRL.
+  EXPECT_EQ(verifyOrDie(doc).status, VerifyStatus::Valid);
+}
+
+TEST(EmbeddedRevocation, EmbeddedCrlRevokingTheSealCertificateBeforeTheTimeStampIsInvalid) {
+  auto sealed = fixture().sealerWithCrl->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().toString();
+  std::string doc = sealed->document;
+  // Unsigned properties: a CRL of the same issuer, issued an hour ago and revoking the seal
+  // certificate then, replaces the embedded one. The seal itself still verifies.
+  const std::string good = internal::base64Encode(sealed->revocationDataDer);
+  const auto at = doc.find(good);
+  ASSERT_NE(at, std::string::npos);
+  const std::string revokingPem = testing::issueCrl(fixture().pki, fixture().sealP256.certPem);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(revokingPem.data(), -1), BIO_free);
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr),
+                                                          X509_CRL_free);
+  ASSERT_TRUE(crl);
+  unsigned char* der = nullptr;
+  const int n = i2d_X509_CRL(crl.get(), &der);
+  ASSERT_GT(n, 0);
+  const std::string revokingDer(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  doc.replace(at, good.size(), internal::base64Encode(revokingDer));
+  const auto r = verifyOrDie(doc);
+  EXPECT_EQ(r.status, VerifyStatus::Invalid);
+  EXPECT_NE(r.reason.find("revoked"), std::string::npos) << r.reason;
+}
+
+TEST(EmbeddedRevocation, EmbeddedCrlNotYetIssuedAtTheTimeStampIsIndeterminateWhenRequired) {
+  // A CRL whose thisUpdate is after the time stamp says nothing about the seal at that time.
+  auto sealed = fixture().sealerWithCrl->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_TRUE(sealed.has_value());
+  std::string doc = sealed->document;
+  const std::string good = internal::base64Encode(sealed->revocationDataDer);
+  const std::string laterPem = testing::issueCrl(fixture().pki, "", 3600, 86400);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(laterPem.data(), -1), BIO_free);
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr),
+                                                          X509_CRL_free);
+  unsigned char* der = nullptr;
+  const int n = i2d_X509_CRL(crl.get(), &der);
+  ASSERT_GT(n, 0);
+  doc.replace(doc.find(good), good.size(),
+              internal::base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<std::size_t>(n))));
+  OPENSSL_free(der);
+  const auto r = verifyOrDie(doc);
+  EXPECT_EQ(r.status, VerifyStatus::Indeterminate) << r.reason;
+  EXPECT_NE(r.reason.find("revocation"), std::string::npos) << r.reason;
+}
+
+TEST(EmbeddedRevocation, SealerRefusesACrlThatRevokesItsCertificate) {
+  SealerOptions so;
+  so.crlsPem = {testing::issueCrl(fixture().pki, fixture().sealP256.certPem)};
+  so.caCertificatesPem = fixture().pki.root().certPem;
+  auto sealer = EvidenceSealer::create(fixture().signer, fixture().tsa, SystemClock::instance(), so);
+  ASSERT_TRUE(sealer.has_value());
+  auto sealed = (*sealer)->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_FALSE(sealed.has_value());
+  EXPECT_EQ(sealed.error().code, ErrorCode::IntegrityFailure);
+  EXPECT_NE(sealed.error().message.find("revoked"), std::string::npos) << sealed.error().message;
+}
+
+TEST(EmbeddedRevocation, SealerRefusesAnExpiredCrlAndMissingIssuer) {
+  SealerOptions expired;
+  expired.crlsPem = {testing::issueCrl(fixture().pki, "", -2 * 86400, -86400)};
+  expired.caCertificatesPem = fixture().pki.root().certPem;
+  auto a = EvidenceSealer::create(fixture().signer, fixture().tsa, SystemClock::instance(), expired);
+  ASSERT_TRUE(a.has_value());
+  auto sa = (*a)->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_FALSE(sa.has_value());
+  EXPECT_NE(sa.error().message.find("no current CRL"), std::string::npos) << sa.error().message;
+
+  // A signer whose chain lacks the root (no root-ca.pem beside the key) and no CA certificates
+  // configured: the CRL's signature cannot be checked.
+  const std::string bare = testing::makeTempDir("erds-evseal-bare");
+  testing::writeKeyFiles(bare, testing::kSealP256, fixture().sealP256);
+  auto bareSigner = FileKeySigner::fromDirectory(bare, {testing::kSealP256});
+  std::filesystem::remove_all(bare);
+  ASSERT_TRUE(bareSigner.has_value()) << bareSigner.error().toString();
+  SealerOptions noIssuer;
+  noIssuer.crlsPem = {fixture().rootCrlPem};
+  auto b = EvidenceSealer::create(std::move(*bareSigner), fixture().tsa, SystemClock::instance(), noIssuer);
+  ASSERT_TRUE(b.has_value());
+  auto sb = (*b)->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_FALSE(sb.has_value());
+  EXPECT_EQ(sb.error().code, ErrorCode::InvalidInput);
+  EXPECT_NE(sb.error().message.find("no issuer certificate"), std::string::npos) << sb.error().message;
+
+  SealerOptions notPem;
+  notPem.crlsPem = {"not a CRL"};
+  EXPECT_FALSE(EvidenceSealer::create(fixture().signer, fixture().tsa, SystemClock::instance(), notPem).has_value());
+}
+
+TEST(EmbeddedRevocation, SealerRefusesToSealOnceTheCrlIsStale) {
+  erds::testing::FakeClock clock(std::chrono::time_point_cast<std::chrono::seconds>(SystemClock::instance().now()));
+  SealerOptions so;
+  so.crlsPem = {testing::issueCrl(fixture().pki, "", -3600, 3600)};
+  so.caCertificatesPem = fixture().pki.root().certPem;
+  auto sealer = EvidenceSealer::create(fixture().signer, fixture().tsa, clock, so);
+  ASSERT_TRUE(sealer.has_value());
+  const EvidenceXml xml = testing::evidenceNow(Event::SubmissionAcceptance);
+  ASSERT_TRUE((*sealer)->seal(xml, testing::kSealP256).has_value());
+  clock.advance(std::chrono::hours(2));
+  auto stale = (*sealer)->seal(xml, testing::kSealP256);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, ErrorCode::Unavailable);
+  EXPECT_NE(stale.error().message.find("not current"), std::string::npos) << stale.error().message;
+}
+
+TEST(EmbeddedRevocation, RepeatedVerificationHitsTheChainCacheAndStaysCorrect) {
+  const std::string doc = sealNow(Event::SubmissionAcceptance);
+  const auto before = internal::chainVerifyCacheHitsForTest();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(verifyOrDie(doc).status, VerifyStatus::Valid);
+  EXPECT_GE(internal::chainVerifyCacheHitsForTest(), before + 4);  // seal + TSA chain, twice
+  // Outside the certificates' validity the cached entry does not apply: still invalid.
+  VerifyOptions late;
+  late.validationTime = SystemClock::instance().now() + std::chrono::hours(24 * 400);
+  const auto r = verifyOrDie(doc, late);
+  EXPECT_EQ(r.status, VerifyStatus::Invalid) << r.reason;
+  EXPECT_NE(r.reason.find("expired"), std::string::npos) << r.reason;
 }
 
 }  // namespace

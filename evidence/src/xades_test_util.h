@@ -3,7 +3,11 @@
 // verifier trusting the root; plus evidence for any event timed "now".
 #pragma once
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +26,42 @@ namespace erds::evidence::testing {
 inline constexpr const char* kSealP256 = "seal";
 inline constexpr const char* kSealRsa = "seal-rsa";
 
+// A PEM CRL issued by `pki`'s root: thisUpdate now + `fromSeconds`, nextUpdate now + `untilSeconds`,
+// listing `revokedCertPem` (revoked at thisUpdate) when given.
+inline std::string issueCrl(const TestPki& pki, const std::string& revokedCertPem = "", long fromSeconds = -3600,
+                            long untilSeconds = 30L * 86400) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(pki.root().certPem.data(), -1), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> ca(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr), X509_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new_mem_buf(pki.root().keyPem.data(), -1), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr),
+                                                          EVP_PKEY_free);
+  ERDS_CHECK(ca && key, "test root unreadable");
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+  X509_CRL_set_version(crl.get(), 1);
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get()));
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> last(X509_gmtime_adj(nullptr, fromSeconds), ASN1_TIME_free);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_gmtime_adj(nullptr, untilSeconds), ASN1_TIME_free);
+  X509_CRL_set1_lastUpdate(crl.get(), last.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  if (!revokedCertPem.empty()) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> rb(BIO_new_mem_buf(revokedCertPem.data(), -1), BIO_free);
+    std::unique_ptr<X509, decltype(&X509_free)> revoked(PEM_read_bio_X509(rb.get(), nullptr, nullptr, nullptr),
+                                                        X509_free);
+    ERDS_CHECK(revoked != nullptr, "revoked certificate unreadable");
+    X509_REVOKED* entry = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(revoked.get()));
+    X509_REVOKED_set_revocationDate(entry, last.get());
+    X509_CRL_add0_revoked(crl.get(), entry);
+  }
+  X509_CRL_sort(crl.get());
+  ERDS_CHECK(X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) > 0, "X509_CRL_sign failed");
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_X509_CRL(out.get(), crl.get());
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
 struct SealFixture {
   TestPki pki{"erds DEVELOPMENT evseal test root"};
   std::string dir = makeTempDir("erds-evseal");
@@ -31,6 +71,9 @@ struct SealFixture {
   std::shared_ptr<FileKeySigner> signer;
   std::shared_ptr<Rfc3161Tsu> tsa;
   std::unique_ptr<EvidenceSealer> sealer;
+  // The same keys, keeping revocation data: an empty CRL of the root (valid 30 days) embedded.
+  std::string rootCrlPem;
+  std::unique_ptr<EvidenceSealer> sealerWithCrl;
   std::shared_ptr<const EvidenceVerifier> verifier;
 
   SealFixture() {
@@ -61,6 +104,14 @@ struct SealFixture {
     auto se = EvidenceSealer::create(signer, tsa, SystemClock::instance());
     ERDS_CHECK(se.has_value(), "EvidenceSealer::create failed");
     sealer = std::move(*se);
+    rootCrlPem = issueCrl(pki);
+    writeFile(dir + "/root-ca.crl.pem", rootCrlPem);
+    SealerOptions so;
+    so.crlsPem = {rootCrlPem};
+    so.caCertificatesPem = pki.root().certPem;
+    auto sc = EvidenceSealer::create(signer, tsa, SystemClock::instance(), so);
+    ERDS_CHECK(sc.has_value(), "EvidenceSealer::create (with CRL) failed");
+    sealerWithCrl = std::move(*sc);
     auto v = EvidenceVerifier::create(VerifierTrust{{pki.root().certPem}, {}});
     ERDS_CHECK(v.has_value(), "EvidenceVerifier::create failed");
     verifier = std::move(*v);

@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include <cctype>
+#include <ctime>
 
 #include "crypto_util.h"
 
@@ -278,6 +279,10 @@ CertificateCheck CertificateValidator::validate(std::string_view leafText, const
   unsigned int mdLen = 0;
   if (X509_digest(leaf, EVP_sha256(), md, &mdLen) == 1) {
     out.sha256Fingerprint = internal::hex(std::string_view(reinterpret_cast<char*>(md), mdLen));
+  }
+  if (const ASN1_TIME* na = X509_get0_notAfter(leaf)) {
+    struct tm tm {};
+    if (ASN1_TIME_to_tm(na, &tm) == 1) out.notAfter = TimePoint(std::chrono::seconds(timegm(&tm)));
   }
   readQcStatements(leaf, out);
   readPolicies(leaf, out);

@@ -1,5 +1,7 @@
 #include "erds/identity/gate.h"
 
+#include <algorithm>
+
 namespace erds::identity {
 namespace {
 
@@ -60,6 +62,75 @@ GatePolicy builtinGatePolicy(ServiceMode mode) {
       p.handover.minLevel = L::None;
       break;
   }
+  return p;
+}
+
+Result<GatePolicy> gatePolicyFromConfig(const Config& config) {
+  const ServiceMode mode = config.mode();
+  GatePolicy p = builtinGatePolicy(mode);
+  const bool qualified = mode == ServiceMode::Qualified;
+  auto where = [&](const std::string& key) { return key + " (" + config.sourceOf(key) + ")"; };
+
+  auto level = [&](const std::string& key, ActionPolicy& rule) -> Result<void> {
+    const std::string v = config.getString(key);
+    if (v.empty()) return ok();
+    auto l = parseLevel(v);
+    if (!l) return Error::invalidInput(where(key) + ": " + l.error().message);
+    if (qualified && !atLeast(*l, rule.minLevel)) {
+      return Error::invalidInput(where(key) + ": \"" + v + "\" is below the qualified profile's level \"" +
+                                 std::string(levelName(rule.minLevel)) + "\" (Annex I may not be weakened)");
+    }
+    rule.minLevel = *l;
+    return ok();
+  };
+  ERDS_RETURN_IF_ERROR(level("identity.sender_min_level", p.submit));
+  ERDS_RETURN_IF_ERROR(level("identity.recipient_min_level", p.handover));
+
+  const std::string strong = config.getString("identity.require_strong_authentication");
+  if (!strong.empty()) {
+    const bool on = strong == "true";
+    if (!on && strong != "false") {
+      return Error::invalidInput(where("identity.require_strong_authentication") + ": expected true or false");
+    }
+    if (qualified && !on) {
+      return Error::invalidInput(where("identity.require_strong_authentication") +
+                                 ": cannot be false in service.mode=qualified (Annex I 5.2.2-03/-03A)");
+    }
+    p.submit.requireStrongAuthentication = on;
+    p.handover.requireStrongAuthentication = on;
+  }
+
+  auto methods = [&](const std::string& key, ActionPolicy& rule) -> Result<void> {
+    const std::string v = config.getString(key);
+    if (v.empty()) return ok();
+    std::vector<MethodRule> out;
+    std::size_t start = 0;
+    while (start <= v.size()) {
+      std::size_t comma = v.find(',', start);
+      if (comma == std::string::npos) comma = v.size();
+      std::string name = v.substr(start, comma - start);
+      start = comma + 1;
+      name.erase(0, name.find_first_not_of(" \t"));
+      name.erase(name.find_last_not_of(" \t") + 1);
+      if (name.empty()) continue;
+      auto m = parseIdentificationMethod(name);
+      if (!m) return Error::invalidInput(where(key) + ": " + m.error().message);
+      auto builtin = std::find_if(rule.acceptedMethods.begin(), rule.acceptedMethods.end(),
+                                  [&](const MethodRule& r) { return r.method == *m; });
+      if (builtin == rule.acceptedMethods.end() && qualified) {
+        return Error::invalidInput(where(key) + ": method \"" + name +
+                                   "\" is not accepted by the qualified profile (Annex I may not be weakened)");
+      }
+      if (std::none_of(out.begin(), out.end(), [&](const MethodRule& r) { return r.method == *m; })) {
+        out.push_back(builtin != rule.acceptedMethods.end() ? *builtin : MethodRule{*m, LevelOfAssurance::None});
+      }
+    }
+    if (out.empty()) return Error::invalidInput(where(key) + ": no method named");
+    rule.acceptedMethods = std::move(out);
+    return ok();
+  };
+  ERDS_RETURN_IF_ERROR(methods("identity.submit_methods", p.submit));
+  ERDS_RETURN_IF_ERROR(methods("identity.handover_methods", p.handover));
   return p;
 }
 

@@ -184,5 +184,109 @@ TEST(GateTest, RevokedOrExpiredIdentificationDoesNotCount) {
   EXPECT_TRUE(gate.decide(req, kNow).allowed);
 }
 
+
+// ---- gatePolicyFromConfig ----
+
+Config configWith(ServiceMode mode, std::vector<std::pair<std::string, std::string>> keys) {
+  auto cfg = Config::load("", {});
+  EXPECT_TRUE(cfg.has_value());
+  EXPECT_TRUE(cfg->setForTest("service.mode", modeLabel(mode)).has_value());
+  for (const auto& [k, v] : keys) EXPECT_TRUE(cfg->setForTest(k, v).has_value()) << k;
+  return std::move(*cfg);
+}
+
+TEST(GatePolicyFromConfigTest, WithoutOverridesIsTheBuiltinProfile) {
+  for (ServiceMode m : {ServiceMode::Development, ServiceMode::Basic, ServiceMode::Qualified}) {
+    auto p = gatePolicyFromConfig(configWith(m, {}));
+    ASSERT_TRUE(p.has_value()) << p.error().message;
+    GatePolicy b = builtinGatePolicy(m);
+    EXPECT_EQ(p->profile, b.profile);
+    EXPECT_EQ(p->submit.minLevel, b.submit.minLevel);
+    EXPECT_EQ(p->handover.minLevel, b.handover.minLevel);
+    EXPECT_EQ(p->submit.acceptedMethods.size(), b.submit.acceptedMethods.size());
+    EXPECT_EQ(p->handover.requireStrongAuthentication, b.handover.requireStrongAuthentication);
+  }
+}
+
+TEST(GatePolicyFromConfigTest, EachOverrideIsApplied) {
+  auto p = gatePolicyFromConfig(configWith(ServiceMode::Basic, {{"identity.sender_min_level", "high"},
+                                                                {"identity.recipient_min_level", "substantial"},
+                                                                {"identity.require_strong_authentication", "true"},
+                                                                {"identity.submit_methods", "physical_presence, eudi_wallet"},
+                                                                {"identity.handover_methods", "remote_id_document_scan"}}));
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(p->profile, "basic");
+  EXPECT_EQ(p->submit.minLevel, L::High);
+  EXPECT_EQ(p->handover.minLevel, L::Substantial);
+  EXPECT_TRUE(p->submit.requireStrongAuthentication);
+  EXPECT_TRUE(p->handover.requireStrongAuthentication);
+  ASSERT_EQ(p->submit.acceptedMethods.size(), 2u);
+  EXPECT_EQ(p->submit.acceptedMethods[0].method, M::PhysicalPresence);
+  EXPECT_EQ(p->submit.acceptedMethods[1].method, M::EudiWallet);
+  ASSERT_EQ(p->handover.acceptedMethods.size(), 1u);
+  EXPECT_EQ(p->handover.acceptedMethods[0].method, M::RemoteIdDocumentScan);
+
+  // The gate enforces the overrides: a scan at substantial is no longer enough to submit.
+  IdentityGate gate(*p);
+  GateRequest req;
+  req.action = A::Submit;
+  req.identifications = {ident(M::RemoteIdDocumentScan, L::High)};
+  req.authentication = mfa();
+  EXPECT_EQ(gate.decide(req, kNow).code, "identification_method_not_accepted");
+  req.identifications = {ident(M::PhysicalPresence, L::Substantial)};
+  EXPECT_EQ(gate.decide(req, kNow).code, "identification_level_too_low");
+  req.identifications = {ident(M::PhysicalPresence, L::High)};
+  req.authentication = passwordOnly();
+  EXPECT_EQ(gate.decide(req, kNow).code, "strong_authentication_required");
+  req.authentication = mfa();
+  EXPECT_TRUE(gate.decide(req, kNow).allowed);
+}
+
+TEST(GatePolicyFromConfigTest, DevelopmentMayBeRelaxed) {
+  auto p = gatePolicyFromConfig(configWith(ServiceMode::Development, {{"identity.sender_min_level", "none"},
+                                                                      {"identity.require_strong_authentication", "false"}}));
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(p->submit.minLevel, L::None);
+  EXPECT_FALSE(p->submit.requireStrongAuthentication);
+}
+
+TEST(GatePolicyFromConfigTest, QualifiedMayBeTightened) {
+  auto p = gatePolicyFromConfig(configWith(ServiceMode::Qualified, {{"identity.sender_min_level", "substantial"},
+                                                                    {"identity.recipient_min_level", "high"},
+                                                                    {"identity.require_strong_authentication", "true"},
+                                                                    {"identity.handover_methods", "physical_presence,eid_notified"}}));
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(p->submit.minLevel, L::Substantial);
+  EXPECT_EQ(p->handover.minLevel, L::High);
+  ASSERT_EQ(p->handover.acceptedMethods.size(), 2u);
+  // eid_notified keeps the profile's own minimum (high).
+  EXPECT_EQ(p->handover.acceptedMethods[1].method, M::EidNotified);
+  EXPECT_EQ(p->handover.acceptedMethods[1].minLevel, L::High);
+}
+
+TEST(GatePolicyFromConfigTest, QualifiedRefusesWeakening) {
+  const std::vector<std::pair<std::string, std::string>> weakening[] = {
+      {{"identity.sender_min_level", "none"}},
+      {{"identity.recipient_min_level", "none"}},
+      {{"identity.require_strong_authentication", "false"}},
+      {{"identity.handover_methods", "physical_presence,remote_id_document_scan"}},
+      {{"identity.submit_methods", "remote_id_document_scan"}},
+  };
+  for (const auto& keys : weakening) {
+    auto p = gatePolicyFromConfig(configWith(ServiceMode::Qualified, keys));
+    ASSERT_FALSE(p.has_value()) << keys[0].first;
+    EXPECT_TRUE(p.error().is(ErrorCode::InvalidInput));
+    EXPECT_NE(p.error().message.find(keys[0].first), std::string::npos) << p.error().message;
+    EXPECT_EQ(p.error().message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(GatePolicyFromConfigTest, UnknownMethodIsAConfigError) {
+  auto p = gatePolicyFromConfig(configWith(ServiceMode::Basic, {{"identity.submit_methods", "physical_presence,telepathy"}}));
+  ASSERT_FALSE(p.has_value());
+  EXPECT_NE(p.error().message.find("identity.submit_methods"), std::string::npos);
+  EXPECT_NE(p.error().message.find("telepathy"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace erds::identity

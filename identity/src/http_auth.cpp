@@ -1,5 +1,7 @@
 #include "erds/identity/http_auth.h"
 
+#include "erds/http/problem.h"
+
 #include "crypto_util.h"
 
 namespace erds::identity {
@@ -47,6 +49,9 @@ Result<AuthenticatedParty> HttpAuthenticator::authenticate(const http::Request& 
   if (!token || token->empty()) return refused;
   auto session = sessions_.check(*token);
   if (!session) return session.error().is(ErrorCode::Unauthorized) ? refused : session.error();
+  // Before the party lookup: a client over its limit costs no further database work.
+  if (http::RateDecision d = accountLimiter_->acquire(session->partyId); !d.allowed)
+    return http::rateLimitedError(d.retryAfter);
   bool disabled = false;
   auto party = accounts_.findParty(session->partyId, &disabled);
   if (!party) return party.error().is(ErrorCode::NotFound) ? refused : party.error();

@@ -7,14 +7,20 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "crypto_util.h"
 #include "erds/base/aead.h"
 #include "erds/base/log.h"
 #include "erds/http/problem.h"
+#include "erds/identity/document_store.h"
 #include "erds/identity/password_login.h"
 #include "erds/identity/postgres_stores.h"
 #include "erds/identity/session_cache.h"
@@ -76,6 +82,8 @@ class JsonBody {
     if (!v.isBoolean()) return Error::invalidInput("\"" + name + "\" must be a boolean");
     return std::optional<bool>(v.convert<bool>());
   }
+  bool has(const std::string& name) const { return obj_->has(name); }
+  bool isNull(const std::string& name) const { return obj_->isNull(name); }
   std::optional<JsonBody> object(const std::string& name) const {
     auto o = obj_->getObject(name);
     if (!o) return std::nullopt;
@@ -140,11 +148,29 @@ std::string identificationJson(const Identification& i) {
   return out + "}";
 }
 
-std::string requestJson(const VerificationRequest& r) {
+std::string documentJson(const DocumentScanInfo& d) {
+  std::string out = "{\"id\":" + q(d.id) + ",\"content_type\":" + q(d.contentType) + ",\"size\":" +
+                    std::to_string(d.size) + ",\"sha256\":" + q(d.sha256Hex) + ",\"uploaded_at\":" +
+                    time(d.uploadedAt) + ",\"purged\":" + (d.purged ? "true" : "false");
+  if (d.retentionUntil) out += ",\"retention_until\":" + time(*d.retentionUntil);
+  return out + "}";
+}
+
+std::string appointmentJson(const std::optional<Appointment>& a) {
+  if (!a) return "null";
+  return "{\"preferred_at\":" + time(a->preferredAt) + ",\"note\":" + q(a->note) + "}";
+}
+
+std::string requestJsonWith(const VerificationRequest& r, std::chrono::seconds deadline) {
   std::string out = "{\"id\":" + q(r.id) + ",\"party_id\":" + q(r.partyId) + ",\"created_by\":" + q(r.createdBy) +
                     ",\"requested_level\":" + q(levelName(r.requestedLevel)) + ",\"status\":" +
                     q(verificationStatusName(r.status)) + ",\"created_at\":" + time(r.createdAt) + ",\"version\":" +
-                    std::to_string(r.version);
+                    std::to_string(r.version) + ",\"method\":" + q(identificationMethodName(r.requestedMethod)) +
+                    ",\"appointment\":" + appointmentJson(r.appointment) + ",\"deadline\":" +
+                    time(r.createdAt + std::chrono::duration_cast<std::chrono::microseconds>(deadline));
+  out += ",\"documents\":[";
+  for (std::size_t i = 0; i < r.documents.size(); ++i) out += (i ? "," : "") + documentJson(r.documents[i]);
+  out += "]";
   if (r.document) {
     // The document number is never returned (only its keyed hash is stored).
     out += ",\"document\":{\"type\":" + q(r.document->documentType) + ",\"issuing_country\":" +
@@ -228,6 +254,39 @@ std::string newCode() {
 
 std::string codeHash(std::string_view code) { return internal::sha256("erds-identifier-code:" + std::string(code)); }
 
+// "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"; nullopt for anything else.
+std::optional<TimePoint> parseRfc3339(const std::string& s) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
+  if (s.size() < 20 || s.size() > 40 ||
+      std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  std::size_t p = 19;
+  if (p < s.size() && s[p] == '.') {
+    ++p;
+    while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) ++p;
+  }
+  int offset = 0;
+  if (p + 1 == s.size() && (s[p] == 'Z' || s[p] == 'z')) {
+    offset = 0;
+  } else if (p + 6 == s.size() && (s[p] == '+' || s[p] == '-') && s[p + 3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(s.c_str() + p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) return std::nullopt;
+    offset = (s[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  } else {
+    return std::nullopt;
+  }
+  struct tm tm {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return TimePoint(std::chrono::seconds(timegm(&tm) - offset));
+}
+
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -269,9 +328,35 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
   }
   if (o.sessions.touchInterval > o.sessions.idleTimeout / 2) o.sessions.touchInterval = o.sessions.idleTimeout / 2;
 
+  auto policy = gatePolicyFromConfig(config);
+  if (!policy) return policy.error();
+  o.gatePolicy = std::move(*policy);
+  auto seconds = [&](const std::string& key, int64_t minSeconds) -> Result<std::chrono::seconds> {
+    const auto v = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(config.getMillis(key)));
+    if (v.count() < minSeconds) {
+      return Error::invalidInput(where(key) + ": must be >= " + std::to_string(minSeconds) + "s");
+    }
+    return v;
+  };
+  auto deadline = seconds("identity.verification_deadline", 60);
+  if (!deadline) return deadline.error();
+  o.verificationDeadline = *deadline;
+  auto retention = seconds("identity.document_retention", 0);
+  if (!retention) return retention.error();
+  o.documentRetention = *retention;
+  auto interval = seconds("identity.purge_interval", 1);
+  if (!interval) return interval.error();
+  o.purgeInterval = *interval;
+  o.maxDocumentBytes = config.getBytes("identity.max_document_bytes");
+  if (o.maxDocumentBytes < 1024 || o.maxDocumentBytes > (int64_t{256} << 20)) {
+    return Error::invalidInput(where("identity.max_document_bytes") + ": must be 1KiB..256MiB");
+  }
+
   o.workflow.secondApprovalForHigh = config.getBool("identity.second_approval_for_high");
   const std::string strong = config.getString("identity.require_strong_authentication");
-  o.requireStrongAuthentication = strong.empty() ? o.mode == ServiceMode::Qualified : strong == "true";
+  o.requireStrongAuthentication =
+      (strong.empty() ? o.mode == ServiceMode::Qualified : strong == "true") ||
+      o.gatePolicy.submit.requireStrongAuthentication || o.gatePolicy.handover.requireStrongAuthentication;
   o.totpIssuer = config.getString("identity.totp_issuer");
   if (o.totpIssuer.empty()) o.totpIssuer = "erds";
   o.revealCodesInLog = o.mode == ServiceMode::Development;
@@ -351,6 +436,8 @@ struct IdentityService::Impl {
         sessionCache(sessionStore, c),
         throttleStore(p),
         verifications(p, audit),
+        documents(p, kek, audit),
+        certificates(p),
         throttle(throttleStore, c),
         login(credentials, factors, throttle, hasher, c),
         sessions(sessionCache, c, options.sessions),
@@ -375,6 +462,8 @@ struct IdentityService::Impl {
   CachingSessionStore sessionCache;
   PostgresThrottleStore throttleStore;
   PostgresVerificationStore verifications;
+  PostgresDocumentStore documents;
+  PostgresPartyCertificateStore certificates;
   LoginThrottle throttle;
   PasswordLogin login;
   SessionManager sessions;
@@ -382,6 +471,16 @@ struct IdentityService::Impl {
   VerificationWorkflow workflow;
   HttpAuthenticator authenticator;
   std::optional<CertificateValidator> certificateValidator;  // set iff options.certificateLogin
+
+  // Background purge (startBackgroundTasks).
+  std::mutex bgMu;
+  std::condition_variable bgCv;
+  bool bgStop = false;
+  std::thread bgThread;
+
+  std::string requestJson(const VerificationRequest& r) const {
+    return requestJsonWith(r, options.verificationDeadline);
+  }
 
   // Appends an audit record in its own transaction; a failure is logged and returned.
   Result<void> record(const std::string& actor, const std::string& action, const std::string& object,
@@ -574,22 +673,13 @@ struct IdentityService::Impl {
       return refuse(known ? 403 : 401, "client certificate not accepted: " + std::string(certificateStatusName(check.status)),
                     certDetails);
     }
-    std::optional<std::string> partyId;
-    for (const std::string& email : check.emailAddresses) {
-      auto bound = accounts.partyBoundTo("mailto:" + email);
-      if (!bound) return bound.error();
-      if (bound->has_value()) {
-        partyId = **bound;
-        break;
-      }
+    auto owner = partyOfValidCertificate(check);
+    if (!owner) return owner.error();
+    if (!owner->has_value()) {
+      return refuse(401, "the certificate is not registered to an account and its e-mail address is not bound to one",
+                    certDetails);
     }
-    if (!partyId) {
-      return refuse(401, "the certificate's e-mail address is not bound to an account", certDetails);
-    }
-    bool disabled = false;
-    auto party = accounts.findParty(*partyId, &disabled);
-    if (!party) return party.error();
-    if (disabled) return refuse(401, "the certificate's e-mail address is not bound to an account", certDetails);
+    const std::optional<std::string> partyId = *owner;
 
     AuthenticationContext auth;
     auth.at = clock.now();
@@ -859,7 +949,28 @@ struct IdentityService::Impl {
     if (!level) return level.error();
     auto parsed = parseLevel(level->value_or("substantial"));
     if (!parsed) return parsed.error();
-    auto r = workflow.open(actorOf(who), who.partyId, *parsed);
+    auto methodName = body->optString("method");
+    if (!methodName) return methodName.error();
+    auto method = parseIdentificationMethod(methodName->value_or("physical_presence"));
+    if (!method) return method.error();
+    if (*method != IdentificationMethod::PhysicalPresence && *method != IdentificationMethod::RemoteIdDocumentScan) {
+      return Error::invalidInput(
+          "method must be physical_presence or remote_id_document_scan (a qualified certificate identifies you "
+          "through POST /api/v1/me/certificate-challenge)");
+    }
+    std::optional<Appointment> appointment;
+    if (auto a = body->object("appointment")) {
+      auto at = a->string("preferred_at");
+      if (!at) return at.error();
+      auto when = parseRfc3339(*at);
+      if (!when) return Error::invalidInput("\"appointment.preferred_at\" must be an RFC 3339 date-time");
+      auto note = a->optString("note");
+      if (!note) return note.error();
+      appointment = Appointment{*when, note->value_or("")};
+    } else if (body->has("appointment") && !body->isNull("appointment")) {
+      return Error::invalidInput("\"appointment\" must be an object");
+    }
+    auto r = workflow.open(actorOf(who), who.partyId, *parsed, *method, std::move(appointment));
     if (!r) return r.error();
     return Response::json(201, requestJson(*r));
   }
@@ -930,6 +1041,7 @@ struct IdentityService::Impl {
     }
     auto r = workflow.approve(actor, id, *method, *level);
     if (!r) return decisionError(req, who, id, r.error());
+    startRetention(*r);
     return Response::json(200, requestJson(*r));
   }
 
@@ -942,7 +1054,266 @@ struct IdentityService::Impl {
     if (!reason) return reason.error();
     auto r = workflow.reject(actorOf(who), id, *reason);
     if (!r) return decisionError(req, who, id, r.error());
+    startRetention(*r);
     return Response::json(200, requestJson(*r));
+  }
+
+  // A decided request's scans are kept for identity.document_retention, then purged. If this
+  // fails the purge falls back to decision time + retention.
+  void startRetention(VerificationRequest& r) {
+    if (r.status != VerificationStatus::Approved && r.status != VerificationStatus::Rejected) return;
+    const TimePoint until = r.decidedAt + std::chrono::duration_cast<std::chrono::microseconds>(options.documentRetention);
+    if (auto set = documents.setRetention(r.id, until); !set) {
+      log::warn("identity.document_retention_failed", {{"request", r.id}, {"error", set.error().toString()}});
+      return;
+    }
+    for (auto& d : r.documents) {
+      if (!d.retentionUntil) d.retentionUntil = until;
+    }
+  }
+
+  // ---- policy ----
+
+  Result<Response> policy(const Request&) {
+    using M = IdentificationMethod;
+    static const std::pair<M, const char*> kMethods[] = {
+        {M::PhysicalPresence, "In person, with an identity document"},
+        {M::RemoteIdDocumentScan, "Remotely, with a scan of an identity document reviewed by an officer"},
+        {M::QualifiedCertificate, "With a qualified electronic signature or seal certificate"},
+        {M::NcpCertificate, "With an advanced certificate issued under the NCP policy"},
+        {M::EidNotified, "With a notified electronic identification (eID) scheme"},
+        {M::EudiWallet, "With the EU Digital Identity Wallet"},
+        {M::CabConfirmedRemote, "With a remote method confirmed by the conformity assessment body"},
+    };
+    const GatePolicy& p = options.gatePolicy;
+    auto action = [&](const ActionPolicy& a) {
+      std::string methods = "[";
+      if (a.acceptedMethods.empty()) {
+        for (const auto& [m, label] : kMethods) methods += (methods.size() > 1 ? "," : "") + q(identificationMethodName(m));
+      } else {
+        for (const MethodRule& m : a.acceptedMethods) {
+          methods += (methods.size() > 1 ? "," : "") + q(identificationMethodName(m.method));
+        }
+      }
+      methods += "]";
+      std::string levels = "{";
+      for (const MethodRule& m : a.acceptedMethods) {
+        if (m.minLevel == LevelOfAssurance::None || m.minLevel == LevelOfAssurance::Low) continue;
+        levels += (levels.size() > 1 ? "," : "") + q(identificationMethodName(m.method)) + ":" + q(levelName(m.minLevel));
+      }
+      levels += "}";
+      return "{\"min_level\":" + q(levelName(a.minLevel)) + ",\"methods\":" + methods +
+             ",\"any_method\":" + (a.acceptedMethods.empty() ? "true" : "false") +
+             ",\"method_min_levels\":" + levels + ",\"strong_authentication\":" +
+             (a.requireStrongAuthentication ? "true" : "false") + ",\"advice\":" + q(a.methodAdvice) + "}";
+    };
+    std::string out = "{\"profile\":" + q(p.profile) + ",\"submit\":" + action(p.submit) + ",\"handover\":" +
+                      action(p.handover) + ",\"methods\":[";
+    bool first = true;
+    for (const auto& [m, label] : kMethods) {
+      const bool requestable = m == M::PhysicalPresence || m == M::RemoteIdDocumentScan ||
+                               (m == M::QualifiedCertificate && certificateValidator.has_value());
+      out += std::string(first ? "" : ",") + "{\"method\":" + q(identificationMethodName(m)) + ",\"label\":" + q(label) +
+             ",\"requestable\":" + (requestable ? "true" : "false") + "}";
+      first = false;
+    }
+    out += "],\"second_approval_for_high\":" + std::string(options.workflow.secondApprovalForHigh ? "true" : "false") +
+           ",\"max_document_bytes\":" + std::to_string(options.maxDocumentBytes) +
+           ",\"max_documents_per_request\":" + std::to_string(options.maxDocumentsPerRequest) +
+           ",\"document_content_types\":[\"image/jpeg\",\"image/png\",\"application/pdf\"]}";
+    return Response::json(200, out);
+  }
+
+  // ---- identity document scans ----
+
+  Result<Response> uploadDocument(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    const std::string actor = "party:" + who.partyId;
+    auto r = verifications.find(id);
+    if (!r && !r.error().is(ErrorCode::NotFound)) return r.error();
+    // Another party's request, a missing one and a decided one all look the same (no existence leak).
+    if (!r || r->partyId != who.partyId || r->status != VerificationStatus::Pending) {
+      if (r && r->partyId != who.partyId) {
+        (void)record(actor, "identity.document.upload", "party:" + r->partyId, "denied", "{\"request\":" + q(id) + "}");
+      }
+      return Error::notFound("no such pending verification request");
+    }
+    if (static_cast<int64_t>(req.body.size()) > options.maxDocumentBytes) {
+      return problem(http::problemType(http::FrameworkError::PayloadTooLarge),
+                     "a document may have at most " + std::to_string(options.maxDocumentBytes) + " bytes", req);
+    }
+    if (req.body.empty()) return Error::invalidInput("the request body must be the document (JPEG, PNG or PDF)");
+    std::string declared = req.mediaType;
+    if (declared.empty()) {
+      if (const std::string* ct = req.header("Content-Type")) declared = lower(ct->substr(0, ct->find(';')));
+      declared.erase(declared.find_last_not_of(" \t") + 1);
+    }
+    const std::string_view sniffed = sniffDocumentContentType(req.body);
+    if (sniffed.empty() || sniffed != declared) {
+      (void)record(actor, "identity.document.upload", actor, "denied",
+                   "{\"request\":" + q(id) + ",\"reason\":\"content does not match an accepted type\",\"declared\":" +
+                       q(declared) + "}");
+      return problem(http::problemType(http::FrameworkError::UnsupportedMediaType),
+                     "the document must be a JPEG, PNG or PDF file sent with its own Content-Type", req);
+    }
+    auto info = documents.add(id, who.partyId, std::string(sniffed), req.body, clock.now(), options.maxDocumentsPerRequest);
+    if (!info) return info.error();
+    return Response::json(201, "{\"document_id\":" + q(info->id) + ",\"sha256\":" + q(info->sha256Hex) + "}");
+  }
+
+  Result<Response> readDocument(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    const std::string docId = req.param("doc");
+    const std::string actor = "party:" + who.partyId;
+    auto deny = [&](const std::string& owner, const std::string& why) -> Response {
+      (void)record(actor, "identity.document.read", owner, "denied",
+                   "{\"request\":" + q(id) + ",\"document\":" + q(docId) + ",\"reason\":" + q(why) + "}");
+      return forbidden(req, why);
+    };
+    if (!who.roles.has(Role::Officer)) return deny("", "verification officer role required");
+    if (!who.authentication.strong()) return deny("", "officers must sign in with a second factor or a certificate");
+    auto r = verifications.find(id);
+    if (!r) return r.error();
+    if (r->partyId == who.partyId) return deny("party:" + r->partyId, "an officer cannot review their own documents");
+    if (r->createdBy == who.partyId) {
+      return deny("party:" + r->partyId, "an officer cannot review a verification request they created");
+    }
+    auto doc = documents.read(id, docId);
+    if (!doc) {
+      if (!doc.error().is(ErrorCode::Unavailable)) {
+        (void)record(actor, "identity.document.read", "party:" + r->partyId, "failure",
+                     "{\"request\":" + q(id) + ",\"document\":" + q(docId) + ",\"reason\":" + q(doc.error().message) + "}");
+      }
+      return doc.error();
+    }
+    // No unaudited access to personal data.
+    auto audited = record(actor, "identity.document.read", "party:" + doc->partyId, "success",
+                          "{\"request\":" + q(id) + ",\"document\":" + q(docId) + ",\"session\":" +
+                              q(who.sessionRef) + "}");
+    if (!audited) return Error::unavailable("audit log unavailable");
+    const std::string ext = doc->info.contentType == "image/jpeg" ? "jpg" : doc->info.contentType == "image/png" ? "png" : "pdf";
+    Response out = Response::text(200, std::move(doc->bytes), doc->info.contentType);
+    out.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + docId + "." + ext + "\"");
+    out.headers.emplace_back("Cache-Control", "no-store");
+    out.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return out;
+  }
+
+  // ---- client-certificate registry ----
+
+  // The party a validated certificate belongs to: the registry first, then an e-mail address of
+  // the certificate bound as a delivery identifier. nullopt if none (or the party is disabled).
+  Result<std::optional<std::string>> partyOfValidCertificate(const CertificateCheck& check) {
+    std::optional<std::string> partyId;
+    auto registered = certificates.activePartyFor(check.sha256Fingerprint);
+    if (!registered) return registered.error();
+    partyId = *registered;
+    for (std::size_t i = 0; !partyId && i < check.emailAddresses.size(); ++i) {
+      auto bound = accounts.partyBoundTo("mailto:" + check.emailAddresses[i]);
+      if (!bound) return bound.error();
+      partyId = *bound;
+    }
+    if (!partyId) return partyId;
+    bool disabled = false;
+    auto party = accounts.findParty(*partyId, &disabled);
+    if (!party) return party.error();
+    if (disabled) return std::optional<std::string>();
+    return partyId;
+  }
+
+  static std::string certificateJson(const PartyCertificate& c) {
+    std::string out = "{\"id\":" + q(c.id) + ",\"sha256\":" + q(c.sha256Hex) + ",\"subject\":" + q(c.subject) +
+                      ",\"issuer\":" + q(c.issuer) + ",\"serial\":" + q(c.serialHex) + ",\"not_after\":" +
+                      time(c.notAfter) + ",\"added_at\":" + time(c.addedAt) + ",\"revoked\":" +
+                      (c.revokedAt ? "true" : "false");
+    if (c.revokedAt) out += ",\"revoked_at\":" + time(*c.revokedAt);
+    return out + "}";
+  }
+
+  Result<Response> addCertificate(const Request& req, const AuthenticatedParty& who) {
+    const std::string actor = "party:" + who.partyId;
+    auto deny = [&](const std::string& why, const std::string& details = "") -> Response {
+      (void)record(actor, "identity.certificate.bind", actor, "denied", "{\"reason\":" + q(why) + details + "}");
+      return forbidden(req, why);
+    };
+    if (!certificateValidator) return deny("client certificates are not configured");
+    if (!who.authentication.strong()) {
+      return deny("sign in with a second factor (or a certificate) before registering a certificate");
+    }
+    if (req.clientCertificateChain.empty()) {
+      return deny("no client certificate: connect to the client-certificate port and present one");
+    }
+    std::vector<std::string> intermediates(req.clientCertificateChain.begin() + 1, req.clientCertificateChain.end());
+    const CertificateCheck check =
+        certificateValidator->validate(req.clientCertificateChain.front(), intermediates, clock.now());
+    const std::string details = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
+                                q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"sha256\":" +
+                                q(check.sha256Fingerprint) + ",\"status\":" + q(certificateStatusName(check.status)) + "}";
+    if (!check.valid()) {
+      return deny("client certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
+    }
+    PartyCertificate c;
+    c.id = "crt_" + internal::hex(internal::randomBytes(16));
+    c.partyId = who.partyId;
+    c.sha256Hex = check.sha256Fingerprint;
+    c.subject = check.subject;
+    c.issuer = check.issuer;
+    c.serialHex = check.serialHex;
+    c.notAfter = check.notAfter.value_or(clock.now());
+    c.addedAt = clock.now();
+    if (auto added = certificates.add(c); !added) {
+      if (added.error().is(ErrorCode::Conflict)) {
+        (void)record(actor, "identity.certificate.bind", actor, "denied", "{\"reason\":\"already registered\"" + details + "}");
+      }
+      return added.error();
+    }
+    ERDS_RETURN_IF_ERROR(record(actor, "identity.certificate.bind", actor, "success",
+                                "{\"binding\":" + q(c.id) + ",\"session\":" + q(who.sessionRef) + details + "}"));
+    return Response::json(201, certificateJson(c));
+  }
+
+  Result<Response> listCertificates(const Request&, const AuthenticatedParty& who) {
+    auto list = certificates.listOf(who.partyId);
+    if (!list) return list.error();
+    std::string out = "{\"certificates\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + certificateJson((*list)[i]);
+    return Response::json(200, out + "]}");
+  }
+
+  Result<Response> removeCertificate(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    ERDS_RETURN_IF_ERROR(certificates.revoke(who.partyId, id, clock.now()));
+    (void)record("party:" + who.partyId, "identity.certificate.unbind", "party:" + who.partyId, "success",
+                 "{\"binding\":" + q(id) + "}");
+    return Response::noContent();
+  }
+
+  // ---- background purge ----
+
+  void backgroundLoop() {
+    std::unique_lock lock(bgMu);
+    while (!bgStop) {
+      lock.unlock();
+      auto purged = purgeOnce();
+      if (!purged) {
+        log::warn("identity.purge_failed", {{"error", purged.error().toString()}});
+      } else if (*purged > 0) {
+        log::info("identity.purged", {{"documents", std::to_string(*purged)}});
+      }
+      lock.lock();
+      bgCv.wait_for(lock, options.purgeInterval, [this] { return bgStop; });
+    }
+  }
+
+  Result<int64_t> purgeOnce() {
+    auto docs = documents.purgeExpired(clock.now(), options.documentRetention);
+    if (!docs) return docs.error();
+    auto scans = verifications.purgeExpiredScans(clock.now());
+    if (!scans) return scans.error();
+    // Sessions are kept a day past their absolute expiry, for operators investigating a login.
+    auto expired = sessionStore.purgeExpired(clock.now() - std::chrono::hours(24));
+    if (!expired) return expired.error();
+    return *docs + *scans;
   }
 
   Result<Response> adminDenied(const Request& req, const AuthenticatedParty& who, const std::string& action,
@@ -980,6 +1351,23 @@ struct IdentityService::Impl {
     for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + identificationJson((*ids)[i]);
     out += "],\"verification_requests\":[";
     for (std::size_t i = 0; i < requests->size(); ++i) out += (i ? "," : "") + requestJson((*requests)[i]);
+    // Document scans (metadata only: the bytes are not part of the export) and appointments.
+    std::string docs;
+    std::string appointments;
+    for (const VerificationRequest& r : *requests) {
+      for (const DocumentScanInfo& d : r.documents) {
+        std::string one = documentJson(d);
+        docs += (docs.empty() ? "" : ",") + one.insert(1, "\"request_id\":" + q(r.id) + ",");
+      }
+      if (r.appointment) {
+        std::string one = appointmentJson(r.appointment);
+        appointments += (appointments.empty() ? "" : ",") + one.insert(1, "\"request_id\":" + q(r.id) + ",");
+      }
+    }
+    auto certs = certificates.listOf(partyId);
+    if (!certs) return certs.error();
+    out += "],\"documents\":[" + docs + "],\"appointments\":[" + appointments + "],\"certificates\":[";
+    for (std::size_t i = 0; i < certs->size(); ++i) out += (i ? "," : "") + certificateJson((*certs)[i]);
     return out + "]}";
   }
 
@@ -1113,7 +1501,9 @@ struct IdentityService::Impl {
 };
 
 IdentityService::IdentityService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-IdentityService::~IdentityService() = default;
+IdentityService::~IdentityService() {
+  if (impl_) stopBackgroundTasks();
+}
 
 Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions options, pg::Pool& pool,
                                                                  const Clock& clock, Notifier& notifier) {
@@ -1177,16 +1567,33 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
        R"({"type":"object","properties":{"id":{"type":"string"},"method":{"type":"string"},"level":{"type":"string"},"at":{"type":"string"},"valid_until":{"type":"string"},"revoked":{"type":"boolean"}}})"},
       {"Me",
        R"({"type":"object","properties":{"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"session":{"$ref":"#/components/schemas/Authentication"},"totp_enrolled":{"type":"boolean"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}}}})"},
+      {"Appointment",
+       R"({"type":"object","required":["preferred_at"],"properties":{"preferred_at":{"type":"string","format":"date-time"},"note":{"type":"string","maxLength":500}}})"},
+      {"DocumentScan",
+       R"({"type":"object","properties":{"id":{"type":"string"},"content_type":{"enum":["image/jpeg","image/png","application/pdf"]},"size":{"type":"integer"},"sha256":{"type":"string"},"uploaded_at":{"type":"string","format":"date-time"},"retention_until":{"type":"string","format":"date-time"},"purged":{"type":"boolean"}}})"},
+      {"VerificationApproval",
+       R"({"type":"object","properties":{"officer_id":{"type":"string"},"method":{"type":"string"},"level":{"type":"string"},"at":{"type":"string","format":"date-time"}}})"},
       {"VerificationRequest",
-       R"({"type":"object","properties":{"id":{"type":"string"},"party_id":{"type":"string"},"created_by":{"type":"string"},"requested_level":{"type":"string"},"status":{"enum":["pending","awaiting_second_approval","approved","rejected"]},"created_at":{"type":"string"},"version":{"type":"integer"},"document":{"type":"object"},"approvals":{"type":"array","items":{"type":"object"}},"rejection_reason":{"type":"string"},"decided_by":{"type":"string"},"decided_at":{"type":"string"}}})"},
+       R"({"type":"object","properties":{"id":{"type":"string"},"party_id":{"type":"string"},"created_by":{"type":"string"},"requested_level":{"type":"string"},"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate"]},"appointment":{"oneOf":[{"$ref":"#/components/schemas/Appointment"},{"type":"null"}]},"documents":{"type":"array","items":{"$ref":"#/components/schemas/DocumentScan"}},"deadline":{"type":"string","format":"date-time","description":"created_at + identity.verification_deadline"},"status":{"enum":["pending","awaiting_second_approval","approved","rejected"]},"created_at":{"type":"string"},"version":{"type":"integer"},"document":{"type":"object"},"approvals":{"type":"array","items":{"$ref":"#/components/schemas/VerificationApproval"}},"rejection_reason":{"type":"string"},"decided_by":{"type":"string"},"decided_at":{"type":"string"}}})"},
+      {"DocumentUploaded",
+       R"({"type":"object","properties":{"document_id":{"type":"string"},"sha256":{"type":"string","description":"hex SHA-256 of the uploaded bytes"}}})"},
+      {"DocumentBytes", R"({"type":"string","format":"binary"})"},
+      {"ActionPolicy",
+       R"({"type":"object","properties":{"min_level":{"enum":["none","low","substantial","high"]},"methods":{"type":"array","items":{"type":"string"},"description":"identification methods that count; all of them when any_method"},"any_method":{"type":"boolean"},"method_min_levels":{"type":"object","additionalProperties":{"type":"string"},"description":"methods that count only from this level"},"strong_authentication":{"type":"boolean"},"advice":{"type":"string"}}})"},
+      {"IdentityPolicy",
+       R"({"type":"object","properties":{"profile":{"enum":["development","basic","qualified"]},"submit":{"$ref":"#/components/schemas/ActionPolicy"},"handover":{"$ref":"#/components/schemas/ActionPolicy"},"methods":{"type":"array","items":{"type":"object","properties":{"method":{"type":"string"},"label":{"type":"string"},"requestable":{"type":"boolean"}}}},"second_approval_for_high":{"type":"boolean"},"max_document_bytes":{"type":"integer"},"max_documents_per_request":{"type":"integer"},"document_content_types":{"type":"array","items":{"type":"string"}}}})"},
+      {"PartyCertificate",
+       R"({"type":"object","properties":{"id":{"type":"string"},"sha256":{"type":"string"},"subject":{"type":"string"},"issuer":{"type":"string"},"serial":{"type":"string"},"not_after":{"type":"string","format":"date-time"},"added_at":{"type":"string","format":"date-time"},"revoked":{"type":"boolean"},"revoked_at":{"type":"string","format":"date-time"}}})"},
+      {"PartyCertificateList",
+       R"({"type":"object","properties":{"certificates":{"type":"array","items":{"$ref":"#/components/schemas/PartyCertificate"}}}})"},
       {"VerificationRequestList",
        R"({"type":"object","properties":{"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}}}})"},
       {"NewVerificationRequest",
-       R"({"type":"object","properties":{"requested_level":{"enum":["low","substantial","high"],"default":"substantial"}}})"},
+       R"({"type":"object","properties":{"requested_level":{"enum":["low","substantial","high"],"default":"substantial"},"method":{"enum":["physical_presence","remote_id_document_scan"],"default":"physical_presence"},"appointment":{"$ref":"#/components/schemas/Appointment","description":"physical_presence only"}}})"},
       {"Approval",
        R"({"type":"object","required":["method","level"],"properties":{"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate","ncp_certificate","eid_notified","eudi_wallet","cab_confirmed_remote"]},"level":{"enum":["low","substantial","high"]},"document":{"type":"object","required":["type","issuing_country","number","expires_on"],"properties":{"type":{"type":"string"},"issuing_country":{"type":"string"},"number":{"type":"string","description":"stored only as a keyed hash"},"expires_on":{"type":"string","format":"date"}}}}})"},
       {"PersonalDataExport",
-       R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}}}})"},
+       R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}},"documents":{"type":"array","items":{"$ref":"#/components/schemas/DocumentScan"}},"appointments":{"type":"array","items":{"$ref":"#/components/schemas/Appointment"}},"certificates":{"type":"array","items":{"$ref":"#/components/schemas/PartyCertificate"}}}})"},
       {"CertificateChallenge",
        R"({"type":"object","properties":{"challenge":{"type":"string"},"expires_at":{"type":"string"},"sign":{"type":"string"}}})"},
       {"CertificateIdentification",
@@ -1282,6 +1689,66 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
                              "One of the caller's verification requests", "identity", "",
                              {RS{200, "The request", J, "VerificationRequest"}}, true,
                              s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->getOwnRequest(r, w); })));
+  const std::string P(http::kProblemContentType);
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/policy", "getIdentityPolicy",
+                             "The identification policy in force: levels and methods per action, requestable methods",
+                             "identity", "", {RS{200, "The policy", J, "IdentityPolicy"}}, false,
+                             [s](const Request& r) { return s->policy(r); }));
+  {
+    RouteSpec spec;
+    spec.method = "POST";
+    spec.path = "/api/v1/identity/verification-requests/{id}/documents";
+    spec.operationId = "uploadVerificationDocument";
+    spec.summary = "Upload a scan of an identity document (JPEG, PNG or PDF) to one's own pending request";
+    spec.description =
+        "Raw body. The content must match its Content-Type (magic bytes are checked). Stored encrypted; purged "
+        "after identity.document_retention once the request is decided. At most 4 per request.";
+    spec.tags = {"identity"};
+    spec.requestMediaType = "image/jpeg";
+    spec.requestSchemaRef = "DocumentBytes";
+    spec.requestMediaTypes = {{"image/png", "DocumentBytes"}, {"application/pdf", "DocumentBytes"}};
+    spec.maxBodyBytes = s->options.maxDocumentBytes;
+    spec.responses = {RS{201, "Stored", J, "DocumentUploaded"},
+                      RS{404, "No such pending request of the caller", P, "Problem"},
+                      RS{409, "Too many documents for this request", P, "Problem"},
+                      RS{413, "Larger than identity.max_document_bytes", P, "Problem"},
+                      RS{415, "Not a JPEG, PNG or PDF, or not what Content-Type says", P, "Problem"}};
+    spec.security = authed;
+    ERDS_RETURN_IF_ERROR(router.add(
+        std::move(spec),
+        s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->uploadDocument(r, w); })));
+  }
+  {
+    RouteSpec spec;
+    spec.method = "GET";
+    spec.path = "/api/v1/officer/verification-requests/{id}/documents/{doc}";
+    spec.operationId = "getVerificationDocument";
+    spec.summary = "Read an uploaded identity document (officers; not their own; every access audited)";
+    spec.tags = {"officer"};
+    spec.responses = {RS{200, "The document", "application/octet-stream", "DocumentBytes"},
+                      RS{403, "Not an officer, weak sign-in, or the officer's own request", P, "Problem"},
+                      RS{404, "No such request or document, or purged", P, "Problem"}};
+    spec.security = authed;
+    ERDS_RETURN_IF_ERROR(router.add(
+        std::move(spec), s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->readDocument(r, w); })));
+  }
+  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/certificates", "listMyCertificates",
+                             "Client certificates registered to the caller", "identity", "",
+                             {RS{200, "Certificates", J, "PartyCertificateList"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listCertificates(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificates", "registerMyCertificate",
+                             "Register the TLS client certificate of this connection to the caller (client-certificate "
+                             "listener; strong sign-in required)",
+                             "identity", "",
+                             {RS{201, "Registered", J, "PartyCertificate"},
+                              RS{403, "No or invalid certificate, weak sign-in, or not configured", P, "Problem"},
+                              RS{409, "Certificate already registered", P, "Problem"}},
+                             true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->addCertificate(r, w); })));
+  ERDS_RETURN_IF_ERROR(route("DELETE", "/api/v1/me/certificates/{id}", "removeMyCertificate",
+                             "Remove a registered certificate (it no longer signs in)", "identity", "",
+                             {RS{204, "Removed", "", ""}, RS{404, "No such certificate of the caller", P, "Problem"}}, true,
+                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->removeCertificate(r, w); })));
   ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/officer/verification-requests", "listOpenVerificationRequests",
                              "The officer queue (open requests, oldest first)", "officer", "",
                              {RS{200, "Open requests", J, "VerificationRequestList"}, RS{403, "Not an officer", std::string(http::kProblemContentType), "Problem"}},
@@ -1314,14 +1781,41 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
   return ok();
 }
 
-Result<int64_t> IdentityService::purgeExpiredPersonalData() {
+Result<int64_t> IdentityService::purgeExpiredPersonalData() { return impl_->purgeOnce(); }
+
+void IdentityService::startBackgroundTasks() {
   Impl& s = *impl_;
-  auto scans = s.verifications.purgeExpiredScans(s.clock.now());
-  if (!scans) return scans.error();
-  // Sessions are kept a day past their absolute expiry, for operators investigating a login.
-  auto sessions = s.sessionStore.purgeExpired(s.clock.now() - std::chrono::hours(24));
-  if (!sessions) return sessions.error();
-  return *scans;
+  if (s.bgThread.joinable()) return;
+  {
+    std::lock_guard lock(s.bgMu);
+    s.bgStop = false;
+  }
+  s.bgThread = std::thread([&s] { s.backgroundLoop(); });
+}
+
+void IdentityService::stopBackgroundTasks() {
+  Impl& s = *impl_;
+  if (!s.bgThread.joinable()) return;
+  {
+    std::lock_guard lock(s.bgMu);
+    s.bgStop = true;
+  }
+  s.bgCv.notify_all();
+  s.bgThread.join();
+}
+
+const GatePolicy& IdentityService::gatePolicy() const { return impl_->options.gatePolicy; }
+
+Result<std::optional<std::string>> IdentityService::partyForCertificate(const std::vector<std::string>& chainDer) {
+  Impl& s = *impl_;
+  if (!s.certificateValidator) return Error::unavailable("client certificates are not configured");
+  if (chainDer.empty()) return Error::unauthorized("no client certificate");
+  std::vector<std::string> intermediates(chainDer.begin() + 1, chainDer.end());
+  const CertificateCheck check = s.certificateValidator->validate(chainDer.front(), intermediates, s.clock.now());
+  if (!check.valid()) {
+    return Error::unauthorized("client certificate not accepted: " + std::string(certificateStatusName(check.status)));
+  }
+  return s.partyOfValidCertificate(check);
 }
 
 Result<std::vector<DemoAccount>> IdentityService::seedDemoAccounts() {

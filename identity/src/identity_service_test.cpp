@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 
 #include "crypto_util.h"
+#include "erds/base/aead.h"
 #include "erds/base/log.h"
 #include "erds/http/problem.h"
 #include "erds/identity/postgres_stores.h"
@@ -484,10 +486,294 @@ TEST_F(IdentityServiceTest, RoutesAreInTheOpenApiDocument) {
         "/api/v1/me/identifiers", "/api/v1/me/identifiers/{id}/confirm", "/api/v1/registrations",
         "/api/v1/identity/verification-requests", "/api/v1/officer/verification-requests",
         "/api/v1/officer/verification-requests/{id}/approve", "/api/v1/officer/verification-requests/{id}/reject",
-        "/api/v1/admin/parties", "/api/v1/admin/parties/{id}/roles"}) {
+        "/api/v1/admin/parties", "/api/v1/admin/parties/{id}/roles", "/api/v1/identity/policy",
+        "/api/v1/identity/verification-requests/{id}/documents",
+        "/api/v1/officer/verification-requests/{id}/documents/{doc}", "/api/v1/me/certificates",
+        "/api/v1/me/certificates/{id}"}) {
     EXPECT_NE(doc.find(std::string("\"") + path + "\""), std::string::npos) << path;
   }
   EXPECT_NE(doc.find("bearerAuth"), std::string::npos);
+  for (const char* schema : {"IdentityPolicy", "DocumentUploaded", "DocumentScan", "Appointment", "PartyCertificate"}) {
+    EXPECT_NE(doc.find(std::string("\"") + schema + "\""), std::string::npos) << schema;
+  }
+  EXPECT_NE(doc.find("\"application/pdf\""), std::string::npos);
+}
+
+// ---- policy, verification methods, document scans ----------------------------------------------
+
+const std::string kJpegScan = std::string("\xFF\xD8\xFF\xE0", 4) + "JFIF scan of alice's passport, page 2";
+const std::string kPdfScan = "%PDF-1.7\nalice passport scan plaintext marker\n%%EOF";
+
+TEST_F(IdentityServiceTest, PolicyNeedsNoAuthenticationAndShowsTheTable) {
+  auto r = call("GET", "/api/v1/identity/policy");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(field(r.body, "profile"), "development");
+  EXPECT_NE(r.body.find("\"submit\":{\"min_level\":\"substantial\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"handover\":{\"min_level\":\"none\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"method":"physical_presence","label":"In person, with an identity document","requestable":true})"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("method":"remote_id_document_scan")"), std::string::npos);
+  // Without certificate trust anchors a certificate identification cannot be requested here.
+  EXPECT_NE(r.body.find(R"("method":"qualified_certificate","label":"With a qualified electronic signature or seal certificate","requestable":false)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("method":"eudi_wallet","label":"With the EU Digital Identity Wallet","requestable":false)"),
+            std::string::npos);
+}
+
+class QualifiedPolicyTest : public IdentityServiceTest {
+ protected:
+  void adjustOptions(IdentityOptions& o) override {
+    auto cfg = Config::load("", {});
+    ASSERT_TRUE(cfg.has_value());
+    ASSERT_TRUE(cfg->setForTest("service.mode", "qualified").has_value());
+    ASSERT_TRUE(cfg->setForTest("identity.recipient_min_level", "substantial").has_value());
+    auto p = gatePolicyFromConfig(*cfg);
+    ASSERT_TRUE(p.has_value()) << p.error().message;
+    o.gatePolicy = *p;
+  }
+};
+
+TEST_F(QualifiedPolicyTest, PolicyReflectsTheConfiguredProfile) {
+  auto r = call("GET", "/api/v1/identity/policy");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(field(r.body, "profile"), "qualified");
+  EXPECT_NE(r.body.find(R"("handover":{"min_level":"substantial","methods":["physical_presence","eid_notified","eudi_wallet","qualified_certificate","cab_confirmed_remote"],"any_method":false,"method_min_levels":{"eid_notified":"high"},"strong_authentication":true)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(service_->gatePolicy().handover.minLevel, LevelOfAssurance::Substantial);
+}
+
+TEST_F(IdentityServiceTest, VerificationRequestCarriesMethodAppointmentAndDeadline) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string url = "/api/v1/identity/verification-requests";
+  auto plain = call("POST", url, "{}", bearer(alice));
+  ASSERT_EQ(plain.status, 201) << plain.body;
+  EXPECT_EQ(field(plain.body, "method"), "physical_presence");
+  EXPECT_NE(plain.body.find("\"appointment\":null"), std::string::npos) << plain.body;
+  EXPECT_NE(plain.body.find("\"documents\":[]"), std::string::npos);
+  EXPECT_NE(plain.body.find("\"approvals\":[]"), std::string::npos);
+  EXPECT_EQ(field(plain.body, "deadline"), formatRfc3339(clock_.now() + 120h, false));
+
+  auto visit = call("POST", url,
+                    R"({"requested_level":"substantial","method":"physical_presence","appointment":{"preferred_at":"2026-12-01T10:00:00Z","note":"mornings, please"}})",
+                    bearer(alice));
+  ASSERT_EQ(visit.status, 201) << visit.body;
+  EXPECT_NE(visit.body.find(R"("appointment":{"preferred_at":"2026-12-01T10:00:00Z","note":"mornings, please"})"),
+            std::string::npos)
+      << visit.body;
+  auto again = call("GET", url + "/" + field(visit.body, "id"), "", bearer(alice));
+  EXPECT_NE(again.body.find("\"preferred_at\":\"2026-12-01T10:00:00Z\""), std::string::npos) << again.body;
+
+  auto scan = call("POST", url, R"({"method":"remote_id_document_scan"})", bearer(alice));
+  ASSERT_EQ(scan.status, 201) << scan.body;
+  EXPECT_EQ(field(scan.body, "method"), "remote_id_document_scan");
+
+  const std::string longNote(501, 'x');
+  const std::string bad[] = {
+      R"({"method":"remote_id_document_scan","appointment":{"preferred_at":"2026-12-01T10:00:00Z"}})",
+      R"({"method":"physical_presence","appointment":{"preferred_at":"2026-12-01T10:00:00Z","note":")" + longNote + "\"}}",
+      R"({"method":"physical_presence","appointment":{"preferred_at":"next tuesday"}})",
+      R"({"method":"physical_presence","appointment":"tomorrow"})",
+      R"({"method":"telepathy"})",
+      R"({"method":"eudi_wallet"})",
+      R"({"method":"remote_id_document_scan","requested_level":"high"})",
+  };
+  for (const std::string& b : bad) EXPECT_EQ(call("POST", url, b, bearer(alice)).status, 400) << b;
+  // A 500-character note (multi-byte characters count once) is fine.
+  std::string note;
+  for (int i = 0; i < 500; ++i) note += "\xC3\xA9";
+  EXPECT_EQ(call("POST", url, R"({"appointment":{"preferred_at":"2026-12-01T10:00:00+01:00","note":")" + note + "\"}}",
+                 bearer(alice))
+                .status,
+            201);
+}
+
+TEST_F(IdentityServiceTest, DocumentUploadAuthorizationTypesAndLimits) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  registerUser("mailto:eve@example.test", "eve password 123");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string eve = tokenOf("mailto:eve@example.test", "eve password 123");
+  auto opened = call("POST", "/api/v1/identity/verification-requests", R"({"method":"remote_id_document_scan"})",
+                     bearer(alice));
+  ASSERT_EQ(opened.status, 201);
+  const std::string req = field(opened.body, "id");
+  const std::string url = "/api/v1/identity/verification-requests/" + req + "/documents";
+  auto h = [](const std::string& token, const std::string& type) {
+    return http::Headers{{"Authorization", "Bearer " + token}, {"Content-Type", type}};
+  };
+
+  EXPECT_EQ(call("POST", url, kJpegScan, {{"Content-Type", "image/jpeg"}}).status, 401);
+  // Another party: 404 exactly as for a request that does not exist.
+  auto foreign = call("POST", url, kJpegScan, h(eve, "image/jpeg"));
+  EXPECT_EQ(foreign.status, 404);
+  auto missing = call("POST", "/api/v1/identity/verification-requests/vr_nope/documents", kJpegScan, h(eve, "image/jpeg"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(foreign.body.substr(0, 80), missing.body.substr(0, 80));
+
+  // Magic bytes, not the header, decide.
+  EXPECT_EQ(call("POST", url, kJpegScan, h(alice, "image/png")).status, 415);
+  EXPECT_EQ(call("POST", url, "<html><script>alert(1)</script></html>", h(alice, "image/jpeg")).status, 415);
+  EXPECT_EQ(call("POST", url, "GIF89a.........", h(alice, "application/pdf")).status, 415);
+  EXPECT_EQ(call("POST", url, std::string(10 * 1024 * 1024 + 1, '\xFF'), h(alice, "image/jpeg")).status, 413);
+
+  auto ok = call("POST", url, kJpegScan, h(alice, "image/jpeg; charset=binary"));
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(field(ok.body, "sha256"), internal::hex(crypto::sha256(kJpegScan)));
+  EXPECT_EQ(field(ok.body, "document_id").rfind("doc_", 0), 0u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call("POST", url, kPdfScan, h(alice, "application/pdf")).status, 201);
+  EXPECT_EQ(call("POST", url, kPdfScan, h(alice, "application/pdf")).status, 409);
+
+  auto mine = call("GET", "/api/v1/identity/verification-requests/" + req, "", bearer(alice));
+  EXPECT_NE(mine.body.find("\"content_type\":\"image/jpeg\",\"size\":" + std::to_string(kJpegScan.size())),
+            std::string::npos)
+      << mine.body;
+  EXPECT_NE(mine.body.find("\"purged\":false"), std::string::npos);
+
+  // Encryption at rest: no stored column holds the scan's bytes.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM identity_documents WHERE position($1::bytea in ciphertext) > 0 OR "
+                        "position($1::bytea in key_wrapped) > 0",
+                        {pg::Param::bytes("alice passport scan plaintext marker")}),
+            "0");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM identity_documents WHERE position($1::bytea in ciphertext) > 0",
+                        {pg::Param::bytes("JFIF scan of alice")}),
+            "0");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM identity_documents WHERE ciphertext IS NOT NULL"), "4");
+  const std::string audit = auditActions();
+  EXPECT_NE(audit.find("identity.document.upload:denied"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("identity.document.uploaded:success"), std::string::npos) << audit;
+}
+
+// A retention shorter than a session's idle timeout, so the same sessions see the purge.
+class ShortRetentionTest : public IdentityServiceTest {
+ protected:
+  void adjustOptions(IdentityOptions& o) override { o.documentRetention = 10min; }
+};
+
+TEST_F(ShortRetentionTest, OfficerReadsDocumentsAuditedAndScansArePurgedAfterRetention) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string aliceId = partyOf(alice);
+  auto opened = call("POST", "/api/v1/identity/verification-requests", R"({"method":"remote_id_document_scan"})",
+                     bearer(alice));
+  const std::string req = field(opened.body, "id");
+  auto up = call("POST", "/api/v1/identity/verification-requests/" + req + "/documents", kPdfScan,
+                 {{"Authorization", "Bearer " + alice}, {"Content-Type", "application/pdf"}});
+  ASSERT_EQ(up.status, 201) << up.body;
+  const std::string doc = field(up.body, "document_id");
+  const std::string docUrl = "/api/v1/officer/verification-requests/" + req + "/documents/" + doc;
+
+  // Not an officer: 403 (the owner included).
+  EXPECT_EQ(call("GET", docUrl, "", bearer(alice)).status, 403);
+  EXPECT_EQ(call("GET", docUrl).status, 401);
+  auto [officerId, officer] = strongUser("mailto:officer@example.test", RoleSet{Role::User, Role::Officer});
+
+  // The officer's own request and its documents: refused.
+  auto own = call("POST", "/api/v1/identity/verification-requests", R"({"method":"remote_id_document_scan"})",
+                  bearer(officer));
+  const std::string ownReq = field(own.body, "id");
+  auto ownDoc = call("POST", "/api/v1/identity/verification-requests/" + ownReq + "/documents", kJpegScan,
+                     {{"Authorization", "Bearer " + officer}, {"Content-Type", "image/jpeg"}});
+  ASSERT_EQ(ownDoc.status, 201);
+  auto self = call("GET", "/api/v1/officer/verification-requests/" + ownReq + "/documents/" +
+                              field(ownDoc.body, "document_id"),
+                   "", bearer(officer));
+  EXPECT_EQ(self.status, 403) << self.body;
+  // A document id under the wrong request, and unknown ids: 404.
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests/" + ownReq + "/documents/" + doc, "", bearer(officer)).status,
+            403);  // still the officer's own request
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests/" + req + "/documents/doc_nope", "", bearer(officer)).status,
+            404);
+  EXPECT_EQ(call("GET", "/api/v1/officer/verification-requests/vr_nope/documents/" + doc, "", bearer(officer)).status,
+            404);
+
+  auto read = call("GET", docUrl, "", bearer(officer));
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.body, kPdfScan);
+  EXPECT_EQ(read.header("Cache-Control"), "no-store");
+  EXPECT_EQ(read.header("Content-Disposition"), "attachment; filename=\"" + doc + ".pdf\"");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.document.read' AND outcome = "
+                        "'success' AND actor = $1 AND object = $2",
+                        {pg::Param::text("party:" + officerId), pg::Param::text("party:" + aliceId)}),
+            "1");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.document.read' AND outcome = 'denied'"),
+            "3");
+
+  // The queue shows the documents, and approvals as they come.
+  auto queue = call("GET", "/api/v1/officer/verification-requests", "", bearer(officer));
+  EXPECT_NE(queue.body.find(doc), std::string::npos);
+  const std::string approval = R"({"method":"remote_id_document_scan","level":"substantial",)"
+                               R"("document":{"type":"passport","issuing_country":"BE","number":"EN1","expires_on":"2031-01-01"}})";
+  auto approved = call("POST", "/api/v1/officer/verification-requests/" + req + "/approve", approval, bearer(officer));
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_NE(approved.body.find("\"approvals\":[{\"officer_id\":\"" + officerId + "\""), std::string::npos);
+  EXPECT_EQ(field(approved.body, "retention_until"), formatRfc3339(clock_.now() + 10min, false));
+  // Decided: no more uploads.
+  EXPECT_EQ(call("POST", "/api/v1/identity/verification-requests/" + req + "/documents", kPdfScan,
+                 {{"Authorization", "Bearer " + alice}, {"Content-Type", "application/pdf"}})
+                .status,
+            404);
+
+  // Before the retention ends nothing is purged; the officer's own (pending) request never is.
+  clock_.advance(9min);
+  auto early = service_->purgeExpiredPersonalData();
+  ASSERT_TRUE(early.has_value()) << early.error().message;
+  EXPECT_EQ(*early, 0);
+  clock_.advance(2min);
+  auto purged = service_->purgeExpiredPersonalData();
+  ASSERT_TRUE(purged.has_value());
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM identity_documents WHERE ciphertext IS NOT NULL"), "1");
+
+  const std::string fresh = alice;
+  auto after = call("GET", "/api/v1/identity/verification-requests/" + req, "", bearer(fresh));
+  EXPECT_NE(after.body.find("\"purged\":true"), std::string::npos) << after.body;
+  EXPECT_EQ(field(after.body, "status"), "approved");  // the decision record stays
+  EXPECT_NE(call("GET", "/api/v1/me", "", bearer(fresh)).body.find("\"method\":\"remote_id_document_scan\""),
+            std::string::npos);
+  auto gone = call("GET", docUrl, "", bearer(officer));
+  EXPECT_EQ(gone.status, 404) << gone.body;
+
+  // The export lists document metadata (never the bytes) and appointments.
+  auto exported = call("GET", "/api/v1/me/export", "", bearer(fresh));
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_NE(exported.body.find("\"documents\":[{\"request_id\":\"" + req + "\",\"id\":\"" + doc + "\""),
+            std::string::npos)
+      << exported.body;
+  EXPECT_NE(exported.body.find("\"appointments\":[]"), std::string::npos);
+  EXPECT_EQ(exported.body.find("plaintext marker"), std::string::npos);
+}
+
+TEST_F(IdentityServiceTest, BackgroundTaskPurgesOnItsOwn) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  auto opened = call("POST", "/api/v1/identity/verification-requests", R"({"method":"remote_id_document_scan"})",
+                     bearer(alice));
+  const std::string req = field(opened.body, "id");
+  ASSERT_EQ(call("POST", "/api/v1/identity/verification-requests/" + req + "/documents", kJpegScan,
+                 {{"Authorization", "Bearer " + alice}, {"Content-Type", "image/jpeg"}})
+                .status,
+            201);
+  auto [officerId, officer] = strongUser("mailto:officer@example.test", RoleSet{Role::User, Role::Officer});
+  ASSERT_EQ(call("POST", "/api/v1/officer/verification-requests/" + req + "/reject", R"({"reason":"unreadable"})",
+                 bearer(officer))
+                .status,
+            200);
+  clock_.advance(31 * 24h);
+  service_->startBackgroundTasks();
+  service_->startBackgroundTasks();  // idempotent
+  std::string remaining;
+  for (int i = 0; i < 100; ++i) {
+    remaining = db_->scalar("SELECT count(*) FROM identity_documents WHERE ciphertext IS NOT NULL");
+    if (remaining == "0") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  service_->stopBackgroundTasks();
+  service_->stopBackgroundTasks();
+  EXPECT_EQ(remaining, "0");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.document.purged'"), "1");
 }
 
 TEST(IdentityOptionsTest, ModeRules) {
@@ -694,6 +980,75 @@ TEST_F(IdentityServiceTest, PersonalDataExportIsAuditedAndAdminOnlyForOthers) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'admin.parties.export' AND outcome = 'denied'"),
             "1");
   (void)adminId;
+}
+
+TEST_F(CertificateRoutesTest, CertificateRegistryBindsSignsInAndUnbinds) {
+  auto [frank, strong] = strongUser("mailto:frank@example.test", RoleSet{Role::User});
+  registerUser("mailto:grace@example.test", "grace password 12");
+  const std::string weak = tokenOf("mailto:grace@example.test", "grace password 12");
+  // A certificate whose e-mail address is nobody's: only the registry can tie it to Frank.
+  const TestCertificate card = leaf(clientCa_, 30, "frank.card@elsewhere.test", false);
+  const std::string url = "/api/v1/me/certificates";
+
+  clientChain_ = {card.der()};
+  EXPECT_EQ(call("POST", "/api/v1/sessions/certificate").status, 401);
+  EXPECT_EQ(call("POST", url).status, 401);
+  auto weakBind = call("POST", url, "", bearer(weak));
+  EXPECT_EQ(weakBind.status, 403) << weakBind.body;
+  clientChain_.clear();
+  EXPECT_EQ(call("POST", url, "", bearer(strong)).status, 403);  // no certificate presented
+  clientChain_ = {leaf(otherCa_, 31, "frank.card@elsewhere.test", false).der()};
+  EXPECT_EQ(call("POST", url, "", bearer(strong)).status, 403);  // untrusted
+  clientChain_ = {leaf(clientCa_, 66, "frank.card@elsewhere.test", false).der()};
+  EXPECT_EQ(call("POST", url, "", bearer(strong)).status, 403);  // revoked
+
+  clientChain_ = {card.der()};
+  auto bound = call("POST", url, "", bearer(strong));
+  ASSERT_EQ(bound.status, 201) << bound.body;
+  const std::string bindingId = field(bound.body, "id");
+  EXPECT_EQ(field(bound.body, "sha256").size(), 64u);
+  EXPECT_EQ(field(bound.body, "not_after"), formatRfc3339(TimePoint(std::chrono::seconds(1'810'000'000)), false));
+  EXPECT_EQ(call("POST", url, "", bearer(strong)).status, 409);
+
+  auto signIn = call("POST", "/api/v1/sessions/certificate");
+  ASSERT_EQ(signIn.status, 201) << signIn.body;
+  EXPECT_EQ(field(signIn.body, "party_id"), frank);
+  auto party = service_->partyForCertificate({card.der()});
+  ASSERT_TRUE(party.has_value()) << party.error().message;
+  EXPECT_EQ(party->value_or(""), frank);
+  auto stranger = service_->partyForCertificate({leaf(clientCa_, 32, "x@elsewhere.test", false).der()});
+  ASSERT_TRUE(stranger.has_value());
+  EXPECT_FALSE(stranger->has_value());
+  auto untrusted = service_->partyForCertificate({leaf(otherCa_, 33, "frank.card@elsewhere.test", false).der()});
+  ASSERT_FALSE(untrusted.has_value());
+  EXPECT_TRUE(untrusted.error().is(ErrorCode::Unauthorized));
+
+  clientChain_.clear();
+  auto list = call("GET", url, "", bearer(strong));
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find(bindingId), std::string::npos);
+  EXPECT_EQ(call("GET", url, "", bearer(weak)).body, "{\"certificates\":[]}");
+  EXPECT_EQ(call("DELETE", url + "/" + bindingId, "", bearer(weak)).status, 404);  // not Grace's
+  EXPECT_EQ(call("DELETE", url + "/" + bindingId, "", bearer(strong)).status, 204);
+  EXPECT_EQ(call("DELETE", url + "/" + bindingId, "", bearer(strong)).status, 404);
+  clientChain_ = {card.der()};
+  EXPECT_EQ(call("POST", "/api/v1/sessions/certificate").status, 401);
+  EXPECT_FALSE(service_->partyForCertificate({card.der()})->has_value());
+
+  // The export lists the certificate; every step was audited.
+  clientChain_.clear();
+  auto exported = call("GET", "/api/v1/me/export", "", bearer(strong));
+  EXPECT_NE(exported.body.find("\"certificates\":[{\"id\":\"" + bindingId + "\""), std::string::npos) << exported.body;
+  EXPECT_EQ(audits("identity.certificate.bind", "success"), "1");
+  EXPECT_EQ(audits("identity.certificate.bind", "denied"), "5");
+  EXPECT_EQ(audits("identity.certificate.unbind", "success"), "1");
+}
+
+TEST_F(CertificateRoutesTest, PolicyOffersCertificateIdentificationWhenConfigured) {
+  auto r = call("GET", "/api/v1/identity/policy");
+  EXPECT_NE(r.body.find(R"("method":"qualified_certificate","label":"With a qualified electronic signature or seal certificate","requestable":true)"),
+            std::string::npos)
+      << r.body;
 }
 
 }  // namespace

@@ -127,8 +127,8 @@ Result<void> insertIdentification(pg::Connection& c, const Identification& i) {
 // Loads one request with its document and approvals (the caller's connection / transaction).
 Result<VerificationRequest> loadRequest(pg::Connection& c, const std::string& id, bool forUpdate) {
   std::string sql = "SELECT id, party_id, created_by, requested_level, status, " + micros("created_at") +
-                    ", rejection_reason, decided_by, " + micros("decided_at") +
-                    ", version FROM verification_requests WHERE id = $1";
+                    ", rejection_reason, decided_by, " + micros("decided_at") + ", version, method, " +
+                    micros("appointment_at") + ", appointment_note FROM verification_requests WHERE id = $1";
   if (forUpdate) sql += " FOR UPDATE";
   auto q = c.execPrepared(forUpdate ? "identity_vr_load_lock" : "identity_vr_load", sql, {Param::text(id)});
   if (!q) return q.error();
@@ -148,6 +148,27 @@ Result<VerificationRequest> loadRequest(pg::Connection& c, const std::string& id
   r.decidedBy = q->get(0, 7);
   if (!q->isNull(0, 8)) r.decidedAt = fromMicros(q->getInt(0, 8));
   r.version = q->getInt(0, 9);
+  if (auto m = parseIdentificationMethod(q->get(0, 10))) r.requestedMethod = *m;
+  if (!q->isNull(0, 11)) r.appointment = Appointment{fromMicros(q->getInt(0, 11)), q->get(0, 12)};
+
+  auto docs = c.execPrepared("identity_vr_scans",
+                             "SELECT id, content_type, size_bytes, sha256, " + micros("uploaded_at") + ", " +
+                                 micros("retention_until") +
+                                 ", purged_at IS NOT NULL FROM identity_documents WHERE request_id = $1 "
+                                 "ORDER BY uploaded_at, id",
+                             {Param::text(id)});
+  if (!docs) return docs.error();
+  for (int i = 0; i < docs->rows(); ++i) {
+    DocumentScanInfo d;
+    d.id = docs->get(i, 0);
+    d.contentType = docs->get(i, 1);
+    d.size = docs->getInt(i, 2);
+    d.sha256Hex = internal::hex(docs->getBytea(i, 3));
+    d.uploadedAt = fromMicros(docs->getInt(i, 4));
+    if (!docs->isNull(i, 5)) d.retentionUntil = fromMicros(docs->getInt(i, 5));
+    d.purged = docs->get(i, 6) == "t";
+    r.documents.push_back(std::move(d));
+  }
 
   auto d = c.execPrepared("identity_vr_doc",
                           "SELECT document_type, issuing_country, number_hash, expires_on, reviewed_by "
@@ -543,11 +564,14 @@ Result<void> PostgresVerificationStore::create(const VerificationRequest& r) {
   ERDS_RETURN_IF_ERROR(tx.begin());
   auto q = c.execPrepared(
       "identity_vr_create",
-      "INSERT INTO verification_requests (id, party_id, created_by, requested_level, status, created_at, version) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      "INSERT INTO verification_requests (id, party_id, created_by, requested_level, status, created_at, version, "
+      "method, appointment_at, appointment_note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {Param::text(r.id), Param::text(r.partyId), Param::text(r.createdBy),
        Param::text(std::string(levelName(r.requestedLevel))), Param::text(std::string(verificationStatusName(r.status))),
-       timeParam(r.createdAt), Param::integer(r.version)});
+       timeParam(r.createdAt), Param::integer(r.version),
+       Param::text(std::string(identificationMethodName(r.requestedMethod))),
+       r.appointment ? timeParam(r.appointment->preferredAt) : Param::null(),
+       r.appointment ? Param::text(r.appointment->note) : Param::null()});
   if (!q) return q.error();
   AuditEvent e;
   e.actor = "party:" + r.createdBy;
@@ -555,7 +579,7 @@ Result<void> PostgresVerificationStore::create(const VerificationRequest& r) {
   e.object = "party:" + r.partyId;
   e.outcome = "success";
   e.detailsJson = "{\"request\":\"" + r.id + "\",\"requested_level\":\"" + std::string(levelName(r.requestedLevel)) +
-                  "\"}";
+                  "\",\"method\":\"" + std::string(identificationMethodName(r.requestedMethod)) + "\"}";
   auto a = audit_.append(c, e);
   if (!a) return a.error();
   return tx.commit();

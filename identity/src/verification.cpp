@@ -1,5 +1,6 @@
 #include "erds/identity/verification.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "crypto_util.h"
@@ -50,8 +51,26 @@ std::string DocumentNumberHasher::hash(std::string_view issuingCountry, std::str
 }
 
 Result<VerificationRequest> VerificationWorkflow::open(const Actor& actor, const std::string& partyId,
-                                                       LevelOfAssurance requestedLevel) {
+                                                       LevelOfAssurance requestedLevel,
+                                                       IdentificationMethod requestedMethod,
+                                                       std::optional<Appointment> appointment) {
+  using M = IdentificationMethod;
   if (requestedLevel == LevelOfAssurance::None) return Error::invalidInput("requested level must be low or higher");
+  if (requestedMethod != M::PhysicalPresence && requestedMethod != M::RemoteIdDocumentScan &&
+      requestedMethod != M::QualifiedCertificate) {
+    return Error::invalidInput("method must be physical_presence or remote_id_document_scan");
+  }
+  if (requestedMethod == M::RemoteIdDocumentScan && requestedLevel == LevelOfAssurance::High) {
+    return Error::invalidInput("remote_id_document_scan reaches at most level substantial");
+  }
+  if (appointment && requestedMethod != M::PhysicalPresence) {
+    return Error::invalidInput("an appointment is only for physical_presence");
+  }
+  if (appointment && std::count_if(appointment->note.begin(), appointment->note.end(), [](char c) {
+                       return (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // UTF-8 code points
+                     }) > static_cast<std::ptrdiff_t>(kMaxAppointmentNote)) {
+    return Error::invalidInput("appointment note longer than 500 characters");
+  }
   if (partyId.empty()) return Error::invalidInput("no party");
   if (actor.partyId != partyId && !actor.roles.has(Role::Officer)) {
     return Error::unauthorized("only an officer may open a verification request for another party");
@@ -61,6 +80,8 @@ Result<VerificationRequest> VerificationWorkflow::open(const Actor& actor, const
   r.partyId = partyId;
   r.createdBy = actor.partyId;
   r.requestedLevel = requestedLevel;
+  r.requestedMethod = requestedMethod;
+  r.appointment = std::move(appointment);
   r.createdAt = clock_.now();
   ERDS_RETURN_IF_ERROR(store_.create(r));
   return r;

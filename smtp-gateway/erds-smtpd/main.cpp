@@ -30,7 +30,11 @@
 #include "erds/core/content_vault.h"
 #include "erds/core/delivery_store.h"
 #include "erds/core/job_queue.h"
+#include "erds/identity/identity_service.h"
+#include "erds/identity/notifier.h"
 #include "erds/smtp/core_submission_sink.h"
+#include "erds/smtp/dns_resolver.h"
+#include "erds/smtp/rem_peer_verifier.h"
 #include "erds/smtp/identity_authenticator.h"
 #include "erds/smtp/relay_worker.h"
 #include "erds/smtp/smtp_relay_transport.h"
@@ -164,7 +168,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<erds::api::SealingEvidenceIssuer> issuer;
   std::unique_ptr<erds::core::DeliveryStore> store;
   std::unique_ptr<erds::smtp::IdentityAuthenticator> idAuth;
+  std::unique_ptr<erds::identity::LogNotifier> notifier;
+  std::unique_ptr<erds::identity::IdentityService> identityService;
   std::unique_ptr<erds::smtp::CoreSubmissionSink> coreSink;
+  std::unique_ptr<erds::smtp::DnsResolver> dns;
+  std::shared_ptr<const erds::smtp::RemPeerVerifier> remPeers;
   std::unique_ptr<erds::smtp::SmtpRelayTransport> transport;
   std::unique_ptr<erds::smtp::RelayWorker> worker;
   erds::smtp::Authenticator* auth = nullptr;
@@ -232,11 +240,38 @@ int main(int argc, char** argv) {
     auto ia = erds::smtp::IdentityAuthenticator::create(cfg, *pool, std::move(*k2), clock);
     if (!ia) return usageError(ia.error().message);
     idAuth = std::move(*ia);
+    // STARTTLS client certificates (qualified mode: certificate + AUTH, 5.2.2-04): validated and
+    // mapped to a party by the identity component (identity.client_ca_file /
+    // identity.qualified_ca_file, the certificate registry of POST /api/v1/me/certificates).
+    auto io = erds::identity::IdentityOptions::fromConfig(cfg);
+    if (!io) return usageError(io.error().message);
+    if (io->certificateLogin) {
+      notifier = std::make_unique<erds::identity::LogNotifier>(false);
+      auto svc = erds::identity::IdentityService::create(std::move(*io), *pool, clock, *notifier);
+      if (!svc) return usageError(svc.error().message);
+      identityService = std::move(*svc);
+      erds::identity::IdentityService* svcPtr = identityService.get();
+      idAuth->setCertificateResolver([svcPtr](const std::vector<std::string>& chain) { return svcPtr->partyForCertificate(chain); });
+    } else if (cfg.mode() == erds::ServiceMode::Qualified) {
+      return usageError("identity.client_ca_file or identity.qualified_ca_file (" + cfg.sourceOf("identity.client_ca_file") +
+                        "): required in qualified mode (SMTP AUTH needs a client certificate)");
+    }
     erds::smtp::CoreSinkOptions so;
     so.localDomains = base.localDomains;
     so.mxRatePerMinute = static_cast<int>(*mxRate);
-    coreSink = std::make_unique<erds::smtp::CoreSubmissionSink>(
-        erds::smtp::CoreSinkDeps{pool.get(), store.get(), vault.get(), jobs.get(), issuer.get(), &clock}, so);
+    so.mxDmarcEnforce = cfg.getBool("smtp.mx_dmarc_enforce");
+    so.authservId = hostname;
+    if (cfg.getBool("smtp.mx_authentication")) dns = erds::smtp::makeResDnsResolver();
+    if (!cfg.getPath("smtp.rem_peer_certificates").empty()) {
+      auto rp = erds::smtp::RemPeerVerifier::fromFile(cfg.getPath("smtp.rem_peer_certificates"));
+      if (!rp) return usageError(where(cfg, "smtp.rem_peer_certificates") + ": " + rp.error().message);
+      remPeers = std::move(*rp);
+    }
+    erds::smtp::CoreSinkDeps deps{pool.get(), store.get(), vault.get(), jobs.get(), issuer.get(), &clock};
+    deps.dns = dns.get();
+    deps.remPeers = remPeers.get();
+    deps.audit = audit.get();
+    coreSink = std::make_unique<erds::smtp::CoreSubmissionSink>(deps, so);
     auth = idAuth.get();
     sink = coreSink.get();
 

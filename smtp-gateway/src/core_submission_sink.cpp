@@ -8,6 +8,7 @@
 #include "erds/base/log.h"
 #include "erds/identity/postgres_stores.h"
 #include "erds/smtp/identity_authenticator.h"
+#include "erds/smtp/mail_auth.h"
 #include "mime_raw.h"
 
 namespace erds::smtp {
@@ -193,6 +194,21 @@ bool CoreSubmissionSink::mxAllowed(const std::string& ip) {
   return ++count <= opt_.mxRatePerMinute;
 }
 
+void CoreSubmissionSink::auditRefusal(const std::string& ip, const std::string& action, const std::string& reason) {
+  log::warn(action, {{"client", ip}, {"reason", printable(reason, 200)}});
+  if (d_.audit == nullptr || d_.pool == nullptr) return;
+  std::string safe = printable(reason, 200);
+  for (auto& c : safe)
+    if (c == '"' || c == '\\') c = '\'';
+  AuditEvent ev;
+  ev.actor = "smtp-mx:" + ip;
+  ev.action = action;
+  ev.outcome = "denied";
+  ev.detailsJson = "{\"reason\":\"" + safe + "\"}";
+  auto r = d_.audit->append(*d_.pool, ev);
+  if (!r) log::error("smtp.audit_failed", {{"action", action}, {"error", r.error().message}});
+}
+
 Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const MessageData& message) {
   const std::string ip = ipOf(envelope.clientAddress);
   if (!mxAllowed(ip)) {
@@ -213,7 +229,39 @@ Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const
   sr.expiresAt = now + std::chrono::duration_cast<std::chrono::microseconds>(opt_.defaultExpiry);
   sr.actor = "smtp-mx:" + ip;
   sr.externalSystem = "SMTP client " + ip + " (HELO " + printable(envelope.heloName, 100) + ")";
-  sr.auditNote = "spf=not_checked dkim=not_checked dmarc=not_checked tls=" + std::string(envelope.tls ? "yes" : "no");
+  std::string note = "spf=not_checked dkim=not_checked dmarc=not_checked";
+  std::string remNote;
+  std::string authResults;  // Authentication-Results field prepended to the stored message
+
+  // Inbound REM from another provider: only from a pinned peer, and only once its signature and
+  // every evidence inside verified; nothing in it is used before.
+  if (RemPeerVerifier::looksLikeRem(message)) {
+    if (d_.remPeers == nullptr) {
+      auditRefusal(ip, "smtp.rem.refused", "REM message but no pinned peer configured");
+      return Error::integrityFailure("REM messages are accepted from pinned peers only");
+    }
+    auto rem = d_.remPeers->verify(message);
+    if (!rem) {
+      auditRefusal(ip, "smtp.rem.refused", rem.error().message);
+      if (rem.error().code == ErrorCode::Internal || rem.error().code == ErrorCode::Unavailable) return std::move(rem).error();
+      return Error::integrityFailure("REM message refused (signature, signer or evidence)");
+    }
+    std::string events;
+    for (const auto& e : rem->evidenceEvents) events += (events.empty() ? "" : ",") + printable(e, 60);
+    remNote = " rem_peer=\"" + printable(rem->signerSubject, 200) + "\" rem_type=" + printable(rem->message.messageType, 100) +
+            " rem_evidence=" + events + " rem_evidence_id=" + printable(rem->message.evidenceId, 100);
+  }
+  if (d_.dns != nullptr) {
+    MailAuthInput in{ip, envelope.heloName, envelope.mailFrom};
+    const MailAuthResults ar = authenticateMail(*d_.dns, in, message);
+    note = ar.summary();
+    authResults = authenticationResultsHeader(opt_.authservId, ar);
+    if (opt_.mxDmarcEnforce && ar.dmarcReject()) {
+      auditRefusal(ip, "smtp.dmarc.rejected", "DMARC fail, p=reject for " + ar.dmarc.fromDomain);
+      return Error::unauthorized("rejected by the DMARC policy of " + printable(ar.dmarc.fromDomain, 100));
+    }
+  }
+  sr.auditNote = note + remNote + " tls=" + std::string(envelope.tls ? "yes" : "no");
 
   identity::PostgresAccountStore accounts(*d_.pool);
   for (const auto& rcpt : envelope.recipients) {
@@ -235,6 +283,7 @@ Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const
 
   auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
   if (!up) return std::move(up).error();
+  if (!authResults.empty()) ERDS_RETURN_IF_ERROR(up->append(authResults));
   ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
   auto part = up->finish();
   if (!part) return std::move(part).error();

@@ -34,6 +34,7 @@ struct IdentityAuthenticator::Impl {
   identity::LoginThrottle throttle;
   identity::PasswordLogin login;
   bool qualified;
+  IdentityAuthenticator::CertificateResolver resolver;
 };
 
 IdentityAuthenticator::IdentityAuthenticator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -68,9 +69,10 @@ Result<std::unique_ptr<IdentityAuthenticator>> IdentityAuthenticator::create(con
 
 Result<AuthenticatedParty> IdentityAuthenticator::authenticatePassword(std::string_view username,
                                                                        const Secret& password) {
-  // Under qualified, password AUTH alone never meets the gate (EN 319 522-1 5.2.2-03/-04); the
-  // session asks for the certificate first, so this is a second line of defence.
-  if (impl_->qualified) return Error::unauthorized("password authentication is not allowed in qualified mode");
+  // Under qualified, password AUTH alone never meets the gate (EN 319 522-1 5.2.2-03/-04): the
+  // session calls this only after a client certificate of a party (requireClientCertificate) and
+  // then requires the same party; without a certificate resolver there is no such path at all.
+  if (impl_->qualified && !impl_->resolver) return Error::unauthorized("password authentication is not allowed in qualified mode");
   identity::LoginRequest req;
   const std::string u(username);
   req.identifier = u.rfind("mailto:", 0) == 0 ? u : mailtoIdentifier(u);
@@ -89,9 +91,24 @@ Result<AuthenticatedParty> IdentityAuthenticator::authenticatePassword(std::stri
   return out;
 }
 
-Result<AuthenticatedParty> IdentityAuthenticator::authenticateCertificate(std::string_view,
-                                                                          const std::vector<std::string>&) {
-  return Error::unauthorized("client certificate authentication is not available on this gateway yet");
+void IdentityAuthenticator::setCertificateResolver(CertificateResolver resolver) { impl_->resolver = std::move(resolver); }
+
+Result<AuthenticatedParty> IdentityAuthenticator::authenticateCertificate(std::string_view leafDer,
+                                                                          const std::vector<std::string>& chainDer) {
+  if (!impl_->resolver) return Error::unauthorized("client certificates are not configured on this gateway");
+  std::vector<std::string> chain{std::string(leafDer)};
+  chain.insert(chain.end(), chainDer.begin(), chainDer.end());
+  auto party = impl_->resolver(chain);
+  if (!party) {
+    if (party.error().is(ErrorCode::Unavailable)) return std::move(party).error();
+    return Error::unauthorized("client certificate not accepted");
+  }
+  if (!*party) return Error::unauthorized("client certificate bound to no party");
+  AuthenticatedParty out;
+  out.partyId = **party;
+  out.methods = {identity::AuthenticationMethod::ClientCertificate};
+  out.level = identity::LevelOfAssurance::None;  // the password step gives the level; both together are two factors
+  return out;
 }
 
 Result<void> IdentityAuthenticator::authorizeSender(const AuthenticatedParty& party, std::string_view address) {

@@ -4,6 +4,7 @@
 // SMIME_read_CMS. The MIME structure is then sliced from the same raw bytes (mime_raw.h).
 #include "erds/smtp/rem_message.h"
 
+#include <algorithm>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -343,6 +344,7 @@ Result<ParsedRemMessage> parseImpl(std::string_view raw, BIO* cmsInput, const Re
   if (trust.atSigningTime && msg.signingTime != 0) {
     X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()), msg.signingTime);
   }
+  if (!trust.pinnedSignersDer.empty()) X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
   // CMS_BINARY: the signed bytes are exactly the received first part, never canonicalised.
   if (CMS_verify(cms.get(), untrusted.get(), store.get(), bcont.get(), nullptr, CMS_BINARY) != 1)
     return Error::integrityFailure("S/MIME signature verification failed: " + drainErrors());
@@ -357,6 +359,10 @@ Result<ParsedRemMessage> parseImpl(std::string_view raw, BIO* cmsInput, const Re
     }
   }
   sk_X509_free(signers);
+  if (!trust.pinnedSignersDer.empty() &&
+      std::find(trust.pinnedSignersDer.begin(), trust.pinnedSignersDer.end(), msg.signerCertificateDer) ==
+          trust.pinnedSignersDer.end())
+    return Error::integrityFailure("the S/MIME signer is not a pinned peer certificate");
 
   // Structure, sliced from the same raw bytes.
   auto top = internal::parseEntity(raw);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -117,7 +118,7 @@ class ServerTest : public ::testing::Test {
     start(200);
   }
 
-  void start(std::size_t maxConnections) {
+  void start(std::size_t maxConnections, bool requireClientCertificate = false) {
     server_.reset();
     ServerConfig c;
     c.tlsCertificateFile = dir_ + "/tls.pem";
@@ -129,6 +130,7 @@ class ServerTest : public ::testing::Test {
     sub.session.hostname = "smtp.example.test";
     sub.session.localDomains = {"example.test"};
     sub.session.limits.maxMessageBytes = 100000;
+    sub.session.requireClientCertificate = requireClientCertificate;
     ListenerConfig mx = sub;
     mx.session.listener = ListenerKind::Mx;
     c.listeners = {sub, mx};
@@ -331,6 +333,119 @@ TEST_F(ServerTest, ErdsSmtpdWithDevelopmentSinkAndSwaks) {
     }
   }
   EXPECT_EQ(emls, 1);
+}
+
+// Qualified mode (5.2.2-04): a client certificate bound to the party, presented in STARTTLS, then
+// AUTH. swaks with --tls-cert/--tls-key; the envelope carries both methods.
+TEST_F(ServerTest, QualifiedSubmissionNeedsClientCertificateThenAuth) {
+  TestPki clientCa("erds DEVELOPMENT client CA");
+  evidence::testing::TestCertOptions o;
+  o.commonName = "carol DEVELOPMENT client";
+  const auto carolCert = clientCa.issue(o);
+  evidence::testing::writeKeyFiles(dir_, "carol", carolCert);
+  o.commonName = "dave DEVELOPMENT client";
+  evidence::testing::writeKeyFiles(dir_, "dave", clientCa.issue(o));  // bound to nobody
+  auth_.addUser({"carol", "c4rol-pw", "party-carol", {"carol@example.test"}, carolCert.certDer});
+  start(200, /*requireClientCertificate=*/true);
+  const std::string send = "--from carol@example.test --to bob@other.test --header 'Subject: qualified' --body q";
+  auto tlsCert = [&](const std::string& who) {
+    return " --tls-cert " + dir_ + "/" + who + ".pem --tls-key " + dir_ + "/" + who + ".key ";
+  };
+
+  // Certificate + password of the same party: accepted, both methods recorded.
+  auto r = run(swaks(server_->port(0), "--tls" + tlsCert("carol") + "--auth PLAIN --auth-user carol --auth-password c4rol-pw " + send));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  auto msgs = sink_.messages();
+  ASSERT_EQ(msgs.size(), 1u) << r.output;
+  ASSERT_TRUE(msgs[0].envelope.party.has_value());
+  EXPECT_EQ(msgs[0].envelope.party->partyId, "party-carol");
+  const auto& m = msgs[0].envelope.party->methods;
+  EXPECT_NE(std::find(m.begin(), m.end(), identity::AuthenticationMethod::ClientCertificate), m.end());
+  EXPECT_NE(std::find(m.begin(), m.end(), identity::AuthenticationMethod::Password), m.end());
+
+  // Password alone: refused with 530 5.7.0 and a clear text.
+  r = run(swaks(server_->port(0), "--tls --auth PLAIN --auth-user carol --auth-password c4rol-pw " + send));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("530 5.7.0 A client certificate bound to your account is required"), std::string::npos) << r.output;
+  // A certificate bound to nobody: also no AUTH.
+  r = run(swaks(server_->port(0), "--tls" + tlsCert("dave") + "--auth PLAIN --auth-user carol --auth-password c4rol-pw " + send));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("530 5.7.0"), std::string::npos) << r.output;
+  // Carol's certificate with another party's password: 535 5.7.8.
+  r = run(swaks(server_->port(0), "--tls" + tlsCert("carol") + "--auth PLAIN --auth-user alice --auth-password s3cret "
+                "--from alice@example.test --to bob@other.test --body x"));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("535 5.7.8"), std::string::npos) << r.output;
+  EXPECT_EQ(sink_.messages().size(), 1u);
+}
+
+pid_t startSmtpd(const std::string& ini, const std::string& sinkDir, const std::string& users, const std::string& portFile) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(ERDS_SMTPD_PATH, "erds-smtpd", "--config", ini.c_str(), "--development-sink", sinkDir.c_str(),
+            "--development-users", users.c_str(), "--port-file", portFile.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// kB of a /proc/<pid>/status field ("VmHWM", "VmRSS"); -1 if absent.
+long procStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+// A 100 MiB message over SMTP (STARTTLS + AUTH, Python smtplib): erds-smtpd's peak RSS must grow
+// by less than 64 MiB (the message is spooled and streamed, never held whole), and the stored
+// copy is byte-exact in size.
+TEST_F(ServerTest, HundredMebibyteMessageKeepsErdsSmtpdMemoryBounded) {
+  const std::string base = dir_ + "/big";
+  fs::create_directories(base + "/sink");
+  evidence::testing::writeFile(base + "/users", "alice s3cret party-alice alice@example.test\n", 0600);
+  const std::string ini = base + "/smtpd.ini";
+  evidence::testing::writeFile(ini,
+                               "[service]\nmode = development\ndomains = example.test\n[smtp]\nsubmission_port = 0\n"
+                               "mx_port = 0\nmax_message_bytes = 200MiB\nspool_dir = " + base + "\ntls_certificate = " +
+                                   dir_ + "/tls.pem\ntls_key = " + dir_ + "/tls.key\n",
+                               0600);
+  const std::string portFile = base + "/ports";
+  pid_t pid = startSmtpd(ini, base + "/sink", base + "/users", portFile);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(portFile); })) << "erds-smtpd did not start";
+  const std::string ports = readFile(portFile);
+  const int port = std::stoi(ports.substr(ports.find("submission=") + 11));
+  const long before = procStatusKb(pid, "VmHWM");
+  ASSERT_GT(before, 0);
+  const std::string script = base + "/big.py";
+  evidence::testing::writeFile(script,
+                               "import smtplib, ssl\n"
+                               "line = b'x' * 998 + b'\\r\\n'\n"
+                               "n = (100 * 1024 * 1024) // len(line)\n"
+                               "msg = b'From: alice@example.test\\r\\nTo: bob@other.test\\r\\nSubject: big\\r\\n\\r\\n' + line * n\n"
+                               "ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n"
+                               "s = smtplib.SMTP('127.0.0.1', " + std::to_string(port) + ", timeout=120)\n"
+                               "s.starttls(context=ctx); s.login('alice', 's3cret')\n"
+                               "s.sendmail('alice@example.test', ['bob@other.test'], msg)\n"
+                               "s.quit()\nprint(len(msg))\n");
+  auto r = run("python3 " + script);
+  const long after = procStatusKb(pid, "VmHWM");
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const std::size_t sent = std::stoul(r.output);
+  std::size_t stored = 0;
+  for (const auto& e : fs::directory_iterator(base + "/sink"))
+    if (e.path().extension() == ".eml") stored = fs::file_size(e.path());
+  EXPECT_EQ(stored, sent);
+  std::printf("erds-smtpd VmHWM before %ld kB, after a %zu-byte message %ld kB (growth %ld kB)\n", before, sent, after,
+              after - before);
+  EXPECT_LT(after - before, 64 * 1024) << "peak RSS grew by " << (after - before) << " kB";
+  fs::remove_all(base);
 }
 
 TEST(ErdsSmtpdCli, RefusesDevelopmentSinkOutsideDevelopmentMode) {

@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -21,7 +22,34 @@ assert.ok(BASE && ART && ERDSCTL && TRUST && process.env.ERDS_OFFICER_TOTP, 'run
 
 const HOSTILE_SUBJECT = '<script>alert(1)</script> Formal notice "><img src=x onerror=alert(2)>';
 const HOSTILE_FILE = '"><img src=x onerror=alert(3)>.pdf';
+const HOSTILE_NOTE = '<script>alert(4)</script> wheelchair access "><img src=x onerror=alert(5)>';
 const ATTACHMENT = Buffer.from('%PDF-1.4\n% erds browser test attachment\n' + 'x'.repeat(200000) + '\n%%EOF\n');
+
+// A small valid PNG (16x10, RGB), generated so no binary fixture is needed.
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1)); }
+  return (~c) >>> 0;
+}
+function pngChunk(type, data) {
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+function makePng(w, h) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) { row[1 + x * 3] = 18 + x * 10; row[2 + x * 3] = 53 + y * 12; row[3 + x * 3] = 91; }
+    rows.push(row);
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0))]);
+}
+const ID_SCAN = makePng(16, 10);
 
 let checks = 0;
 const pagesChecked = new Set();
@@ -131,8 +159,11 @@ try {
   await sender.page.check('#mode-consent');
   await sender.page.selectOption('#level', 'substantial');
   await sender.page.fill('#expiry', '15');
+  const composeRequests = [];
+  sender.page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/compose')) composeRequests.push(r.resourceType()); });
   await Promise.all([sender.page.waitForURL(/\/messages\/[^/?]+\?done=sent$/, { timeout: 60000 }), sender.page.click('main button[type=submit]')]);
   const messageUrl = sender.page.url().replace(/\?.*$/, '');
+  ok(composeRequests.length === 1 && composeRequests[0] === 'xhr', `compose sent by XHR with upload progress (${composeRequests.join(',')})`);
   ok(await sender.page.locator('ol.timeline .event', { hasText: 'SubmissionAcceptance' }).count() === 1, 'SubmissionAcceptance shown at once');
   ok((await sender.page.locator('h1').textContent()) === HOSTILE_SUBJECT, 'hostile subject shown as text');
   ok(await sender.page.locator('img[src=x]').count() === 0, 'no injected element');
@@ -163,9 +194,30 @@ try {
   ok(await recipient.page.getByRole('link', { name: 'Request identity verification' }).count() === 1, 'gate page says how to get verified');
   await visit(recipient.page, 'gate-blocked');
   await recipient.page.goto(BASE + '/identity');
-  await recipient.page.selectOption('#requested_level', 'substantial');
-  await Promise.all([recipient.page.waitForURL(/done=requested/), recipient.page.getByRole('button', { name: 'Request identity verification' }).click()]);
+  ok(await recipient.page.locator('table.policy').count() === 1, 'identity page shows the policy table');
+  ok(await recipient.page.locator('table.policy th[scope=row]').count() >= 3, 'policy table lists the methods');
+  ok(await recipient.page.getByRole('columnheader', { name: 'Counts for receiving' }).count() === 1, 'policy table: receiving column');
   await visit(recipient.page, 'identity');
+  // In-person booking (level high: two officers must approve), with a hostile note.
+  await recipient.page.selectOption('#desk-level', 'high');
+  await recipient.page.fill('#preferred_at', '2030-01-15T10:30');
+  await recipient.page.fill('#note', HOSTILE_NOTE);
+  await Promise.all([recipient.page.waitForURL(/done=booked/), recipient.page.getByRole('button', { name: 'Book an in-person check' }).click()]);
+  ok(await recipient.page.locator('dd', { hasText: HOSTILE_NOTE }).count() === 1, 'appointment note shown as text');
+  ok(await recipient.page.locator('img[src=x]').count() === 0, 'no injected element from the note');
+  await visit(recipient.page, 'identity-booked');
+  // ID document scan upload.
+  await recipient.page.selectOption('#scan-level', 'substantial');
+  await recipient.page.setInputFiles('#document', { name: 'id-card.png', mimeType: 'image/png', buffer: ID_SCAN });
+  await Promise.all([recipient.page.waitForURL(/done=uploaded/),
+    recipient.page.getByRole('button', { name: 'Upload and request verification' }).click()]);
+  ok(await recipient.page.locator('dd', { hasText: 'image/png' }).count() >= 1, 'the uploaded scan is listed with the request');
+  await visit(recipient.page, 'identity-scan-uploaded');
+  // The signed-challenge page (openssl instructions and the upload form).
+  await recipient.page.goto(BASE + '/identity/certificate');
+  ok((await recipient.page.locator('#challenge').textContent()).length > 20, 'a challenge is shown');
+  ok(/openssl dgst -sha256 -sign key\.pem/.test(await recipient.page.locator('main').textContent()), 'openssl instructions shown');
+  await visit(recipient.page, 'identity-certificate');
   await recipient.page.goto(BASE + '/account');
   await visit(recipient.page, 'account');
 
@@ -173,16 +225,49 @@ try {
   const officer = await newUser();
   await signIn(officer.page, 'officer@example.test', 'officer-demo-password', totp(process.env.ERDS_OFFICER_TOTP));
   await officer.page.goto(BASE + '/officer');
-  ok(await officer.page.locator('section.notice').count() >= 1, 'officer queue lists the request');
+  ok(await officer.page.locator('section.notice').count() >= 2, 'officer queue lists the requests');
   await visit(officer.page, 'officer-queue');
-  const section = officer.page.locator('section.notice').last();
-  await section.locator('select[name=method]').selectOption('physical_presence');
+  const policy = await (await officer.ctx.request.get(BASE + '/api/v1/identity/policy')).json();
+  // The in-person booking at level high: first approval.
+  const desk = officer.page.locator('section.notice', { hasText: 'wheelchair access' });
+  ok(await desk.count() === 1, 'the booking is in the queue with its note');
+  ok(/2030-01-15 10:30/.test(await desk.textContent()), 'the preferred time is shown');
+  await desk.locator('select[name=method]').selectOption('physical_presence');
+  await desk.locator('select[name=level]').selectOption('high');
+  await desk.locator('input[name=issuing_country]').fill('IT');
+  await desk.locator('input[name=document_number]').fill('CA12345XY');
+  await desk.locator('input[name=document_expires_on]').fill('2031-05-31');
+  await Promise.all([officer.page.waitForURL(/done=approved/), desk.getByRole('button', { name: /Approve/ }).click()]);
+  if (policy.second_approval_for_high) {
+    const waiting = officer.page.locator('section.notice.second');
+    ok(await waiting.count() === 1, 'level high waits for a second approval');
+    ok(/second, different officer/.test(await waiting.textContent()), 'the queue says a different officer must approve');
+    await visit(officer.page, 'officer-second-approval');
+  } else {
+    console.log('browser tests: second approval for level high is disabled by the policy; not checked');
+  }
+  // The scan: view it, then approve.
+  const section = officer.page.locator('section.notice', { has: officer.page.getByRole('link', { name: 'View document 1' }) });
+  ok(await section.count() === 1, 'the scan request lists its document');
+  const viewHref = await section.getByRole('link', { name: 'View document 1' }).getAttribute('href');
+  const dl = await officer.ctx.request.get(BASE + viewHref.replace(/\?view=1$/, ''));
+  ok(dl.status() === 200 && dl.headers()['content-type'].startsWith('image/png'), 'officer can download the scan');
+  ok(Buffer.compare(await dl.body(), ID_SCAN) === 0, 'the scan is the uploaded bytes');
+  ok(/sandbox/.test(dl.headers()['content-security-policy'] || ''), 'the scan is served sandboxed');
+  ok(/^attachment/.test(dl.headers()['content-disposition'] || ''), 'the scan download is an attachment');
+  await Promise.all([officer.page.waitForURL(/view=1$/), section.getByRole('link', { name: 'View document 1' }).click()]);
+  const img = officer.page.locator('img.scan');
+  await img.waitFor();
+  ok(await img.evaluate((el) => el.complete && el.naturalWidth === 16 && el.naturalHeight === 10), 'the scan is shown on the view page');
+  await visit(officer.page, 'officer-scan-view');
+  await officer.page.goto(BASE + '/officer');
+  await section.locator('select[name=method]').selectOption('remote_id_document_scan');
   await section.locator('select[name=level]').selectOption('substantial');
   await section.locator('select[name=document_type]').selectOption('id_card');
   await section.locator('input[name=issuing_country]').fill('IT');
   await section.locator('input[name=document_number]').fill('CA12345XY');
   await section.locator('input[name=document_expires_on]').fill('2031-05-31');
-  await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: 'Approve' }).click()]);
+  await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: /Approve/ }).click()]);
   await visit(officer.page, 'officer-approved');
 
   // ---- recipient downloads ----
@@ -193,6 +278,19 @@ try {
   ok(got.includes(ATTACHMENT), 'downloaded content contains the attachment');
   await recipient.page.goto(messageUrl);
   ok(await recipient.page.locator('ol.timeline .event', { hasText: 'ContentHandover' }).count() === 1, 'recipient sees ContentHandover');
+  const status = await (await recipient.ctx.request.get(BASE + '/api/v1/messages/' + messageUrl.split('/').pop())).json();
+  if (Array.isArray(status.parts)) {
+    // Chromium sends '"' in a multipart file name as %22 (HTML form encoding); the rest arrives as typed.
+    const sentName = HOSTILE_FILE.replace(/"/g, '%22');
+    ok(await recipient.page.locator('tbody td:first-child', { hasText: sentName }).count() === 1, 'content part listed with its (hostile) name as text');
+    ok(await recipient.page.locator('tbody td:first-child', { hasText: 'message.txt' }).count() === 1, 'the message text is a part');
+    const [partDl] = await Promise.all([recipient.page.waitForEvent('download'),
+      recipient.page.getByRole('link', { name: 'Download ' + sentName }).click()]);
+    ok(readFileSync(await partDl.path()).equals(ATTACHMENT), 'per-part download is the attachment');
+    await visit(recipient.page, 'message-parts');
+  } else {
+    console.log('browser tests: the message status JSON has no "parts" yet; the parts table was not checked');
+  }
 
   // ---- sender sees the evidence and downloads it ----
   await sender.page.goto(messageUrl);

@@ -1,8 +1,8 @@
 // Integration: key lock-down (issue 8, item 5) and audit anchoring end to end (item 4). The real
-// erds-signer holds the seal/TSU keys in a private directory; the real erdsd (signer.mode=socket)
-// gets signatures through the signer's Unix socket only. When the test runs as root, erdsd runs
-// as `nobody` (runuser) while the key directory is mode 0700 owned by root, as in production
-// where erds-signer has a user of its own.
+// erds-signer holds the seal/TSU keys in a private directory; the real erdsd and erds-smtpd
+// (signer.mode=socket) get signatures through the signer's Unix socket only. When the test runs
+// as root, erdsd and erds-smtpd run as `nobody` (runuser) while the key directory is mode 0700
+// owned by root, as in production where erds-signer has a user of its own.
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,6 +39,16 @@ constexpr bool kHaveTools = false;  // the suite fails in set-up with a clear me
 
 namespace erds::itest {
 namespace {
+
+// erds-smtpd: ERDS_SMTPD_PATH when the build defines it, else beside erdsd (every executable
+// lands in the build directory's root).
+std::string smtpdPath() {
+#ifdef ERDS_SMTPD_PATH
+  return ERDS_SMTPD_PATH;
+#else
+  return (std::filesystem::path(ERDSD_PATH).parent_path() / "erds-smtpd").string();
+#endif
+}
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -166,9 +176,44 @@ class KeyLockdownTest : public ::testing::Test {
     ASSERT_TRUE(port) << "erdsd did not start; stderr:\n" << joined(erdsd_->stderrLines());
     erdsdPid_ = findProcess(ERDSD_PATH, erdsdConfig_);
     signerPid_ = findProcess(ERDS_SIGNER_PATH, signerConfig_);
+
+    // erds-smtpd: the same database and signer socket; its only private key is its TLS key
+    // (smtp.tls_key, a copy of erdsd's), which is allowed: it holds no sealing or TSU key.
+    ASSERT_TRUE(fs::exists(smtpdPath())) << smtpdPath() << " not found: build the erds-smtpd target";
+    const std::string smtpRun = dir_->path + "/smtpd-run";
+    ASSERT_EQ(::mkdir(smtpRun.c_str(), 0700), 0);
+    writeFile(dir_->path + "/kek", std::string(64, 'a') + "\n", 0600);
+    if (asRoot_) {
+      ASSERT_EQ(::chown(smtpRun.c_str(), kNobody, kNogroup), 0);
+      ASSERT_EQ(::chown((dir_->path + "/kek").c_str(), kNobody, kNogroup), 0);
+    }
+    smtpdConfig_ = dir_->path + "/smtpd.ini";
+    writeFile(smtpdConfig_,
+              "[service]\nmode = development\ndomains = example.test\n[log]\nlevel = info\n"
+              "[smtp]\naddress = 127.0.0.1\nsubmission_port = 0\nmx_port = 0\ntls_certificate = " +
+                  pki + "/tls.pem\ntls_key = " + pki + "/tls.key\nspool_dir = " + smtpRun +
+                  "\n[database]\nconninfo = " + roles_.appConninfoNoPassword + "\npassword_file = " + dir_->path +
+                  "/app.password\n[secrets]\nkek_file = " + dir_->path + "/kek\n[signer]\nmode = socket\nsocket = " +
+                  socket_ + "\n",
+              0644);
+    std::vector<std::string> smtpArgv = {smtpdPath(), "--config", smtpdConfig_, "--port-file", smtpRun + "/ports"};
+    if (asRoot_) smtpArgv.insert(smtpArgv.begin(), {"/usr/sbin/runuser", "-u", "nobody", "--"});
+    smtpd_ = new ChildProcess(smtpArgv, {});
+    ASSERT_TRUE(smtpd_->started());
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline && readFile(smtpRun + "/ports").empty())
+      std::this_thread::sleep_for(100ms);
+    ASSERT_FALSE(readFile(smtpRun + "/ports").empty())
+        << "erds-smtpd did not start:\n" << joined(smtpd_->stderrLines());
+    smtpdPid_ = findProcess(smtpdPath(), smtpdConfig_);
   }
 
   static void TearDownTestSuite() {
+    if (smtpd_) {
+      stopGracefully(*smtpd_);
+      delete smtpd_;
+      smtpd_ = nullptr;
+    }
     if (erdsd_) {
       stopGracefully(*erdsd_);
       delete erdsd_;
@@ -196,9 +241,44 @@ class KeyLockdownTest : public ::testing::Test {
   static inline erds::testing::PrivatePostgres::Roles roles_;
   static inline ChildProcess* signer_ = nullptr;
   static inline ChildProcess* erdsd_ = nullptr;
-  static inline std::string keyDir_, socket_, signerConfig_, erdsdConfig_;
-  static inline pid_t erdsdPid_ = -1, signerPid_ = -1;
+  static inline ChildProcess* smtpd_ = nullptr;
+  static inline std::string keyDir_, socket_, signerConfig_, erdsdConfig_, smtpdConfig_;
+  static inline pid_t erdsdPid_ = -1, signerPid_ = -1, smtpdPid_ = -1;
 };
+
+// The keys of a config file's "name = value" lines whose name mentions "key".
+std::vector<std::string> keyLinesOf(const std::string& text) {
+  std::smatch m;
+  std::string rest = text;
+  std::vector<std::string> keyLines;
+  static const std::regex keyLine("(^|\n)([a-z_]*key[a-z_]*) = ([^\n]*)");
+  while (std::regex_search(rest, m, keyLine)) {
+    keyLines.push_back(m[2]);
+    rest = m.suffix();
+  }
+  return keyLines;
+}
+
+// Every descriptor of `pid` and its memory maps: nothing under the key directory.
+void expectNothingOfTheKeyDirectoryOpen(pid_t pid, const std::string& keyDir, const std::string& who) {
+  const std::string fdDir = "/proc/" + std::to_string(pid) + "/fd";
+  int fds = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fdDir, ec)) {
+    std::error_code ec2;
+    auto target = fs::read_symlink(e.path(), ec2).string();
+    if (ec2) continue;
+    ++fds;
+    EXPECT_EQ(target.rfind(keyDir, 0), std::string::npos) << who << " has " << target << " open";
+    for (const char* name : {"seal.key", "tsu.key", "root-ca.key"})
+      EXPECT_EQ(target.find(name), std::string::npos) << who << " has " << target << " open";
+  }
+  ASSERT_FALSE(ec) << fdDir << ": " << ec.message();
+  EXPECT_GE(fds, 4) << "could not inspect " << who << "'s descriptors";
+  const std::string maps = readFile("/proc/" + std::to_string(pid) + "/maps");
+  EXPECT_FALSE(maps.empty()) << "could not read " << who << "'s maps";
+  EXPECT_EQ(maps.find(keyDir), std::string::npos);
+}
 
 TEST_F(KeyLockdownTest, ErdsdConfigurationNamesNoSigningKey) {
   const std::string text = readFile(erdsdConfig_);
@@ -263,6 +343,39 @@ TEST_F(KeyLockdownTest, ErdsdUserCannotReadTheKeyDirectory) {
   auto [pkiErr, tlsErr] = accessAs(kNobody, kNogroup, dir_->path + "/pki", dir_->path + "/pki/tls.key");
   EXPECT_EQ(pkiErr, 0);
   EXPECT_EQ(tlsErr, 0);
+}
+
+TEST_F(KeyLockdownTest, SmtpdConfigurationNamesNoSigningKey) {
+  ASSERT_GT(smtpdPid_, 0) << "erds-smtpd process not found";
+  const std::string text = readFile(smtpdConfig_);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.find(keyDir_), std::string::npos) << text;
+  for (const char* needle : {"key_dir", "seal.key", "tsu.key", "root-ca.key", "pkcs11", "pin", "inprocess"})
+    EXPECT_EQ(text.find(needle), std::string::npos) << needle << " in\n" << text;
+  EXPECT_NE(text.find("mode = socket"), std::string::npos);
+  // Its only private key is the STARTTLS key (smtp.tls_key).
+  EXPECT_EQ(keyLinesOf(text), std::vector<std::string>{"tls_key"});
+}
+
+TEST_F(KeyLockdownTest, SmtpdHasNoFileOfTheKeyDirectoryOpen) {
+  ASSERT_GT(smtpdPid_, 0) << "erds-smtpd process not found";
+  expectNothingOfTheKeyDirectoryOpen(smtpdPid_, keyDir_, "erds-smtpd");
+}
+
+TEST_F(KeyLockdownTest, SmtpdUserCannotReadTheKeyDirectory) {
+  ASSERT_GT(smtpdPid_, 0) << "erds-smtpd process not found";
+  ASSERT_TRUE(asRoot_) << "this test runs erds-smtpd as nobody and probes the key directory as that "
+                          "user, which needs root: run it through ./erds test as root";
+  EXPECT_EQ(procUids(smtpdPid_), "\t65534\t65534\t65534\t65534") << "erds-smtpd runs as nobody";
+  auto [dirErr, fileErr] = accessAs(kNobody, kNogroup, keyDir_, keyDir_ + "/seal.key");
+  EXPECT_EQ(dirErr, EACCES);
+  EXPECT_EQ(fileErr, EACCES);
+  auto [tsuDirErr, tsuErr] = accessAs(kNobody, kNogroup, keyDir_, keyDir_ + "/tsu.key");
+  EXPECT_EQ(tsuErr, EACCES);
+  // Control: the same user reads the files erds-smtpd does need.
+  auto [runErr, kekErr] = accessAs(kNobody, kNogroup, dir_->path + "/smtpd-run", dir_->path + "/kek");
+  EXPECT_EQ(runErr, 0);
+  EXPECT_EQ(kekErr, 0);
 }
 
 TEST_F(KeyLockdownTest, SignerIsLockedDown) {

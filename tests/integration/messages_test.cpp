@@ -1,15 +1,19 @@
 // Integration: the message API end to end through the real erdsd (development mode, demo
 // accounts, in-process signer, built-in TSU) over verified TLS with a private durable PostgreSQL:
 // JSON and multipart submissions, sealed evidence verified with xmlsec1, idempotency, 401/404/413,
-// consent -> download -> ContentHandover, and TWO erdsd processes on one database (both running
-// workers), one of them SIGKILLed mid-run and restarted: every evidence exactly once.
+// consent -> download -> ContentHandover, the parts list, TWO erdsd processes on one database (both
+// running workers), one of them SIGKILLed mid-run and restarted: every evidence exactly once; and
+// PostgreSQL going away mid-request (stopped during an upload, or the backend terminated inside
+// the submission transaction): 503 problem+json, nothing half written, the next submission works.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +23,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <regex>
@@ -102,9 +107,10 @@ std::string inlineBody(const std::string& recipient, const std::string& mode, co
 }
 
 const std::string kBoundary = "itest-b0undary";
-std::string multipartBody(const std::string& recipient, const std::string& mode, const std::string& data) {
+std::string multipartBody(const std::string& recipient, const std::string& mode, const std::string& data,
+                          const std::string& subject = "") {
   return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n" +
-         R"({"recipients":[")" + recipient + R"("],"consignment_mode":")" + mode +
+         R"({"subject":")" + subject + R"(","recipients":[")" + recipient + R"("],"consignment_mode":")" + mode +
          R"(","required_recipient_level":"low"})" + "\r\n--" + kBoundary +
          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.pdf\"\r\nContent-Type: application/pdf\r\n\r\n" +
          data + "\r\n--" + kBoundary + "--\r\n";
@@ -119,6 +125,7 @@ class MessagesIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().toString();
     pg_ = db->pg.release();
     owner_ = db->owner.release();
+    ownerConninfo_ = db->roles.ownerConninfo;
     const std::string pki = dir_->path + "/pki";
 #ifdef ERDSCTL_PATH
     auto made = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", pki});
@@ -212,6 +219,7 @@ class MessagesIntegrationTest : public ::testing::Test {
   static inline erds::testing::PrivatePostgres* pg_ = nullptr;
   static inline pg::Connection* owner_ = nullptr;
   static inline std::string config_;
+  static inline std::string ownerConninfo_;
   static inline ChildProcess* a_ = nullptr;
   static inline ChildProcess* b_ = nullptr;
   static inline uint16_t portA_ = 0;
@@ -378,6 +386,190 @@ TEST_F(MessagesIntegrationTest, TwoDaemonsOneDatabaseWithAKillExactlyOnce) {
                 }() + ")"),
             n);
   EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE" + in), 3 * n);
+}
+
+// ---- PostgreSQL going away mid-request ---------------------------------------------------------
+
+// Rows that only a submission writes (the lifecycle workers of earlier messages keep adding their
+// own evidence meanwhile); none may change for a submission answered 503.
+int64_t submissionFootprint(const std::string& subject, const std::function<int64_t(const std::string&)>& sql) {
+  const std::string q = "'" + subject + "'";
+  return sql("SELECT (SELECT count(*) FROM messages WHERE subject = " + q + ") * 1000000 + "
+             "(SELECT count(*) FROM evidence WHERE event IN ('SubmissionAcceptance', 'SubmissionRejection')) * 1000 + "
+             "(SELECT count(*) FROM deliveries) + "
+             "(SELECT count(*) FROM content_parts WHERE state = 'linked') * 100000000");
+}
+
+TEST_F(MessagesIntegrationTest, MessageShowsItsPartsInOrder) {
+  const std::string t = token(portA_, "sender");
+  const std::string body =
+      "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n" +
+      R"({"recipients":["mailto:sender@example.test"]})" + "\r\n--" + kBoundary +
+      "\r\nContent-Disposition: form-data; name=\"a\"; filename=\"one.txt\"\r\nContent-Type: text/plain\r\n\r\nfirst" +
+      "\r\n--" + kBoundary +
+      "\r\nContent-Disposition: form-data; name=\"b\"; filename=\"two.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-2" +
+      "\r\n--" + kBoundary + "--\r\n";
+  Reply r = client(portA_).call("POST", "/api/v1/messages", body, t, "multipart/form-data; boundary=" + kBoundary);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = json(r.body)->getValue<std::string>("message_id");
+  Reply st = client(portA_).call("GET", "/api/v1/messages/" + id, "", t);
+  ASSERT_EQ(st.status, 200) << st.body;
+  auto parts = json(st.body)->getArray("parts");
+  ASSERT_TRUE(parts) << st.body;
+  ASSERT_EQ(parts->size(), 2u) << st.body;
+  auto second = parts->getObject(1);
+  EXPECT_EQ(second->getValue<int>("index"), 1);
+  EXPECT_EQ(second->getValue<std::string>("name"), "two.pdf");
+  EXPECT_EQ(second->getValue<std::string>("content_type"), "application/pdf");
+  EXPECT_EQ(second->getValue<int64_t>("size"), 6);
+  EXPECT_EQ(second->getValue<std::string>("sha256"), "468b145bbc44c6e9436af27c6aa4378a76b0e1c52829f59abd537da87572f240");  // sha256sum of "%PDF-2"
+  EXPECT_EQ(parts->getObject(0)->getValue<std::string>("name"), "one.txt");
+  EXPECT_EQ(parts->getObject(0)->getValue<int64_t>("size"), 5);
+}
+
+// PostgreSQL stopped (immediate, like a crash) while the body is on its way: for a small message
+// (one transaction after the body) and a streamed one (chunks already committed). erdsd answers
+// 503 problem+json, stores nothing that belongs to a message, and once PostgreSQL is back the next
+// submission through the SAME erdsd process succeeds.
+TEST_F(MessagesIntegrationTest, PostgresStoppedDuringUploadIs503AndNothingHalfWritten) {
+  struct Case {
+    const char* name;
+    std::size_t size;
+    std::size_t sentBeforeStop;
+  };
+  const Case cases[] = {{"small, one transaction", 10 * 1024, 5 * 1024},
+                        {"streamed, two chunks committed", 3 * 1024 * 1024, 2 * 1024 * 1024 + 512 * 1024}};
+  const std::string t = token(portA_, "sender");
+  ASSERT_FALSE(t.empty());
+  auto sqlFn = [](const std::string& q) { return sql(q); };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string data(c.size, 'x');
+    const std::string subject = std::string("db-down ") + c.name;
+    const std::string body = multipartBody("mailto:recipient@example.test", "basic", data, subject);
+    const std::size_t split = body.size() - (c.size - c.sentBeforeStop);
+    const int64_t before = submissionFootprint(subject, sqlFn);
+    const int64_t messagesBefore = sql("SELECT count(*) FROM messages");
+
+    Reply reply;
+    std::string transport;
+    {
+      Poco::Net::HTTPSClientSession session("localhost", portA_,
+                                            clientContext(dir_->path + "/pki/root-ca.pem"));
+      session.setTimeout(Poco::Timespan(60, 0));
+      Poco::Net::HTTPRequest req("POST", "/api/v1/messages", Poco::Net::HTTPMessage::HTTP_1_1);
+      req.set("Authorization", "Bearer " + t);
+      req.setContentType("multipart/form-data; boundary=" + kBoundary);
+      req.setContentLength64(static_cast<int64_t>(body.size()));
+      try {
+        std::ostream& os = session.sendRequest(req);
+        os.write(body.data(), static_cast<std::streamsize>(split));
+        os.flush();
+        std::this_thread::sleep_for(1500ms);  // erdsd authenticated and committed what it could
+        delete owner_;
+        owner_ = nullptr;
+        auto stopped = pg_->stop(/*immediate=*/true);
+        ASSERT_TRUE(stopped) << stopped.error().toString();
+        os.write(body.data() + split, static_cast<std::streamsize>(body.size() - split));
+        os.flush();
+        std::istream& in = session.receiveResponse(reply.head);
+        std::ostringstream out;
+        Poco::StreamCopier::copyStream(in, out);
+        reply.status = reply.head.getStatus();
+        reply.contentType = reply.head.getContentType();
+        reply.body = out.str();
+      } catch (const Poco::Exception& e) {
+        transport = e.displayText();
+      }
+    }
+    if (!pg_->running()) {
+      auto back = pg_->restart();
+      ASSERT_TRUE(back) << back.error().toString();
+    }
+    auto again = pg::Connection::connect(ownerConninfo_);
+    ASSERT_TRUE(again) << again.error().toString();
+    owner_ = again->release();
+    ASSERT_TRUE(transport.empty()) << transport;
+    EXPECT_EQ(reply.status, 503) << reply.body;
+    EXPECT_EQ(reply.contentType, "application/problem+json");
+    EXPECT_NE(reply.body.find("urn:erds:problem:unavailable"), std::string::npos) << reply.body;
+    // Nothing half written: no message, no evidence, no delivery, no linked part.
+    EXPECT_EQ(submissionFootprint(subject, sqlFn), before);
+    EXPECT_EQ(sql("SELECT count(*) FROM messages"), messagesBefore);
+    EXPECT_EQ(sql("SELECT count(*) FROM content_parts p WHERE state = 'linked' AND NOT EXISTS "
+                  "(SELECT 1 FROM messages m WHERE m.id = p.message_id)"),
+              0);
+
+    // The same erdsd serves the next submission (its pool reconnects by itself).
+    Reply next = client(portA_).call("POST", "/api/v1/messages",
+                                     multipartBody("mailto:recipient@example.test", "basic", data, subject + " (retry)"),
+                                     t, "multipart/form-data; boundary=" + kBoundary);
+    ASSERT_EQ(next.status, 201) << next.body;
+    const std::string id = json(next.body)->getValue<std::string>("message_id");
+    EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance' AND message_id = '" + id + "'"), 1);
+  }
+}
+
+// The submission transaction itself loses its database connection: the daemon's backend is
+// terminated (pg_terminate_backend) while it waits inside the transaction, after the evidence
+// was sealed. 503 problem+json, nothing of the message committed, and the next submission works.
+TEST_F(MessagesIntegrationTest, BackendTerminatedInsideTheSubmissionTransactionIs503) {
+  struct Case {
+    const char* name;
+    std::size_t size;
+    const char* statement;  // how the blocked submission statement starts
+  };
+  const Case cases[] = {{"small, one transaction", 10 * 1024, "WITH m AS (%INSERT INTO messages%"},
+                        {"streamed", 2 * 1024 * 1024 + 1, "INSERT INTO messages%"}};
+  const std::string t = token(portA_, "sender");
+  ASSERT_FALSE(t.empty());
+  auto admin = pg::Connection::connect(pg_->superuserConninfo("erds_msgtest"));
+  ASSERT_TRUE(admin) << admin.error().toString();
+  auto sqlFn = [](const std::string& q) { return sql(q); };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string subject = std::string("terminated ") + c.name;
+    const int64_t before = submissionFootprint(subject, sqlFn);
+    const int64_t auditBefore = sql("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'");
+    // Holding this lock makes the submission wait inside its transaction, at its message insert.
+    ASSERT_TRUE((*admin)->begin());
+    ASSERT_TRUE((*admin)->exec("LOCK TABLE messages IN SHARE MODE"));
+    Reply reply;
+    std::thread submitter([&] {
+      reply = client(portA_).call("POST", "/api/v1/messages",
+                                  multipartBody("mailto:recipient@example.test", "basic", std::string(c.size, 'y'), subject),
+                                  t, "multipart/form-data; boundary=" + kBoundary);
+    });
+    int64_t terminated = 0;
+    const auto end = std::chrono::steady_clock::now() + 60s;
+    while (terminated == 0 && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(100ms);
+      auto r = (*admin)->execParams(
+          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+          "AND wait_event_type = 'Lock' AND state = 'active' AND query LIKE $1",
+          {pg::Param::text(c.statement)});
+      ASSERT_TRUE(r) << r.error().toString();
+      terminated = r->getInt(0, 0);
+    }
+    std::string waiting;
+    if (terminated == 0) {
+      auto w = (*admin)->exec("SELECT string_agg(wait_event_type || ' ' || state || ': ' || left(query, 80), E'\\n') "
+                              "FROM pg_stat_activity WHERE pid <> pg_backend_pid()");
+      if (w) waiting = w->get(0, 0);
+    }
+    ASSERT_TRUE((*admin)->rollback());
+    submitter.join();
+    EXPECT_EQ(terminated, 1) << "the submission never reached its transaction; backends:\n" << waiting;
+    EXPECT_EQ(reply.status, 503) << reply.body;
+    EXPECT_EQ(reply.contentType, "application/problem+json");
+    EXPECT_EQ(submissionFootprint(subject, sqlFn), before);
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), auditBefore);
+
+    Reply next = client(portA_).call("POST", "/api/v1/messages",
+                                     multipartBody("mailto:recipient@example.test", "basic", "after", subject + " (retry)"),
+                                     t, "multipart/form-data; boundary=" + kBoundary);
+    ASSERT_EQ(next.status, 201) << next.body;
+  }
 }
 
 }  // namespace

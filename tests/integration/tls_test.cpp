@@ -1,4 +1,5 @@
-// Integration: TLS and HTTP hardening of the real erdsd binary (issue 8, item 6). The server gets
+// Integration: TLS and HTTP hardening of the real erdsd and erds-smtpd binaries (issue 8, item 6).
+// The servers get
 // an RSA certificate (`erdsctl pki init --algorithm rsa3072`) so that RSA key exchange and CBC
 // suites would be negotiable if the server allowed them: a refusal is the server's doing, not a
 // missing certificate type. No database is needed (erdsd starts without one).
@@ -30,6 +31,17 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kRequestTimeout{2000};  // http.request_timeout of the erdsd under test
+constexpr std::chrono::milliseconds kHeaderTimeout{1000};   // http.header_timeout of the erdsd under test
+
+// erds-smtpd: ERDS_SMTPD_PATH when the build defines it, else beside erdsd (every executable
+// lands in the build directory's root).
+std::string smtpdPath() {
+#ifdef ERDS_SMTPD_PATH
+  return ERDS_SMTPD_PATH;
+#else
+  return (std::filesystem::path(ERDSD_PATH).parent_path() / "erds-smtpd").string();
+#endif
+}
 
 struct SslCtxDeleter {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
@@ -125,6 +137,7 @@ class TlsHardeningTest : public ::testing::Test {
                           << "tls_key = " << dir_->path << "/pki/tls.key\n"
                           << "max_header_bytes = 8KiB\nmax_headers = 50\n"
                           << "request_timeout = " << kRequestTimeout.count() << "ms\n"
+                          << "header_timeout = " << kHeaderTimeout.count() << "ms\n"
                           // No database: erdsd starts without one (readyz says 503).
                           << "[database]\nconninfo = host=" << dir_->path << "/no-postgres dbname=none\n"
                           << "[audit]\nanchor_interval = 0s\n";
@@ -266,7 +279,10 @@ TEST_F(TlsHardeningTest, StalledClientIsDisconnected) {
   auto took = Clock::now() - start;
   EXPECT_TRUE(closed) << "still connected after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms";
-  EXPECT_GE(took, kRequestTimeout - 200ms);
+  EXPECT_GE(took, kHeaderTimeout - 200ms);
+  EXPECT_LT(took, kHeaderTimeout + 1500ms) << "cut long after http.header_timeout";
+  // Nothing had been answered: the server says why it hangs up.
+  EXPECT_EQ(c.got.rfind("HTTP/1.1 408", 0), 0u) << c.got.substr(0, 200);
 }
 
 // Slowloris: headers byte by byte, each byte well within the per-read timeout, so that only a
@@ -290,9 +306,118 @@ TEST_F(TlsHardeningTest, SlowHeadersAreDisconnectedAfterRequestTimeout) {
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   EXPECT_TRUE(closed) << "a client trickling one byte per " << (kRequestTimeout / 5).count()
                       << " ms was still connected after " << took.count() << " ms (" << sent << " bytes sent)";
-  // Observed: about 2 x http.request_timeout (the TLS read and the HTTP header read each wait up
-  // to the timeout); what matters is a bound independent of how long the client keeps trickling.
-  EXPECT_LT(took, kRequestTimeout * 3) << "disconnected, but long after http.request_timeout";
+  // The deadline runs from the first byte, not per read: cut at http.header_timeout (plus the
+  // watchdog's period and scheduling slack), however long the client would keep trickling.
+  EXPECT_LT(took, kHeaderTimeout + 1500ms) << "disconnected, but long after http.header_timeout";
+  EXPECT_GE(took, kHeaderTimeout - 200ms);
+}
+
+// A slow body: complete headers, then one body byte per 200 ms. Cut at http.request_timeout
+// after the request's first byte with a 408 (nothing was answered yet).
+TEST_F(TlsHardeningTest, SlowBodyIsCutAtTheRequestTimeout) {
+  RawTls c(port_);
+  ASSERT_TRUE(c.connected());
+  auto start = Clock::now();
+  // POST /api/v1/sessions (login) takes a JSON body, which the server must receive before anything.
+  ASSERT_TRUE(c.send("POST /api/v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 400\r\n\r\n"));
+  bool closed = false;
+  int sent = 0;
+  while (!closed && sent < 400 && Clock::now() - start < kRequestTimeout * 4) {
+    if (!c.send("x")) {
+      closed = true;
+      break;
+    }
+    ++sent;
+    closed = c.closedByServer(200ms);
+  }
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  EXPECT_TRUE(closed) << "a slow body was still being read after " << took.count() << " ms";
+  EXPECT_GE(took, kRequestTimeout - 200ms);
+  EXPECT_LT(took, kRequestTimeout + 1500ms) << "cut long after http.request_timeout";
+  EXPECT_EQ(c.got.rfind("HTTP/1.1 408", 0), 0u) << c.got.substr(0, 300);
+}
+
+// ---- erds-smtpd: STARTTLS on the submission port ----
+
+class SmtpTlsHardeningTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("erds-smtp-tls");
+    ASSERT_TRUE(std::filesystem::exists(smtpdPath()))
+        << smtpdPath() << " not found: build the erds-smtpd target";
+#ifndef ERDSCTL_PATH
+    FAIL() << "tls_test needs erdsctl (pki init --algorithm rsa3072); build the erdsctl target";
+#else
+    auto pki = runToCompletion({ERDSCTL_PATH, "pki", "init", "--dir", dir_->path + "/pki", "--algorithm", "rsa3072"});
+    ASSERT_EQ(pki.exitCode, 0) << pki.out << joined(pki.err);
+#endif
+    const std::string d = dir_->path;
+    ASSERT_EQ(::mkdir((d + "/sink").c_str(), 0700), 0);
+    // Development mode with the directory sink: no database is needed for the TLS handshake.
+    writeFile(d + "/smtpd.ini", "[service]\nmode = development\ndomains = example.test\n[log]\nlevel = info\n"
+                                "[smtp]\naddress = 127.0.0.1\nsubmission_port = 0\nmx_port = 0\n"
+                                "tls_certificate = " + d + "/pki/tls.pem\ntls_key = " + d + "/pki/tls.key\n");
+    smtpd_ = new ChildProcess({smtpdPath(), "--config", d + "/smtpd.ini", "--port-file", d + "/ports",
+                               "--development-sink", d + "/sink"},
+                              {});
+    ASSERT_TRUE(smtpd_->started());
+    const auto deadline = Clock::now() + 30s;
+    while (Clock::now() < deadline && port_ == 0) {
+      std::string ports = readFile(d + "/ports");
+      std::smatch m;
+      static const std::regex submission("submission=([0-9]+)");
+      if (std::regex_search(ports, m, submission)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      if (port_ == 0) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_NE(port_, 0) << "erds-smtpd did not start:\n" << joined(smtpd_->stderrLines());
+  }
+  static void TearDownTestSuite() {
+    if (smtpd_) {
+      stopGracefully(*smtpd_);
+      delete smtpd_;
+      smtpd_ = nullptr;
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(port_, 0) << "suite set-up failed"; }
+
+  static RunResult sClient(const std::string& args) {
+    return runToCompletion({"/bin/sh", "-c",
+                            "exec openssl s_client -starttls smtp -connect 127.0.0.1:" + std::to_string(port_) +
+                                " -servername localhost " + args + " </dev/null 2>&1"});
+  }
+  static std::string negotiated(const RunResult& r) {
+    static const std::regex re("New, (TLSv[0-9.]+|\\(NONE\\)), Cipher is ([A-Z0-9_-]+)");
+    std::smatch m;
+    if (!std::regex_search(r.out, m, re) || m[1] == "(NONE)" || m[2] == "NONE") return "";
+    return std::string(m[1]) + " " + std::string(m[2]);
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline ChildProcess* smtpd_ = nullptr;
+  static inline uint16_t port_ = 0;
+};
+
+// Same client, same permissive cipher string: TLS 1.0 and 1.1 are refused after STARTTLS, TLS 1.2
+// (ECDHE + AEAD only) and 1.3 succeed, so the refusals are the server's doing.
+TEST_F(SmtpTlsHardeningTest, StarttlsRefusesTls10And11AndAcceptsTls12And13) {
+  for (const char* old : {"-tls1_1", "-tls1"}) {
+    auto refused = sClient(std::string(old) + " -cipher 'DEFAULT:@SECLEVEL=0'");
+    EXPECT_NE(refused.exitCode, 0) << old << "\n" << refused.out;
+    EXPECT_EQ(negotiated(refused), "") << old << "\n" << refused.out;
+  }
+  auto control = sClient("-tls1_2 -cipher 'DEFAULT:@SECLEVEL=0'");
+  EXPECT_EQ(control.exitCode, 0) << control.out;
+  EXPECT_EQ(negotiated(control).rfind("TLSv1.2 ECDHE-RSA-", 0), 0u) << control.out;
+  for (const char* weak : {"AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA", "DHE-RSA-AES128-GCM-SHA256"}) {
+    auto r = sClient(std::string("-tls1_2 -cipher '") + weak + ":@SECLEVEL=0'");
+    EXPECT_EQ(negotiated(r), "") << weak << " must be refused\n" << r.out;
+  }
+  auto tls13 = sClient("-tls1_3");
+  EXPECT_EQ(tls13.exitCode, 0) << tls13.out;
+  EXPECT_EQ(negotiated(tls13).rfind("TLSv1.3 ", 0), 0u) << tls13.out;
 }
 
 }  // namespace

@@ -54,7 +54,9 @@ Result<std::unique_ptr<ApiService>> ApiService::create(const Config& config, pg:
   if (!kek)
     return Error::invalidInput("secrets.kek_file (" + config.sourceOf("secrets.kek_file") + "): " + kek.error().message);
 
-  auto impl = std::make_unique<Impl>(pool, auth, clock, std::move(*kek), identity::builtinGatePolicy(config.mode()));
+  auto gatePolicy = identity::gatePolicyFromConfig(config);
+  if (!gatePolicy) return std::move(gatePolicy).error();
+  auto impl = std::make_unique<Impl>(pool, auth, clock, std::move(*kek), std::move(*gatePolicy));
   // The store passes every recipient in core::EvidenceSubject, so the issuer needs no lookup of
   // its own (no read of deliveries from the adapter).
   RecipientLookup lookup;

@@ -309,8 +309,10 @@ struct MessageRoutes::Impl {
     }
   }
 
-  // The multipart form, streamed: the metadata part must come first; each file part goes
-  // straight into a ContentVault upload (committed 1 MiB chunks), never whole in memory.
+  // The multipart form, streamed: the metadata part must come first. File parts are kept in memory
+  // while their sum stays within singleTransactionMaxBytes (stored with the message in one
+  // transaction afterwards); past that, they spill into ContentVault uploads (committed 1 MiB
+  // chunks) and the rest of the body streams there, never whole in memory.
   struct StreamedForm final : internal::MultipartStream::Sink {
     const Impl& s;
     const std::string& messageId;
@@ -326,10 +328,33 @@ struct MessageRoutes::Impl {
     std::optional<core::ContentUpload> upload;
     int files = 0;
     int64_t total = 0;
+    bool streaming = false;      // file parts go to vault uploads (draft.uploads stays empty)
 
     StreamedForm(const Impl& impl, const std::string& id, Draft& dr, std::string& rej, std::string& rea, int& st,
                  std::vector<std::string>& ids)
-        : s(impl), messageId(id), draft(dr), rejection(rej), reason(rea), rejectStatus(st), partIds(ids) {}
+        : s(impl), messageId(id), draft(dr), rejection(rej), reason(rea), rejectStatus(st), partIds(ids),
+          streaming(impl.opt.singleTransactionMaxBytes <= 0) {}
+
+    // Moves the parts held in memory into vault uploads: the finished ones completely, the current
+    // one (the last) stays open for the bytes still to come.
+    Result<void> spill() {
+      streaming = true;
+      std::vector<Upload> held = std::move(draft.uploads);
+      draft.uploads.clear();
+      for (std::size_t i = 0; i < held.size(); ++i) {
+        auto up = s.d.vault->beginUpload(messageId, held[i].filename, held[i].mediaType);
+        if (!up) return std::move(up).error();
+        ERDS_RETURN_IF_ERROR(up->append(held[i].owned));
+        if (i + 1 == held.size()) {
+          upload.emplace(std::move(*up));
+          break;
+        }
+        auto fin = up->finish();
+        if (!fin) return std::move(fin).error();
+        partIds.push_back(fin->partId);
+      }
+      return ok();
+    }
 
     Result<void> reject(std::string why, std::string code = "RA02", int status = 400) {
       rejection = std::move(why);
@@ -356,6 +381,13 @@ struct MessageRoutes::Impl {
       if (auto f = internal::checkFilename(*p.filename, s.opt.maxFilenameBytes); !f) return reject(f.error().message);
       auto mt = internal::checkMediaType(p.contentType.empty() ? "application/octet-stream" : p.contentType);
       if (!mt) return reject(mt.error().message);
+      if (!streaming) {
+        Upload u;
+        u.filename = *p.filename;
+        u.mediaType = *mt;
+        draft.uploads.push_back(std::move(u));
+        return ok();
+      }
       auto up = s.d.vault->beginUpload(messageId, *p.filename, *mt);
       if (!up) return std::move(up).error();
       upload.emplace(std::move(*up));
@@ -370,13 +402,21 @@ struct MessageRoutes::Impl {
       total += static_cast<int64_t>(bytes.size());
       if (total > s.opt.maxContentBytes)
         return reject("content larger than " + std::to_string(s.opt.maxContentBytes) + " bytes", "RA05", 413);
-      return upload->append(bytes);
+      if (upload) return upload->append(bytes);
+      draft.uploads.back().owned.append(bytes);
+      if (total > s.opt.singleTransactionMaxBytes) return spill();
+      return ok();
     }
     Result<void> onPartEnd() override {
       if (inMetadata) {
         inMetadata = false;
         ERDS_RETURN_IF_ERROR(parseMetadata(metadata, draft, false, s.opt));
         draft.canonical = "multipart\n" + metadata;
+        return ok();
+      }
+      if (!upload) {
+        const Upload& u = draft.uploads.back();
+        draft.canonical += "\npart\n" + u.filename + "\n" + u.mediaType + "\n" + crypto::sha256(u.owned);
         return ok();
       }
       auto fin = upload->finish();
@@ -387,6 +427,22 @@ struct MessageRoutes::Impl {
       return ok();
     }
   };
+
+  // Larger content (or the JSON form above singleTransactionMaxBytes): the parts still in memory
+  // become staged uploads first, then the submission transaction links them.
+  Result<core::SubmissionResult> streamedSubmit(core::SubmissionRequest& sr, const Draft& draft) const {
+    for (const auto& u : draft.uploads) {
+      auto up = d.vault->beginUpload(sr.messageId, u.filename, u.mediaType);
+      if (!up) return std::move(up).error();
+      for (std::size_t off = 0; off < u.data.size(); off += core::kMaxChunkBytes) {
+        ERDS_RETURN_IF_ERROR(up->append(u.data.substr(off, core::kMaxChunkBytes)));
+      }
+      auto fin = up->finish();
+      if (!fin) return std::move(fin).error();
+      sr.partIds.push_back(fin->partId);
+    }
+    return d.store->submit(sr);
+  }
 
   Result<http::Response> submit(const http::Request& req) const {
     auto c = caller(req);
@@ -471,7 +527,9 @@ struct MessageRoutes::Impl {
         }
       }
       if (!form.metadataSeen || draft.recipients.empty()) return Error::invalidInput("the metadata part is missing");
-      if (rejection.empty() && partIds.empty()) rejection = "a message needs at least one attachment";
+      if (rejection.empty() && partIds.empty() && draft.uploads.empty())
+        rejection = "a message needs at least one attachment";
+      for (auto& u : draft.uploads) u.data = u.owned;  // the vector no longer moves
     }
     if (rejection.empty() && inlineForm && draft.uploads.empty()) rejection = "a message needs at least one attachment";
 
@@ -550,17 +608,20 @@ struct MessageRoutes::Impl {
     }
 
     sr.partIds = partIds;
-    for (const auto& u : draft.uploads) {
-      auto up = d.vault->beginUpload(sr.messageId, u.filename, u.mediaType);
-      if (!up) return std::move(up).error();
-      for (std::size_t off = 0; off < u.data.size(); off += core::kMaxChunkBytes) {
-        ERDS_RETURN_IF_ERROR(up->append(u.data.substr(off, core::kMaxChunkBytes)));
-      }
-      auto fin = up->finish();
-      if (!fin) return std::move(fin).error();
-      sr.partIds.push_back(fin->partId);
+    int64_t held = 0;
+    for (const auto& u : draft.uploads) held += static_cast<int64_t>(u.data.size());
+    Result<core::SubmissionResult> res = Error::internal("not stored");
+    if (partIds.empty() && opt.singleTransactionMaxBytes > 0 && held <= opt.singleTransactionMaxBytes) {
+      // Small message, body complete: content, message, evidence and jobs in one transaction.
+      std::vector<core::PlainPart> plain;
+      plain.reserve(draft.uploads.size());
+      for (const auto& u : draft.uploads) plain.push_back(core::PlainPart{u.filename, u.mediaType, u.data});
+      auto sealed = d.vault->sealInMemory(sr.messageId, plain);
+      if (!sealed) return std::move(sealed).error();
+      res = d.store->submitWithContent(sr, *sealed);
+    } else {
+      res = streamedSubmit(sr, draft);
     }
-    auto res = d.store->submit(sr);
     if (!res) return std::move(res).error();
     log::info("message.submitted", {{"message_id", res->messageId},
                                     {"recipients", static_cast<int64_t>(sr.recipients.size())},
@@ -672,6 +733,20 @@ struct MessageRoutes::Impl {
           .field("state", core::deliveryStateName(del.state))
           .field("last_event", core::eventName(del.lastEvent))
           .key("state_changed_at").time(del.stateChangedAt)
+          .endObject();
+    }
+    w.endArray();
+    auto parts = d.vault->partsOf(m.id);
+    if (!parts) return std::move(parts).error();
+    w.key("parts").beginArray();
+    for (std::size_t i = 0; i < parts->size(); ++i) {
+      const auto& p = (*parts)[i];
+      w.beginObject()
+          .field("index", static_cast<int64_t>(i))
+          .field("name", p.filename)
+          .field("content_type", p.mediaType)
+          .field("size", p.size)
+          .field("sha256", crypto::toHex(p.sha256))
           .endObject();
     }
     w.endArray();
@@ -933,7 +1008,7 @@ Result<void> MessageRoutes::registerRoutes(http::Router& router) {
       {"MessageList",
        R"({"type":"object","properties":{"box":{"type":"string"},"page":{"type":"integer"},"page_size":{"type":"integer"},"has_more":{"type":"boolean"},"items":{"type":"array","items":{"type":"object"}}}})"},
       {"MessageStatus",
-       R"({"type":"object","properties":{"message_id":{"type":"string"},"status":{"type":"string"},"subject":{"type":"string"},"sender":{"type":"string"},"consignment_mode":{"type":"string"},"recipients":{"type":"array","items":{"type":"object","properties":{"index":{"type":"integer"},"identifier":{"type":"string"},"state":{"type":"string"},"last_event":{"type":"string"}}}},"evidence":{"type":"array","items":{"type":"object","properties":{"evidence_id":{"type":"string"},"event":{"type":"string"},"reason":{"type":"string"},"href":{"type":"string"}}}}}})"},
+       R"({"type":"object","properties":{"message_id":{"type":"string"},"status":{"type":"string"},"subject":{"type":"string"},"sender":{"type":"string"},"consignment_mode":{"type":"string"},"recipients":{"type":"array","items":{"type":"object","properties":{"index":{"type":"integer"},"identifier":{"type":"string"},"state":{"type":"string"},"last_event":{"type":"string"}}}},"parts":{"type":"array","description":"the attachments in message order; index is the {part} of /content/{part}","items":{"type":"object","required":["index","name","content_type","size","sha256"],"properties":{"index":{"type":"integer"},"name":{"type":"string"},"content_type":{"type":"string"},"size":{"type":"integer","format":"int64"},"sha256":{"type":"string","description":"hex SHA-256 of the part's bytes"}}}},"evidence":{"type":"array","items":{"type":"object","properties":{"evidence_id":{"type":"string"},"event":{"type":"string"},"reason":{"type":"string"},"href":{"type":"string"}}}}}})"},
       {"ConsentResult",
        R"({"type":"object","properties":{"message_id":{"type":"string"},"recipients":{"type":"array","items":{"type":"object","properties":{"index":{"type":"integer"},"state":{"type":"string"},"evidence_id":{"type":"string"},"already_done":{"type":"boolean"}}}}}})"},
   };

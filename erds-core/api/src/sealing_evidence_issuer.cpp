@@ -1,5 +1,23 @@
 #include "erds/api/sealing_evidence_issuer.h"
 
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/URI.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <fstream>
+#include <sstream>
+
 #include "erds/base/log.h"
 #include "erds/core/content_vault.h"
 #include "erds/evidence/evidence_builder.h"
@@ -7,6 +25,8 @@
 #include "erds/evidence/file_key_signer.h"
 #include "erds/evidence/rfc3161_tsu.h"
 #include "erds/evidence/signer_client.h"
+#include "erds/evidence/timestamp_verify.h"
+#include "erds/evidence/tsa_client.h"
 
 namespace erds::api {
 namespace {
@@ -19,34 +39,293 @@ evidence::Identifier identifierOf(const std::string& s) {
   return {"uri", s};
 }
 
-// The built-in time-stamping unit needs the TSU certificate from the signer; erds-signer may start
-// after erdsd, so the unit is created on first use and creation is retried until it succeeds.
-class LazyTsu final : public evidence::TimestampAuthority {
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using X509StorePtr = std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)>;
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+
+constexpr std::size_t kMaxAnchorFileBytes = 4 << 20;
+constexpr std::chrono::seconds kMaxTsaClockSkew{300};
+constexpr std::size_t kMaxTsaResponseBytes = 128 * 1024;
+
+std::string trimmed(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (auto t = trimmed(item); !t.empty()) out.push_back(std::move(t));
+  return out;
+}
+
+std::string drainOpenssl() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+Result<std::string> readSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::notFound("cannot read " + path);
+  std::string data;
+  char buf[8192];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (data.size() > kMaxAnchorFileBytes) return Error::invalidInput(path + " is too large");
+  }
+  return data;
+}
+
+// The certificates of a PEM text; InvalidInput if there are none.
+Result<std::vector<X509Ptr>> pemCertificates(const std::string& pem, const std::string& what) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  std::vector<X509Ptr> out;
+  while (bio) {
+    X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (c == nullptr) break;
+    out.emplace_back(c, &X509_free);
+  }
+  ERR_clear_error();
+  if (out.empty()) return Error::invalidInput(what + ": no PEM certificate");
+  return out;
+}
+
+// Qualified mode: the built-in unit's certificate must carry esi4-qtstStatement-1 and chain, as a
+// time-stamping certificate, to one of the qualified anchors (PEM text).
+Result<void> checkQualifiedUnitCertificate(const evidence::SigningKeyInfo& info, const std::string& anchorsPem) {
+  auto qtst = evidence::certificateHasQtstStatement(info.certificateDer);
+  if (!qtst) return Error::invalidInput("TSU certificate: " + qtst.error().message);
+  if (!*qtst)
+    return Error::invalidInput("the built-in time-stamping unit's certificate has no EN 319 422 qcStatement "
+                               "esi4-qtstStatement-1 (0.4.0.19422.1.1)");
+  const auto* p = reinterpret_cast<const unsigned char*>(info.certificateDer.data());
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(info.certificateDer.size())), &X509_free);
+  if (!cert) return Error::invalidInput("TSU certificate: bad DER: " + drainOpenssl());
+  X509StackPtr chain(sk_X509_new_null());
+  const auto* q = reinterpret_cast<const unsigned char*>(info.chainDer.data());
+  const auto* end = q + info.chainDer.size();
+  while (q < end) {
+    X509* c = d2i_X509(nullptr, &q, static_cast<long>(end - q));
+    if (c == nullptr) break;
+    sk_X509_push(chain.get(), c);
+  }
+  auto anchors = pemCertificates(anchorsPem, "qualified TSA trust anchors");
+  if (!anchors) return std::move(anchors).error();
+  X509StorePtr store(X509_STORE_new(), &X509_STORE_free);
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new(), &X509_STORE_CTX_free);
+  if (!store || !ctx || !chain) return Error::internal("X509_STORE_new: " + drainOpenssl());
+  for (const auto& a : *anchors) X509_STORE_add_cert(store.get(), a.get());
+  ERR_clear_error();
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), chain.get()) != 1)
+    return Error::internal("X509_STORE_CTX_init: " + drainOpenssl());
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return Error::invalidInput(std::string("the built-in time-stamping unit's certificate does not chain to a "
+                                           "qualified TSA trust anchor: ") +
+                               X509_verify_cert_error_string(err));
+  }
+  return ok();
+}
+
+// The built-in time-stamping unit, built on first use when the signer (erds-signer) is not
+// reachable at startup, and retried until it is. `accept` vets the unit's key once it is known
+// (qualified mode); a refused unit is never used.
+class BuiltinUnit final : public evidence::TimestampAuthority {
  public:
-  LazyTsu(std::shared_ptr<evidence::Signer> signer, evidence::Rfc3161TsuOptions options, const Clock& clock)
-      : signer_(std::move(signer)), options_(std::move(options)), clock_(clock) {}
+  using Acceptance = std::function<Result<void>(const evidence::SigningKeyInfo&)>;
+  BuiltinUnit(std::shared_ptr<evidence::Signer> signer, evidence::Rfc3161TsuOptions options, const Clock& clock,
+              Acceptance accept)
+      : signer_(std::move(signer)), options_(std::move(options)), clock_(clock), accept_(std::move(accept)) {}
+
+  // The unit, built now if needed. Unavailable while the signer cannot be reached; InvalidInput
+  // for a refused certificate or bad options (configuration errors).
+  Result<std::shared_ptr<evidence::Rfc3161Tsu>> unit() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (tsu_) return tsu_;
+    if (accept_) {
+      auto info = signer_->keyInfo(options_.keyLabel);
+      if (!info) {
+        if (info.error().is(ErrorCode::NotFound)) return Error::invalidInput(info.error().message);
+        return Error::unavailable("time-stamping unit not ready: " + info.error().toString());
+      }
+      ERDS_RETURN_IF_ERROR(accept_(*info));
+    }
+    auto t = evidence::Rfc3161Tsu::create(signer_, options_, clock_);
+    if (!t) {
+      if (t.error().is(ErrorCode::Unavailable))
+        return Error::unavailable("time-stamping unit not ready: " + t.error().toString());
+      return std::move(t).error();
+    }
+    tsu_ = std::shared_ptr<evidence::Rfc3161Tsu>(std::move(t).value());
+    return tsu_;
+  }
 
   Result<evidence::TimestampToken> timestamp(std::string_view digest) override {
-    std::shared_ptr<evidence::Rfc3161Tsu> tsu;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (!tsu_) {
-        auto t = evidence::Rfc3161Tsu::create(signer_, options_, clock_);
-        if (!t) return Error::unavailable("time-stamping unit not ready: " + t.error().toString());
-        tsu_ = std::shared_ptr<evidence::Rfc3161Tsu>(std::move(t).value());
-      }
-      tsu = tsu_;
-    }
-    return tsu->timestamp(digest);
+    auto u = usable();
+    if (!u) return std::move(u).error();
+    return (*u)->timestamp(digest);
+  }
+
+  Result<std::string> respond(std::string_view request) {
+    auto u = usable();
+    if (!u) return std::move(u).error();
+    return (*u)->respond(request);
   }
 
  private:
+  // As unit(), but a refused certificate found after startup is reported as Unavailable (nothing
+  // is sealed) and logged, rather than surfacing as the caller's InvalidInput.
+  Result<std::shared_ptr<evidence::Rfc3161Tsu>> usable() {
+    auto u = unit();
+    if (!u && !u.error().is(ErrorCode::Unavailable)) {
+      log::error("tsa.builtin_refused", {{"error", u.error().toString()}});
+      return Error::unavailable("built-in time-stamping unit refused: " + u.error().message);
+    }
+    return u;
+  }
+
   std::shared_ptr<evidence::Signer> signer_;
   evidence::Rfc3161TsuOptions options_;
   const Clock& clock_;
+  Acceptance accept_;
   std::mutex mu_;
   std::shared_ptr<evidence::Rfc3161Tsu> tsu_;
 };
+
+// External TSAs that require "Authorization: Bearer <token>" (e.g. another erds node's POST /tsa).
+// Same protocol and checks as evidence::HttpTsaClient, which has no way to send a header.
+// TODO(tsa): drop this class once HttpTsaClientOptions carries a bearer token.
+class BearerTsaClient final : public evidence::TimestampAuthority {
+ public:
+  BearerTsaClient(evidence::HttpTsaClientOptions options, std::shared_ptr<const evidence::TimestampVerifier> verifier,
+                  Secret token, const Clock& clock)
+      : options_(std::move(options)), verifier_(std::move(verifier)), token_(std::move(token)), clock_(clock) {}
+
+  Result<evidence::TimestampToken> timestamp(std::string_view digest) override {
+    if (digest.size() != 32) return Error::invalidInput("time-stamp: digest must be 32 bytes (SHA-256)");
+    Error last = Error::unavailable("no TSA configured");
+    for (const auto& url : options_.urls) {
+      auto token = timestampFrom(url, digest);
+      if (token) return token;
+      last = std::move(token).error();
+      log::warn("tsa.request_failed", {{"url", url}, {"error", last.toString()}});
+    }
+    return Error::unavailable("no time-stamping authority answered with a valid token; last: " + last.message);
+  }
+
+ private:
+  static Poco::Timespan span(std::chrono::milliseconds ms) {
+    return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
+  }
+
+  Poco::Net::Context::Ptr tlsContext() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!context_) {
+      static std::once_flag once;
+      std::call_once(once, [] { Poco::Net::initializeSSL(); });
+      context_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", options_.tlsCaFile,
+                                        Poco::Net::Context::VERIFY_STRICT, 9, options_.tlsCaFile.empty(),
+                                        "HIGH:!aNULL:!eNULL:!MD5:!RC4");
+    }
+    return context_;
+  }
+
+  Result<evidence::TimestampToken> timestampFrom(const std::string& url, std::string_view digest) {
+    unsigned char nonceBytes[8];
+    if (RAND_bytes(nonceBytes, sizeof nonceBytes) != 1) return Error::internal("RAND_bytes failed");
+    nonceBytes[0] |= 0x01;  // no leading zero byte: the nonce round-trips through INTEGER unchanged
+    const std::string nonce(reinterpret_cast<char*>(nonceBytes), sizeof nonceBytes);
+    auto request = evidence::buildTimestampRequest(digest, nonce, true, options_.policyOid);
+    if (!request) return std::move(request).error();
+    std::string body;
+    try {
+      Poco::URI uri(url);
+      std::unique_ptr<Poco::Net::HTTPClientSession> session;
+      if (uri.getScheme() == "https")
+        session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tlsContext());
+      else
+        session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+      session->setTimeout(span(options_.connectTimeout), span(options_.requestTimeout), span(options_.requestTimeout));
+      Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST,
+                                 uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+      req.setContentType("application/timestamp-query");
+      req.setContentLength(static_cast<std::streamsize>(request->size()));
+      req.set("Accept", "application/timestamp-reply");
+      req.set("Authorization", "Bearer " + std::string(token_.reveal()));
+      session->sendRequest(req) << *request;
+      Poco::Net::HTTPResponse resp;
+      std::istream& in = session->receiveResponse(resp);
+      if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
+        return Error::unavailable("TSA " + url + " answered HTTP " +
+                                  std::to_string(static_cast<int>(resp.getStatus())));
+      char buf[8192];
+      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        body.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (body.size() > kMaxTsaResponseBytes) return Error::unavailable("TSA " + url + ": response too large");
+      }
+    } catch (const Poco::Exception& e) {
+      return Error::unavailable("TSA " + url + ": " + e.displayText());
+    } catch (const std::exception& e) {
+      return Error::unavailable("TSA " + url + ": " + e.what());
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+    std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(body.size())),
+                                                           &TS_RESP_free);
+    if (!resp) {
+      ERR_clear_error();
+      return Error::unavailable("TSA " + url + ": not a TimeStampResp");
+    }
+    const long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp.get())));
+    if (status != TS_STATUS_GRANTED && status != TS_STATUS_GRANTED_WITH_MODS)
+      return Error::unavailable("TSA " + url + " refused the request (status " + std::to_string(status) + ")");
+    PKCS7* token = TS_RESP_get_token(resp.get());
+    if (token == nullptr) return Error::unavailable("TSA " + url + ": granted without a token");
+    unsigned char* der = nullptr;
+    const int n = i2d_PKCS7(token, &der);
+    if (n <= 0 || der == nullptr) return Error::internal("i2d_PKCS7: " + drainOpenssl());
+    std::string tokenDer(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+    OPENSSL_free(der);
+
+    evidence::TimestampVerifyOptions vo;
+    vo.asOf = clock_.now();
+    vo.expectedNonce = nonce;
+    if (!options_.policyOid.empty()) vo.expectedPolicyOid = options_.policyOid;
+    vo.requireQualified = options_.requireQualified;
+    auto info = verifier_->verify(tokenDer, digest, vo);
+    if (!info) return Error::unavailable("TSA " + url + ": " + info.error().toString());
+    const auto skew = info->genTime - clock_.now();
+    if (skew > options_.maxClockSkew || -skew > options_.maxClockSkew)
+      return Error::unavailable("TSA " + url + ": genTime too far from local time");
+    return evidence::TimestampToken{std::move(tokenDer), info->genTime, info->serialHex};
+  }
+
+  evidence::HttpTsaClientOptions options_;
+  std::shared_ptr<const evidence::TimestampVerifier> verifier_;
+  Secret token_;
+  const Clock& clock_;
+  std::mutex mu_;
+  Poco::Net::Context::Ptr context_;
+};
+
+// "tsa.trust_anchors (/etc/erds/erds.conf)"
+std::string keyRef(const Config& config, const std::string& key) { return key + " (" + config.sourceOf(key) + ")"; }
 
 }  // namespace
 
@@ -97,26 +376,102 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::fromConfig
     if (!s) return Error::invalidInput("signer.socket (" + config.sourceOf("signer.socket") + "): " + s.error().message);
     signer = std::shared_ptr<evidence::Signer>(std::move(s).value());
   }
-  if (config.getString("tsa.source") != "builtin")
-    return Error::invalidInput("tsa.source (" + config.sourceOf("tsa.source") +
-                               "): external time-stamp authorities are not wired into erdsd yet");
+  auto sources = timestampSourcesFromConfig(config, signer, clock);
+  if (!sources) return std::move(sources).error();
+  SealingEvidenceIssuerOptions o;
+  o.serviceName = config.getString("service.name");
+  auto issuer = create(signer, std::move(sources->authority), clock, std::move(recipients), o);
+  if (!issuer) return issuer;
+  (*issuer)->builtinResponder_ = std::move(sources->builtinResponder);
+  return issuer;
+}
+
+Result<TimestampSources> SealingEvidenceIssuer::timestampSourcesFromConfig(const Config& config,
+                                                                          std::shared_ptr<evidence::Signer> signer,
+                                                                          const Clock& clock) {
+  if (!signer) return Error::invalidInput("time-stamp sources need a signer");
+  const bool qualified = config.mode() == ServiceMode::Qualified;
+  const bool external = config.getString("tsa.source") == "external";
+  // Qualified mode: the anchors every accepted time stamp must chain to.
+  std::string anchorsKey = "tsa.trust_anchors";
+  if (qualified && config.isSet("tsa.qualified_trust_anchors")) anchorsKey = "tsa.qualified_trust_anchors";
+  std::string anchorsPem;
+  if (external || qualified) {
+    if (!config.isSet(anchorsKey))
+      return Error::invalidInput(keyRef(config, anchorsKey) + ": required with " +
+                                 (external ? std::string("tsa.source=external")
+                                           : std::string("service.mode=qualified (tsa.qualified_trust_anchors or "
+                                                         "tsa.trust_anchors)")));
+    auto pem = readSmallFile(config.getPath(anchorsKey));
+    if (!pem) return Error::invalidInput(keyRef(config, anchorsKey) + ": " + pem.error().message);
+    anchorsPem = std::move(*pem);
+  }
+
   evidence::Rfc3161TsuOptions t;
   t.policyOid = config.getString("tsa.policy_oid");
   t.accuracy = std::chrono::milliseconds(config.getMillis("tsa.accuracy"));
   t.requireSyncedClock = config.getBool("tsa.require_synced_clock") && config.mode() != ServiceMode::Development;
-  std::shared_ptr<evidence::TimestampAuthority> tsa;
-  auto tsu = evidence::Rfc3161Tsu::create(signer, t, clock);
-  if (tsu) {
-    tsa = std::shared_ptr<evidence::TimestampAuthority>(std::move(tsu).value());
-  } else if (tsu.error().is(ErrorCode::Unavailable)) {
-    log::warn("tsa.not_ready", {{"error", tsu.error().toString()}});
-    tsa = std::make_shared<LazyTsu>(signer, t, clock);
-  } else {
-    return Error::invalidInput("tsa.policy_oid (" + config.sourceOf("tsa.policy_oid") + "): " + tsu.error().message);
+  BuiltinUnit::Acceptance accept;
+  if (qualified) {
+    accept = [anchorsPem](const evidence::SigningKeyInfo& info) {
+      return checkQualifiedUnitCertificate(info, anchorsPem);
+    };
   }
-  SealingEvidenceIssuerOptions o;
-  o.serviceName = config.getString("service.name");
-  return create(signer, std::move(tsa), clock, std::move(recipients), o);
+  auto builtin = std::make_shared<BuiltinUnit>(signer, t, clock, accept);
+  TimestampSources out;
+  out.builtinResponder = [builtin](std::string_view request) { return builtin->respond(request); };
+
+  if (!external) {
+    // Built now when possible, so that a bad certificate or option fails at startup.
+    auto unit = builtin->unit();
+    if (!unit) {
+      if (!unit.error().is(ErrorCode::Unavailable)) {
+        const std::string key = qualified ? anchorsKey : std::string("tsa.policy_oid");
+        return Error::invalidInput(keyRef(config, key) + ": " + unit.error().message);
+      }
+      log::warn("tsa.not_ready", {{"error", unit.error().toString()}});
+    }
+    out.authority = builtin;
+    return out;
+  }
+
+  evidence::HttpTsaClientOptions o;
+  o.urls = splitList(config.getString("tsa.urls"));
+  if (o.urls.empty()) return Error::invalidInput(keyRef(config, "tsa.urls") + ": required with tsa.source=external");
+  for (const auto& url : o.urls) {
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+      return Error::invalidInput(keyRef(config, "tsa.urls") + ": not an http:// or https:// URL: " + url);
+  }
+  const auto timeout = std::chrono::milliseconds(config.getMillis("tsa.timeout"));
+  o.connectTimeout = timeout;
+  o.requestTimeout = timeout;
+  o.requireQualified = qualified;
+  o.maxClockSkew = kMaxTsaClockSkew;
+  o.maxResponseBytes = kMaxTsaResponseBytes;
+  o.tlsCaFile = config.getPath("tsa.tls_ca_file");
+  auto verifier = evidence::TimestampVerifier::fromPem(anchorsPem);
+  if (!verifier) return Error::invalidInput(keyRef(config, anchorsKey) + ": " + verifier.error().message);
+  if (config.isSet("tsa.auth_token_file")) {
+    auto token = config.readSecret("tsa.auth_token_file");
+    if (!token) return std::move(token).error();
+    std::string value(token->reveal());
+    value.erase(value.find_last_not_of(" \t\r\n") + 1);  // npos + 1 == 0: all blank
+    value.erase(0, value.find_first_not_of(" \t\r\n"));
+    if (value.empty()) return Error::invalidInput(keyRef(config, "tsa.auth_token_file") + ": empty token");
+    // A session token must never cross the network in clear text.
+    for (const auto& url : o.urls) {
+      if (url.rfind("https://", 0) != 0)
+        return Error::invalidInput(keyRef(config, "tsa.auth_token_file") +
+                                   ": a bearer token is sent only to https:// URLs, not " + url);
+    }
+    out.authority =
+        std::make_shared<BearerTsaClient>(std::move(o), std::move(*verifier), Secret(std::move(value)), clock);
+    return out;
+  }
+  auto client = evidence::HttpTsaClient::create(std::move(o), std::move(*verifier), clock);
+  if (!client) return Error::invalidInput(keyRef(config, "tsa.urls") + ": " + client.error().message);
+  out.authority = std::shared_ptr<evidence::TimestampAuthority>(std::move(*client));
+  return out;
 }
 
 void SealingEvidenceIssuer::announceRecipients(const std::string& messageId, std::vector<std::string> identifiers) {

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "erds/evidence/evidence_xml.h"
 #include "erds/evidence/file_key_signer.h"
+#include "erds/base/config.h"
 #include "erds/evidence/rfc3161_tsu.h"
+#include "erds/evidence/timestamp_verify.h"
 #include "fake_clock.h"
 #include "test_pki.h"
 
@@ -146,6 +149,103 @@ TEST_F(SealingIssuerTest, NoTimeStampMeansUnavailable) {
   auto req = request(core::Event::SubmissionAcceptance, std::nullopt);
   (*issuer)->announceRecipients(req.message.messageId, {"mailto:bob@example.test"});
   EXPECT_TRUE((*issuer)->issue(req).error().is(ErrorCode::Unavailable));
+}
+
+// A signer that is unreachable (Unavailable) until switched on, like erds-signer starting after
+// erdsd.
+class LateSigner final : public evidence::Signer {
+ public:
+  explicit LateSigner(std::shared_ptr<evidence::Signer> inner) : inner_(std::move(inner)) {}
+  Result<std::string> signDigest(std::string_view label, std::string_view digest) override {
+    if (!up) return Error::unavailable("signer not reachable");
+    return inner_->signDigest(label, digest);
+  }
+  Result<evidence::SigningKeyInfo> keyInfo(std::string_view label) override {
+    if (!up) return Error::unavailable("signer not reachable");
+    return inner_->keyInfo(label);
+  }
+  std::atomic<bool> up{false};
+
+ private:
+  std::shared_ptr<evidence::Signer> inner_;
+};
+
+Config loadTestConfig(const std::string& path, const std::string& text) {
+  et::writeFile(path, text, 0600);
+  auto c = Config::load(path, {});
+  if (!c) ADD_FAILURE() << c.error().toString();
+  ERDS_CHECK(c.has_value(), "test config");
+  return std::move(*c);
+}
+
+TEST_F(SealingIssuerTest, FromConfigBuiltinSealsAndAnswersRawRequests) {
+  Config config = loadTestConfig(dir_ + "/erds.conf", "[signer]\nmode = inprocess\nkey_dir = " + dir_ +
+                                                          "\n[tsa]\nsource = builtin\n");
+  auto issuer = SealingEvidenceIssuer::fromConfig(config, clock_, nullptr);
+  ASSERT_TRUE(issuer.has_value()) << issuer.error().toString();
+  auto req = request(core::Event::SubmissionAcceptance, std::nullopt);
+  req.message.recipientIdentifiers = {"mailto:bob@example.test"};
+  ASSERT_TRUE((*issuer)->issue(req).has_value());
+  auto responder = (*issuer)->builtinResponder();
+  ASSERT_TRUE(responder);
+  const std::string digest(32, '\x42');
+  auto query = evidence::buildTimestampRequest(digest);
+  ASSERT_TRUE(query.has_value());
+  auto reply = responder(*query);
+  ASSERT_TRUE(reply.has_value()) << reply.error().toString();
+  EXPECT_GT(reply->size(), 100u);
+  // Created by create(): no built-in unit to serve.
+  auto plain = SealingEvidenceIssuer::create(signer_, tsa_, clock_, nullptr);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_FALSE((*plain)->builtinResponder());
+}
+
+TEST_F(SealingIssuerTest, QualifiedBuiltinUnitIsVettedWhenTheSignerComesUp) {
+  // Keys with a qualified TSU certificate beside the non-qualified ones of the fixture.
+  et::TestPki pki("erds DEVELOPMENT qualified root");
+  const std::string qdir = dir_ + "/q";
+  std::filesystem::create_directories(qdir);
+  et::TestCertOptions seal;
+  et::writeKeyFiles(qdir, "seal", pki.issue(seal), pki.root().certPem);
+  et::TestCertOptions tsu;
+  tsu.timeStamping = true;
+  tsu.qtstStatement = true;
+  et::writeKeyFiles(qdir, "tsu", pki.issue(tsu), pki.root().certPem);
+  et::writeFile(dir_ + "/qroot.pem", pki.root().certPem);
+  Config config = loadTestConfig(
+      dir_ + "/q.conf", "[service]\nmode = qualified\n[http]\ntls_certificate = /nonexistent\ntls_key = /nonexistent\n"
+                        "[secrets]\nkek_file = /nonexistent\n[tsa]\nsource = builtin\nrequire_synced_clock = false\n"
+                        "qualified_trust_anchors = " + dir_ + "/qroot.pem\n");
+  auto fileSigner = [](const std::string& d) {
+    auto s = evidence::FileKeySigner::fromDirectory(d, {"seal", "tsu"});
+    ERDS_CHECK(s.has_value(), "signer");
+    return std::shared_ptr<evidence::Signer>(std::move(*s));
+  };
+  // Not qualified (the fixture's TSU), signer late: starts, then refuses every token.
+  auto late = std::make_shared<LateSigner>(fileSigner(dir_));
+  auto sources = SealingEvidenceIssuer::timestampSourcesFromConfig(config, late, clock_);
+  ASSERT_TRUE(sources.has_value()) << sources.error().toString();
+  const std::string digest(32, '\x42');
+  EXPECT_TRUE(sources->authority->timestamp(digest).error().is(ErrorCode::Unavailable));
+  late->up = true;
+  auto refused = sources->authority->timestamp(digest);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_TRUE(refused.error().is(ErrorCode::Unavailable));
+  EXPECT_NE(refused.error().message.find("esi4-qtstStatement-1"), std::string::npos) << refused.error().message;
+  // Qualified TSU, signer late: once up, its tokens are issued and qualified.
+  auto lateQ = std::make_shared<LateSigner>(fileSigner(qdir));
+  auto qsources = SealingEvidenceIssuer::timestampSourcesFromConfig(config, lateQ, clock_);
+  ASSERT_TRUE(qsources.has_value()) << qsources.error().toString();
+  EXPECT_TRUE(qsources->authority->timestamp(digest).error().is(ErrorCode::Unavailable));
+  lateQ->up = true;
+  auto token = qsources->authority->timestamp(digest);
+  ASSERT_TRUE(token.has_value()) << token.error().toString();
+  auto v = evidence::TimestampVerifier::fromPem(pki.root().certPem);
+  ASSERT_TRUE(v.has_value());
+  evidence::TimestampVerifyOptions vo;
+  vo.requireQualified = true;
+  vo.asOf = clock_.now();
+  EXPECT_TRUE((*v)->verify(token->der, digest, vo).has_value());
 }
 
 }  // namespace

@@ -308,6 +308,59 @@ Result<ContentUpload> ContentVault::beginUpload(const std::string& messageId, co
   return ContentUpload(std::move(st));
 }
 
+Result<SealedContent> ContentVault::sealInMemory(const std::string& messageId,
+                                                 const std::vector<PlainPart>& parts) const {
+  if (!isValidId(messageId)) return Error::invalidInput("malformed message id");
+  const Secret key = crypto::randomKey();
+  auto wrapped = kek_.wrap(key, keyContext(messageId));
+  if (!wrapped) return std::move(wrapped).error();
+  SealedContent out;
+  out.messageId = messageId;
+  out.wrappedKey = std::move(*wrapped);
+  out.parts.reserve(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const PlainPart& in = parts[i];
+    if (in.filename.empty() || in.mediaType.empty()) return Error::invalidInput("a part needs a filename and a media type");
+    SealedContent::Part p;
+    p.part.partId = internal::newUuid();
+    p.part.messageId = messageId;
+    p.part.partIndex = static_cast<int>(i);
+    p.part.filename = in.filename;
+    p.part.mediaType = in.mediaType;
+    p.part.size = static_cast<int64_t>(in.data.size());
+    p.part.sha256 = crypto::sha256(in.data);
+    // An empty part is one empty final chunk, as an upload of nothing would be.
+    const std::size_t chunks = in.data.empty() ? 1 : (in.data.size() + kMaxChunkBytes - 1) / kMaxChunkBytes;
+    p.chunks.reserve(chunks);
+    for (std::size_t k = 0; k < chunks; ++k) {
+      const bool final = k + 1 == chunks;
+      const std::string_view plain = in.data.substr(std::min(in.data.size(), k * kMaxChunkBytes), kMaxChunkBytes);
+      auto sealed = crypto::aesGcmSeal(key, chunkNonce(p.part.partIndex, static_cast<int64_t>(k)),
+                                       chunkAad(messageId, p.part.partIndex, static_cast<int64_t>(k), final), plain);
+      if (!sealed) return std::move(sealed).error();
+      p.chunks.push_back(std::move(*sealed));
+    }
+    p.part.chunkCount = static_cast<int>(chunks);
+    out.totalSize += p.part.size;
+    out.parts.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<std::vector<StagedPart>> ContentVault::partsOf(const std::string& messageId) {
+  std::vector<StagedPart> out;
+  if (!isValidId(messageId)) return out;
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  auto r = (*lease)->execPrepared("erds_core_parts_of",
+                                  std::string("SELECT ") + kPartColumns +
+                                      " FROM content_parts WHERE message_id = $1 AND state = 'linked' ORDER BY position",
+                                  {pg::Param::text(messageId)});
+  if (!r) return std::move(r).error();
+  for (int i = 0; i < r->rows(); ++i) out.push_back(partFromRow(*r, i));
+  return out;
+}
+
 Result<StagedPart> ContentVault::part(const std::string& partId) {
   if (!isValidId(partId)) return Error::notFound("no such part");
   auto lease = pool_.acquire();

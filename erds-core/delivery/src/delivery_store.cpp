@@ -155,7 +155,7 @@ Result<std::optional<SubmissionResult>> DeliveryStore::replay(pg::Connection& c,
   return std::optional<SubmissionResult>(std::move(out));
 }
 
-Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind kind, const std::string& reason) {
+Result<void> DeliveryStore::validate(const SubmissionRequest& req, Kind kind, TimePoint now) const {
   const bool accepted = kind != Kind::Reject;
   const bool received = kind == Kind::Receive;
   if (!internal::isUuid(req.messageId)) return Error::invalidInput("malformed message id");
@@ -169,7 +169,6 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
     return Error::invalidInput("an Idempotency-Key needs the SHA-256 of the request");
   }
   if (req.idempotencyKey.size() > 255) return Error::invalidInput("Idempotency-Key is longer than 255 characters");
-  const TimePoint now = clock_.now();
   if (accepted) {
     if (req.recipients.empty()) return Error::invalidInput("a message needs at least one recipient");
     for (const auto& r : req.recipients) {
@@ -187,6 +186,14 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
       return Error::invalidInput("scheduled delivery must be before expiry");
     }
   }
+  return ok();
+}
+
+Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind kind, const std::string& reason) {
+  const bool accepted = kind != Kind::Reject;
+  const bool received = kind == Kind::Receive;
+  const TimePoint now = clock_.now();
+  ERDS_RETURN_IF_ERROR(validate(req, kind, now));
   const std::string loa = validLoa(req.requiredLoa) ? req.requiredLoa : "substantial";
   const TimePoint expiresAt = req.expiresAt == TimePoint{} ? now : req.expiresAt;
 
@@ -337,6 +344,180 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
   out.messageId = req.messageId;
   out.evidenceId = issued->evidenceId;
   out.accepted = accepted;
+  return out;
+}
+
+// Everything of a small submission in one statement: the data-modifying CTEs all hang off the
+// message insert, so an Idempotency-Key (or message id) conflict inserts nothing at all; the
+// foreign keys between the sibling inserts are checked at the end of the statement.
+constexpr const char* kSubmitAllSql =
+    "WITH m AS ("
+    "  INSERT INTO messages (id, status, sender_party_id, sender_identifier, subject, consignment_mode, required_loa,"
+    "    expires_at, scheduled_at, created_at, idempotency_key, request_hash, content_digest, part_count, content_size)"
+    "  VALUES ($1::uuid, 'accepted', $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9::timestamptz, $10,"
+    "    $11::bytea, $12::bytea, $13::integer, $14::bigint)"
+    "  ON CONFLICT DO NOTHING RETURNING id),"
+    " k AS (INSERT INTO message_keys (message_id, wrapped_key, next_part_index, created_at)"
+    "  SELECT id, $15::bytea, $13::integer, $9::timestamptz FROM m RETURNING message_id),"
+    " p AS (INSERT INTO content_parts (id, message_id, part_index, state, position, filename, media_type, size, sha256,"
+    "    chunk_count, created_at)"
+    "  SELECT u.id, k.message_id, (u.ord - 1)::integer, 'linked', (u.ord - 1)::integer, u.filename, u.media_type,"
+    "    u.size, substring($20::bytea from (u.ord::integer - 1) * 32 + 1 for 32), u.chunks, $9::timestamptz"
+    "  FROM k, unnest($16::uuid[], $17::text[], $18::text[], $19::bigint[], $21::integer[])"
+    "    WITH ORDINALITY AS u(id, filename, media_type, size, chunks, ord)),"
+    " c AS (INSERT INTO content_chunks (part_id, chunk_index, final, ciphertext, created_at)"
+    "  SELECT ($16::uuid[])[x.part], x.idx, x.fin, substring($22::bytea from x.off for x.len), $9::timestamptz"
+    "  FROM m, unnest($23::integer[], $24::integer[], $25::boolean[], $26::integer[], $27::integer[])"
+    "    AS x(part, idx, fin, off, len)),"
+    " d AS (INSERT INTO deliveries (message_id, recipient_index, recipient_identifier, recipient_party_id, state,"
+    "    last_event, state_changed_at)"
+    "  SELECT m.id, (r.ord - 1)::integer, r.ident, nullif(r.party, ''), $28, $29, $9::timestamptz"
+    "  FROM m, unnest($30::text[], $31::text[]) WITH ORDINALITY AS r(ident, party, ord)),"
+    " pm AS (INSERT INTO pending_mailboxes (address, message_id, recipient_index, created_at)"
+    "  SELECT r.addr, m.id, (r.ord - 1)::integer, $9::timestamptz"
+    "  FROM m, unnest($32::text[]) WITH ORDINALITY AS r(addr, ord) WHERE r.addr <> ''),"
+    " j AS (INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, created_at)"
+    "  SELECT x.kind, x.payload::jsonb, nullif(x.dedupe, ''), x.run_at, x.max_attempts, $9::timestamptz"
+    "  FROM m, unnest($33::text[], $34::text[], $35::text[], $36::timestamptz[], $37::integer[])"
+    "    AS x(kind, payload, dedupe, run_at, max_attempts)"
+    "  ON CONFLICT (dedupe_key) DO NOTHING),"
+    " e AS (INSERT INTO evidence (id, message_id, recipient_index, event, reason, sequence, xml, created_at)"
+    "  SELECT $38, m.id, NULL, 'SubmissionAcceptance', $39, 0, $40::bytea, $9::timestamptz FROM m)"
+    " SELECT count(*) FROM m";
+
+Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionRequest& req, const SealedContent& content) {
+  const TimePoint now = clock_.now();
+  ERDS_RETURN_IF_ERROR(validate(req, Kind::Submit, now));
+  if (!req.partIds.empty()) return Error::invalidInput("submitWithContent takes no staged parts");
+  if (content.messageId != req.messageId) return Error::invalidInput("the content was sealed for another message");
+  if (content.wrappedKey.empty()) return Error::invalidInput("the content has no data key");
+
+  // Everything the statement needs, computed before sealing (no connection held).
+  std::string partDigests;
+  std::vector<std::string> partIds, filenames, mediaTypes, sizes, chunkCounts;
+  std::string ciphertexts;
+  std::vector<std::string> chunkPart, chunkIdx, chunkFinal, chunkOff, chunkLen;
+  int64_t contentSize = 0;
+  for (std::size_t i = 0; i < content.parts.size(); ++i) {
+    const auto& p = content.parts[i];
+    if (p.part.partIndex != static_cast<int>(i) || p.part.sha256.size() != 32 || p.chunks.empty() ||
+        static_cast<int>(p.chunks.size()) != p.part.chunkCount || !internal::isUuid(p.part.partId)) {
+      return Error::invalidInput("sealed content is inconsistent");
+    }
+    partDigests += p.part.sha256;
+    partIds.push_back(p.part.partId);
+    filenames.push_back(p.part.filename);
+    mediaTypes.push_back(p.part.mediaType);
+    sizes.push_back(std::to_string(p.part.size));
+    chunkCounts.push_back(std::to_string(p.part.chunkCount));
+    contentSize += p.part.size;
+    for (std::size_t k = 0; k < p.chunks.size(); ++k) {
+      chunkPart.push_back(std::to_string(i + 1));  // 1-based index into the part id array
+      chunkIdx.push_back(std::to_string(k));
+      chunkFinal.push_back(k + 1 == p.chunks.size() ? "true" : "false");
+      chunkOff.push_back(std::to_string(ciphertexts.size() + 1));
+      chunkLen.push_back(std::to_string(p.chunks[k].size()));
+      ciphertexts += p.chunks[k];
+    }
+  }
+  std::vector<std::string> rcptIds, rcptParties, rcptPending;
+  std::vector<JobSpec> jobs;
+  const TimePoint firstRun = req.scheduledAt.value_or(now);
+  for (std::size_t i = 0; i < req.recipients.size(); ++i) {
+    const auto& r = req.recipients[i];
+    rcptIds.push_back(r.identifier);
+    rcptParties.push_back(r.partyId);
+    rcptPending.push_back(r.pendingAddress);
+    if (r.external) continue;  // relayed by a gateway (extraJobs), not consigned here
+    JobSpec job;
+    job.kind = std::string(req.mode == ConsignmentMode::Consent ? kJobNotifyForAcceptance : kJobConsign);
+    job.payloadJson = recipientPayload(req.messageId, static_cast<int>(i));
+    job.runAt = firstRun;
+    jobs.push_back(std::move(job));
+  }
+  JobSpec expire;
+  expire.kind = std::string(kJobExpire);
+  expire.payloadJson = "{\"message_id\":\"" + req.messageId + "\"}";
+  expire.runAt = req.expiresAt;
+  expire.dedupeKey = std::string(kJobExpire) + ":" + req.messageId;
+  jobs.push_back(std::move(expire));
+  for (const auto& x : req.extraJobs) jobs.push_back(x);
+  std::vector<std::string> jobKinds, jobPayloads, jobDedupe, jobRunAt, jobMax;
+  for (const auto& jb : jobs) {
+    if (jb.kind.empty()) return Error::invalidInput("job kind is empty");
+    if (jb.maxAttempts < 1) return Error::invalidInput("job maxAttempts must be >= 1");
+    jobKinds.push_back(jb.kind);
+    jobPayloads.push_back(jb.payloadJson);
+    jobDedupe.push_back(jb.dedupeKey);
+    jobRunAt.push_back(*timeParam(jb.runAt == TimePoint{} ? now : jb.runAt).value);
+    jobMax.push_back(std::to_string(jb.maxAttempts));
+  }
+  const std::string contentDigest = crypto::sha256(partDigests);
+  const Event event = Event::SubmissionAcceptance;
+  const std::string evReason(defaultReasonCode(event));
+
+  // Seal and time-stamp, with no connection held.
+  EvidenceRequest er;
+  er.event = event;
+  er.reason = evReason;
+  er.message = EvidenceSubject{req.messageId, req.senderPartyId, req.senderIdentifier, req.subject,
+                               contentDigest,  now,               rcptIds};
+  er.eventTime = now;
+  auto issued = issuer_.issue(er);
+  if (!issued) return std::move(issued).error();
+
+  using internal::arrayLiteral;
+  auto lease = pool_.acquire();
+  if (!lease) return std::move(lease).error();
+  pg::Connection& c = **lease;
+  internal::Transaction tx(c);
+  ERDS_RETURN_IF_ERROR(tx.begin());
+  const bool keyed = !req.idempotencyKey.empty();
+  auto ins = c.execPrepared(
+      "erds_core_submit_all", kSubmitAllSql,
+      {pg::Param::text(req.messageId), pg::Param::text(req.senderPartyId), pg::Param::text(req.senderIdentifier),
+       pg::Param::text(req.subject), pg::Param::text(std::string(consignmentModeName(req.mode))),
+       pg::Param::text(req.requiredLoa), timeParam(req.expiresAt),
+       req.scheduledAt ? timeParam(*req.scheduledAt) : pg::Param::null(), timeParam(now),
+       keyed ? pg::Param::text(req.idempotencyKey) : pg::Param::null(),
+       keyed ? pg::Param::bytes(req.requestHash) : pg::Param::null(), pg::Param::bytes(contentDigest),
+       pg::Param::integer(static_cast<int64_t>(content.parts.size())), pg::Param::integer(contentSize),
+       pg::Param::bytes(content.wrappedKey), pg::Param::text(arrayLiteral(partIds)),
+       pg::Param::text(arrayLiteral(filenames)), pg::Param::text(arrayLiteral(mediaTypes)),
+       pg::Param::text(arrayLiteral(sizes)), pg::Param::bytes(partDigests), pg::Param::text(arrayLiteral(chunkCounts)),
+       pg::Param::bytes(ciphertexts), pg::Param::text(arrayLiteral(chunkPart)), pg::Param::text(arrayLiteral(chunkIdx)),
+       pg::Param::text(arrayLiteral(chunkFinal)), pg::Param::text(arrayLiteral(chunkOff)),
+       pg::Param::text(arrayLiteral(chunkLen)), pg::Param::text(std::string(deliveryStateName(DeliveryState::Submitted))),
+       pg::Param::text(std::string(eventName(event))), pg::Param::text(arrayLiteral(rcptIds)),
+       pg::Param::text(arrayLiteral(rcptParties)), pg::Param::text(arrayLiteral(rcptPending)),
+       pg::Param::text(arrayLiteral(jobKinds)), pg::Param::text(arrayLiteral(jobPayloads)),
+       pg::Param::text(arrayLiteral(jobDedupe)), pg::Param::text(arrayLiteral(jobRunAt)),
+       pg::Param::text(arrayLiteral(jobMax)), pg::Param::text(issued->evidenceId), pg::Param::text(evReason),
+       pg::Param::bytes(issued->xml)});
+  if (!ins) return std::move(ins).error();
+  if (ins->getInt(0, 0) != 1) {
+    // Nothing was inserted: the same Idempotency-Key was used before (or the id is taken). The
+    // evidence sealed above is dropped unstored and never acknowledged.
+    if (keyed) {
+      auto prior = replay(c, req);
+      if (!prior) return std::move(prior).error();
+      if (prior->has_value()) return std::move(**prior);
+    }
+    return Error::conflict("message id " + req.messageId + " is already used");
+  }
+  const std::string actor = !req.actor.empty() ? req.actor : "party:" + req.senderPartyId;
+  std::string details = "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
+                        "\",\"recipients\":" + std::to_string(req.recipients.size()) + ",\"reason\":\"" +
+                        internal::jsonEscape(evReason) + "\"";
+  if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
+  details += "}";
+  auto a = audit_.append(c, AuditEvent{actor, "message.submitted", "message:" + req.messageId, "success", "", details});
+  if (!a) return std::move(a).error();
+  ERDS_RETURN_IF_ERROR(tx.commit());
+  SubmissionResult out;
+  out.messageId = req.messageId;
+  out.evidenceId = issued->evidenceId;
+  out.accepted = true;
   return out;
 }
 

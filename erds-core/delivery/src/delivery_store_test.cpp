@@ -226,6 +226,257 @@ TEST_F(DeliveryStoreTest, ConcurrentSubmissionsWithOneKeyStoreOneMessage) {
   EXPECT_EQ(count("SELECT count(*) FROM deliveries"), 2);
 }
 
+// ---- one-transaction path (content sealed in memory) ----------------------------------------
+
+std::string patterned(std::size_t n, int seed) {
+  std::string d(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed)) % 251);
+  return d;
+}
+
+std::string readAll(ContentVault& vault, const std::string& msg, int position, Error* failure = nullptr) {
+  auto dl = vault.openPart(msg, position);
+  if (!dl) {
+    if (failure) *failure = dl.error();
+    return "<open failed>";
+  }
+  std::string out;
+  for (;;) {
+    auto n = dl->next();
+    if (!n) {
+      if (failure) *failure = n.error();
+      return "<read failed>";
+    }
+    if (!n->has_value()) return out;
+    out += **n;
+  }
+}
+
+class OneTransactionTest : public DeliveryStoreTest {
+ protected:
+  Result<SubmissionResult> submitInline(const SubmissionRequest& req, const std::vector<std::string>& datas) {
+    std::vector<PlainPart> parts;
+    for (std::size_t i = 0; i < datas.size(); ++i)
+      parts.push_back({"part" + std::to_string(i) + ".bin", "application/octet-stream", datas[i]});
+    auto sealed = vault_->sealInMemory(req.messageId, parts);
+    if (!sealed) return std::move(sealed).error();
+    return store_->submitWithContent(req, *sealed);
+  }
+};
+
+TEST_F(OneTransactionTest, StoresMessageContentEvidenceAndJobsTogether) {
+  SubmissionRequest req = request(ConsignmentMode::Basic, 2);
+  req.recipients[1] = {"mailto:new@example.test", "", "new@example.test"};  // pending mailbox
+  req.extraJobs.push_back(JobSpec{"test.extra", "{\"x\":1}", {}, "extra-once", 3});
+  const std::string small = "first part";
+  const std::string big = patterned(2 * kMaxChunkBytes + 5, 3);  // three chunks
+  const std::string empty;
+  auto res = submitInline(req, {small, big, empty});
+  ASSERT_TRUE(res.has_value()) << res.error().toString();
+  EXPECT_EQ(res->messageId, req.messageId);
+  EXPECT_TRUE(res->accepted);
+  EXPECT_FALSE(res->replayed);
+
+  auto m = store_->message(req.messageId);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->status, "accepted");
+  EXPECT_EQ(m->partCount, 3);
+  EXPECT_EQ(m->contentSize, static_cast<int64_t>(small.size() + big.size()));
+  EXPECT_EQ(m->contentDigest, crypto::sha256(crypto::sha256(small) + crypto::sha256(big) + crypto::sha256(empty)));
+  EXPECT_EQ(issuer_.requests().back().message.contentDigest, m->contentDigest);
+  EXPECT_EQ(issuer_.requests().back().message.recipientIdentifiers,
+            (std::vector<std::string>{"mailto:r0@example.test", "mailto:new@example.test"}));
+
+  auto ds = store_->deliveries(req.messageId);
+  ASSERT_TRUE(ds.has_value());
+  ASSERT_EQ(ds->size(), 2u);
+  EXPECT_EQ((*ds)[0].recipientPartyId, "p-r0");
+  EXPECT_EQ((*ds)[1].recipientPartyId, "");
+  EXPECT_FALSE((*ds)[1].external);
+  EXPECT_EQ((*ds)[1].state, DeliveryState::Submitted);
+  EXPECT_EQ((*ds)[1].lastEvent, Event::SubmissionAcceptance);
+  EXPECT_EQ(count("SELECT count(*) FROM pending_mailboxes WHERE address = 'new@example.test' AND recipient_index = 1"), 1);
+
+  auto ev = store_->evidenceOf(req.messageId);
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].id, res->evidenceId);
+  EXPECT_EQ((*ev)[0].event, Event::SubmissionAcceptance);
+  EXPECT_EQ((*ev)[0].reason, "RA01");
+
+  EXPECT_EQ(jobsOfKind(kJobConsign), 2);
+  EXPECT_EQ(jobsOfKind(kJobExpire), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE kind = 'test.extra' AND dedupe_key = 'extra-once' AND "
+                  "max_attempts = 3 AND payload->>'x' = '1'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE kind = 'delivery.expire' AND run_at = '" +
+                  formatRfc3339(req.expiresAt, true) + "'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM content_parts WHERE state = 'linked' AND message_id = '" + req.messageId + "'"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM content_chunks"), 1 + 3 + 1);
+  EXPECT_EQ(count("SELECT next_part_index FROM message_keys WHERE message_id = '" + req.messageId + "'"), 3);
+
+  // Content round trip (each chunk authenticated), and the parts list in message order.
+  EXPECT_EQ(readAll(*vault_, req.messageId, 0), small);
+  EXPECT_TRUE(readAll(*vault_, req.messageId, 1) == big);
+  EXPECT_EQ(readAll(*vault_, req.messageId, 2), "");
+  auto parts = vault_->partsOf(req.messageId);
+  ASSERT_TRUE(parts.has_value());
+  ASSERT_EQ(parts->size(), 3u);
+  EXPECT_EQ((*parts)[1].filename, "part1.bin");
+  EXPECT_EQ((*parts)[1].size, static_cast<int64_t>(big.size()));
+  EXPECT_EQ((*parts)[1].sha256, crypto::sha256(big));
+  EXPECT_EQ((*parts)[1].chunkCount, 3);
+  auto none = vault_->partsOf(ContentVault::newMessageId());
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+
+  // The message id is spent: no streamed upload can add a part (and reuse a nonce) under it.
+  auto up = vault_->beginUpload(req.messageId, "late.txt", "text/plain");
+  ASSERT_FALSE(up.has_value());
+  EXPECT_TRUE(up.error().is(ErrorCode::Conflict));
+
+  // The lifecycle runs on it as on a streamed submission.
+  step(req.messageId, 0, Event::ContentConsignment);
+}
+
+TEST_F(OneTransactionTest, IdempotencyKeyReplayAndConflict) {
+  SubmissionRequest req = request();
+  req.idempotencyKey = "key-1";
+  req.requestHash = crypto::sha256("body-1");
+  auto first = submitInline(req, {"hello"});
+  ASSERT_TRUE(first.has_value()) << first.error().toString();
+
+  SubmissionRequest again = req;
+  again.messageId = ContentVault::newMessageId();
+  auto second = submitInline(again, {"hello"});
+  ASSERT_TRUE(second.has_value()) << second.error().toString();
+  EXPECT_TRUE(second->replayed);
+  EXPECT_EQ(second->messageId, first->messageId);
+  EXPECT_EQ(second->evidenceId, first->evidenceId);
+
+  SubmissionRequest changed = req;
+  changed.messageId = ContentVault::newMessageId();
+  changed.requestHash = crypto::sha256("body-2");
+  auto third = submitInline(changed, {"other"});
+  ASSERT_FALSE(third.has_value());
+  EXPECT_TRUE(third.error().is(ErrorCode::Conflict));
+
+  // A key first used on the streamed path is honoured here too (and the other way round).
+  SubmissionRequest streamed = request();
+  streamed.idempotencyKey = "key-2";
+  streamed.requestHash = crypto::sha256("body-3");
+  streamed.partIds = {stagePart(streamed.messageId, "x")};
+  auto s1 = store_->submit(streamed);
+  ASSERT_TRUE(s1.has_value()) << s1.error().toString();
+  SubmissionRequest s2req = streamed;
+  s2req.messageId = ContentVault::newMessageId();
+  s2req.partIds.clear();
+  auto s2 = submitInline(s2req, {"x"});
+  ASSERT_TRUE(s2.has_value()) << s2.error().toString();
+  EXPECT_TRUE(s2->replayed);
+  EXPECT_EQ(s2->messageId, s1->messageId);
+
+  // Nothing doubled, nothing left behind by the replays and the conflict.
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM message_keys"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM content_parts"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE kind = 'delivery.expire'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), 2);
+}
+
+TEST_F(OneTransactionTest, ConcurrentSubmissionsWithOneKeyStoreOneMessage) {
+  SubmissionRequest req = request();
+  req.idempotencyKey = "race";
+  req.requestHash = crypto::sha256("body");
+  constexpr int kThreads = 6;
+  std::vector<Result<SubmissionResult>> results(kThreads, Error::internal("not run"));
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kThreads; ++i) {
+    ts.emplace_back([&, i] {
+      SubmissionRequest r = req;
+      r.messageId = ContentVault::newMessageId();
+      results[static_cast<std::size_t>(i)] = submitInline(r, {"same body"});
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::set<std::string> ids;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.has_value()) << r.error().toString();
+    ids.insert(r->messageId);
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM content_parts"), 1);
+}
+
+TEST_F(OneTransactionTest, NoTimeStampNothingStoredAndBadInputRefused) {
+  SubmissionRequest req = request();
+  issuer_.setFailing(true);
+  auto res = submitInline(req, {"data"});
+  ASSERT_FALSE(res.has_value());
+  EXPECT_TRUE(res.error().is(ErrorCode::Unavailable));
+  issuer_.setFailing(false);
+  for (const char* table : {"messages", "message_keys", "content_parts", "content_chunks", "deliveries", "evidence",
+                            "jobs", "audit_log"}) {
+    EXPECT_EQ(count(std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
+
+  // Content sealed for another message, staged part ids mixed in, and an id whose data key exists.
+  auto sealed = vault_->sealInMemory(ContentVault::newMessageId(), {{"a", "text/plain", "x"}});
+  ASSERT_TRUE(sealed.has_value());
+  auto wrong = store_->submitWithContent(req, *sealed);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_TRUE(wrong.error().is(ErrorCode::InvalidInput));
+  SubmissionRequest staged = request();
+  staged.partIds = {stagePart(staged.messageId, "y")};
+  auto mine = vault_->sealInMemory(staged.messageId, {{"a", "text/plain", "x"}});
+  ASSERT_TRUE(mine.has_value());
+  auto mixed = store_->submitWithContent(staged, *mine);
+  ASSERT_FALSE(mixed.has_value());
+  EXPECT_TRUE(mixed.error().is(ErrorCode::InvalidInput));
+  staged.partIds.clear();
+  auto reused = store_->submitWithContent(staged, *mine);  // staged.messageId already has a data key
+  ASSERT_FALSE(reused.has_value());
+  EXPECT_TRUE(reused.error().is(ErrorCode::Conflict)) << reused.error().toString();
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 0);
+  EXPECT_FALSE(vault_->sealInMemory("not-a-uuid", {}).has_value());
+  EXPECT_FALSE(vault_->sealInMemory(req.messageId, {{"", "text/plain", "x"}}).has_value());
+}
+
+TEST_F(OneTransactionTest, TruncatedOrReorderedChunksAreRefused) {
+  const std::string data = patterned(2 * kMaxChunkBytes + 9, 5);  // chunks 0, 1, 2 (final)
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    SubmissionRequest req = request();
+    auto res = submitInline(req, {data});
+    ASSERT_TRUE(res.has_value()) << res.error().toString();
+    ids.push_back(req.messageId);
+  }
+  auto partOf = [&](const std::string& msg) {
+    return "(SELECT id FROM content_parts WHERE message_id = '" + msg + "')";
+  };
+  // Truncated: the final chunk is gone.
+  ASSERT_TRUE(owner_->exec("DELETE FROM content_chunks WHERE part_id = " + partOf(ids[0]) + " AND chunk_index = 2"));
+  // Reordered: chunks 0 and 1 swap their ciphertexts.
+  ASSERT_TRUE(owner_->exec("UPDATE content_chunks c SET ciphertext = o.ciphertext FROM content_chunks o "
+                           "WHERE c.part_id = " + partOf(ids[1]) + " AND o.part_id = c.part_id AND "
+                           "o.chunk_index = 1 - c.chunk_index AND c.chunk_index IN (0, 1)"));
+  for (int i = 0; i < 2; ++i) {
+    Error e{ErrorCode::Internal, ""};
+    EXPECT_NE(readAll(*vault_, ids[static_cast<std::size_t>(i)], 0, &e), data);
+    EXPECT_TRUE(e.is(ErrorCode::IntegrityFailure)) << i << ": " << e.toString();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'content.integrity_failure'"), 2);
+  EXPECT_TRUE(readAll(*vault_, ids[2], 0) == data);  // the untouched one still reads
+}
+
 TEST_F(DeliveryStoreTest, RejectionStoresEvidenceWithReason) {
   SubmissionRequest req = request();
   req.recipients.clear();

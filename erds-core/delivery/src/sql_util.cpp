@@ -15,6 +15,21 @@ std::string micros(std::string_view column) {
 
 TimePoint fromMicros(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
+std::string arrayLiteral(const std::vector<std::string>& elements) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '"';
+    for (const char c : elements[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 std::string newUuid() {
   std::string b = crypto::randomBytes(16);
   b[6] = static_cast<char>((static_cast<unsigned char>(b[6]) & 0x0f) | 0x40);

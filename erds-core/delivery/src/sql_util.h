@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "erds/base/clock.h"
 #include "erds/base/pg.h"
@@ -49,6 +50,10 @@ class Transaction {
   pg::Connection& c_;
   bool open_ = false;
 };
+
+// A PostgreSQL array literal in text form ({"a","b"}) of the given elements, each quoted and
+// escaped, for a text[] / uuid[] / timestamptz[] / integer[] / boolean[] parameter.
+std::string arrayLiteral(const std::vector<std::string>& elements);
 
 // Escapes a string for a JSON string literal (without the quotes).
 std::string jsonEscape(std::string_view s);

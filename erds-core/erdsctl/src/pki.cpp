@@ -200,6 +200,36 @@ Result<std::string> certPem(X509* cert) {
   return bioContents(bio.get());
 }
 
+// The root's CRL, revoking nothing: thisUpdate a minute ago (as the certificates), nextUpdate with
+// the root's notAfter, crlNumber 1 and the AKI of the root. The certificates carry no
+// cRLDistributionPoints: the sealer is given this file (signer.crl_files) and embeds it in each
+// evidence, and verifiers take it from there or from `--crl`.
+Result<std::string> rootCrlPem(X509* root, EVP_PKEY* rootKey) {
+  internal::OpensslPtr<X509_CRL, X509_CRL_free> crl(X509_CRL_new());
+  if (!crl) return opensslError("X509_CRL_new");
+  if (X509_CRL_set_version(crl.get(), 1) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(root)) != 1)
+    return opensslError("set CRL issuer");
+  std::time_t now = std::time(nullptr) - 60;
+  internal::OpensslPtr<ASN1_TIME, ASN1_TIME_free> last(X509_time_adj_ex(nullptr, 0, 0, &now));
+  if (!last || X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), X509_get0_notAfter(root)) != 1)
+    return opensslError("set CRL times");
+  Asn1IntPtr number(ASN1_INTEGER_new());
+  if (!number || ASN1_INTEGER_set(number.get(), 1) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1)
+    return opensslError("set CRL number");
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, root, nullptr, nullptr, crl.get(), 0);
+  X509ExtPtr aki(X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always"));
+  if (!aki || X509_CRL_add_ext(crl.get(), aki.get(), -1) != 1) return opensslError("set CRL AKI");
+  if (X509_CRL_sign(crl.get(), rootKey, EVP_sha256()) <= 0) return opensslError("sign CRL");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) return opensslError("write CRL");
+  return bioContents(bio.get());
+}
+
 Result<void> writeKey(const std::string& path, EVP_PKEY* key) {
   // BIO_s_secmem keeps the encoded key out of swappable heap and clears it on free.
   BioPtr bio(BIO_new(BIO_s_secmem()));
@@ -277,6 +307,7 @@ const std::vector<std::string>& developmentPkiFileNames() {
   static const std::vector<std::string> kNames = {
       "root-ca.pem", "root-ca.key", "seal.pem", "seal.key",
       "tsu.pem",     "tsu.key",     "tls.pem",  "tls.key",
+      "root-ca.crl.pem",
   };
   return kNames;
 }
@@ -344,6 +375,9 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
   ERDS_RETURN_IF_ERROR(writeKey(joinPath(options.dir, "root-ca.key"), rootKey->get()));
   ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "root-ca.pem"), *rootPem, 0644));
   record("root-ca", root->get());
+  auto crlPem = rootCrlPem(root->get(), rootKey->get());
+  if (!crlPem) return std::move(crlPem).error();
+  ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "root-ca.crl.pem"), *crlPem, 0644));
 
   for (const auto& leaf : leaves) {
     auto key = generateKey(options.algorithm);

@@ -166,7 +166,7 @@ PkiReport* PkiTest::report_ = nullptr;
 TEST_F(PkiTest, WritesAllFilesWithPrivateKeyModes) {
   EXPECT_EQ(fileMode(dir_->file("pki")), 0700);
   for (const auto& name : developmentPkiFileNames()) {
-    const bool isKey = name.ends_with(".key");
+    const bool isKey = name.ends_with(".key");  // root-ca.crl.pem is public like the certificates
     EXPECT_EQ(fileMode(path(name)), isKey ? 0600 : 0644) << name;
   }
   // No temp files left behind by the atomic writes.
@@ -175,7 +175,7 @@ TEST_F(PkiTest, WritesAllFilesWithPrivateKeyModes) {
     (void)e;
     ++entries;
   }
-  EXPECT_EQ(entries, 8);
+  EXPECT_EQ(entries, 9);
 }
 
 TEST_F(PkiTest, ReportDescribesEachCertificate) {
@@ -304,6 +304,33 @@ TEST_F(PkiTest, RootAuthorityKeyIdIsItsOwnSubjectKeyId) {
   ASSERT_NE(root, nullptr);
   EXPECT_FALSE(subjectKeyId(root.get()).empty());
   EXPECT_EQ(authorityKeyId(root.get()), subjectKeyId(root.get()));
+}
+
+TEST_F(PkiTest, RootCrlIsSignedByTheRootRevokesNothingAndLastsAsLongAsTheRoot) {
+  const std::string pem = readFile(path("root-ca.crl.pem"));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  internal::OpensslPtr<X509_CRL, X509_CRL_free> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_NE(crl, nullptr);
+  X509Ptr root = cert("root-ca");
+  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(root.get())), 0);
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(root.get())), 1);
+  EXPECT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl.get())), 0);
+  EXPECT_EQ(X509_cmp_time(X509_CRL_get0_lastUpdate(crl.get()), nullptr), -1);  // already valid
+  EXPECT_EQ(ASN1_TIME_compare(X509_CRL_get0_nextUpdate(crl.get()), X509_get0_notAfter(root.get())), 0);
+  EXPECT_GE(X509_CRL_get_ext_by_NID(crl.get(), NID_crl_number, -1), 0);
+  EXPECT_GE(X509_CRL_get_ext_by_NID(crl.get(), NID_authority_key_identifier, -1), 0);
+  // The seal and TSU certificates verify against the root with this CRL (revocation checked).
+  for (const std::string stem : {"seal", "tsu"}) {
+    X509Ptr leaf = cert(stem);
+    internal::OpensslPtr<X509_STORE, X509_STORE_free> store(X509_STORE_new());
+    X509_STORE_add_cert(store.get(), root.get());
+    X509_STORE_add_crl(store.get(), crl.get());
+    X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    internal::OpensslPtr<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
+    ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr), 1);
+    EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+        << stem << ": " << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+  }
 }
 
 TEST_F(PkiTest, SerialsAreRandom128Bit) {

@@ -110,7 +110,16 @@ bool isSaneRequestId(std::string_view id) {
 
 Dispatcher::Dispatcher(std::shared_ptr<const Router> router, Limits limits,
                        metrics::Registry& registry, const Clock& clock)
-    : router_(std::move(router)), limits_(limits), registry_(registry), clock_(clock) {
+    : router_(std::move(router)),
+      limits_(limits),
+      registry_(registry),
+      clock_(clock),
+      ipLimiter_(std::make_unique<KeyedRateLimiter>(
+          RateLimit{limits.ratePerIpPerSecond, limits.rateBurst}, clock)) {
+  for (const auto& ip : limits_.rateExemptIps)
+    rateExempt_.insert(clientHost(ip));
+  registry_.describe("erds_http_rate_limited_total", "counter",
+                     "Requests refused with 429 by scope (ip: per client IP, account: per party).");
   registry_.describe("erds_http_requests_total", "counter",
                      "HTTP requests by method, route and status.");
   registry_.describe("erds_http_request_duration_seconds", "histogram",
@@ -139,6 +148,17 @@ void Dispatcher::finish(OutgoingResponse& out, const std::string& requestId) con
                      [](const auto& p) { return headerNameEquals(p.first, "X-Request-Id"); }),
       out.headers.end());
   out.headers.emplace_back("X-Request-Id", requestId);
+}
+
+OutgoingResponse Dispatcher::tooManyRequests(std::chrono::seconds retryAfter,
+                                             std::string_view detail, std::string_view path,
+                                             std::string_view scope,
+                                             const std::string& requestId) const {
+  OutgoingResponse out =
+      problem(problemType(FrameworkError::TooManyRequests), detail, path, requestId);
+  out.headers.emplace_back("Retry-After", std::to_string(retryAfter.count()));
+  registry_.inc("erds_http_rate_limited_total", {{"scope", std::string(scope)}});
+  return out;
 }
 
 OutgoingResponse Dispatcher::transportError(FrameworkError error, std::string_view detail) const {
@@ -201,6 +221,17 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   std::string path(target.substr(0, q));
   std::string query(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1));
   bool hasBody = in.chunked || (in.contentLength && *in.contentLength > 0);
+
+  // Per client IP, before any routing or body reading.
+  if (ipLimiter_->limit().enabled() && !rateExempt_.count(clientHost(in.clientAddress))) {
+    RateDecision d = ipLimiter_->acquire(clientIpKey(in.clientAddress));
+    if (!d.allowed) {
+      auto out = tooManyRequests(d.retryAfter, "too many requests from this address", path,
+                                 "ip", requestId);
+      out.closeConnection = hasBody;  // the body stays unread
+      return out;
+    }
+  }
 
   // Header limits (Poco already bounds single fields and, at 100, the count).
   int64_t headerBytes = 0;
@@ -353,6 +384,12 @@ OutgoingResponse Dispatcher::handleInner(const IncomingRequest& in, BodySource& 
   }
   if (!result) {
     const Error& e = result.error();
+    if (auto retryAfter = rateLimitRetryAfter(e)) {
+      auto out = tooManyRequests(*retryAfter, "too many requests for this account", path,
+                                 "account", requestId);
+      out.closeConnection = unreadBody;
+      return out;
+    }
     const ProblemType& type = problemType(e.code);
     if (type.status >= 500) {
       log::error("http.handler_error", {{"route", routeLabel},

@@ -7,12 +7,14 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "erds/base/clock.h"
 #include "erds/base/metrics.h"
 #include "erds/http/message.h"
 #include "erds/http/problem.h"
+#include "erds/http/rate_limiter.h"
 #include "erds/http/router.h"
 #include "erds/http/server.h"
 
@@ -57,7 +59,9 @@ class Dispatcher {
   Dispatcher(std::shared_ptr<const Router> router, Limits limits, metrics::Registry& registry,
              const Clock& clock);
 
-  // Never throws; every outcome is a response. Thread-safe.
+  // Never throws; every outcome is a response. Thread-safe. The per-IP rate limit is checked first
+  // (429 + Retry-After, before routing or reading the body); a handler error made by
+  // rateLimitedError() (the per-account limit) is also a 429 + Retry-After.
   OutgoingResponse handle(const IncomingRequest& request, BodySource& body) const;
 
   // A response for a request the transport could not parse (400/431/408); logged and counted.
@@ -69,11 +73,16 @@ class Dispatcher {
   OutgoingResponse problem(const ProblemType& type, std::string_view detail,
                            std::string_view instance, const std::string& requestId) const;
   void finish(OutgoingResponse& out, const std::string& requestId) const;
+  OutgoingResponse tooManyRequests(std::chrono::seconds retryAfter, std::string_view detail,
+                                   std::string_view path, std::string_view scope,
+                                   const std::string& requestId) const;
 
   std::shared_ptr<const Router> router_;
   Limits limits_;
   metrics::Registry& registry_;
   const Clock& clock_;
+  std::unique_ptr<KeyedRateLimiter> ipLimiter_;
+  std::set<std::string> rateExempt_;  // canonical client addresses (clientHost)
 };
 
 }  // namespace erds::http::internal

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "erds/base/log.h"
+#include "fake_clock.h"
 
 namespace erds::http::internal {
 namespace {
@@ -488,6 +489,118 @@ TEST_F(StreamingDispatcherTest, ResponseProducerIsHandedToTheTransport) {
   ASSERT_FALSE(res.has_value());
   EXPECT_TRUE(res.error().is(ErrorCode::IntegrityFailure));
   EXPECT_EQ(w2.out, "abc");
+}
+
+// Rate limits: per client IP before routing, per account from a handler's rateLimitedError().
+class RateLimitDispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("test", log::Level::Warn);
+    auto r = std::make_shared<Router>();
+    RouteSpec get;
+    get.method = "GET";
+    get.path = "/thing";
+    get.operationId = "thing";
+    ASSERT_TRUE(r->add(get, [](const Request&) -> Result<Response> { return Response::text(200, "ok"); }));
+    RouteSpec post;
+    post.method = "POST";
+    post.path = "/upload";
+    post.operationId = "upload";
+    post.requestMediaType = "application/json";
+    ASSERT_TRUE(r->add(post, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+    RouteSpec account;
+    account.method = "GET";
+    account.path = "/mine";
+    account.operationId = "mine";
+    // What an authenticated handler returns when HttpAuthenticator refuses the party's request.
+    ASSERT_TRUE(r->add(account, [](const Request&) -> Result<Response> {
+      return rateLimitedError(std::chrono::seconds(3));
+    }));
+    limits.ratePerIpPerSecond = 1;
+    limits.rateBurst = 2;
+    limits.rateExemptIps = {"127.0.0.1", "::1"};
+    dispatcher = std::make_unique<Dispatcher>(r, limits, registry, clock);
+  }
+  OutgoingResponse get(const std::string& client, const std::string& target = "/thing") {
+    StringBody none("");
+    return dispatcher->handle(IncomingRequest{"GET", target, {}, std::nullopt, false, client}, none);
+  }
+
+  testing::FakeClock clock{TimePoint(std::chrono::seconds(1'800'000'000))};
+  Limits limits;
+  metrics::Registry registry;
+  std::unique_ptr<Dispatcher> dispatcher;
+};
+
+TEST_F(RateLimitDispatcherTest, PerIpLimitAnswers429WithRetryAfterThenRecovers) {
+  EXPECT_EQ(get("198.51.100.7:1000").status, 200);
+  EXPECT_EQ(get("198.51.100.7:1001").status, 200);  // another connection, same address
+  auto limited = get("198.51.100.7:1002");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(header(limited, "Retry-After"), "1");
+  EXPECT_EQ(header(limited, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(header(limited, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains");
+  auto p = json(limited.body);
+  EXPECT_EQ(p->getValue<int>("status"), 429);
+  EXPECT_EQ(p->getValue<std::string>("type"), "urn:erds:problem:too-many-requests");
+  EXPECT_FALSE(limited.closeConnection);  // no body left unread
+  // Another client is not affected.
+  EXPECT_EQ(get("198.51.100.8:1000").status, 200);
+  // After the announced wait the client is served again.
+  clock.advance(std::chrono::seconds(std::stoi(header(limited, "Retry-After"))));
+  EXPECT_EQ(get("198.51.100.7:1003").status, 200);
+  EXPECT_EQ(get("198.51.100.7:1004").status, 429);
+  std::string text = registry.render();
+  EXPECT_NE(text.find("erds_http_rate_limited_total{scope=\"ip\"} 2"), std::string::npos) << text;
+}
+
+TEST_F(RateLimitDispatcherTest, LimitedRequestWithBodyClosesTheConnectionUnread) {
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(get("192.0.2.1:1").status, 200);
+  StringBody body("{\"a\":1}");
+  auto out = dispatcher->handle(
+      IncomingRequest{"POST", "/upload", {{"Content-Type", "application/json"}}, 7, false, "192.0.2.1:1"}, body);
+  EXPECT_EQ(out.status, 429);
+  EXPECT_TRUE(out.closeConnection);
+  EXPECT_EQ(body.consumed(), 0u);  // refused before the body was read
+}
+
+TEST_F(RateLimitDispatcherTest, Ipv6ClientsAreLimitedPerSlash64) {
+  EXPECT_EQ(get("[2001:db8::1]:1").status, 200);
+  EXPECT_EQ(get("[2001:db8::2]:1").status, 200);
+  EXPECT_EQ(get("[2001:db8::3]:1").status, 429);  // same /64
+  EXPECT_EQ(get("[2001:db8:0:1::1]:1").status, 200);  // another /64
+}
+
+TEST_F(RateLimitDispatcherTest, ExemptAddressesAreNeverLimited) {
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(get("127.0.0.1:" + std::to_string(2000 + i)).status, 200) << i;
+    ASSERT_EQ(get("[::1]:" + std::to_string(2000 + i)).status, 200) << i;
+  }
+}
+
+TEST_F(RateLimitDispatcherTest, AccountLimitFromTheAuthenticatorIs429WithRetryAfter) {
+  auto out = get("127.0.0.1:1", "/mine");
+  EXPECT_EQ(out.status, 429);
+  EXPECT_EQ(header(out, "Retry-After"), "3");
+  EXPECT_EQ(header(out, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(json(out.body)->getValue<std::string>("detail"), "too many requests for this account");
+  std::string text = registry.render();
+  EXPECT_NE(text.find("erds_http_rate_limited_total{scope=\"account\"} 1"), std::string::npos) << text;
+}
+
+TEST_F(RateLimitDispatcherTest, ZeroRateTurnsThePerIpLimitOff) {
+  limits.ratePerIpPerSecond = 0;
+  auto r = std::make_shared<Router>();
+  RouteSpec get;
+  get.method = "GET";
+  get.path = "/thing";
+  get.operationId = "thing";
+  ASSERT_TRUE(r->add(get, [](const Request&) -> Result<Response> { return Response::noContent(); }));
+  Dispatcher open(r, limits, registry, clock);
+  for (int i = 0; i < 100; ++i) {
+    StringBody none("");
+    ASSERT_EQ(open.handle(IncomingRequest{"GET", "/thing", {}, std::nullopt, false, "192.0.2.9:1"}, none).status, 204);
+  }
 }
 
 }  // namespace

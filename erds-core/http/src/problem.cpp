@@ -97,6 +97,27 @@ std::string publicDetail(const Error& e) {
   }
 }
 
+namespace {
+constexpr std::string_view kRateLimitedPrefix = "too many requests; retry after ";
+}  // namespace
+
+Error rateLimitedError(std::chrono::seconds retryAfter) {
+  const long long s = retryAfter.count() < 1 ? 1 : static_cast<long long>(retryAfter.count());
+  return Error::unavailable(std::string(kRateLimitedPrefix) + std::to_string(s) + " s");
+}
+
+std::optional<std::chrono::seconds> rateLimitRetryAfter(const Error& e) {
+  if (!e.is(ErrorCode::Unavailable) || e.message.rfind(kRateLimitedPrefix, 0) != 0)
+    return std::nullopt;
+  std::string_view rest = std::string_view(e.message).substr(kRateLimitedPrefix.size());
+  long long s = 0;
+  std::size_t i = 0;
+  for (; i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && s < 1000000000; ++i)
+    s = s * 10 + (rest[i] - '0');
+  if (i == 0 || rest.substr(i) != " s") return std::nullopt;
+  return std::chrono::seconds(s < 1 ? 1 : s);
+}
+
 std::string renderProblem(const ProblemType& type, std::string_view detail,
                           std::string_view instance, std::string_view requestId) {
   using internal::jsonString;

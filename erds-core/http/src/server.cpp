@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -31,7 +32,10 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include "erds/base/log.h"
+#include "erds/http/rate_limiter.h"
 
 #include "dispatcher.h"
 #include "tls_context.h"
@@ -105,13 +109,47 @@ struct ConnectionSet {
   std::atomic<bool> stopping{false};
 };
 
+using SteadyClock = std::chrono::steady_clock;
+
+// The receive deadline of one connection. Poco's timeouts apply per read, so a client trickling a
+// byte at a time would never hit them; the server's watchdog thread compares this deadline (set
+// at a request's first byte) with the time and cuts the read side of a connection that is late.
+// Only ::shutdown(SHUT_RD) touches the socket from the watchdog: it is safe against the worker's
+// concurrent SSL_read (the kernel makes that read return end-of-file) and leaves the write side
+// open for a 408.
+class ReceiveDeadline {
+ public:
+  void set(SteadyClock::time_point t) { ns_ = t.time_since_epoch().count(); }
+  void clear() { ns_ = 0; }
+  bool expired() const { return expired_; }
+  // Called by the watchdog; true once when the deadline passed (the caller then cuts the socket).
+  bool expire(SteadyClock::time_point now) {
+    const auto ns = ns_.load();
+    if (ns == 0 || now.time_since_epoch().count() <= ns) return false;
+    return !expired_.exchange(true);
+  }
+
+ private:
+  std::atomic<SteadyClock::rep> ns_{0};
+  std::atomic<bool> expired_{false};
+};
+
 class StreamBodySource final : public internal::BodySource {
  public:
   StreamBodySource(Poco::Net::HTTPServerRequestImpl& request,
-                   Poco::Net::HTTPServerResponseImpl& response)
-      : request_(request), response_(response) {}
+                   Poco::Net::HTTPServerResponseImpl& response, ReceiveDeadline& deadline)
+      : request_(request), response_(response), deadline_(deadline) {}
 
   Result<std::size_t> read(char* buf, std::size_t n) override {
+    auto r = readInner(buf, n);
+    // A cut read side shows as end-of-file or a transport error: report it as the timeout it is.
+    if (deadline_.expired()) return Error::unavailable("request not received within http.request_timeout");
+    if (r && *r == 0) deadline_.clear();  // the whole body is in: handler time is not counted
+    return r;
+  }
+
+ private:
+  Result<std::size_t> readInner(char* buf, std::size_t n) {
     try {
       if (!continued_ && request_.getExpectContinue()) {
         response_.sendContinue();
@@ -136,18 +174,24 @@ class StreamBodySource final : public internal::BodySource {
  private:
   Poco::Net::HTTPServerRequestImpl& request_;
   Poco::Net::HTTPServerResponseImpl& response_;
+  ReceiveDeadline& deadline_;
   bool continued_ = false;
 };
 
 class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
-             const Dispatcher& dispatcher, ConnectionSet& set, bool clientCertificates)
+             const Dispatcher& dispatcher, ConnectionSet& set, bool clientCertificates,
+             const Limits& limits)
       : TCPServerConnection(socket),
         params_(std::move(params)),
         dispatcher_(dispatcher),
         set_(set),
-        clientCertificates_(clientCertificates) {
+        clientCertificates_(clientCertificates),
+        headerTimeout_(std::min(limits.headerTimeout, limits.requestTimeout)),
+        requestTimeout_(limits.requestTimeout) {
+    // A new connection starts its first request now: the TLS handshake counts as header time.
+    deadline_.set(SteadyClock::now() + headerTimeout_);
     std::lock_guard lock(set_.mu);
     set_.all.insert(this);
   }
@@ -172,6 +216,17 @@ class Connection final : public Poco::Net::TCPServerConnection {
       log::warn("http.connection_error", {{"what", e.what()}});
     } catch (...) {
       log::warn("http.connection_error", {{"what", "unknown"}});
+    }
+  }
+
+  // Watchdog (holding set.mu): cuts the read side once the receive deadline has passed.
+  void enforceDeadline(SteadyClock::time_point now) {
+    if (!deadline_.expire(now)) return;
+    log::info("http.request_timeout", {{"client", clientForLog_}});
+    try {
+      ::shutdown(socket().impl()->sockfd(), SHUT_RD);
+    } catch (...) {
+      // Already closed.
     }
   }
 
@@ -204,7 +259,14 @@ class Connection final : public Poco::Net::TCPServerConnection {
     } catch (...) {
       client = "unknown";
     }
+    clientForLog_ = client;
+    bool first = true;
     while (!set_.stopping && session.hasMoreRequests()) {
+      // hasMoreRequests() returns once a byte of the next request is there (at once for the
+      // first request, whose deadline runs from the accept): the request's clock starts now.
+      const SteadyClock::time_point requestStart = first ? accepted_ : SteadyClock::now();
+      first = false;
+      deadline_.set(requestStart + headerTimeout_);
       setBusy(true);
       struct Idle {
         Connection* c;
@@ -212,19 +274,44 @@ class Connection final : public Poco::Net::TCPServerConnection {
       } idle{this};
       Poco::Net::HTTPServerResponseImpl response(session);
       std::unique_ptr<Poco::Net::HTTPServerRequestImpl> request;
+      bool timedOut = false;
       try {
         request =
             std::make_unique<Poco::Net::HTTPServerRequestImpl>(response, session, params_.get());
       } catch (const Poco::Net::NoMessageException&) {
-        return;  // the client closed the connection between requests
+        if (!deadline_.expired()) return;  // the client closed the connection between requests
+        timedOut = true;
       } catch (const Poco::Net::MessageException& e) {
-        std::string what = e.message();
-        bool tooLarge = what.find("Too many header") != std::string::npos ||
-                        what.find("too long") != std::string::npos;
-        auto out = dispatcher_.transportError(
-            tooLarge ? FrameworkError::HeadersTooLarge : FrameworkError::BadRequest, what);
-        sendError(session, out);
+        if (deadline_.expired()) {
+          timedOut = true;
+        } else {
+          std::string what = e.message();
+          bool tooLarge = what.find("Too many header") != std::string::npos ||
+                          what.find("too long") != std::string::npos;
+          auto out = dispatcher_.transportError(
+              tooLarge ? FrameworkError::HeadersTooLarge : FrameworkError::BadRequest, what);
+          sendError(session, out);
+          return;
+        }
+      } catch (...) {
+        if (!deadline_.expired()) throw;
+        timedOut = true;
+      }
+      if (timedOut || deadline_.expired()) {
+        // The head did not arrive within http.header_timeout and nothing was answered yet.
+        try {
+          sendError(session, dispatcher_.transportError(FrameworkError::RequestTimeout,
+                                                        "request header not received in time"));
+        } catch (...) {
+          // The client is gone or the handshake never finished.
+        }
         return;
+      }
+      if (request->getChunkedTransferEncoding() ||
+          (request->hasContentLength() && request->getContentLength64() > 0)) {
+        deadline_.set(requestStart + requestTimeout_);
+      } else {
+        deadline_.clear();  // nothing more to receive: handler time is not counted
       }
 
       internal::IncomingRequest in;
@@ -242,8 +329,11 @@ class Connection final : public Poco::Net::TCPServerConnection {
         in.clientCertificateChain = clientChain;
       }
 
-      StreamBodySource body(*request, response);
+      StreamBodySource body(*request, response, deadline_);
       internal::OutgoingResponse out = dispatcher_.handle(in, body);
+      deadline_.clear();
+      // The read side was cut mid-body: the connection cannot carry another request.
+      if (deadline_.expired()) out.closeConnection = true;
 
       bool keepAlive = params_->getKeepAlive() && request->getKeepAlive() &&
                        session.canKeepAlive() && !out.closeConnection && !set_.stopping;
@@ -371,18 +461,24 @@ class Connection final : public Poco::Net::TCPServerConnection {
   const Dispatcher& dispatcher_;
   ConnectionSet& set_;
   bool clientCertificates_;
+  const std::chrono::milliseconds headerTimeout_;
+  const std::chrono::milliseconds requestTimeout_;
+  const SteadyClock::time_point accepted_ = SteadyClock::now();
+  ReceiveDeadline deadline_;
+  std::string clientForLog_;
 };
 
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
  public:
   ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, const Dispatcher& dispatcher,
-                    ConnectionSet& set, bool clientCertificates)
+                    ConnectionSet& set, bool clientCertificates, const Limits& limits)
       : params_(std::move(params)),
         dispatcher_(dispatcher),
         set_(set),
-        clientCertificates_(clientCertificates) {}
+        clientCertificates_(clientCertificates),
+        limits_(limits) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new Connection(socket, params_, dispatcher_, set_, clientCertificates_);
+    return new Connection(socket, params_, dispatcher_, set_, clientCertificates_, limits_);
   }
 
  private:
@@ -390,6 +486,7 @@ class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
   const Dispatcher& dispatcher_;
   ConnectionSet& set_;
   bool clientCertificates_;
+  Limits limits_;
 };
 
 }  // namespace
@@ -425,6 +522,28 @@ Result<ServerOptions> ServerOptions::fromConfig(const Config& config) {
   if (o.limits.requestTimeout.count() <= 0)
     return Error::invalidInput("http.request_timeout (" + config.sourceOf("http.request_timeout") +
                                "): must be positive");
+  o.limits.headerTimeout = std::chrono::milliseconds(config.getMillis("http.header_timeout"));
+  if (o.limits.headerTimeout.count() <= 0)
+    return Error::invalidInput("http.header_timeout (" + config.sourceOf("http.header_timeout") +
+                               "): must be positive");
+  // The head is part of the request: a shorter request_timeout bounds it too.
+  o.limits.headerTimeout = std::min(o.limits.headerTimeout, o.limits.requestTimeout);
+  auto perIp = RateLimit::fromConfig(config, "http.rate_per_ip_per_second", "http.rate_burst");
+  if (!perIp) return perIp.error();
+  o.limits.ratePerIpPerSecond = perIp->ratePerSecond;
+  o.limits.rateBurst = perIp->burst;
+  o.limits.rateExemptIps.clear();
+  const std::string exempt = config.getString("http.rate_exempt_ips");
+  std::size_t pos = 0;
+  while (pos <= exempt.size()) {
+    std::size_t comma = exempt.find(',', pos);
+    if (comma == std::string::npos) comma = exempt.size();
+    std::string item = exempt.substr(pos, comma - pos);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) o.limits.rateExemptIps.push_back(item);
+    pos = comma + 1;
+  }
   return o;
 }
 
@@ -440,6 +559,10 @@ struct Server::Impl {
   uint16_t port = 0;
   bool started = false;
   bool stopped = false;
+  std::thread watchdog;  // enforces the receive deadlines (see ReceiveDeadline)
+  std::mutex watchdogMu;
+  std::condition_variable watchdogCv;
+  bool watchdogStop = false;
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -487,7 +610,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options,
     impl->pool = std::make_unique<Poco::ThreadPool>(1, options.threads + 1, 60, 0);
     impl->tcp = std::make_unique<Poco::Net::TCPServer>(
         new ConnectionFactory(impl->params, *impl->dispatcher, impl->connections,
-                              options.requestClientCertificates),
+                              options.requestClientCertificates, options.limits),
         *impl->pool, socket, impl->params);
   } catch (const Poco::Net::InvalidAddressException& e) {
     return Error::invalidInput("http.address: " + e.displayText());
@@ -510,6 +633,18 @@ void Server::start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->tcp->start();
+  // Ten checks per header timeout, at most every 100 ms: a late request is cut within 10%.
+  const auto period = std::clamp(impl_->options.limits.headerTimeout / 10,
+                                 std::chrono::milliseconds(5), std::chrono::milliseconds(100));
+  impl_->watchdog = std::thread([impl = impl_.get(), period] {
+    std::unique_lock lock(impl->watchdogMu);
+    while (!impl->watchdogCv.wait_for(lock, period, [impl] { return impl->watchdogStop; })) {
+      const auto now = SteadyClock::now();
+      std::lock_guard set(impl->connections.mu);
+      for (Connection* c : impl->connections.all)
+        c->enforceDeadline(now);
+    }
+  });
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
@@ -534,6 +669,14 @@ void Server::stop(std::chrono::milliseconds grace) {
       c->shutdownSocket();
   }
   impl_->pool->joinAll();
+  if (impl_->watchdog.joinable()) {
+    {
+      std::lock_guard lock(impl_->watchdogMu);
+      impl_->watchdogStop = true;
+    }
+    impl_->watchdogCv.notify_all();
+    impl_->watchdog.join();
+  }
 }
 
 }  // namespace erds::http

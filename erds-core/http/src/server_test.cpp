@@ -11,11 +11,19 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "erds/base/log.h"
@@ -363,6 +371,211 @@ TEST(ServerOptions, FromConfig) {
   auto bad = ServerOptions::fromConfig(*cfg);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("http.tls_key"), std::string::npos) << bad.error().message;
+}
+
+// ---- slow clients and per-IP rate limit over real sockets ----
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A raw TLS client: sends exactly what a test gives it, as slowly as the test wants.
+class RawTlsClient {
+ public:
+  explicit RawTlsClient(uint16_t port) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    connected_ = SSL_connect(ssl_) == 1;
+    ERR_clear_error();
+  }
+  ~RawTlsClient() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+  bool send(const std::string& data) {
+    if (data.empty()) return true;
+    int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+    ERR_clear_error();
+    return n == static_cast<int>(data.size());
+  }
+  // Waits up to `wait` for the server to answer or close; true once it has closed. Any reply bytes
+  // are appended to `got`.
+  bool closedWithin(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    if (SSL_pending(ssl_) == 0 && ::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+    char buf[4096];
+    for (;;) {
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) {
+        ERR_clear_error();
+        return true;
+      }
+      got.append(buf, static_cast<std::size_t>(n));
+      p.revents = 0;
+      if (SSL_pending(ssl_) == 0 && ::poll(&p, 1, 100) <= 0) return false;
+    }
+  }
+  std::string got;
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+class SlowClientTest : public ::testing::Test {
+ protected:
+  static constexpr std::chrono::milliseconds kHeaderTimeout{800};
+  static constexpr std::chrono::milliseconds kRequestTimeout{1500};
+
+  void SetUp() override {
+    ::signal(SIGPIPE, SIG_IGN);
+    log::init("test", log::Level::Error);
+    auto pki = testing::writeTestPki(dir.path);
+    ASSERT_TRUE(pki) << pki.error().toString();
+    auto router = std::make_shared<Router>();
+    RouteSpec hello;
+    hello.method = "GET";
+    hello.path = "/hello";
+    hello.operationId = "hello";
+    ASSERT_TRUE(router->add(hello, [](const Request&) -> Result<Response> { return Response::text(200, "hi"); }));
+    RouteSpec upload;
+    upload.method = "POST";
+    upload.path = "/upload";
+    upload.operationId = "upload";
+    upload.requestMediaType = "application/octet-stream";
+    ASSERT_TRUE(router->add(upload, [](const Request& r) -> Result<Response> {
+      return Response::text(200, std::to_string(r.body.size()));
+    }));
+    ServerOptions o;
+    o.port = 0;
+    o.certificateFile = pki->tlsCert;
+    o.privateKeyPem = Secret(readFile(pki->tlsKey));
+    o.threads = 4;
+    o.limits.headerTimeout = kHeaderTimeout;
+    o.limits.requestTimeout = kRequestTimeout;
+    o.limits.ratePerIpPerSecond = 1;
+    o.limits.rateBurst = 3;
+    o.limits.rateExemptIps = {};  // the test client is 127.0.0.1
+    auto s = Server::create(std::move(o), router, registry);
+    ASSERT_TRUE(s) << s.error().toString();
+    server = std::move(*s);
+    server->start();
+  }
+  void TearDown() override {
+    if (server) server->stop();
+  }
+
+  // Sends `request` one byte per `gap` until the server closes; returns how long that took after
+  // the first byte (or nullopt if it never closed within `limit`).
+  std::optional<std::chrono::milliseconds> trickle(RawTlsClient& c, const std::string& request,
+                                                   std::chrono::milliseconds gap,
+                                                   std::chrono::milliseconds limit) {
+    const auto start = SteadyClock::now();
+    std::size_t sent = 0;
+    while (SteadyClock::now() - start < limit) {
+      if (sent < request.size() && !c.send(request.substr(sent++, 1)))
+        return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+      if (c.closedWithin(gap))
+        return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+    }
+    return std::nullopt;
+  }
+
+  TempDir dir;
+  metrics::Registry registry;
+  std::unique_ptr<Server> server;
+};
+
+// Slowloris: one header byte every 100 ms (each read well inside any per-read timeout). The
+// connection must be cut at http.header_timeout after the first byte, with a 408.
+TEST_F(SlowClientTest, SlowlorisHeadersAreCutAtTheHeaderTimeoutWith408) {
+  RawTlsClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  const std::string request = "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + std::string(500, 's') + "\r\n\r\n";
+  auto took = trickle(c, request, 100ms, 10s);
+  ASSERT_TRUE(took) << "a slowloris client was never cut";
+  for (int i = 0; i < 10 && !c.closedWithin(200ms); ++i) {
+  }
+  EXPECT_GE(*took, kHeaderTimeout - 300ms);  // not before the deadline (handshake counts too)
+  EXPECT_LT(*took, kHeaderTimeout + 700ms) << "cut long after http.header_timeout";
+  EXPECT_EQ(c.got.rfind("HTTP/1.1 408", 0), 0u) << c.got.substr(0, 200);
+  // The body may be lost: the client keeps sending after the cut, so closing the socket with its
+  // unread bytes resets the connection. The head is enough to tell the client what happened.
+  EXPECT_NE(c.got.find("\r\nContent-Type: application/problem+json\r\n"), std::string::npos) << c.got;
+}
+
+// A client that connects and sends nothing at all is cut at the header timeout too.
+TEST_F(SlowClientTest, SilentClientIsCutAtTheHeaderTimeout) {
+  RawTlsClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  const auto start = SteadyClock::now();
+  bool closed = false;
+  while (!closed && SteadyClock::now() - start < 10s) closed = c.closedWithin(100ms);
+  auto took = SteadyClock::now() - start;
+  EXPECT_TRUE(closed);
+  EXPECT_LT(took, kHeaderTimeout + 700ms);
+}
+
+// A complete head, then the body at one byte per 100 ms: cut at http.request_timeout after the
+// first byte of the request, with a 408 (nothing was answered yet).
+TEST_F(SlowClientTest, SlowBodyIsCutAtTheRequestTimeoutWith408) {
+  RawTlsClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  const auto start = SteadyClock::now();
+  ASSERT_TRUE(c.send("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Length: 1000\r\n\r\n"));
+  auto took = trickle(c, std::string(1000, 'b'), 100ms, 10s);
+  auto total = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  ASSERT_TRUE(took) << "a slow body was never cut";
+  EXPECT_GE(total, kRequestTimeout - 300ms);
+  EXPECT_LT(total, kRequestTimeout + 700ms) << "cut long after http.request_timeout";
+  EXPECT_EQ(c.got.rfind("HTTP/1.1 408", 0), 0u) << c.got.substr(0, 200);
+}
+
+// Control: a client that is slow between keep-alive requests but sends each request at once is
+// not cut (the deadline runs per request, from its first byte).
+TEST_F(SlowClientTest, PromptRequestsOnAKeepAliveConnectionAreServed) {
+  RawTlsClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(kHeaderTimeout / 2);
+    ASSERT_TRUE(c.send("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    c.closedWithin(2s);
+    EXPECT_EQ(c.got.rfind("HTTP/1.1 200", 0), 0u) << i << ": " << c.got;
+    c.got.clear();
+  }
+}
+
+// Per client IP over the wire: the burst is served, then 429 + Retry-After + problem+json, then
+// success after the announced wait.
+TEST_F(SlowClientTest, PerIpRateLimitOverTheWire) {
+  auto once = [&] {
+    RawTlsClient c(server->port());
+    EXPECT_TRUE(c.connected());
+    c.send("GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const auto start = SteadyClock::now();
+    while (!c.closedWithin(200ms) && SteadyClock::now() - start < 5s) {
+    }
+    return c.got;
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(once().rfind("HTTP/1.1 200", 0), 0u) << i;
+  std::string limited = once();
+  ASSERT_EQ(limited.rfind("HTTP/1.1 429", 0), 0u) << limited;
+  EXPECT_NE(limited.find("\r\nRetry-After: 1\r\n"), std::string::npos) << limited;
+  EXPECT_NE(limited.find("application/problem+json"), std::string::npos) << limited;
+  EXPECT_NE(limited.find("urn:erds:problem:too-many-requests"), std::string::npos) << limited;
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(once().rfind("HTTP/1.1 200", 0), 0u);
 }
 
 }  // namespace

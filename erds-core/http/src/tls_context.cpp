@@ -91,7 +91,11 @@ Result<Poco::Net::Context::Ptr> makeServerContext(const std::string& certificate
     SSL_CTX* ssl = ctx->sslContext();
     if (SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) != 1)
       return Error::internal("cannot set minimum TLS version: " + drainOpenSslErrors());
-    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    // IGNORE_UNEXPECTED_EOF: when the server cuts the read side of a late client (http.*_timeout),
+    // the end-of-file must leave the TLS session writable so that the 408 can still be sent.
+    // Request truncation is still detected by the HTTP framing (Content-Length, chunks).
+    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (SSL_CTX_use_certificate(ssl, leaf.get()) != 1)
       return Error::invalidInput(certWhat + ": certificate rejected: " + drainOpenSslErrors());
     for (auto& c : chain) {

@@ -11,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <typeinfo>
 
+#include "compose_stream.h"
 #include "csrf.h"
 #include "erds/base/aead.h"
 #include "erds/base/log.h"
@@ -152,6 +154,89 @@ std::string selectOptions(const char* const* values, std::size_t n, std::string_
   return o;
 }
 
+std::string base64(std::string_view in, bool url) {
+  static constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const char* t = url ? kUrl : kStd;
+  std::string o;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    o += t[(v >> 18) & 63];
+    o += t[(v >> 12) & 63];
+    o += t[(v >> 6) & 63];
+    o += t[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    o += t[(v >> 18) & 63];
+    o += t[(v >> 12) & 63];
+    if (i + 1 < in.size()) o += t[(v >> 6) & 63];
+    if (!url) o.append(i + 1 < in.size() ? 1 : 2, '=');
+  }
+  return o;
+}
+
+// A signature file as the identity API wants it (base64url of the DER): DER is encoded; a file
+// that already is base64 text (either alphabet, with or without padding/newlines) is converted.
+std::string signatureAsBase64Url(std::string_view file) {
+  std::string text;
+  bool isText = !file.empty();
+  for (char ch : file) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '/' || ch == '-' || ch == '_') {
+      text += ch == '+' ? '-' : ch == '/' ? '_' : ch;
+    } else if (ch != '=' && ch != '\r' && ch != '\n' && ch != ' ') {
+      isText = false;
+      break;
+    }
+  }
+  // A DER signature starts with 0x30 (SEQUENCE), which is not a base64 character.
+  return isText ? text : base64(file, true);
+}
+
+// PEM certificates from an uploaded file: PEM blocks as they are, or one DER certificate wrapped.
+std::vector<std::string> certificatesAsPem(std::string_view file) {
+  std::vector<std::string> out;
+  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  if (file.find(kBegin) == std::string_view::npos) {
+    if (file.empty()) return out;
+    std::string b = base64(file, false);
+    std::string pem = std::string(kBegin) + "\n";
+    for (std::size_t i = 0; i < b.size(); i += 64) pem += b.substr(i, 64) + "\n";
+    out.push_back(pem + std::string(kEnd) + "\n");
+    return out;
+  }
+  std::size_t pos = 0;
+  while ((pos = file.find(kBegin, pos)) != std::string_view::npos) {
+    const std::size_t end = file.find(kEnd, pos);
+    if (end == std::string_view::npos) break;
+    out.emplace_back(std::string(file.substr(pos, end + kEnd.size() - pos)) + "\n");
+    pos = end + kEnd.size();
+  }
+  return out;
+}
+
+// "12345" -> "12 KB" style, for people.
+std::string humanSize(const std::string& bytes) {
+  long long n = 0;
+  try {
+    n = std::stoll(bytes);
+  } catch (...) {
+    return bytes;
+  }
+  if (n < 1024) return std::to_string(n) + " bytes";
+  if (n < 1024 * 1024) return std::to_string((n + 512) / 1024) + " KB";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / (1024.0 * 1024.0));
+  return buf;
+}
+
+constexpr int64_t kMaxDocumentBytes = 10LL * 1024 * 1024;  // the identity API's limit per scan
+const char* kDocumentMediaTypes[] = {"image/jpeg", "image/png", "application/pdf"};
+
 // The fixed flash messages selectable by ?done= (never reflect request text).
 std::string doneMessage(const std::string& key) {
   if (key == "accepted") return "You accepted the message. You can now download its content.";
@@ -164,6 +249,11 @@ std::string doneMessage(const std::string& key) {
   if (key == "claimed") return "A confirmation code was sent to the address.";
   if (key == "totp") return "Two-factor authentication is enabled.";
   if (key == "signedout") return "You are signed out.";
+  if (key == "uploaded") return "Your document was uploaded. An officer will review it.";
+  if (key == "booked") return "Your in-person appointment request was recorded. You will be contacted to confirm the time.";
+  if (key == "identified") return "Your certificate was accepted and your identification recorded.";
+  if (key == "certificate") return "The certificate is now registered for sign-in.";
+  if (key == "certificate_removed") return "The certificate was removed.";
   return {};
 }
 
@@ -175,6 +265,8 @@ Result<PortalOptions> PortalOptions::fromConfig(const Config& config) {
   PortalOptions o;
   o.serviceName = config.getString("service.name");
   o.gatePolicy = identity::builtinGatePolicy(config.mode());
+  if (config.isSet("identity.client_ca_file")) o.clientCertPort = static_cast<int>(config.getInt("http.client_cert_port"));
+  o.maxUploadBytes = config.getBytes("http.max_body_bytes");
   std::string trust;
   std::string key = "portal.verify_trust_file";
   if (config.isSet(key)) {
@@ -214,7 +306,7 @@ struct PortalRoutes::Impl {
   };
 
   ApiReply call(const Request& orig, const std::string& method, const std::string& path, std::string query = {},
-                std::string contentType = {}, std::string body = {}) const {
+                std::string contentType = {}, std::string body = {}, http::BodyReader* stream = nullptr) const {
     ApiReply out;
     auto m = api.match(method, path);
     if (m.status != http::Router::MatchStatus::Found) {
@@ -244,7 +336,9 @@ struct PortalRoutes::Impl {
     }
     std::optional<StringBodyReader> reader;
     if (m.spec->streamRequestBody) {
-      if (!body.empty()) {
+      if (stream != nullptr) {
+        r.bodyReader = stream;
+      } else if (!body.empty()) {
         reader.emplace(body, m.spec->maxBodyBytes > 0 ? m.spec->maxBodyBytes : maxBodyBytes);
         r.bodyReader = &*reader;
       }
@@ -304,6 +398,11 @@ struct PortalRoutes::Impl {
     for (std::size_t i = 0; i < roles->size(); ++i)
       if (roles->get(static_cast<unsigned>(i)).toString() == "officer") return true;
     return false;
+  }
+
+  static std::string myPartyId(const Ctx& c) {
+    std::string id = str(obj(c.me, "party"), "id");
+    return id.empty() ? str(c.me, "party_id") : id;
   }
 
   NavContext nav(const Ctx& c) const {
@@ -370,19 +469,43 @@ struct PortalRoutes::Impl {
       Ctx c = context(req);
       const std::string* ct = req.header("Content-Type");
       Result<Form> form = multipart ? parseMultipartForm(ct ? *ct : "", req.body) : parseUrlEncoded(req.body);
-      if (!form || !csrfValid(req, form->get(std::string(kCsrfFieldName)))) {
-        // A fresh token for the retry; the old cookie may be missing or planted.
-        c.csrf = newCsrfToken();
-        c.newCsrf = true;
-        Page p;
-        p.title = "Form expired";
-        p.flash = form ? "This form has expired or did not come from this site. Go back, reload the page and try again."
-                       : "The form could not be read: " + form.error().message;
-        p.flashError = true;
-        p.bodyHtml = "<p><a href=\"/\">Back to the start page</a></p>";
-        return page(c, p, form ? 403 : 400);
-      }
+      if (!form) return formRefused(c, form.error().message);
+      if (!csrfValid(req, form->get(std::string(kCsrfFieldName)))) return formRefused(c, "");
       return fn(req, c, *form);
+    };
+  }
+
+  // The page for an unreadable form (`why` set) or a failed CSRF check (`why` empty).
+  Response formRefused(Ctx& c, const std::string& why, int status = 0) const {
+    // A fresh token for the retry; the old cookie may be missing or planted.
+    c.csrf = newCsrfToken();
+    c.newCsrf = true;
+    Page p;
+    p.title = "Form expired";
+    p.flash = why.empty() ? "This form has expired or did not come from this site. Go back, reload the page and try again."
+                          : "The form could not be read: " + why;
+    p.flashError = true;
+    p.bodyHtml = "<p><a href=\"/\">Back to the start page</a></p>";
+    return page(c, p, status != 0 ? status : why.empty() ? 403 : 400);
+  }
+
+  // POST /compose: a streamed route. The leading fields are read and checked (CSRF first); the
+  // attachments are forwarded to POST /api/v1/messages as they arrive (ComposeStream), so the
+  // portal never holds an upload whole.
+  http::Handler composeHandler() const {
+    return [this](const Request& req) -> Result<Response> {
+      Ctx c = context(req);
+      if (req.bodyReader == nullptr) return formRefused(c, "the form is empty");
+      const std::string* ct = req.header("Content-Type");
+      auto stream = ComposeStream::open(ct ? *ct : "", *req.bodyReader);
+      if (!stream) {
+        if (req.bodyReader->limitExceeded())
+          return formRefused(c, "the upload is larger than " + humanSize(std::to_string(req.bodyReader->limit())), 413);
+        if (stream.error().is(ErrorCode::Unavailable)) return stream.error();  // client gone or too slow
+        return formRefused(c, stream.error().message);
+      }
+      if (!csrfValid(req, (*stream)->fields().get(std::string(kCsrfFieldName)))) return formRefused(c, "");
+      return composeSend(req, c, **stream);
     };
   }
 
@@ -401,8 +524,10 @@ struct PortalRoutes::Impl {
          "if you enrolled one (6 digits)</span></label><input type=\"text\" id=\"totp\" name=\"totp\" "
          "inputmode=\"numeric\" autocomplete=\"one-time-code\" aria-describedby=\"totp-hint\" pattern=\"[0-9]{6}|[A-Za-z0-9-]{8,}\"></div>";
     b += "<div><button type=\"submit\">Sign in</button></div></form>";
-    b += "<p>No account yet? <a href=\"/register\">Register</a>. Holders of a qualified certificate can also sign in "
-         "with their card on the certificate sign-in address of this service.</p>";
+    b += "<p>No account yet? <a href=\"/register\">Register</a>.</p>";
+    if (opt.clientCertPort != 0)
+      b += "<p><a class=\"button secondary\" href=\"" + escape(certificateOrigin(*c.req)) +
+           "/signin/certificate\">Sign in with a certificate (signature card)</a></p>";
     return b;
   }
 
@@ -529,6 +654,7 @@ struct PortalRoutes::Impl {
     b += "<form method=\"post\" action=\"/account/identifiers\" class=\"stack\">" + csrfField(c.csrf) +
          "<div><label for=\"new-identifier\">Add an address</label><input type=\"email\" id=\"new-identifier\" name=\"identifier\" required></div>"
          "<div><button type=\"submit\" class=\"secondary\">Send a confirmation code</button></div></form>";
+    b += certificatesSection(*c.req, c);
     p.bodyHtml = b;
     return page(c, p);
   }
@@ -599,7 +725,6 @@ struct PortalRoutes::Impl {
     b += "<div><label for=\"subject\">Subject</label><input type=\"text\" id=\"subject\" name=\"subject\" maxlength=\"998\" value=\"" + v("subject") + "\"></div>";
     b += "<div><label for=\"body\">Message <span class=\"hint\" id=\"body-hint\">Sent as the text attachment message.txt</span></label>"
          "<textarea id=\"body\" name=\"body\" aria-describedby=\"body-hint\">" + v("body") + "</textarea></div>";
-    b += "<div><label for=\"attachments\">Attachments</label><input type=\"file\" id=\"attachments\" name=\"attachments\" multiple></div>";
     b += "<fieldset><legend>Delivery</legend>";
     b += std::string("<div><input type=\"radio\" id=\"mode-consent\" name=\"consignment_mode\" value=\"consent\"") + (mode != "basic" ? " checked" : "") +
          "> <label for=\"mode-consent\" class=\"inline\">Recipient must accept first</label></div>";
@@ -609,6 +734,10 @@ struct PortalRoutes::Impl {
          selectOptions(kLevels, 3, level, true) + "</select></div>";
     b += "<div><label for=\"expiry\">Acceptance window in days</label><input type=\"number\" id=\"expiry\" name=\"expiry_days\" min=\"1\" max=\"366\" value=\"" +
          v("expiry_days", "15") + "\"></div>";
+    // The file input stays LAST: the portal streams the files on and needs every field before them.
+    b += "<div><label for=\"attachments\">Attachments <span class=\"hint\" id=\"att-hint\">Any type; at most " +
+         escape(humanSize(std::to_string(opt.maxUploadBytes))) + " in total</span></label><input type=\"file\" id=\"attachments\" "
+         "name=\"attachments\" multiple aria-describedby=\"att-hint\"></div>";
     b += "<div id=\"upload-progress\" class=\"progress\" hidden><label for=\"upload-bar\">Upload</label>"
          "<progress id=\"upload-bar\" max=\"100\" value=\"0\"></progress><span data-progress-label aria-live=\"polite\"></span></div>";
     b += "<div><button type=\"submit\">Send registered message</button></div></form>";
@@ -624,8 +753,9 @@ struct PortalRoutes::Impl {
     return page(c, p);
   }
 
-  Response composePost(const Request& req, Ctx& c, const Form& f) const {
+  Response composeSend(const Request& req, Ctx& c, ComposeStream& stream) const {
     if (!c.signedIn) return needSignIn(c);
+    const Form& f = stream.fields();
     std::vector<std::string> recipients;
     {
       std::string cur;
@@ -662,24 +792,18 @@ struct PortalRoutes::Impl {
     if (level != "low" && level != "high") level = "substantial";
     meta += ",\"required_recipient_level\":" + jsonStr(level) + ",\"expires_in\":" + std::to_string(days * 86400) + "}";
 
-    const std::string boundary = "erds-portal-" + crypto::toHex(crypto::randomBytes(12));
-    std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n" + meta + "\r\n";
-    auto part = [&](const std::string& filename, const std::string& type, const std::string& data) {
-      std::string quoted;
-      for (char ch : filename) {
-        if (ch == '"' || ch == '\\') quoted += '\\';
-        quoted += ch;
-      }
-      body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + quoted +
-              "\"\r\nContent-Type: " + (type.empty() ? "application/octet-stream" : type) + "\r\n\r\n" + data + "\r\n";
-    };
-    std::string text = f.get("body");
-    if (!text.empty()) part("message.txt", "text/plain; charset=utf-8", text);
-    for (const auto& file : f.files) part(file.filename, file.mediaType, file.data);
-    body += "--" + boundary + "--\r\n";
-    if (text.empty() && f.files.empty()) return refuse("Write a message or attach at least one file.", 400);
+    // The browser's boundary is kept: its file parts follow unchanged. Neither the JSON (CR and LF
+    // escaped) nor the text (it came out of a part delimited by it) can contain the delimiter.
+    const std::string& boundary = stream.boundary();
+    std::string prefix = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n" + meta + "\r\n";
+    const std::string text = f.get("body");
+    if (!text.empty())
+      prefix += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"message.txt\"\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n";
+    if (text.empty() && !stream.hasFiles()) return refuse("Write a message or attach at least one file.", 400);
+    stream.setPrefix(std::move(prefix));
 
-    auto a = call(req, "POST", "/api/v1/messages", "", "multipart/form-data; boundary=" + boundary, std::move(body));
+    auto a = call(req, "POST", "/api/v1/messages", "", "multipart/form-data; boundary=" + boundary, {}, &stream);
     if (a.status == 401) return needSignIn(c);
     if (!a.ok()) {
       std::string why = "The message was not sent: " + a.detail();
@@ -809,6 +933,28 @@ struct PortalRoutes::Impl {
     }
     b += "</tbody></table></div>";
 
+    JsonArr parts = arr(m, "parts");
+    if (parts->size() > 0) {
+      const bool canDownload = isSender ? false
+                                        : (myState == "consigned" || myState == "notified" ||
+                                           myState == "notification_failed" || myState == "handed_over");
+      b += "<h2>Content</h2><div class=\"table-wrap\"><table><caption>Files of this message</caption><thead><tr>"
+           "<th scope=\"col\">Name</th><th scope=\"col\">Type</th><th scope=\"col\">Size</th><th scope=\"col\">SHA-256</th>";
+      if (canDownload) b += "<th scope=\"col\">Download</th>";
+      b += "</tr></thead><tbody>";
+      for (std::size_t i = 0; i < parts->size(); ++i) {
+        JsonObj part = at(parts, i);
+        const std::string name = str(part, "name");
+        b += "<tr><td>" + escape(name) + "</td><td>" + escape(str(part, "content_type")) + "</td><td>" +
+             escape(humanSize(str(part, "size"))) + "</td><td class=\"mono\">" + escape(str(part, "sha256")) + "</td>";
+        if (canDownload)
+          b += "<td><a href=\"" + escape(base) + "/content/" + escape(urlSegment(str(part, "index"))) + "\">Download " +
+               escape(name) + "</a></td>";
+        b += "</tr>";
+      }
+      b += "</tbody></table></div>";
+    }
+
     b += "<h2>Evidence</h2><ol class=\"timeline\" aria-label=\"Evidence timeline, oldest first\">";
     JsonArr ev = arr(m, "evidence");
     for (std::size_t i = 0; i < ev->size(); ++i) {
@@ -853,8 +999,15 @@ struct PortalRoutes::Impl {
   }
 
   Response download(const Request& req, Ctx& c) const {
+    return downloadFrom(req, c, "/api/v1/messages/" + urlSegment(req.param("id")) + "/content");
+  }
+  Response downloadPart(const Request& req, Ctx& c) const {
+    return downloadFrom(req, c, "/api/v1/messages/" + urlSegment(req.param("id")) + "/content/" + urlSegment(req.param("part")));
+  }
+
+  Response downloadFrom(const Request& req, Ctx& c, const std::string& apiPath) const {
     if (!c.signedIn) return needSignIn(c);
-    auto a = call(req, "GET", "/api/v1/messages/" + urlSegment(req.param("id")) + "/content");
+    auto a = call(req, "GET", apiPath);
     if (a.ok()) {
       Response r = std::move(a.response);
       bool hasDisposition = false;
@@ -953,18 +1106,203 @@ struct PortalRoutes::Impl {
 
   // ---- identity ----
 
+  // The policy table as shown: from GET /api/v1/identity/policy when the identity component
+  // serves it, else from the same built-in GatePolicy the gate enforces.
+  struct PolicyView {
+    struct Rule {
+      std::string method;
+      std::string minLevel;  // "" = no per-method floor
+    };
+    struct Action {
+      bool anyMethod = true;
+      std::string minLevel;
+      bool strong = false;
+      std::vector<Rule> rules;
+    };
+    struct Method {
+      std::string method, label;
+      bool requestable = false;
+    };
+    std::string profile;
+    Action submit, handover;
+    std::vector<Method> methods;
+    int64_t maxDocumentBytes = kMaxDocumentBytes;
+  };
+
+  static PolicyView::Action actionFrom(const identity::ActionPolicy& a) {
+    PolicyView::Action v;
+    v.anyMethod = a.acceptedMethods.empty();
+    if (a.minLevel != identity::LevelOfAssurance::None) v.minLevel = std::string(identity::levelName(a.minLevel));
+    v.strong = a.requireStrongAuthentication;
+    for (const auto& r : a.acceptedMethods)
+      v.rules.push_back({std::string(identity::identificationMethodName(r.method)),
+                         r.minLevel == identity::LevelOfAssurance::None ? std::string() : std::string(identity::levelName(r.minLevel))});
+    return v;
+  }
+
+  static PolicyView::Action actionFrom(const JsonObj& a) {
+    PolicyView::Action v;
+    v.minLevel = str(a, "min_level");
+    if (v.minLevel == "none") v.minLevel.clear();
+    v.strong = str(a, "strong_authentication") == "true";
+    JsonArr ms = arr(a, "methods");
+    v.anyMethod = ms->size() == 0 || str(a, "any_method") == "true";
+    JsonObj floors = obj(a, "method_min_levels");  // {"method": "level"} where a method has its own floor
+    for (std::size_t i = 0; i < ms->size(); ++i) {
+      const auto& item = ms->get(static_cast<unsigned>(i));
+      if (item.type() == typeid(Poco::JSON::Object::Ptr)) {
+        JsonObj o = item.extract<Poco::JSON::Object::Ptr>();
+        std::string lvl = str(o, "min_level");
+        v.rules.push_back({str(o, "method"), lvl == "none" ? std::string() : lvl});
+      } else {
+        v.rules.push_back({item.toString(), str(floors, item.toString())});
+      }
+    }
+    return v;
+  }
+
+  PolicyView policyView(const Request& req) const {
+    PolicyView v;
+    auto a = call(req, "GET", "/api/v1/identity/policy");
+    if (a.ok() && a.json) {
+      v.profile = str(a.json, "profile");
+      v.submit = actionFrom(obj(a.json, "submit"));
+      v.handover = actionFrom(obj(a.json, "handover"));
+      try {
+        if (!str(a.json, "max_document_bytes").empty()) v.maxDocumentBytes = std::stoll(str(a.json, "max_document_bytes"));
+      } catch (...) {
+      }
+      JsonArr ms = arr(a.json, "methods");
+      for (std::size_t i = 0; i < ms->size(); ++i) {
+        JsonObj m = at(ms, i);
+        v.methods.push_back({str(m, "method"), str(m, "label"), str(m, "requestable") == "true"});
+      }
+    } else {
+      v.profile = opt.gatePolicy.profile;
+      v.submit = actionFrom(opt.gatePolicy.submit);
+      v.handover = actionFrom(opt.gatePolicy.handover);
+    }
+    if (v.methods.empty()) {
+      for (const char* m : kMethods) {
+        const std::string_view mv(m);
+        v.methods.push_back({m, {}, mv == "physical_presence" || mv == "remote_id_document_scan"});
+      }
+    }
+    return v;
+  }
+
+  // "yes" / "yes, at level X or higher" / "no" for one method and action.
+  static std::string acceptsCell(const PolicyView::Action& a, const std::string& method) {
+    std::string level = a.minLevel;
+    auto it = std::find_if(a.rules.begin(), a.rules.end(), [&](const auto& r) { return r.method == method; });
+    if (it == a.rules.end() && !a.anyMethod) return "<td class=\"no\">no</td>";
+    if (it != a.rules.end() && !it->minLevel.empty()) level = it->minLevel;
+    return "<td class=\"yes\">yes" + (level.empty() ? std::string() : ", level " + escape(level) + " or higher") + "</td>";
+  }
+
+  static bool accepted(const PolicyView::Action& a, const std::string& method) {
+    return a.anyMethod || std::any_of(a.rules.begin(), a.rules.end(), [&](const auto& r) { return r.method == method; });
+  }
+
+  static const PolicyView::Method* findMethod(const PolicyView& v, std::string_view m) {
+    for (const auto& x : v.methods)
+      if (x.method == m) return &x;
+    return nullptr;
+  }
+
+  std::string policyTable(const PolicyView& v) const {
+    std::string b = "<div class=\"table-wrap\"><table class=\"policy\"><caption>Identification methods this service accepts "
+                    "(policy profile " + escape(v.profile) + ")</caption><thead><tr><th scope=\"col\">Method</th>"
+                    "<th scope=\"col\">Counts for sending</th><th scope=\"col\">Counts for receiving</th>"
+                    "<th scope=\"col\">Available here</th></tr></thead><tbody>";
+    for (const auto& m : v.methods) {
+      b += "<tr><th scope=\"row\">" + escape(m.label.empty() ? methodLabel(m.method) : m.label) + "</th>" +
+           acceptsCell(v.submit, m.method) + acceptsCell(v.handover, m.method) + "<td>";
+      if (m.requestable && (m.method == "qualified_certificate" || m.method == "ncp_certificate"))
+        b += "<a href=\"/identity/certificate\">sign a challenge</a>";
+      else if (m.requestable && m.method == "remote_id_document_scan")
+        b += "<a href=\"#scan\">upload a scan</a>";
+      else if (m.requestable && m.method == "physical_presence")
+        b += "<a href=\"#appointment\">book a check</a>";
+      else
+        b += "not yet";
+      b += "</td></tr>";
+    }
+    b += "</tbody></table></div>";
+    auto notes = [&](const char* what, const PolicyView::Action& a) {
+      std::string n;
+      if (!a.minLevel.empty()) n += "at least level " + escape(a.minLevel);
+      if (a.strong) n += std::string(n.empty() ? "" : "; ") + "you must sign in with two factors or a certificate";
+      if (!n.empty()) b += "<p>" + std::string(what) + ": " + n + ".</p>";
+    };
+    notes("To send", v.submit);
+    notes("To receive content", v.handover);
+    if (!accepted(v.handover, "remote_id_document_scan") || v.handover.minLevel == "high")
+      b += "<p class=\"notice\">Under Commission Implementing Regulation (EU) 2025/1944 an ID document scan alone is not "
+           "enough for a qualified delivery. Book an in-person check at a registration desk, or prove your identity "
+           "with a qualified certificate.</p>";
+    return b;
+  }
+
+  std::string levelSelect(const std::string& id, const std::string& selected) const {
+    return "<div><label for=\"" + id + "\">Level to be verified at</label><select id=\"" + id + "\" name=\"requested_level\">" +
+           selectOptions(kLevels, 3, selected, true) + "</select></div>";
+  }
+
+  std::string documentsList(const JsonArr& docs, const std::string& linkBase) const {
+    if (docs->size() == 0) return "none";
+    std::string b = "<ul class=\"plain\">";
+    for (std::size_t i = 0; i < docs->size(); ++i) {
+      JsonObj d = at(docs, i);
+      std::string label = escape(str(d, "content_type")) + ", " + escape(humanSize(str(d, "size"))) + ", " +
+                          displayTime(str(d, "uploaded_at"));
+      b += "<li>";
+      if (str(d, "purged") == "true") {
+        b += label + " (deleted after the decision)";
+      } else if (!linkBase.empty()) {
+        const std::string href = linkBase + urlSegment(str(d, "id"));
+        b += "<a href=\"" + escape(href) + "?view=1\">View document " + std::to_string(i + 1) + "</a> (" + label +
+             ") <a href=\"" + escape(href) + "\">download</a>";
+      } else {
+        b += "Document " + std::to_string(i + 1) + ": " + label;
+      }
+      b += "</li>";
+    }
+    return b + "</ul>";
+  }
+
+  std::string appointmentText(const JsonObj& r) const {
+    JsonObj ap = obj(r, "appointment");
+    if (ap->size() == 0) return "none";
+    std::string t = "preferred " + displayTime(str(ap, "preferred_at"));
+    if (!str(ap, "note").empty()) t += "; note: " + escape(str(ap, "note"));
+    return t;
+  }
+
+  std::string approvalsText(const JsonArr& ap) const {
+    if (ap->size() == 0) return "none yet";
+    std::string b = "<ul class=\"plain\">";
+    for (std::size_t i = 0; i < ap->size(); ++i) {
+      JsonObj a = at(ap, i);
+      b += "<li>officer <span class=\"mono\">" + escape(str(a, "officer_id")) + "</span>: " + escape(human(str(a, "method"))) +
+           ", level " + escape(str(a, "level")) + ", " + displayTime(str(a, "at")) + "</li>";
+    }
+    return b + "</ul>";
+  }
+
+  std::string deadlineOf(const JsonObj& r) const {
+    std::string d = str(r, "deadline");
+    return d.empty() ? addDays(str(r, "created_at"), 5) : d;
+  }
+
   Response identityPage(const Request& req, Ctx& c) const {
     if (!c.signedIn) return needSignIn(c);
     Page p;
     p.title = "Identity";
     p.current = "identity";
-    std::string b = "<p>Registered delivery requires knowing who sends and who receives. These are the ways this "
-                    "service (policy profile <strong>" + escape(opt.gatePolicy.profile) + "</strong>) accepts:</p>";
-    b += "<h2>To receive content</h2>" + methodsList(opt.gatePolicy.handover);
-    b += "<h2>To send</h2>" + methodsList(opt.gatePolicy.submit);
-    b += "<p class=\"notice\">Under Commission Implementing Regulation (EU) 2025/1944 an ID document scan alone is not "
-         "enough for a qualified delivery. You can book an in-person check at a registration desk, or prove your "
-         "identity with a qualified certificate.</p>";
+    const PolicyView v = policyView(req);
+    std::string b = "<p>Registered delivery requires knowing who sends and who receives. This table shows which ways of "
+                    "being identified count for what on this service.</p>" + policyTable(v);
 
     b += "<h2>Your identifications</h2>";
     JsonArr ids = arr(c.me, "identifications");
@@ -986,32 +1324,353 @@ struct PortalRoutes::Impl {
     if (rq->size() == 0) {
       b += "<p>No requests.</p>";
     } else {
-      b += "<div class=\"table-wrap\"><table><caption>Your requests</caption><thead><tr><th scope=\"col\">Requested</th><th scope=\"col\">Level</th><th scope=\"col\">Status</th>"
-           "<th scope=\"col\">Note</th></tr></thead><tbody>";
       for (std::size_t i = 0; i < rq->size(); ++i) {
         JsonObj r = at(rq, i);
-        b += "<tr><td>" + displayTime(str(r, "created_at")) + "</td><td>" + escape(str(r, "requested_level")) + "</td><td>" +
-             escape(human(str(r, "status"))) + "</td><td>" + escape(str(r, "rejection_reason")) + "</td></tr>";
+        const std::string n = std::to_string(i);
+        const std::string status = str(r, "status");
+        b += "<section class=\"notice\" aria-labelledby=\"myrq-" + n + "\"><h3 id=\"myrq-" + n + "\">Request of " +
+             displayTime(str(r, "created_at")) + "</h3><dl class=\"facts\">";
+        b += "<dt>Method</dt><dd>" + (str(r, "method").empty() ? std::string("officer's choice") : escape(methodLabel(str(r, "method")))) + "</dd>";
+        b += "<dt>Level</dt><dd>" + escape(str(r, "requested_level")) + "</dd>";
+        b += "<dt>Status</dt><dd><span class=\"state\">" + escape(human(status)) + "</span></dd>";
+        b += "<dt>Documents</dt><dd>" + documentsList(arr(r, "documents"), "") + "</dd>";
+        b += "<dt>Appointment</dt><dd>" + appointmentText(r) + "</dd>";
+        if (status == "open" || status == "pending" || status == "awaiting_second_approval")
+          b += "<dt>Decision due by</dt><dd>" + displayTime(deadlineOf(r)) + "</dd>";
+        b += "<dt>Approvals</dt><dd>" + approvalsText(arr(r, "approvals")) + "</dd>";
+        if (!str(r, "rejection_reason").empty()) b += "<dt>Reason</dt><dd>" + escape(str(r, "rejection_reason")) + "</dd>";
+        b += "</dl>";
+        if (str(r, "method") == "remote_id_document_scan" && (status == "open" || status == "pending")) {
+          b += "<form method=\"post\" action=\"/identity/requests/" + escape(urlSegment(str(r, "id"))) +
+               "/documents\" enctype=\"multipart/form-data\" class=\"stack\">" + csrfField(c.csrf) +
+               "<div><label for=\"more-doc-" + n + "\">Add a page or the back side <span class=\"hint\">JPEG, PNG or PDF, at most " +
+               escape(humanSize(std::to_string(v.maxDocumentBytes))) + "</span></label>"
+               "<input type=\"file\" id=\"more-doc-" + n + "\" name=\"document\" accept=\"image/jpeg,image/png,application/pdf\" required></div>"
+               "<div><button type=\"submit\" class=\"secondary\">Upload</button></div></form>";
+        }
+        b += "</section>";
       }
-      b += "</tbody></table></div>";
     }
-    b += "<form method=\"post\" action=\"/identity/requests\" class=\"stack\">" + csrfField(c.csrf) +
-         "<div><label for=\"requested_level\">Level to be verified at</label><select id=\"requested_level\" name=\"requested_level\">" +
-         selectOptions(kLevels, 3, "substantial", true) + "</select></div>"
-         "<div><button type=\"submit\">Request identity verification</button></div></form>";
+
+    b += "<h2>Request verification</h2>";
+    const auto* scan = findMethod(v, "remote_id_document_scan");
+    const auto* desk = findMethod(v, "physical_presence");
+    bool any = false;
+    if (scan && scan->requestable) {
+      any = true;
+      b += "<section aria-labelledby=\"scan\"><h3 id=\"scan\">Upload a scan of your ID document</h3>"
+           "<p>An officer compares the scan with your registration details." +
+           std::string(accepted(v.handover, "remote_id_document_scan") ? "" : " On this service a scan alone does not let you receive content.") +
+           " The scan is deleted after the decision.</p>"
+           "<form method=\"post\" action=\"/identity/requests/scan\" enctype=\"multipart/form-data\" class=\"stack\">" + csrfField(c.csrf) +
+           levelSelect("scan-level", "substantial") +
+           "<div><label for=\"document\">ID card or passport scan <span class=\"hint\" id=\"doc-hint\">JPEG, PNG or PDF, at most " +
+           escape(humanSize(std::to_string(v.maxDocumentBytes))) + "; "
+           "both sides in one PDF, or add the back side afterwards</span></label><input type=\"file\" id=\"document\" name=\"document\" "
+           "accept=\"image/jpeg,image/png,application/pdf\" aria-describedby=\"doc-hint\" required></div>"
+           "<div><button type=\"submit\">Upload and request verification</button></div></form></section>";
+    }
+    if (desk && desk->requestable) {
+      any = true;
+      b += "<section aria-labelledby=\"appointment\"><h3 id=\"appointment\">Book an in-person check</h3>"
+           "<p>Bring your ID card or passport to a registration desk; an officer checks it face to face.</p>"
+           "<form method=\"post\" action=\"/identity/requests/appointment\" class=\"stack\">" + csrfField(c.csrf) +
+           levelSelect("desk-level", "substantial") +
+           "<div><label for=\"preferred_at\">Preferred date and time <span class=\"hint\" id=\"when-hint\">UTC; we confirm the time "
+           "with you</span></label><input type=\"datetime-local\" id=\"preferred_at\" name=\"preferred_at\" aria-describedby=\"when-hint\" required></div>"
+           "<div><label for=\"note\">Note for the desk <span class=\"hint\" id=\"note-hint\">Optional, e.g. accessibility needs</span></label>"
+           "<textarea id=\"note\" name=\"note\" maxlength=\"500\" rows=\"3\" aria-describedby=\"note-hint\"></textarea></div>"
+           "<div><button type=\"submit\">Book an in-person check</button></div></form></section>";
+    }
+    if (const auto* q = findMethod(v, "qualified_certificate"); q && q->requestable) {
+      any = true;
+      b += "<section aria-labelledby=\"cert\"><h3 id=\"cert\">Use your qualified certificate</h3><p>Sign a challenge with the "
+           "certificate on your signature card or in a file; you are identified at once if the certificate is accepted. "
+           "<a href=\"/identity/certificate\">Sign a challenge with a certificate</a></p></section>";
+    }
+    if (!any) {
+      b += "<form method=\"post\" action=\"/identity/requests\" class=\"stack\">" + csrfField(c.csrf) + levelSelect("requested_level", "substantial") +
+           "<div><button type=\"submit\">Request identity verification</button></div></form>";
+    }
     p.bodyHtml = b;
     return page(c, p);
   }
 
+  // Opens a verification request; its id, or the failed reply.
+  Result<std::string> openRequest(const Request& req, Ctx&, const std::string& level, const std::string& extraJson,
+                                  ApiReply& reply) const {
+    std::string lvl = level;
+    if (lvl != "low" && lvl != "high") lvl = "substantial";
+    reply = call(req, "POST", "/api/v1/identity/verification-requests", "", "application/json",
+                 "{\"requested_level\":" + jsonStr(lvl) + extraJson + "}");
+    if (!reply.ok()) return Error::invalidInput("refused");
+    return str(reply.json, "id");
+  }
+
   Response requestVerification(const Request& req, Ctx& c, const Form& f) const {
     if (!c.signedIn) return needSignIn(c);
-    std::string level = f.get("requested_level");
-    if (level != "low" && level != "high") level = "substantial";
-    auto a = call(req, "POST", "/api/v1/identity/verification-requests", "", "application/json",
-                  "{\"requested_level\":" + jsonStr(level) + "}");
-    if (!a.ok()) return errorPage(c, a, "The request could not be recorded");
+    ApiReply a;
+    if (!openRequest(req, c, f.get("requested_level"), "", a)) return errorPage(c, a, "The request could not be recorded");
     return redirect(c, "/identity?done=requested");
   }
+
+  // Checks one uploaded scan and sends it to the request's documents route.
+  ApiReply uploadDocument(const Request& req, const std::string& requestId, const UploadedFile& file) const {
+    ApiReply a;
+    std::string type = lowerMediaType(file.mediaType);
+    if (type == "image/jpg") type = "image/jpeg";
+    if (std::find(std::begin(kDocumentMediaTypes), std::end(kDocumentMediaTypes), type) == std::end(kDocumentMediaTypes)) {
+      a.status = 415;
+      a.error = Error::invalidInput("the scan must be a JPEG, PNG or PDF file");
+      return a;
+    }
+    if (static_cast<int64_t>(file.data.size()) > kMaxDocumentBytes || file.data.empty()) {
+      a.status = 413;
+      a.error = Error::invalidInput("the scan must be between 1 byte and 10 MB");
+      return a;
+    }
+    return call(req, "POST", "/api/v1/identity/verification-requests/" + urlSegment(requestId) + "/documents", "", type, file.data);
+  }
+
+  Response requestScan(const Request& req, Ctx& c, const Form& f) const {
+    if (!c.signedIn) return needSignIn(c);
+    if (f.files.empty()) {
+      ApiReply none;
+      none.status = 400;
+      none.error = Error::invalidInput("choose the scan of your ID document");
+      return errorPage(c, none, "No document");
+    }
+    // Check the file before opening a request for it.
+    const UploadedFile& file = f.files.front();
+    std::string type = lowerMediaType(file.mediaType);
+    if (type == "image/jpg") type = "image/jpeg";
+    if (std::find(std::begin(kDocumentMediaTypes), std::end(kDocumentMediaTypes), type) == std::end(kDocumentMediaTypes)) {
+      ApiReply bad;
+      bad.status = 415;
+      bad.error = Error::invalidInput("the scan must be a JPEG, PNG or PDF file");
+      return errorPage(c, bad, "Document not accepted");
+    }
+    ApiReply a;
+    auto id = openRequest(req, c, f.get("requested_level"), ",\"method\":\"remote_id_document_scan\"", a);
+    if (!id) return errorPage(c, a, "The request could not be recorded");
+    auto up = uploadDocument(req, *id, file);
+    if (!up.ok()) return errorPage(c, up, "The document was not accepted");
+    return redirect(c, "/identity?done=uploaded");
+  }
+
+  Response addDocument(const Request& req, Ctx& c, const Form& f) const {
+    if (!c.signedIn) return needSignIn(c);
+    if (f.files.empty()) {
+      ApiReply none;
+      none.status = 400;
+      none.error = Error::invalidInput("choose a file");
+      return errorPage(c, none, "No document");
+    }
+    auto up = uploadDocument(req, req.param("id"), f.files.front());
+    if (!up.ok()) return errorPage(c, up, "The document was not accepted");
+    return redirect(c, "/identity?done=uploaded");
+  }
+
+  Response requestAppointment(const Request& req, Ctx& c, const Form& f) const {
+    if (!c.signedIn) return needSignIn(c);
+    // <input type=datetime-local>: "YYYY-MM-DDTHH:MM" (seconds optional), taken as UTC.
+    std::string when = f.get("preferred_at");
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+    char tail = 0;
+    if (when.size() < 16 || std::sscanf(when.c_str(), "%4d-%2d-%2dT%2d:%2d%c", &y, &mo, &d, &h, &mi, &tail) < 5 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) {
+      ApiReply bad;
+      bad.status = 400;
+      bad.error = Error::invalidInput("choose a preferred date and time");
+      return errorPage(c, bad, "The booking could not be recorded");
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:00Z", y, mo, d, h, mi);
+    std::string note = f.get("note");
+    if (note.size() > 500) note.resize(500);
+    ApiReply a;
+    auto id = openRequest(req, c, f.get("requested_level"),
+                          ",\"method\":\"physical_presence\",\"appointment\":{\"preferred_at\":" + jsonStr(buf) +
+                              ",\"note\":" + jsonStr(note) + "}",
+                          a);
+    if (!id) return errorPage(c, a, "The booking could not be recorded");
+    return redirect(c, "/identity?done=booked");
+  }
+
+  // ---- identification with a signing certificate (signed challenge) ----
+
+  std::string challengeForm(Ctx& c, const std::string& challenge) const {
+    return "<form method=\"post\" action=\"/identity/certificate\" enctype=\"multipart/form-data\" class=\"stack\">" + csrfField(c.csrf) +
+           "<input type=\"hidden\" name=\"challenge\" value=\"" + escape(challenge) + "\">"
+           "<div><label for=\"certificate\">Your certificate <span class=\"hint\" id=\"cert-hint\">PEM or DER (cert.pem)</span></label>"
+           "<input type=\"file\" id=\"certificate\" name=\"certificate\" accept=\".pem,.crt,.cer,.der\" aria-describedby=\"cert-hint\" required></div>"
+           "<div><label for=\"signature\">Signature <span class=\"hint\" id=\"sig-hint\">challenge.sig: DER, or its base64</span></label>"
+           "<input type=\"file\" id=\"signature\" name=\"signature\" aria-describedby=\"sig-hint\" required></div>"
+           "<div><label for=\"intermediates\">Intermediate CA certificates <span class=\"hint\" id=\"chain-hint\">Optional, PEM; "
+           "only if your card does not send them</span></label><input type=\"file\" id=\"intermediates\" name=\"intermediates\" "
+           "accept=\".pem,.crt\" aria-describedby=\"chain-hint\"></div>"
+           "<div><button type=\"submit\">Check the signature and identify me</button></div></form>";
+  }
+
+  Response certificatePage(const Request& req, Ctx& c) const {
+    if (!c.signedIn) return needSignIn(c);
+    auto a = call(req, "POST", "/api/v1/me/certificate-challenge");
+    if (!a.ok()) return errorPage(c, a, "Certificate identification is not available");
+    const std::string challenge = str(a.json, "challenge");
+    Page p;
+    p.title = "Identify with your certificate";
+    p.current = "identity";
+    std::string b = "<p>Prove that you hold a qualified (or NCP) signature certificate whose e-mail address is one of "
+                    "your addresses: sign the challenge below with its private key and upload the signature and the "
+                    "certificate. The challenge is valid until " + displayTime(str(a.json, "expires_at")) + ".</p>";
+    b += "<dl class=\"facts\"><dt>Challenge</dt><dd class=\"mono\" id=\"challenge\">" + escape(challenge) + "</dd></dl>";
+    b += "<h2>Sign it</h2><p>With the key in a file (signature over SHA-256 of the challenge text, no newline):</p>"
+         "<pre class=\"mono\"><code>printf '%s' '" + escape(challenge) + "' &gt; challenge.txt\n"
+         "openssl dgst -sha256 -sign key.pem -out challenge.sig challenge.txt</code></pre>"
+         "<p>With a signature card (PKCS#11, e.g. OpenSC):</p><pre class=\"mono\"><code>openssl dgst -sha256 -engine pkcs11 -keyform engine "
+         "-sign 'pkcs11:object=SIGN%20key' -out challenge.sig challenge.txt</code></pre>"
+         "<p>Export the certificate with <code>pkcs15-tool --read-certificate ID</code> or from your card software.</p>";
+    b += "<h2>Upload</h2>" + challengeForm(c, challenge);
+    p.bodyHtml = b;
+    return page(c, p);
+  }
+
+  Response certificateIdentify(const Request& req, Ctx& c, const Form& f) const {
+    if (!c.signedIn) return needSignIn(c);
+    const UploadedFile* cert = nullptr;
+    const UploadedFile* sig = nullptr;
+    const UploadedFile* chain = nullptr;
+    for (const auto& file : f.files) {
+      if (file.field == "certificate") cert = &file;
+      if (file.field == "signature") sig = &file;
+      if (file.field == "intermediates") chain = &file;
+    }
+    std::vector<std::string> certs = cert ? certificatesAsPem(cert->data) : std::vector<std::string>{};
+    if (certs.empty() || sig == nullptr || sig->data.empty()) {
+      ApiReply bad;
+      bad.status = 400;
+      bad.error = Error::invalidInput("upload the certificate and the signature");
+      return errorPage(c, bad, "Certificate identification failed");
+    }
+    std::string body = "{\"certificate\":" + jsonStr(certs.front()) + ",\"challenge\":" + jsonStr(f.get("challenge")) +
+                       ",\"signature\":" + jsonStr(signatureAsBase64Url(sig->data));
+    std::vector<std::string> inter(certs.begin() + 1, certs.end());
+    if (chain) {
+      auto more = certificatesAsPem(chain->data);
+      inter.insert(inter.end(), more.begin(), more.end());
+    }
+    if (!inter.empty()) {
+      body += ",\"intermediates\":[";
+      for (std::size_t i = 0; i < inter.size(); ++i) body += (i ? "," : "") + jsonStr(inter[i]);
+      body += "]";
+    }
+    body += "}";
+    auto a = call(req, "POST", "/api/v1/me/certificate-identification", "", "application/json", body);
+    if (!a.ok()) return errorPage(c, a, "Certificate identification failed");
+    return redirect(c, "/identity?done=identified");
+  }
+
+  // ---- sign-in with a client certificate (on the http.client_cert_port listener) ----
+
+  Response certificateSignInPage(const Request& req, Ctx& c) const {
+    if (c.signedIn) return redirect(c, "/inbox");
+    Page p;
+    p.title = "Sign in with a certificate";
+    p.current = "signin";
+    if (req.clientCertificateChain.empty()) {
+      p.flashError = true;
+      p.flash = "No certificate was presented.";
+      p.bodyHtml = "<p>Insert your signature card (or install your certificate in the browser), then reload this page "
+                   "and choose the certificate when the browser asks.</p><p><a href=\"/\">Sign in with a password instead</a></p>";
+      return page(c, p, 401);
+    }
+    p.bodyHtml = "<p>Your browser presented a certificate. Sign in with it if it is registered to your account.</p>" +
+                 buttonForm("/signin/certificate", c.csrf, "Sign in with this certificate") +
+                 "<p><a href=\"/\">Sign in with a password instead</a></p>";
+    return page(c, p);
+  }
+
+  Response certificateSignIn(const Request& req, Ctx& c, const Form&) const {
+    auto a = call(req, "POST", "/api/v1/sessions/certificate");
+    if (a.ok()) {
+      for (const auto& [n, v] : a.response.headers)
+        if (http::headerNameEquals(n, "Set-Cookie")) c.setCookies.push_back(v);
+      return redirect(c, "/inbox");
+    }
+    Page p;
+    p.title = "Sign in with a certificate";
+    p.current = "signin";
+    p.flashError = true;
+    p.flash = "Certificate sign-in failed: " + a.detail();
+    p.bodyHtml = "<p>The certificate must be valid, from a trusted issuer, and registered to your account (Account page, "
+                 "after signing in with your password on this address).</p><p><a href=\"/\">Sign in with a password instead</a></p>";
+    return page(c, p, a.status >= 400 ? a.status : 401);
+  }
+
+  Response registerCertificate(const Request& req, Ctx& c, const Form&) const {
+    if (!c.signedIn) return needSignIn(c);
+    auto a = call(req, "POST", "/api/v1/me/certificates");
+    if (!a.ok()) return errorPage(c, a, "The certificate could not be registered");
+    return redirect(c, "/account?done=certificate");
+  }
+
+  Response removeCertificate(const Request& req, Ctx& c, const Form&) const {
+    if (!c.signedIn) return needSignIn(c);
+    auto a = call(req, "DELETE", "/api/v1/me/certificates/" + urlSegment(req.param("id")));
+    if (!a.ok()) return errorPage(c, a, "The certificate could not be removed");
+    return redirect(c, "/account?done=certificate_removed");
+  }
+
+  // The account page's certificate section: registered certificates and, on the certificate
+  // listener with a presented certificate, "Register this certificate".
+  std::string certificatesSection(const Request& req, Ctx& c) const {
+    std::string b;
+    auto a = call(req, "GET", "/api/v1/me/certificates");
+    const bool listed = a.ok();
+    if (!listed && req.clientCertificateChain.empty() && opt.clientCertPort == 0) return b;
+    b += "<h2>Sign-in certificates</h2>";
+    JsonArr certs = arr(a.json, "certificates");
+    if (listed && certs->size() > 0) {
+      b += "<div class=\"table-wrap\"><table><caption>Certificates registered for sign-in</caption><thead><tr><th scope=\"col\">Subject</th>"
+           "<th scope=\"col\">Issuer</th><th scope=\"col\">Valid until</th><th scope=\"col\">Action</th></tr></thead><tbody>";
+      for (std::size_t i = 0; i < certs->size(); ++i) {
+        JsonObj ce = at(certs, i);
+        b += "<tr><td>" + escape(str(ce, "subject")) + "</td><td>" + escape(str(ce, "issuer")) + "</td><td>" +
+             displayTime(str(ce, "not_after")) + "</td><td>" +
+             buttonForm("/account/certificates/" + urlSegment(str(ce, "id")) + "/delete", c.csrf, "Remove", "danger") + "</td></tr>";
+      }
+      b += "</tbody></table></div>";
+    } else if (listed) {
+      b += "<p>No certificate is registered for sign-in.</p>";
+    }
+    if (!req.clientCertificateChain.empty()) {
+      b += "<p>Your browser presented a certificate on this connection.</p>" +
+           buttonForm("/account/certificates", c.csrf, "Register this certificate");
+    } else if (opt.clientCertPort != 0) {
+      b += "<p>To register your card's certificate, open <a href=\"" + escape(certificateOrigin(req)) +
+           "/account\">this page on the certificate address</a> with the card inserted.</p>";
+    }
+    return b;
+  }
+
+  // https://<host of the request>:<client_cert_port>
+  std::string certificateOrigin(const Request& req) const {
+    const std::string* h = req.header("Host");
+    std::string host = h ? *h : "localhost";
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(0, host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    // Only host-name characters survive (the Host header is the client's).
+    std::string safe;
+    for (char ch : host)
+      if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '[' || ch == ']' || ch == ':') safe += ch;
+    if (safe.empty()) safe = "localhost";
+    return "https://" + safe + ":" + std::to_string(opt.clientCertPort);
+  }
+
+  // ---- officer ----
 
   Response officer(const Request& req, Ctx& c) const {
     if (!c.signedIn) return needSignIn(c);
@@ -1021,28 +1680,64 @@ struct PortalRoutes::Impl {
     p.title = "Officer queue";
     p.current = "officer";
     JsonArr rq = arr(a.json, "verification_requests");
+    // Oldest first, whatever order the API used.
+    std::vector<JsonObj> items;
+    for (std::size_t i = 0; i < rq->size(); ++i)
+      if (JsonObj r = at(rq, i)) items.push_back(r);
+    std::stable_sort(items.begin(), items.end(), [](const JsonObj& x, const JsonObj& y) { return str(x, "created_at") < str(y, "created_at"); });
     std::string b;
-    if (rq->size() == 0) {
+    if (items.empty()) {
       b = "<p>No open verification requests.</p>";
     } else {
       b = "<p>Open requests, oldest first. Check the person's identity document face to face (or the documents "
-          "submitted) before approving. You cannot decide your own request or one you created.</p>";
-      for (std::size_t i = 0; i < rq->size(); ++i) {
-        JsonObj r = at(rq, i);
+          "submitted) before approving. You cannot decide your own request or one you created. Level high needs "
+          "two approvals by two different officers.</p>";
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const JsonObj& r = items[i];
         const std::string rid = str(r, "id");
         const std::string n = std::to_string(i);
         const std::string action = "/officer/" + urlSegment(rid);
-        b += "<section class=\"notice\" aria-labelledby=\"rq-" + n + "\"><h2 id=\"rq-" + n + "\">Request " + std::to_string(i + 1) + "</h2><dl class=\"facts\">";
+        const std::string status = str(r, "status");
+        const bool second = status == "awaiting_second_approval";
+        const std::string method = str(r, "method");
+        b += "<section class=\"notice" + std::string(second ? " second" : "") + "\" aria-labelledby=\"rq-" + n + "\"><h2 id=\"rq-" + n +
+             "\">Request " + std::to_string(i + 1) + (second ? " - awaiting second approval" : "") + "</h2>";
+        if (second)
+          b += "<p class=\"flag\"><strong>Awaiting second approval.</strong> One officer approved level high; a second, "
+               "different officer must approve it too.</p>";
+        b += "<dl class=\"facts\">";
         b += "<dt>Party</dt><dd class=\"mono\">" + escape(str(r, "party_id")) + "</dd>";
+        b += "<dt>Method</dt><dd>" + (method.empty() ? std::string("not chosen") : escape(methodLabel(method))) + "</dd>";
         b += "<dt>Requested level</dt><dd>" + escape(str(r, "requested_level")) + "</dd>";
-        b += "<dt>Status</dt><dd>" + escape(human(str(r, "status"))) + "</dd>";
+        b += "<dt>Status</dt><dd><span class=\"state\">" + escape(human(status)) + "</span></dd>";
         b += "<dt>Submitted</dt><dd>" + displayTime(str(r, "created_at")) + "</dd>";
-        b += "<dt>Decide by</dt><dd>" + displayTime(addDays(str(r, "created_at"), 5)) + "</dd>";
+        b += "<dt>Decide by</dt><dd>" + displayTime(deadlineOf(r)) + "</dd>";
+        b += "<dt>Documents</dt><dd>" + documentsList(arr(r, "documents"), action + "/documents/") + "</dd>";
+        b += "<dt>Appointment</dt><dd>" + appointmentText(r) + "</dd>";
         JsonObj doc = obj(r, "document");
-        b += "<dt>Documents</dt><dd>" + (doc->size() == 0 ? std::string("none submitted") : escape(str(doc, "type")) + " " + escape(str(doc, "issuing_country"))) + "</dd></dl>";
-        b += "<form method=\"post\" action=\"" + escape(action) + "/approve\" class=\"stack\">" + csrfField(c.csrf) +
-             "<div><label for=\"method-" + n + "\">Method used</label><select id=\"method-" + n + "\" name=\"method\">" +
-             selectOptions(kMethods, 7, "physical_presence", true) + "</select></div>"
+        if (doc->size() != 0)
+          b += "<dt>Document reviewed</dt><dd>" + escape(human(str(doc, "type"))) + " " + escape(str(doc, "issuing_country")) + "</dd>";
+        b += "<dt>Approvals so far</dt><dd>" + approvalsText(arr(r, "approvals")) + "</dd></dl>";
+        const bool high = str(r, "requested_level") == "high" || second;
+        // The second approval must come from another officer: say so instead of offering a button
+        // the API would refuse.
+        bool mineFirst = false;
+        JsonArr given = arr(r, "approvals");
+        for (std::size_t k = 0; k < given->size(); ++k)
+          if (str(at(given, k), "officer_id") == myPartyId(c)) mineFirst = true;
+        if (second && mineFirst) {
+          b += "<p class=\"notice\">You gave the first approval. A different officer must give the second one.</p>";
+          b += "<form method=\"post\" action=\"" + escape(action) + "/reject\" class=\"stack\">" + csrfField(c.csrf) +
+               "<div><label for=\"reason-" + n + "\">Reason for rejection</label><input type=\"text\" id=\"reason-" + n +
+               "\" name=\"reason\" required></div><div><button type=\"submit\" class=\"danger\">Reject</button></div></form></section>";
+          continue;
+        }
+        b += "<form method=\"post\" action=\"" + escape(action) + "/approve\" class=\"stack\">" + csrfField(c.csrf);
+        if (high)
+          b += "<p class=\"hint\" id=\"high-" + n + "\">Level high: your approval is recorded, and the identification takes effect "
+               "only when a second, different officer approves as well.</p>";
+        b += "<div><label for=\"method-" + n + "\">Method used</label><select id=\"method-" + n + "\" name=\"method\">" +
+             selectOptions(kMethods, 7, method.empty() ? "physical_presence" : method, true) + "</select></div>"
              "<div><label for=\"level-" + n + "\">Level</label><select id=\"level-" + n + "\" name=\"level\">" +
              selectOptions(kLevels, 3, str(r, "requested_level"), true) + "</select></div>"
              "<fieldset><legend>Identity document reviewed</legend><span class=\"hint\">Required for document-based methods "
@@ -1055,7 +1750,8 @@ struct PortalRoutes::Impl {
              "\" name=\"document_number\" autocomplete=\"off\"></div>"
              "<div><label for=\"docexpiry-" + n + "\">Valid until</label><input type=\"date\" id=\"docexpiry-" + n +
              "\" name=\"document_expires_on\"></div></fieldset>"
-             "<div><button type=\"submit\">Approve</button></div></form>";
+             "<div><button type=\"submit\"" + (high ? " aria-describedby=\"high-" + n + "\"" : std::string()) + ">" +
+             (second ? "Give the second approval" : high ? "Approve (first of two)" : "Approve") + "</button></div></form>";
         b += "<form method=\"post\" action=\"" + escape(action) + "/reject\" class=\"stack\">" + csrfField(c.csrf) +
              "<div><label for=\"reason-" + n + "\">Reason for rejection</label><input type=\"text\" id=\"reason-" + n + "\" name=\"reason\" required></div>"
              "<div><button type=\"submit\" class=\"danger\">Reject</button></div></form></section>";
@@ -1063,6 +1759,68 @@ struct PortalRoutes::Impl {
     }
     p.bodyHtml = b;
     return page(c, p);
+  }
+
+  // `?view=1`: an HTML page (strict CSP) showing an image scan through <img> from the download
+  // route below, whose response is an attachment and never a document of its own.
+  Response officerDocumentView(const Request& req, Ctx& c) const {
+    auto q = call(req, "GET", "/api/v1/officer/verification-requests");
+    if (!q.ok()) return errorPage(c, q, "Document not available");
+    const std::string rid = req.param("id"), did = req.param("doc");
+    JsonObj doc;
+    JsonArr rq = arr(q.json, "verification_requests");
+    for (std::size_t i = 0; i < rq->size() && !doc; ++i) {
+      JsonObj r = at(rq, i);
+      if (str(r, "id") != rid) continue;
+      JsonArr docs = arr(r, "documents");
+      for (std::size_t k = 0; k < docs->size(); ++k)
+        if (JsonObj d = at(docs, k); str(d, "id") == did) doc = d;
+    }
+    if (!doc) {
+      ApiReply nf;
+      nf.status = 404;
+      nf.error = Error::notFound("no such document in the open requests");
+      return errorPage(c, nf, "Document not available");
+    }
+    const std::string href = "/officer/" + urlSegment(rid) + "/documents/" + urlSegment(did);
+    const std::string type = lowerMediaType(str(doc, "content_type"));
+    Page p;
+    p.title = "Identity document scan";
+    p.current = "officer";
+    std::string b = "<dl class=\"facts\"><dt>Type</dt><dd>" + escape(type) + "</dd><dt>Size</dt><dd>" + escape(humanSize(str(doc, "size"))) +
+                    "</dd><dt>Uploaded</dt><dd>" + displayTime(str(doc, "uploaded_at")) + "</dd><dt>SHA-256</dt><dd class=\"mono\">" +
+                    escape(str(doc, "sha256")) + "</dd></dl>";
+    if (type == "image/png" || type == "image/jpeg")
+      b += "<p><img class=\"scan\" src=\"" + escape(href) + "\" alt=\"Scan of the identity document submitted with the request\"></p>";
+    else
+      b += "<p>This document cannot be shown here; download it to view it.</p>";
+    b += "<div class=\"actions\"><a href=\"" + escape(href) + "\">Download the document</a><a href=\"/officer\">Back to the queue</a></div>";
+    p.bodyHtml = b;
+    return page(c, p);
+  }
+
+  // A submitted scan, for officers: the API's bytes, never rendered by the portal: always an
+  // attachment (also when an <img> of the view page loads it), sandboxed, nosniff.
+  Response officerDocument(const Request& req, Ctx& c) const {
+    if (!c.signedIn) return needSignIn(c);
+    if (req.queryParam("view")) return officerDocumentView(req, c);
+    auto a = call(req, "GET", "/api/v1/officer/verification-requests/" + urlSegment(req.param("id")) + "/documents/" +
+                                  urlSegment(req.param("doc")));
+    if (!a.ok()) return errorPage(c, a, "Document not available");
+    Response r = std::move(a.response);
+    const std::string type = lowerMediaType(r.contentType);
+    std::string ext = type == "image/png" ? ".png" : type == "image/jpeg" ? ".jpg" : type == "application/pdf" ? ".pdf" : ".bin";
+    if (ext == ".bin") r.contentType = "application/octet-stream";
+    std::string safe;
+    for (char ch : req.param("doc"))
+      if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-') safe += ch;
+    std::erase_if(r.headers, [](const auto& h) {
+      return http::headerNameEquals(h.first, "Content-Disposition") || http::headerNameEquals(h.first, "Content-Security-Policy");
+    });
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"document-" + safe + ext + "\"");
+    r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; sandbox");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
   }
 
   Response officerDecide(const Request& req, Ctx& c, const Form& f, bool approve) const {
@@ -1167,8 +1925,9 @@ PortalRoutes::~PortalRoutes() = default;
 Result<void> PortalRoutes::registerRoutes(http::Router& router) {
   Impl* s = impl_.get();
   auto add = [&](const char* method, const char* path, const char* opId, const char* summary, std::string media,
-                 int64_t maxBody, http::Handler h) -> Result<void> {
+                 int64_t maxBody, http::Handler h, bool stream = false) -> Result<void> {
     http::RouteSpec spec;
+    spec.streamRequestBody = stream;
     spec.method = method;
     spec.path = path;
     spec.operationId = std::string("portal_") + opId;
@@ -1214,7 +1973,8 @@ Result<void> PortalRoutes::registerRoutes(http::Router& router) {
   ERDS_RETURN_IF_ERROR(add("POST", "/account/totp", "totpStart", "Start TOTP enrolment", url, kSmallFormBytes, P(&Impl::totpStart)));
   ERDS_RETURN_IF_ERROR(add("POST", "/account/totp/confirm", "totpConfirm", "Confirm TOTP enrolment", url, kSmallFormBytes, P(&Impl::totpConfirm)));
   ERDS_RETURN_IF_ERROR(add("GET", "/compose", "compose", "Compose page", "", 0, G(&Impl::compose)));
-  ERDS_RETURN_IF_ERROR(add("POST", "/compose", "composePost", "Send a registered message", mp, 0, P(&Impl::composePost, true)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/compose", "composePost", "Send a registered message (attachments streamed to the API)", mp, 0,
+                           s->composeHandler(), true));
   ERDS_RETURN_IF_ERROR(add("GET", "/inbox", "inbox", "Inbox", "", 0, G(&Impl::inbox)));
   ERDS_RETURN_IF_ERROR(add("GET", "/sent", "sent", "Sent messages with per-recipient status", "", 0, G(&Impl::sent)));
   ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}", "message", "Message page with the evidence timeline", "", 0, G(&Impl::message)));
@@ -1223,13 +1983,35 @@ Result<void> PortalRoutes::registerRoutes(http::Router& router) {
   ERDS_RETURN_IF_ERROR(add("POST", "/messages/{id}/reject", "reject", "Reject (consent mode)", url, kSmallFormBytes,
                            s->post([s](const Request& r, Impl::Ctx& c, const F&) { return s->decide(r, c, false); }, false)));
   ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}/content", "content", "Download the content (identity gate)", "", 0, G(&Impl::download)));
+  ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}/content/{part}", "contentPart", "Download one file of the content (identity gate)", "", 0,
+                           G(&Impl::downloadPart)));
   ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}/bundle", "bundle", "Evidence bundle (ZIP)", "", 0, G(&Impl::bundle)));
   ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}/receipt", "receipt", "Printable receipt", "", 0, G(&Impl::receipt)));
   ERDS_RETURN_IF_ERROR(add("GET", "/messages/{id}/evidence/{eid}", "evidence", "One evidence (XML)", "", 0, G(&Impl::evidenceDownload)));
   ERDS_RETURN_IF_ERROR(add("GET", "/identity", "identity", "Identification methods, requests, status", "", 0, G(&Impl::identityPage)));
   ERDS_RETURN_IF_ERROR(add("POST", "/identity/requests", "requestVerification", "Request identity verification", url, kSmallFormBytes,
                            P(&Impl::requestVerification)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/identity/requests/scan", "requestScan", "Request verification with an ID document scan", mp,
+                           kMaxDocumentBytes + kSmallFormBytes, P(&Impl::requestScan, true)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/identity/requests/{id}/documents", "addDocument", "Add a scan to an open request", mp,
+                           kMaxDocumentBytes + kSmallFormBytes, P(&Impl::addDocument, true)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/identity/requests/appointment", "requestAppointment", "Book an in-person identity check", url,
+                           kSmallFormBytes, P(&Impl::requestAppointment)));
+  ERDS_RETURN_IF_ERROR(add("GET", "/identity/certificate", "certificateChallenge", "A challenge to sign with a qualified certificate", "", 0,
+                           G(&Impl::certificatePage)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/identity/certificate", "certificateIdentify", "Identify with a signed challenge", mp, kSmallFormBytes,
+                           P(&Impl::certificateIdentify, true)));
+  ERDS_RETURN_IF_ERROR(add("GET", "/signin/certificate", "certificateSignInPage", "Sign in with the TLS client certificate (client-certificate listener)",
+                           "", 0, G(&Impl::certificateSignInPage)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/signin/certificate", "certificateSignIn", "Sign in with the TLS client certificate", url, kSmallFormBytes,
+                           P(&Impl::certificateSignIn)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/account/certificates", "registerCertificate", "Register the presented certificate for sign-in", url,
+                           kSmallFormBytes, P(&Impl::registerCertificate)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/account/certificates/{id}/delete", "removeCertificate", "Remove a sign-in certificate", url,
+                           kSmallFormBytes, P(&Impl::removeCertificate)));
   ERDS_RETURN_IF_ERROR(add("GET", "/officer", "officer", "Officer queue", "", 0, G(&Impl::officer)));
+  ERDS_RETURN_IF_ERROR(add("GET", "/officer/{id}/documents/{doc}", "officerDocument", "A submitted scan (officers)", "", 0,
+                           G(&Impl::officerDocument)));
   ERDS_RETURN_IF_ERROR(add("POST", "/officer/{id}/approve", "approve", "Approve a verification request", url, kSmallFormBytes,
                            s->post([s](const Request& r, Impl::Ctx& c, const F& f) { return s->officerDecide(r, c, f, true); }, false)));
   ERDS_RETURN_IF_ERROR(add("POST", "/officer/{id}/reject", "rejectRequest", "Reject a verification request", url, kSmallFormBytes,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
 
 #include "csrf.h"
@@ -17,12 +18,41 @@ using http::Response;
 constexpr const char* kXss1 = "<script>alert(1)</script>";
 constexpr const char* kXss2 = "\\\"><img src=x onerror=alert(1)>";  // JSON-escaped form of "><img ...>
 
+// A streamed request body handed out in small reads (as the server does for streamed routes).
+class StringReader final : public http::BodyReader {
+ public:
+  explicit StringReader(std::string body) : body_(std::move(body)) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    std::size_t k = std::min<std::size_t>({n, 1000, body_.size() - pos_});
+    std::copy_n(body_.data() + pos_, k, buf);
+    pos_ += k;
+    return k;
+  }
+  bool limitExceeded() const override { return false; }
+  int64_t limit() const override { return 1 << 30; }
+
+ private:
+  std::string body_;
+  std::size_t pos_ = 0;
+};
+
 struct Fixture : ::testing::Test {
   http::Router router;
   std::unique_ptr<PortalRoutes> portal;
   std::string lastSubmission;
   std::string lastSubmissionType;
+  std::map<std::string, std::string> received;  // "METHOD path" -> body (+ " | " content type)
   std::mutex mu;
+
+  void remember(const Request& r) {
+    std::lock_guard lock(mu);
+    std::string body = r.body;
+    if (r.bodyReader) {
+      auto all = r.bodyReader->readAll();
+      if (all) body = *all;
+    }
+    received[r.method + " " + r.path] = body + " | " + (r.header("Content-Type") ? *r.header("Content-Type") : "");
+  }
 
   static bool signedIn(const Request& r) {
     const std::string* c = r.header("Cookie");
@@ -43,7 +73,7 @@ struct Fixture : ::testing::Test {
     const std::string hostileSubject = std::string(kXss1) + " & " + kXss2;
     api("GET", "/api/v1/me", "", [](const Request& r) -> Result<Response> {
       if (!signedIn(r)) return Error::unauthorized("authentication required");
-      return Response::json(200, std::string(R"({"party":{"roles":["user","officer"]},"login_identifier":"mailto:)") + kXss1 +
+      return Response::json(200, std::string(R"({"party":{"id":"o1","roles":["user","officer"]},"login_identifier":"mailto:)") + kXss1 +
                                      R"(","session":{"level":"substantial"},"totp_enrolled":true,"identifiers":[],"identifications":[]})");
     });
     api("POST", "/api/v1/sessions", "application/json", [](const Request& r) -> Result<Response> {
@@ -66,7 +96,8 @@ struct Fixture : ::testing::Test {
                                      R"("recipients":[{"index":0,"identifier":"mailto:)" + std::string(kXss2) +
                                      R"(","state":"handed_over","last_event":"ContentHandover","state_changed_at":"2025-01-02T00:00:00Z"}],)"
                                      R"("evidence":[{"evidence_id":"e1","event":"SubmissionAcceptance","reason":"RA01","created_at":"2025-01-01T00:00:00Z"},)"
-                                     R"({"evidence_id":"e2","event":"ContentHandover","reason":"<i>x</i>","recipient_index":0,"created_at":"2025-01-02T00:00:00Z"}]})");
+                                     R"({"evidence_id":"e2","event":"ContentHandover","reason":"<i>x</i>","recipient_index":0,"created_at":"2025-01-02T00:00:00Z"}],)"
+                                     R"("parts":[{"index":0,"name":")" + std::string(kXss2) + R"(.pdf","content_type":"application/pdf","size":4096,"sha256":"ab12"}]})");
     });
     api("GET", "/api/v1/messages/{id}/content", "", [](const Request&) -> Result<Response> {
       Response out;
@@ -84,7 +115,58 @@ struct Fixture : ::testing::Test {
       lastSubmissionType = r.header("Content-Type") ? *r.header("Content-Type") : "";
       return Response::json(201, R"({"message_id":"m9","evidence_id":"e9","status":"accepted"})");
     }, /*stream=*/true);
+    api("GET", "/api/v1/identity/policy", "", [](const Request&) -> Result<Response> {
+      return Response::json(200, R"({"profile":"qualified","submit":{"min_level":"substantial","methods":[],"strong_authentication":true},)"
+                                 R"("handover":{"min_level":"substantial","methods":[{"method":"physical_presence"},"qualified_certificate"],"strong_authentication":false},)"
+                                 R"("methods":[{"method":"physical_presence","label":"In person <desk>","requestable":true},)"
+                                 R"({"method":"remote_id_document_scan","label":"ID scan","requestable":true},)"
+                                 R"({"method":"qualified_certificate","label":"Qualified certificate","requestable":true}]})");
+    });
+    const std::string hostileNote = std::string(kXss1) + " " + kXss2;
+    const std::string requests =
+        R"({"verification_requests":[)"
+        R"({"id":"r2","party_id":"p2","requested_level":"high","status":"awaiting_second_approval","method":"physical_presence","created_at":"2025-01-03T00:00:00Z",)"
+        R"("deadline":"2025-01-08T00:00:00Z","appointment":{"preferred_at":"2025-01-05T09:30:00Z","note":")" + hostileNote + R"("},"documents":[],)"
+        R"("approvals":[{"officer_id":"o1","method":"physical_presence","level":"high","at":"2025-01-04T00:00:00Z"}]},)"
+        R"({"id":"r1","party_id":"p1","requested_level":"substantial","status":"open","method":"remote_id_document_scan","created_at":"2025-01-01T00:00:00Z",)"
+        R"("deadline":"2025-01-06T00:00:00Z","documents":[{"id":"d1","content_type":"image/png","size":2048,"uploaded_at":"2025-01-01T00:01:00Z","purged":false}],"approvals":[]}]})";
+    api("GET", "/api/v1/identity/verification-requests", "", [requests](const Request& r) -> Result<Response> {
+      if (!signedIn(r)) return Error::unauthorized("authentication required");
+      return Response::json(200, requests);
+    });
+    api("GET", "/api/v1/officer/verification-requests", "", [requests](const Request& r) -> Result<Response> {
+      if (!signedIn(r)) return Error::unauthorized("authentication required");
+      return Response::json(200, requests);
+    });
+    api("POST", "/api/v1/identity/verification-requests", "application/json", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      return Response::json(201, R"({"id":"r7","status":"open"})");
+    });
+    api("POST", "/api/v1/identity/verification-requests/{id}/documents", "image/png", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      return Response::json(201, R"({"document_id":"d7","sha256":"00"})");
+    }, /*stream=*/true);
+    api("GET", "/api/v1/officer/verification-requests/{id}/documents/{doc}", "", [](const Request&) -> Result<Response> {
+      Response out;
+      out.contentType = "image/png";
+      out.body = "\x89PNG";
+      return out;
+    });
+    api("POST", "/api/v1/me/certificate-challenge", "", [](const Request&) -> Result<Response> {
+      return Response::json(201, R"({"challenge":"abc.123.<mac>","expires_at":"2025-01-01T00:05:00Z"})");
+    });
+    api("POST", "/api/v1/me/certificate-identification", "application/json", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      return Response::json(201, "{}");
+    });
+    api("POST", "/api/v1/sessions/certificate", "", [](const Request& r) -> Result<Response> {
+      if (r.clientCertificateChain.empty()) return Error::unauthorized("no client certificate");
+      Response out = Response::json(201, "{}");
+      out.headers.emplace_back("Set-Cookie", "erds_session=good; Path=/; Secure; HttpOnly; SameSite=Strict");
+      return out;
+    });
     PortalOptions o;
+    o.clientCertPort = 8444;
     o.gatePolicy = identity::builtinGatePolicy(ServiceMode::Qualified);
     portal = std::make_unique<PortalRoutes>(router, std::move(o));
     ASSERT_TRUE(portal->registerRoutes(router));
@@ -97,6 +179,12 @@ struct Fixture : ::testing::Test {
     r.routeTemplate = m.spec->path;
     r.pathParams = m.params;
     r.headers.emplace_back("Host", "127.0.0.1:8443");
+    std::optional<StringReader> reader;
+    if (m.spec->streamRequestBody && !r.body.empty()) {
+      reader.emplace(std::move(r.body));
+      r.body.clear();
+      r.bodyReader = &*reader;
+    }
     auto res = (*m.handler)(r);
     EXPECT_TRUE(res) << (res ? "" : res.error().message);
     return res ? *res : Response{};
@@ -217,10 +305,12 @@ TEST_F(Fixture, ComposeBuildsApiMultipartWithMetadataAndFiles) {
   auto field = [](const char* n, const std::string& v) {
     return "--B\r\nContent-Disposition: form-data; name=\"" + std::string(n) + "\"\r\n\r\n" + v + "\r\n";
   };
+  const std::string filePart =
+      "--B\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"notice.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF" +
+      std::string(200000, 'z') + "\r\n";
   r.body = field("csrf_token", token) + field("recipients", "bruno@example.test, c@example.test") +
            field("subject", "Notice \"1\"") + field("body", "Dear Bruno") + field("consignment_mode", "consent") +
-           field("required_recipient_level", "substantial") + field("expiry_days", "15") +
-           "--B\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"notice.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--B--\r\n";
+           field("required_recipient_level", "substantial") + field("expiry_days", "15") + filePart + "--B--\r\n";
   Response out = run(r);
   EXPECT_EQ(out.status, 303);
   EXPECT_EQ(header(out, "Location"), "/messages/m9?done=sent");
@@ -230,7 +320,10 @@ TEST_F(Fixture, ComposeBuildsApiMultipartWithMetadataAndFiles) {
   EXPECT_NE(lastSubmission.find(R"("subject":"Notice \"1\"")"), std::string::npos);
   EXPECT_NE(lastSubmission.find(R"("expires_in":1296000)"), std::string::npos);
   EXPECT_NE(lastSubmission.find("filename=\"message.txt\""), std::string::npos);
-  EXPECT_NE(lastSubmission.find("filename=\"notice.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"), std::string::npos);
+  // The metadata part comes first; the browser's file part follows byte for byte, then the end.
+  EXPECT_EQ(lastSubmission.rfind("--B\r\nContent-Disposition: form-data; name=\"metadata\"", 0), 0u);
+  ASSERT_GE(lastSubmission.size(), filePart.size() + 7);
+  EXPECT_EQ(lastSubmission.substr(lastSubmission.size() - filePart.size() - 7), filePart + "--B--\r\n");
 }
 
 TEST_F(Fixture, StaticAssetsAreServed) {
@@ -244,9 +337,220 @@ TEST_F(Fixture, StaticAssetsAreServed) {
 TEST_F(Fixture, IdentityPageListsQualifiedMethods) {
   Response r = getPage("/identity");
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("registration desk"), std::string::npos);
-  EXPECT_NE(r.body.find("qualified electronic signature certificate"), std::string::npos);
-  EXPECT_EQ(r.body.find("Remote ID document scan"), std::string::npos);  // not accepted for handover/submit
+  // The row of the scan: sending any method (substantial), receiving only desk or certificate.
+  const auto row = r.body.find("<th scope=\"row\">ID scan</th>");
+  ASSERT_NE(row, std::string::npos);
+  EXPECT_EQ(r.body.substr(row, r.body.find("</tr>", row) - row),
+            "<th scope=\"row\">ID scan</th><td class=\"yes\">yes, level substantial or higher</td><td class=\"no\">no</td>"
+            "<td><a href=\"#scan\">upload a scan</a></td>");
+  const auto desk = r.body.find("<th scope=\"row\">In person &lt;desk&gt;</th>");
+  ASSERT_NE(desk, std::string::npos);
+  EXPECT_NE(r.body.substr(desk, r.body.find("</tr>", desk) - desk).find("<td class=\"yes\">yes, level substantial or higher</td><td class=\"yes\">"),
+            std::string::npos);
+}
+
+// A POST with the CSRF cookie, the token and the session.
+Request formPost(const std::string& path, const std::string& contentType, const std::string& body, const std::string& token) {
+  Request r;
+  r.method = "POST";
+  r.path = path;
+  r.headers.emplace_back("Cookie", "erds_session=good; " + std::string(internal::kCsrfCookieName) + "=" + token);
+  r.headers.emplace_back("Content-Type", contentType);
+  r.body = body;
+  return r;
+}
+std::string mpField(const char* n, const std::string& v) {
+  return "--B\r\nContent-Disposition: form-data; name=\"" + std::string(n) + "\"\r\n\r\n" + v + "\r\n";
+}
+std::string mpFile(const char* n, const std::string& filename, const std::string& type, const std::string& data) {
+  return "--B\r\nContent-Disposition: form-data; name=\"" + std::string(n) + "\"; filename=\"" + filename +
+         "\"\r\nContent-Type: " + type + "\r\n\r\n" + data + "\r\n";
+}
+
+TEST_F(Fixture, IdentityPageShowsPolicyTableRequestFormsAndEscapedStatus) {
+  Response r = getPage("/identity");
+  EXPECT_EQ(r.status, 200);
+  expectSafe(r);
+  // The policy table from GET /api/v1/identity/policy, labels escaped.
+  EXPECT_NE(r.body.find("<table class=\"policy\">"), std::string::npos);
+  EXPECT_NE(r.body.find("In person &lt;desk&gt;"), std::string::npos);
+  EXPECT_NE(r.body.find("Counts for sending"), std::string::npos);
+  EXPECT_NE(r.body.find("<td class=\"no\">no</td>"), std::string::npos);  // the scan does not count for receiving
+  EXPECT_NE(r.body.find("2025/1944"), std::string::npos);
+  // One form per way of getting verified.
+  EXPECT_NE(r.body.find("action=\"/identity/requests/scan\" enctype=\"multipart/form-data\""), std::string::npos);
+  EXPECT_NE(r.body.find("accept=\"image/jpeg,image/png,application/pdf\""), std::string::npos);
+  EXPECT_NE(r.body.find("at most 10 MB"), std::string::npos);
+  EXPECT_NE(r.body.find("action=\"/identity/requests/appointment\""), std::string::npos);
+  EXPECT_NE(r.body.find("type=\"datetime-local\""), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/identity/certificate\""), std::string::npos);
+  // Status of each request: method, documents, appointment (hostile note escaped), deadline, approvals.
+  EXPECT_NE(r.body.find("awaiting second approval"), std::string::npos);
+  EXPECT_NE(r.body.find("2025-01-05 09:30:00 UTC"), std::string::npos);
+  EXPECT_NE(r.body.find("note: &lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(r.body.find("2025-01-08 00:00:00 UTC"), std::string::npos);
+  EXPECT_NE(r.body.find("image/png, 2 KB"), std::string::npos);
+  EXPECT_NE(r.body.find("officer <span class=\"mono\">o1</span>"), std::string::npos);
+}
+
+TEST_F(Fixture, ScanUploadOpensRequestAndSendsRawDocument) {
+  const std::string token = internal::newCsrfToken();
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, '\0');
+  Response out = run(formPost("/identity/requests/scan", "multipart/form-data; boundary=B",
+                              mpField("csrf_token", token) + mpField("requested_level", "substantial") +
+                                  mpFile("document", "<id>.png", "image/png", png) + "--B--\r\n",
+                              token));
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(header(out, "Location"), "/identity?done=uploaded");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received["POST /api/v1/identity/verification-requests"],
+            R"({"requested_level":"substantial","method":"remote_id_document_scan"} | application/json)");
+  EXPECT_EQ(received["POST /api/v1/identity/verification-requests/r7/documents"], png + " | image/png");
+}
+
+TEST_F(Fixture, ScanOfAnotherTypeIsRefusedBeforeOpeningARequest) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/identity/requests/scan", "multipart/form-data; boundary=B",
+                              mpField("csrf_token", token) + mpFile("document", "x.html", "text/html", "<script>") + "--B--\r\n", token));
+  EXPECT_EQ(out.status, 415);
+  expectSafe(out);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received.count("POST /api/v1/identity/verification-requests"), 0u);
+}
+
+TEST_F(Fixture, AppointmentBookingSendsMethodTimeAndNoteAsJson) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/identity/requests/appointment", "application/x-www-form-urlencoded",
+                              "csrf_token=" + token + "&requested_level=high&preferred_at=2025-02-03T14%3A30&note=%22%3E%3Cimg+src%3Dx%3E%0Aramp",
+                              token));
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(header(out, "Location"), "/identity?done=booked");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received["POST /api/v1/identity/verification-requests"],
+            R"({"requested_level":"high","method":"physical_presence","appointment":{"preferred_at":"2025-02-03T14:30:00Z","note":"\"><img src=x>\nramp"}} | application/json)");
+}
+
+TEST_F(Fixture, AppointmentWithoutADateIsRefused) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/identity/requests/appointment", "application/x-www-form-urlencoded",
+                              "csrf_token=" + token + "&preferred_at=tomorrow", token));
+  EXPECT_EQ(out.status, 400);
+}
+
+TEST_F(Fixture, OfficerQueueIsOldestFirstWithDocumentsAndSecondApproval) {
+  Response r = getPage("/officer");
+  EXPECT_EQ(r.status, 200);
+  expectSafe(r);
+  const auto older = r.body.find("/officer/r1/approve");
+  const auto newer = r.body.find("/officer/r2/reject");
+  ASSERT_NE(older, std::string::npos);
+  ASSERT_NE(newer, std::string::npos);
+  EXPECT_LT(older, newer);  // the API listed r2 first; the queue shows the oldest first
+  EXPECT_NE(r.body.find("href=\"/officer/r1/documents/d1?view=1\""), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/officer/r1/documents/d1\""), std::string::npos);
+  EXPECT_NE(r.body.find("Awaiting second approval."), std::string::npos);
+  EXPECT_NE(r.body.find("second, different officer"), std::string::npos);
+  // o1 (the viewer) gave the first approval of r2: no approve form for it, a notice instead.
+  EXPECT_EQ(r.body.find("/officer/r2/approve"), std::string::npos);
+  EXPECT_NE(r.body.find("You gave the first approval"), std::string::npos);
+  EXPECT_NE(r.body.find("Approve</button>"), std::string::npos);  // r1 (level substantial)
+  EXPECT_NE(r.body.find("Remote ID document scan"), std::string::npos);
+  EXPECT_NE(r.body.find("2025-01-06 00:00:00 UTC"), std::string::npos);  // deadline from the API
+}
+
+TEST_F(Fixture, OfficerDocumentIsProxiedAsSandboxedAttachment) {
+  Response r = getPage("/officer/r1/documents/d1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.contentType, "image/png");
+  EXPECT_EQ(header(r, "Content-Disposition"), "attachment; filename=\"document-d1.png\"");
+  EXPECT_NE(header(r, "Content-Security-Policy").find("sandbox"), std::string::npos);
+  Request v;
+  v.method = "GET";
+  v.path = "/officer/r1/documents/d1";
+  v.query = "view=1";
+  v.headers.emplace_back("Cookie", "erds_session=good");
+  Response view = run(v);
+  EXPECT_EQ(view.status, 200);
+  EXPECT_EQ(view.contentType, "text/html; charset=utf-8");
+  EXPECT_NE(view.body.find("<img class=\"scan\" src=\"/officer/r1/documents/d1\" alt=\""), std::string::npos);
+  v.path = "/officer/r1/documents/nope";
+  EXPECT_EQ(run(v).status, 404);
+}
+
+TEST_F(Fixture, MessagePageListsPartsWithEscapedNames) {
+  Response r = getPage("/messages/m1");
+  expectSafe(r);
+  EXPECT_NE(r.body.find("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.pdf"), std::string::npos);
+  EXPECT_NE(r.body.find("4 KB"), std::string::npos);
+  EXPECT_NE(r.body.find("ab12"), std::string::npos);
+}
+
+TEST_F(Fixture, CertificateChallengePageExplainsOpensslAndSubmitsBase64Url) {
+  Response page = getPage("/identity/certificate");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("abc.123.&lt;mac&gt;"), std::string::npos);
+  EXPECT_EQ(page.body.find("<mac>"), std::string::npos);
+  EXPECT_NE(page.body.find("openssl dgst -sha256 -sign key.pem"), std::string::npos);
+
+  const std::string token = internal::newCsrfToken();
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const std::string der = std::string("\x30\x45\xff\xfe", 4);
+  Response out = run(formPost("/identity/certificate", "multipart/form-data; boundary=B",
+                              mpField("csrf_token", token) + mpField("challenge", "abc.123.mac") +
+                                  mpFile("certificate", "cert.pem", "application/x-pem-file", pem) +
+                                  mpFile("signature", "challenge.sig", "application/octet-stream", der) + "--B--\r\n",
+                              token));
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(header(out, "Location"), "/identity?done=identified");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received["POST /api/v1/me/certificate-identification"],
+            R"({"certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n","challenge":"abc.123.mac","signature":"MEX__g"} | application/json)");
+}
+
+TEST_F(Fixture, CertificateSignInOnTheCertificateListener) {
+  Response home = getPage("/", false);
+  EXPECT_NE(home.body.find("href=\"https://127.0.0.1:8444/signin/certificate\""), std::string::npos);
+
+  Response none = getPage("/signin/certificate", false);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find("No certificate was presented"), std::string::npos);
+
+  Request withCert;
+  withCert.method = "GET";
+  withCert.path = "/signin/certificate";
+  withCert.clientCertificateChain = {"DER"};
+  Response offer = run(withCert);
+  EXPECT_EQ(offer.status, 200);
+  EXPECT_NE(offer.body.find("action=\"/signin/certificate\""), std::string::npos);
+
+  const std::string token = internal::newCsrfToken();
+  Request post;
+  post.method = "POST";
+  post.path = "/signin/certificate";
+  post.clientCertificateChain = {"DER"};
+  post.headers.emplace_back("Cookie", std::string(internal::kCsrfCookieName) + "=" + token);
+  post.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  post.body = "csrf_token=" + token;
+  Response in = run(post);
+  EXPECT_EQ(in.status, 303);
+  EXPECT_EQ(header(in, "Location"), "/inbox");
+  bool session = false;
+  for (const auto& [n, v] : in.headers)
+    if (n == "Set-Cookie" && v.rfind("erds_session=good", 0) == 0) session = true;
+  EXPECT_TRUE(session);
+}
+
+TEST_F(Fixture, AccountOffersToRegisterThePresentedCertificate) {
+  Request r;
+  r.method = "GET";
+  r.path = "/account";
+  r.headers.emplace_back("Cookie", "erds_session=good");
+  r.clientCertificateChain = {"DER"};
+  Response with = run(r);
+  EXPECT_NE(with.body.find("Register this certificate"), std::string::npos);
+  Response without = getPage("/account");
+  EXPECT_EQ(without.body.find("Register this certificate"), std::string::npos);
+  EXPECT_NE(without.body.find("https://127.0.0.1:8444/account"), std::string::npos);
 }
 
 }  // namespace

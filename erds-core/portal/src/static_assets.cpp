@@ -56,6 +56,16 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:1rem 0}
 progress{width:100%;height:1.25rem}
 .progress[hidden]{display:none}
+a.button{display:inline-block;padding:.5rem 1rem;border-radius:4px;border:1px solid #0b4f9c;text-decoration:none}
+a.button.secondary{background:#fff;color:#0b4f9c}
+ul.plain{list-style:none;margin:0;padding:0}
+pre{background:#f5f7fa;border:1px solid #8c8c8c;border-radius:4px;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}
+section.notice.second{border:3px solid #8a4b00}
+.flag{padding:.5rem .75rem;background:#fff4e5;border-left:6px solid #8a4b00;margin:0 0 .75rem}
+table.policy th[scope=row]{font-weight:400}
+td.no{color:#4a4a4a}
+img.scan{max-width:100%;height:auto;border:1px solid #8c8c8c}
+input[type=datetime-local],input[type=file]{width:100%;font:inherit;max-width:100%}
 code,.mono{font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr}th,td{padding:.3rem}}
 @media print{header.top,footer,.actions,.skip,.noprint{display:none}body{color:#000}a{color:#000}main{max-width:none}}

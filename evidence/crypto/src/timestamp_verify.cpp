@@ -3,6 +3,9 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include <map>
+
+#include "chain_cache.h"
 #include "openssl_util.h"
 
 namespace erds::evidence {
@@ -67,6 +70,105 @@ Result<Pkcs7Ptr> parseToken(std::string_view der) {
   if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())
     return Error::invalidInput("time-stamp token: trailing bytes");
   return p7;
+}
+
+// One DER TLV: tag byte, header length, content length. Only single-byte tags and definite
+// lengths (DER); anything else makes the caller fall back to OpenSSL's full parse.
+struct Tlv {
+  unsigned char tag = 0;
+  std::size_t header = 0;
+  std::size_t length = 0;
+  std::size_t total() const { return header + length; }
+};
+
+bool readTlv(std::string_view in, Tlv& t) {
+  if (in.size() < 2) return false;
+  t.tag = static_cast<unsigned char>(in[0]);
+  if ((t.tag & 0x1f) == 0x1f) return false;
+  const auto first = static_cast<unsigned char>(in[1]);
+  if (first < 0x80) {
+    t.header = 2;
+    t.length = first;
+  } else {
+    const std::size_t n = first & 0x7f;
+    if (n == 0 || n > 4 || in.size() < 2 + n) return false;
+    std::size_t len = 0;
+    for (std::size_t i = 0; i < n; ++i) len = (len << 8) | static_cast<unsigned char>(in[2 + i]);
+    t.header = 2 + n;
+    t.length = len;
+  }
+  return t.total() <= in.size();
+}
+
+void appendHeader(std::string& out, unsigned char tag, std::size_t length) {
+  out += static_cast<char>(tag);
+  if (length < 0x80) {
+    out += static_cast<char>(length);
+    return;
+  }
+  unsigned char bytes[4];
+  int n = 0;
+  for (std::size_t l = length; l > 0; l >>= 8) bytes[n++] = static_cast<unsigned char>(l & 0xff);
+  out += static_cast<char>(0x80 | n);
+  while (n > 0) out += static_cast<char>(bytes[--n]);
+}
+
+// Splits a TimeStampToken (ContentInfo { signedData, [0] SignedData }) into the same token
+// without SignedData.certificates and the DER of each certificate it carried. The CMS signature
+// does not cover the certificate set, so verifying the stripped token with those certificates
+// supplied as "extra" is the same check; it lets the verifier parse each distinct certificate
+// once instead of once per token. nullopt when the token has an unexpected shape (then the
+// caller parses it whole).
+struct SplitToken {
+  std::string stripped;
+  std::vector<std::string_view> certificates;
+};
+
+std::optional<SplitToken> splitToken(std::string_view der) {
+  Tlv ci, oid, wrap, sd;
+  if (!readTlv(der, ci) || ci.tag != 0x30 || ci.total() != der.size()) return std::nullopt;
+  std::string_view ciBody = der.substr(ci.header, ci.length);
+  if (!readTlv(ciBody, oid) || oid.tag != 0x06) return std::nullopt;
+  std::string_view rest = ciBody.substr(oid.total());
+  if (!readTlv(rest, wrap) || wrap.tag != 0xa0 || wrap.total() != rest.size()) return std::nullopt;
+  std::string_view wrapBody = rest.substr(wrap.header, wrap.length);
+  if (!readTlv(wrapBody, sd) || sd.tag != 0x30 || sd.total() != wrapBody.size()) return std::nullopt;
+  std::string_view body = wrapBody.substr(sd.header, sd.length);
+  SplitToken out;
+  std::string newBody;
+  newBody.reserve(body.size());
+  bool sawCerts = false;
+  while (!body.empty()) {
+    Tlv e;
+    if (!readTlv(body, e)) return std::nullopt;
+    const std::string_view element = body.substr(0, e.total());
+    if (e.tag == 0xa0) {
+      if (sawCerts) return std::nullopt;
+      sawCerts = true;
+      std::string_view certs = element.substr(e.header);
+      while (!certs.empty()) {
+        Tlv c;
+        if (!readTlv(certs, c) || c.tag != 0x30) return std::nullopt;
+        out.certificates.push_back(certs.substr(0, c.total()));
+        certs.remove_prefix(c.total());
+      }
+    } else {
+      newBody.append(element);
+    }
+    body.remove_prefix(e.total());
+  }
+  if (!sawCerts) return std::nullopt;
+  std::string sdDer;
+  appendHeader(sdDer, 0x30, newBody.size());
+  sdDer += newBody;
+  std::string wrapDer;
+  appendHeader(wrapDer, 0xa0, sdDer.size());
+  wrapDer += sdDer;
+  const std::string_view oidDer = ciBody.substr(0, oid.total());
+  appendHeader(out.stripped, 0x30, oidDer.size() + wrapDer.size());
+  out.stripped += oidDer;
+  out.stripped += wrapDer;
+  return out;
 }
 
 Result<TimestampInfo> describe(PKCS7* p7, STACK_OF(X509) * extra, TsTstInfoPtr* tstOut) {
@@ -141,6 +243,7 @@ Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPem(std:
 
 namespace {
 constexpr std::size_t kMaxPooledStores = 16;
+constexpr std::size_t kMaxCachedCertificates = 256;
 }  // namespace
 
 TimestampVerifier::StorePtr TimestampVerifier::acquireStore() const {
@@ -155,6 +258,7 @@ TimestampVerifier::StorePtr TimestampVerifier::acquireStore() const {
   StorePtr store(X509_STORE_new());
   if (!store) return store;
   X509_STORE_set_purpose(store.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  installChainVerifyCache(store.get());
   for (const auto& a : anchors_)
     X509_STORE_add_cert(store.get(), a.get());  // a duplicate anchor fails harmlessly
   clearErrors();
@@ -165,6 +269,22 @@ void TimestampVerifier::releaseStore(StorePtr store) const {
   // Only a store nobody else references goes back: TS_VERIFY_CTX released its reference already.
   std::lock_guard<std::mutex> lock(poolMutex_);
   if (pool_.size() < kMaxPooledStores) pool_.push_back(std::move(store));
+}
+
+X509* TimestampVerifier::cachedCertificate(std::string_view der) const {
+  std::lock_guard<std::mutex> lock(certMutex_);
+  auto it = certCache_.find(der);
+  if (it == certCache_.end()) {
+    auto parsed = parseDerCertificate(der);
+    if (!parsed) {
+      clearErrors();
+      return nullptr;
+    }
+    if (certCache_.size() >= kMaxCachedCertificates) certCache_.clear();
+    it = certCache_.emplace(std::string(der), std::unique_ptr<x509_st, CertDeleter>(parsed->release())).first;
+  }
+  X509_up_ref(it->second.get());
+  return it->second.get();
 }
 
 Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPemFiles(
@@ -206,10 +326,29 @@ Result<TimestampInfo> TimestampVerifier::verifyImpl(std::string_view tokenDer,
                                                     const std::string_view* data,
                                                     const TimestampVerifyOptions& options) const {
   clearErrors();
-  auto p7 = parseToken(tokenDer);
+  if (tokenDer.empty() || tokenDer.size() > kMaxTokenBytes)
+    return Error::invalidInput("time-stamp token: empty or too large");
+  // The token's certificates come from the cache (parsed once per distinct certificate); the
+  // token itself is parsed without them. Any unexpected shape: OpenSSL parses the whole token.
+  X509StackPtr extra(sk_X509_new_null());
+  Result<Pkcs7Ptr> p7 = Error::internal("unparsed");
+  if (auto split = splitToken(tokenDer)) {
+    p7 = parseToken(split->stripped);
+    if (p7)
+      for (std::string_view c : split->certificates) {
+        X509* x = cachedCertificate(c);
+        if (x == nullptr) return Error::invalidInput("time-stamp token: a certificate is not valid DER");
+        sk_X509_push(extra.get(), x);
+      }
+  }
+  if (!p7) {
+    clearErrors();
+    sk_X509_pop_free(extra.release(), X509_free);
+    extra.reset(sk_X509_new_null());
+    p7 = parseToken(tokenDer);
+  }
   if (!p7) return std::move(p7).error();
 
-  X509StackPtr extra(sk_X509_new_null());
   if (!options.untrustedDer.empty()) {
     auto certs = parseDerCertificates(options.untrustedDer, "untrusted certificates");
     if (!certs) return std::move(certs).error();

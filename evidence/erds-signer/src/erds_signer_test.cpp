@@ -155,7 +155,7 @@ class SignerFixture : public ::testing::Test {
   std::string writeConfig(const std::string& extra = "") {
     const std::string path = dir_ + "/erds.ini";
     evidence::testing::writeFile(path,
-                                 "[service]\nmode = development\n[log]\nlevel = info\n"
+                                 "[service]\nmode = " + mode_ + "\n[log]\nlevel = info\n"
                                  "[signer]\nsocket = signer.sock\nkey_dir = keys\n" +
                                      extra);
     return path;
@@ -249,6 +249,7 @@ class SignerFixture : public ::testing::Test {
   evidence::testing::TestCert tsuCert_;
   pid_t pid_ = -1;
   bool asNobody_ = true;  // when the test runs as root
+  std::string mode_ = "development";  // service.mode of writeConfig()
 };
 
 TEST_F(SignerFixture, SignsThroughTheSocketAndSignaturesVerify) {
@@ -479,6 +480,90 @@ TEST_F(SignerFixture, ConfigurationErrorsExit2WithOneLine) {
   EXPECT_EQ(runToExit({"--version"}, out), 0);
   EXPECT_EQ(out.rfind("erds-signer ", 0), 0u) << out;
   EXPECT_EQ(runToExit({"--bogus"}, out), 2);
+}
+
+// Privilege drop (issue 8, item 5): started as root with signer.user = nobody, the signer reads
+// keys only root can read, binds its socket, switches to nobody, then sets the lock-down flags.
+// Needs root: the property is the switch away from root, which cannot be observed otherwise.
+TEST_F(SignerFixture, StartedAsRootSwitchesToSignerUserAfterLoadingKeys) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test checks erds-signer's switch from root to signer.user: "
+                                "run it as root (the CI and ./erds test do)";
+  asNobody_ = false;  // erds-signer itself starts as root
+  // The key files belong to root (0600): nobody could not read them, so signatures after the
+  // switch prove the keys were loaded before it. The directory is the signer user's, mode 0700.
+  const std::string keys = dir_ + "/keys";
+  for (const auto& e : std::filesystem::directory_iterator(keys)) {
+    ASSERT_EQ(::chown(e.path().c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(e.path().c_str(), 0600), 0);
+  }
+  ASSERT_EQ(::chmod(keys.c_str(), 0700), 0);
+  struct group* adm = ::getgrnam("adm");
+  ASSERT_NE(adm, nullptr) << "the test uses the group 'adm' as signer.socket_group";
+  const gid_t socketGid = adm->gr_gid;
+  mode_ = "basic";
+  start("socket_group = adm\nuser = nobody\n");
+  ASSERT_GT(pid_, 0);
+
+  const std::string status = slurp("/proc/" + std::to_string(pid_) + "/status");
+  const std::string n = std::to_string(kNobody);
+  EXPECT_NE(status.find("\nUid:\t" + n + "\t" + n + "\t" + n + "\t" + n + "\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("\nGid:\t" + n + "\t" + n + "\t" + n + "\t" + n + "\n"), std::string::npos) << status;
+  const auto groupsAt = status.find("\nGroups:");
+  ASSERT_NE(groupsAt, std::string::npos) << status;
+  const std::string groups = status.substr(groupsAt + 8, status.find('\n', groupsAt + 1) - groupsAt - 8);
+  EXPECT_EQ(groups.find_first_not_of(" \t"), std::string::npos) << "supplementary groups left: " << groups;
+  // Dumpable 0 set after the switch: /proc/<pid>/environ stays root's although the process is nobody's.
+  struct stat procSt {};
+  ASSERT_EQ(::stat(("/proc/" + std::to_string(pid_) + "/environ").c_str(), &procSt), 0);
+  EXPECT_EQ(procSt.st_uid, 0u);
+
+  struct stat st {};
+  ASSERT_EQ(::lstat(socket_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_gid, socketGid);
+  EXPECT_EQ(st.st_uid, kNobody);
+
+  auto c = client();
+  auto info = c->keyInfo("seal");
+  ASSERT_TRUE(info.has_value()) << info.error().toString();
+  const std::string digest = digestOf("signed after the switch");
+  auto sig = c->signDigest("seal", digest);
+  ASSERT_TRUE(sig.has_value()) << sig.error().toString();
+  EXPECT_TRUE(verifySignature(info->certificateDer, digest, *sig));
+  EXPECT_NE(slurp(dir_ + "/signer.log").find("signer.user_switched"), std::string::npos);
+}
+
+// As root in basic/qualified mode without signer.user, and with a key directory others can read,
+// the signer refuses to start (exit 2, one line naming the key).
+TEST_F(SignerFixture, RootWithoutSignerUserAndOpenKeyDirectoryAreRefusedInProduction) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test starts erds-signer as root: run it as root";
+  asNobody_ = false;
+  std::string out;
+  const std::string noUser = dir_ + "/no-user.ini";
+  evidence::testing::writeFile(noUser, "[service]\nmode = basic\n[signer]\nsocket = s.sock\nkey_dir = keys\n");
+  EXPECT_EQ(runToExit({"--config", noUser}, out), 2) << out;
+  EXPECT_NE(out.find("signer.user"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+
+  ASSERT_EQ(::chmod((dir_ + "/keys").c_str(), 0750), 0);
+  const std::string openDir = dir_ + "/open-dir.ini";
+  evidence::testing::writeFile(openDir, "[service]\nmode = basic\n[signer]\nsocket = s.sock\nkey_dir = keys\nuser = nobody\n");
+  EXPECT_EQ(runToExit({"--config", openDir}, out), 2) << out;
+  EXPECT_NE(out.find("signer.key_dir"), std::string::npos) << out;
+  EXPECT_NE(out.find("0700"), std::string::npos) << out;
+
+  ASSERT_EQ(::chmod((dir_ + "/keys").c_str(), 0700), 0);
+  ASSERT_EQ(::chown((dir_ + "/keys").c_str(), 0, 0), 0);
+  EXPECT_EQ(runToExit({"--config", openDir}, out), 2) << out;
+  EXPECT_NE(out.find("owned by the signer's user"), std::string::npos) << out;
+
+  // Development mode may stay root, with a warning.
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/keys"))
+    ASSERT_EQ(::chown(e.path().c_str(), 0, 0), 0);
+  const std::string dev = dir_ + "/dev.ini";
+  evidence::testing::writeFile(dev, "[service]\nmode = development\n[signer]\nsocket = s.sock\nkey_dir = keys\n");
+  EXPECT_EQ(runToExit({"--config", dev, "--check-config"}, out), 0) << out;
 }
 
 TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {

@@ -143,9 +143,10 @@ Result<std::unique_ptr<SignerServer>> SignerServer::listen(SignerServerOptions o
   }
   if (::chmod(path.c_str(), 0660) != 0)
     return Error::internal("signer.socket " + path + ": chmod: " + errnoText(errno));
-  if (server->options_.socketGroup != static_cast<gid_t>(-1) &&
-      ::chown(path.c_str(), static_cast<uid_t>(-1), server->options_.socketGroup) != 0)
-    return Error::internal("signer.socket " + path + ": chgrp: " + errnoText(errno));
+  if ((server->options_.socketGroup != static_cast<gid_t>(-1) ||
+       server->options_.socketOwner != static_cast<uid_t>(-1)) &&
+      ::chown(path.c_str(), server->options_.socketOwner, server->options_.socketGroup) != 0)
+    return Error::internal("signer.socket " + path + ": chown: " + errnoText(errno));
   if (::listen(server->listenFd_, 128) != 0)
     return Error::internal("signer.socket " + path + ": listen: " + errnoText(errno));
   return server;

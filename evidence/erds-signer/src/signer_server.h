@@ -28,6 +28,8 @@ namespace erds::signer {
 struct SignerServerOptions {
   std::string socketPath;                         // absolute or relative; < 108 bytes
   gid_t socketGroup = static_cast<gid_t>(-1);     // -1 = leave the process's group
+  uid_t socketOwner = static_cast<uid_t>(-1);     // -1 = the process's user (set by a root
+                                                  // signer that switches to signer.user later)
   double maxSignaturesPerSecond = 20000;          // > 0
   int maxConnections = 256;                       // more are closed at once
   std::chrono::milliseconds idleTimeout{300000};  // an idle client connection is closed after this

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "erds/base/clock.h"
 #include "erds/base/result.h"
@@ -38,25 +39,43 @@ struct SealedEvidence {
   std::string canonicalSignedInfo;
   std::string canonicalSignedProperties;
   std::string canonicalSignatureValue;
-  // Revocation data used for the seal/TSU certificates (EN 319 102-1 long-term preparation).
-  // Empty: the development PKI publishes none. TODO(evseal): fill from OCSP/CRL once configured.
+  // The revocation data the seal relied on (EN 319 102-1 long-term preparation): the DER CRLs,
+  // concatenated, that cover every certificate of the seal chain, as embedded in the document
+  // (xades:RevocationValues/CRLValues). Empty when the sealer was given no revocation data.
   std::string revocationDataDer;
+};
+
+struct SealerOptions {
+  // CRLs (PEM; each string may hold several) for the seal certificate chain. When given, every
+  // certificate of the chain (seal certificate, intermediates and the self-signed anchor) must be
+  // covered by a CRL from its issuer whose signature verifies, that is current and that does not
+  // list it; the CRLs and the chain certificates missing from ds:KeyInfo are embedded in each
+  // evidence as unsigned properties after the SignatureTimeStamp (xades:CertificateValues,
+  // xades:RevocationValues/CRLValues, EN 319 132-1 5.5), which XAdES-B-LT builds on. Empty: nothing
+  // is embedded (development).
+  std::vector<std::string> crlsPem;
+  // CA certificates (PEM) completing the seal chain up to its trust anchor (e.g. root-ca.pem)
+  // when the signer's chain lacks them; needed to check the CRL signatures.
+  std::string caCertificatesPem;
 };
 
 class EvidenceSealer {
  public:
   // `signer` holds the seal keys, `tsa` issues the SignatureTimeStamp, `clock` gives SigningTime;
-  // `clock` must outlive the sealer. Never fails today (Result for future checks).
+  // `clock` must outlive the sealer. InvalidInput when a CRL or CA certificate in `options` does
+  // not parse (the CRLs are checked against the seal chain at the first seal of each key).
   static Result<std::unique_ptr<EvidenceSealer>> create(std::shared_ptr<Signer> signer,
                                                         std::shared_ptr<TimestampAuthority> tsa,
-                                                        const Clock& clock);
+                                                        const Clock& clock, SealerOptions options = {});
 
   // Seals `xml` (from writeEvidenceXml) with the key `keyLabel` (its algorithm decides
   // ecdsa-sha256 or rsa-sha256; the key's certificate and its non-self-signed chain go to
   // KeyInfo). The key's certificate and derived values are cached per label after the first call.
   // Errors: InvalidInput (signatureOffset/canonical inconsistent, unsupported key),
-  // NotFound (no such key), Unavailable (signer unreachable, or no time-stamp token could be had:
-  // then nothing is sealed), Internal. Thread-safe.
+  // NotFound (no such key), Unavailable (signer unreachable, or no time-stamp token could be had,
+  // or the configured CRLs are not current at the signing time: then nothing is sealed),
+  // IntegrityFailure (a configured CRL revokes a certificate of the seal chain, or revocation data
+  // was configured but does not cover the chain), Internal. Thread-safe.
   Result<SealedEvidence> seal(const EvidenceXml& xml, std::string_view keyLabel);
 
   ~EvidenceSealer();
@@ -64,12 +83,14 @@ class EvidenceSealer {
   struct KeyMaterial;  // per-label cache; defined in evidence_sealer.cpp
 
  private:
-  EvidenceSealer(std::shared_ptr<Signer> signer, std::shared_ptr<TimestampAuthority> tsa, const Clock& clock);
+  EvidenceSealer(std::shared_ptr<Signer> signer, std::shared_ptr<TimestampAuthority> tsa, const Clock& clock,
+                 SealerOptions options);
   Result<std::shared_ptr<const KeyMaterial>> keyMaterial(std::string_view keyLabel);
 
   std::shared_ptr<Signer> signer_;
   std::shared_ptr<TimestampAuthority> tsa_;
   const Clock& clock_;
+  SealerOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const KeyMaterial>, std::less<>> keys_;
 };

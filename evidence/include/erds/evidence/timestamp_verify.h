@@ -3,6 +3,7 @@
 // what the token says, including whether it is a qualified time stamp (EN 319 422).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -99,9 +100,14 @@ class TimestampVerifier {
                                    const std::string_view* data,
                                    const TimestampVerifyOptions& options) const;
   void releaseStore(StorePtr store) const;
+  // The parsed certificate for `der` from a bounded cache (new reference for the caller), or null
+  // when `der` is not a certificate. Thread-safe.
+  x509_st* cachedCertificate(std::string_view der) const;
   std::vector<std::unique_ptr<x509_st, CertDeleter>> anchors_;
   mutable std::mutex poolMutex_;
   mutable std::vector<StorePtr> pool_;
+  mutable std::mutex certMutex_;
+  mutable std::map<std::string, std::unique_ptr<x509_st, CertDeleter>, std::less<>> certCache_;
 };
 
 // Whether a DER certificate carries the qcStatement esi4-qtstStatement-1. InvalidInput on bad DER.

@@ -42,6 +42,7 @@ struct CertificateCheck {
   std::string issuer;             // RFC 2253 issuer DN of the leaf
   std::string serialHex;
   std::string sha256Fingerprint;  // hex of SHA-256 over the leaf DER
+  std::optional<TimePoint> notAfter;  // of the leaf (filled even when the chain does not validate)
   bool qcCompliance = false;      // leaf carries id-etsi-qcs-QcCompliance (0.4.0.1862.1.1)
   bool qcSscd = false;            // id-etsi-qcs-QcSSCD (0.4.0.1862.1.4)
   std::vector<QcType> qcTypes;    // from id-etsi-qcs-QcType (0.4.0.1862.1.6)

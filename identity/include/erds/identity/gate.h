@@ -47,6 +47,15 @@ struct GatePolicy {
 // - development: any method; submit >= substantial, handover: the message's level only.
 GatePolicy builtinGatePolicy(ServiceMode mode);
 
+// The policy in force: the built-in profile of service.mode with the configuration's overrides
+// applied: identity.sender_min_level / identity.recipient_min_level (the action's minLevel),
+// identity.require_strong_authentication (both actions) and identity.submit_methods /
+// identity.handover_methods (comma-separated method names replacing the accepted methods; a method
+// the profile already lists keeps its own minimum level). In qualified mode no override may weaken
+// Annex I: a lower level, strong authentication off, or a method outside the profile's list is
+// refused. InvalidInput with one line naming the key and its source otherwise.
+Result<GatePolicy> gatePolicyFromConfig(const Config& config);
+
 struct GateRequest {
   GateAction action = GateAction::Handover;
   LevelOfAssurance messageRequiredLevel = LevelOfAssurance::None;  // handover: the sender's demand

@@ -3,12 +3,15 @@
 // "Authorization: Bearer <token>" or the erds_session cookie.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "erds/base/result.h"
+#include "erds/base/clock.h"
 #include "erds/http/message.h"
+#include "erds/http/rate_limiter.h"
 #include "erds/identity/account_store.h"
 #include "erds/identity/party.h"
 #include "erds/identity/session.h"
@@ -27,12 +30,27 @@ struct AuthenticatedParty {
 // Thread-safe if the stores are. Every call checks the session through the SessionManager's store
 // (in erdsd a CachingSessionStore: a revocation on another node is refused within 5 s, one made
 // in this process at once) and reads the party row (disabled accounts and role changes at once).
+//
+// Per-account rate limit: every authenticated request takes a token from its party's bucket
+// (http.rate_per_account_per_second / http.rate_account_burst, see kDefaultAccountRateLimit);
+// over it, authenticate() returns http::rateLimitedError(), which the HTTP dispatcher answers with
+// 429 Too Many Requests and Retry-After. Buckets are bounded (http::KeyedRateLimiter).
+inline constexpr http::RateLimit kDefaultAccountRateLimit{1000, 2000};
+
 class HttpAuthenticator {
  public:
-  HttpAuthenticator(SessionManager& sessions, AccountStore& accounts) : sessions_(sessions), accounts_(accounts) {}
+  // `clock` must outlive the authenticator.
+  HttpAuthenticator(SessionManager& sessions, AccountStore& accounts,
+                    http::RateLimit accountLimit = kDefaultAccountRateLimit,
+                    const Clock& clock = SystemClock::instance())
+      : sessions_(sessions),
+        accounts_(accounts),
+        accountLimiter_(std::make_unique<http::KeyedRateLimiter>(accountLimit, clock)) {}
 
   // Unauthorized (one message: "authentication required") for a missing, malformed, unknown,
   // revoked or expired token, or a disabled or deleted party. Unavailable when the store fails.
+  // http::rateLimitedError() (Unavailable carrying the Retry-After) when the party is over its
+  // rate limit; the session is checked first, so unauthenticated requests never consume a token.
   // A bearer token takes precedence over the cookie.
   Result<AuthenticatedParty> authenticate(const http::Request& request) const;
 
@@ -45,6 +63,7 @@ class HttpAuthenticator {
  private:
   SessionManager& sessions_;
   AccountStore& accounts_;
+  std::unique_ptr<http::KeyedRateLimiter> accountLimiter_;
 };
 
 }  // namespace erds::identity

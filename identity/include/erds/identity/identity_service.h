@@ -13,13 +13,19 @@
 //   POST   /api/v1/me/certificate-challenge, /api/v1/me/certificate-identification
 //                                                      identification by a signed challenge
 //   GET|POST /api/v1/me/identifiers, POST /api/v1/me/identifiers/{id}/confirm   address binding
+//   GET    /api/v1/identity/policy                    the identification policy in force (no auth)
 //   GET|POST /api/v1/identity/verification-requests, GET .../{id}               the user's requests
+//   POST   /api/v1/identity/verification-requests/{id}/documents   upload an ID document scan
 //   GET    /api/v1/officer/verification-requests, POST .../{id}/approve|reject  officer queue
+//   GET    /api/v1/officer/verification-requests/{id}/documents/{doc}          read a scan (audited)
+//   GET|POST /api/v1/me/certificates, DELETE /api/v1/me/certificates/{id}      certificate registry
 //   GET|POST /api/v1/admin/parties, POST /api/v1/admin/parties/{id}/roles       administration
 //   GET    /api/v1/admin/parties/{id}/export          one party's data (administrators; audited)
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +38,7 @@
 #include "erds/http/router.h"
 #include "erds/identity/account_store.h"
 #include "erds/identity/client_certificate.h"
+#include "erds/identity/gate.h"
 #include "erds/identity/http_auth.h"
 #include "erds/identity/notifier.h"
 #include "erds/identity/password_hasher.h"
@@ -50,6 +57,13 @@ struct IdentityOptions {
   Secret documentPepper;  // >= 32 bytes (identity.document_pepper_file)
   bool revealCodesInLog = false;  // development only
   ServiceMode mode = ServiceMode::Development;
+  // gatePolicyFromConfig(): the mode's profile with the identity.* overrides.
+  GatePolicy gatePolicy;
+  std::chrono::seconds verificationDeadline{std::chrono::hours(24 * 5)};  // identity.verification_deadline
+  int64_t maxDocumentBytes = 10 * 1024 * 1024;                           // identity.max_document_bytes
+  int maxDocumentsPerRequest = 4;
+  std::chrono::seconds documentRetention{std::chrono::hours(24 * 30)};   // identity.document_retention
+  std::chrono::seconds purgeInterval{std::chrono::hours(1)};             // identity.purge_interval
   // Client certificate sign-in (POST /api/v1/sessions/certificate on the listener of
   // http.client_cert_port): enabled when identity.client_ca_file or identity.qualified_ca_file is
   // set; the PEM contents of those files and identity.crl_file.
@@ -88,11 +102,30 @@ class IdentityService : public http::RouteProvider {
   // valid as long as the service.
   AccountStore& accounts();
   VerificationStore& verifications();
+  // The gate policy in force (IdentityOptions::gatePolicy). Valid as long as the service.
+  const GatePolicy& gatePolicy() const;
 
-  // Housekeeping (call periodically, e.g. hourly): purges document scans past their retention
-  // (the decision record stays; each purge is audited) and sessions a day past their absolute
-  // expiry. Returns the number of scans purged. Unavailable while the database is down.
+  // For other front ends (erds-smtpd binding a STARTTLS client certificate to a party): validates
+  // `chainDer` (DER, leaf first, as presented in the handshake) against the configured anchors
+  // and returns the party it belongs to: the certificate registry (POST /api/v1/me/certificates)
+  // first, then an e-mail address of the certificate bound to a party as a delivery identifier.
+  // nullopt if it validates but belongs to nobody (or to a disabled party). Unauthorized if it does
+  // not validate (the message names the status); Unavailable if client certificates are not
+  // configured or the database is down. Thread-safe.
+  Result<std::optional<std::string>> partyForCertificate(const std::vector<std::string>& chainDer);
+
+  // Housekeeping (startBackgroundTasks() runs it every identity.purge_interval): purges uploaded
+  // document scans of decided requests past identity.document_retention and officer-recorded
+  // scans past their purge time (the decision record and the metadata stay; each purge is
+  // audited) and sessions a day past their absolute expiry. Returns the number of scans purged. Unavailable while the database is down.
   Result<int64_t> purgeExpiredPersonalData();
+
+  // Runs purgeExpiredPersonalData() at once and then every IdentityOptions::purgeInterval on a
+  // background thread (failures are logged and retried at the next interval). start is
+  // idempotent; stop wakes the thread and joins it (the destructor stops it too). Call both from
+  // one thread.
+  void startBackgroundTasks();
+  void stopBackgroundTasks();
 
   // Creates (idempotently) mailto:sender@example.test (identified: physical_presence,
   // substantial), mailto:recipient@example.test (not identified) and mailto:officer@example.test

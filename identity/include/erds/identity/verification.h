@@ -51,11 +51,33 @@ struct Approval {
   TimePoint at{};
 };
 
+// A preferred appointment for an in-person verification (physical_presence only).
+struct Appointment {
+  TimePoint preferredAt{};
+  std::string note;  // <= 500 characters
+};
+
+// Metadata of an uploaded identity document scan (the bytes live encrypted in the document store).
+struct DocumentScanInfo {
+  std::string id;
+  std::string contentType;  // image/jpeg | image/png | application/pdf
+  int64_t size = 0;
+  std::string sha256Hex;    // of the plaintext
+  TimePoint uploadedAt{};
+  std::optional<TimePoint> retentionUntil;  // set when the request is decided
+  bool purged = false;
+};
+
 struct VerificationRequest {
   std::string id;
   std::string partyId;    // whose identity is verified
   std::string createdBy;  // who opened the request (the party itself, or an officer at a desk)
   LevelOfAssurance requestedLevel = LevelOfAssurance::Substantial;
+  // How the party asks to be verified: physical_presence (default), remote_id_document_scan, or
+  // qualified_certificate (normally done through the signed challenge instead).
+  IdentificationMethod requestedMethod = IdentificationMethod::PhysicalPresence;
+  std::optional<Appointment> appointment;  // physical_presence only
+  std::vector<DocumentScanInfo> documents;  // read-only here: filled by the store, oldest first
   VerificationStatus status = VerificationStatus::Pending;
   TimePoint createdAt{};
   std::optional<DocumentReview> document;
@@ -106,8 +128,14 @@ class VerificationWorkflow {
       : store_(store), clock_(clock), hasher_(hasher), options_(options) {}
 
   // Opens a request for `partyId`. A user may open one only for themself; an officer may open one
-  // for anyone (then cannot decide it). InvalidInput for level none; Unauthorized otherwise.
-  Result<VerificationRequest> open(const Actor& actor, const std::string& partyId, LevelOfAssurance requestedLevel);
+  // for anyone (then cannot decide it). InvalidInput for level none, a method other than
+  // physical_presence / remote_id_document_scan / qualified_certificate, remote_id_document_scan
+  // above substantial, an appointment with another method than physical_presence, or a note over
+  // kMaxAppointmentNote characters; Unauthorized otherwise.
+  static constexpr std::size_t kMaxAppointmentNote = 500;
+  Result<VerificationRequest> open(const Actor& actor, const std::string& partyId, LevelOfAssurance requestedLevel,
+                                   IdentificationMethod requestedMethod = IdentificationMethod::PhysicalPresence,
+                                   std::optional<Appointment> appointment = std::nullopt);
 
   // Officer records the reviewed document (number hashed here, never stored). Request must be
   // Pending. Errors as approve().

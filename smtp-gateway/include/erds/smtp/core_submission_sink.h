@@ -17,6 +17,9 @@
 #include "erds/core/content_vault.h"
 #include "erds/core/delivery_store.h"
 #include "erds/core/job_queue.h"
+#include "erds/base/audit.h"
+#include "erds/smtp/dns_resolver.h"
+#include "erds/smtp/rem_peer_verifier.h"
 #include "erds/smtp/submission_sink.h"
 
 namespace erds::smtp {
@@ -41,6 +44,10 @@ struct CoreSinkOptions {
   std::chrono::seconds defaultExpiry{std::chrono::hours(24 * 15)};
   int mxRatePerMinute = 600;               // per client IP; beyond: 451 4.7.0 (temporary)
   bool sendReceipts = true;                // queue a REM receipt of SubmissionAcceptance to the sender
+  // MX: refuse (550 5.7.1) a message whose DMARC result is fail under p=reject; otherwise the
+  // results are only recorded (smtp.mx_dmarc_enforce).
+  bool mxDmarcEnforce = false;
+  std::string authservId = "localhost";   // authserv-id of the Authentication-Results field
 };
 
 struct CoreSinkDeps {
@@ -50,6 +57,12 @@ struct CoreSinkDeps {
   const core::JobQueue* jobs = nullptr;
   api::SealingEvidenceIssuer* issuer = nullptr;  // may be null (tests with another issuer)
   const Clock* clock = nullptr;
+  // MX sender authentication (SPF/DKIM/DMARC); null = not checked (recorded as not_checked).
+  DnsResolver* dns = nullptr;
+  // MX: inbound REM messages (REM-* header fields) are accepted only when this verifies them;
+  // null = no pinned peer, every REM message is refused.
+  const RemPeerVerifier* remPeers = nullptr;
+  const AuditLog* audit = nullptr;  // refusals on MX (REM, DMARC) are audited when set
 };
 
 // Thread-safe. Everything in `deps` must outlive the sink.
@@ -64,15 +77,20 @@ class CoreSubmissionSink final : public SubmissionSink {
   // garbage), InvalidInput. Recipients at other domains are `external` deliveries with an
   // smtp.relay job; the relay and receipt jobs commit with the submission.
   // MX (envelope.listener == Mx): per-IP rate limit (Unavailable: 451 4.3.0),
-  // then the message for our own users (bound party or pending mailbox) is stored through
-  // DeliveryStore::receive with ReceivedFromNonERDS evidence (SPF/DKIM/DMARC not checked; recorded
-  // as "not_checked" in the audit record); the message id once committed.
+  // then a REM message (REM-* header fields) must verify through deps.remPeers (pinned signer,
+  // S/MIME signature, every evidence; else IntegrityFailure: 554 5.7.7, audited, nothing stored),
+  // then SPF/DKIM/DMARC through deps.dns (results in the audit record and an
+  // Authentication-Results field prepended to the stored message; DMARC fail with p=reject is
+  // refused as Unauthorized, 550 5.7.1, when options.mxDmarcEnforce), then the message for our own
+  // users (bound party or pending mailbox) is stored through DeliveryStore::receive with
+  // ReceivedFromNonERDS evidence; the message id once committed.
   Result<std::string> accept(const Envelope& envelope, const MessageData& message) override;
 
  private:
   Result<std::string> submit(const Envelope& envelope, const MessageData& message);
   Result<std::string> mxAccept(const Envelope& envelope, const MessageData& message);
   bool mxAllowed(const std::string& ip);
+  void auditRefusal(const std::string& ip, const std::string& action, const std::string& reason);
 
   CoreSinkDeps d_;
   CoreSinkOptions opt_;

@@ -3,8 +3,11 @@
 // FROM through the party's bound delivery identifiers (AccountStore::partyBoundTo).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "erds/base/aead.h"
 #include "erds/base/clock.h"
@@ -19,14 +22,22 @@ class IdentityAuthenticator final : public Authenticator {
  public:
   // Reads identity.argon2_* from `config`; `kek` unwraps TOTP seeds (an account with TOTP enrolled
   // cannot use SMTP AUTH: SMTP has no second-factor step, so it is refused as Unauthorized).
-  // Password AUTH is refused under service.mode=qualified (EN 319 522 gate; the certificate path is
-  // required there). Errors: InvalidInput (bad argon2 parameters, naming the key).
+  // Under service.mode=qualified the session (SessionConfig::requireClientCertificate, set from
+  // the same mode) accepts AUTH only after a client certificate of the same party (5.2.2-04). Errors: InvalidInput (bad argon2 parameters, naming the key).
   static Result<std::unique_ptr<IdentityAuthenticator>> create(const Config& config, pg::Pool& pool,
                                                                crypto::KeyEncryptionKey kek, const Clock& clock);
   ~IdentityAuthenticator() override;
 
   Result<AuthenticatedParty> authenticatePassword(std::string_view username, const Secret& password) override;
-  // Not wired yet: no store binds client certificates to parties (see README); Unauthorized.
+  // Maps a validated client certificate (DER chain, leaf first) to its party, or nullopt if it
+  // belongs to nobody; Unauthorized if it does not validate. erds-smtpd wires
+  // identity::IdentityService::partyForCertificate here.
+  using CertificateResolver = std::function<Result<std::optional<std::string>>(const std::vector<std::string>& chainDer)>;
+  // Call once before serving. Without a resolver, certificates are refused (Unauthorized).
+  void setCertificateResolver(CertificateResolver resolver);
+
+  // Through the resolver: the party bound to the certificate, method ClientCertificate.
+  // Unauthorized (not valid, bound to nobody, no resolver), Unavailable.
   Result<AuthenticatedParty> authenticateCertificate(std::string_view leafDer,
                                                      const std::vector<std::string>& chainDer) override;
   // Bound when the lower-cased "mailto:<address>" is bound to the party (AccountStore).

@@ -67,6 +67,10 @@ struct RemTrust {
   std::vector<std::string> untrustedPem;  // extra intermediates (the message usually carries them)
   // Verify the chain as of the CMS signingTime (sample certificates are expired); if false, now.
   bool atSigningTime = true;
+  // Pinned peers: when not empty, the CMS signer certificate must be byte-identical to one of
+  // these (DER), and a chain may end at any certificate of anchorsPem (X509_V_FLAG_PARTIAL_CHAIN),
+  // so a pinned self-standing certificate is enough.
+  std::vector<std::string> pinnedSignersDer;
 };
 
 struct ParsedRemMessage {

@@ -33,6 +33,10 @@ struct MessageRoutesOptions {
   int maxParts = 32;
   int64_t maxContentBytes = 64LL * 1024 * 1024;  // sum of parts; above: SubmissionRejection + 413
   int64_t maxInlineBodyBytes = 16LL * 1024 * 1024;  // the JSON form's body (413 above, no evidence)
+  // Submissions whose content (sum of parts) is at most this size are stored with their content in
+  // one transaction (ContentVault::sealInMemory + DeliveryStore::submitWithContent); larger ones
+  // stream into staged uploads. 0 = always stream. At most core::kMaxChunkBytes is sensible.
+  int64_t singleTransactionMaxBytes = 1024 * 1024;
   std::size_t maxSubjectBytes = 998;
   std::size_t maxFilenameBytes = 255;
 };

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "erds/base/aead.h"
 #include "erds/base/audit.h"
@@ -37,6 +38,27 @@ struct StagedPart {
   int64_t size = 0;
   std::string sha256;       // raw 32 bytes of the plaintext
   int chunkCount = 0;
+};
+
+// A whole part already in memory (a small submission whose body was received completely).
+struct PlainPart {
+  std::string filename;
+  std::string mediaType;
+  std::string_view data;    // borrowed; must outlive the call that takes it
+};
+
+// Content of a new message encrypted in memory, ready to be inserted with the message in one
+// transaction (DeliveryStore::submitWithContent). parts[i].part.partIndex == i and
+// parts[i].chunks[k] is the ciphertext of chunk k (the last one carries the final flag).
+struct SealedContent {
+  struct Part {
+    StagedPart part;                  // partId fresh, size, sha256 and chunkCount set
+    std::vector<std::string> chunks;  // AES-256-GCM ciphertexts (+ tag), same format as uploads
+  };
+  std::string messageId;
+  std::string wrappedKey;             // the data key wrapped by the KEK (context "message:<id>")
+  std::vector<Part> parts;
+  int64_t totalSize = 0;
 };
 
 class ContentVault;
@@ -107,6 +129,18 @@ class ContentVault {
   // already submitted; Unavailable (database).
   Result<ContentUpload> beginUpload(const std::string& messageId, const std::string& filename,
                                     const std::string& mediaType);
+
+  // Encrypts the parts of a message that has no content yet under a fresh data key, entirely in
+  // memory (no database access; part indexes 0..n-1, chunks of at most kMaxChunkBytes, same chunk
+  // format as uploads). Meant for small messages: memory use is the plaintext plus its ciphertext.
+  // The caller stores the result with DeliveryStore::submitWithContent, which fails with Conflict
+  // if the message id already has a data key, so a nonce is never used twice under one key.
+  // InvalidInput for a malformed id or a part without filename or media type.
+  Result<SealedContent> sealInMemory(const std::string& messageId, const std::vector<PlainPart>& parts) const;
+
+  // The linked parts of a message in message order (element i is at position i, as openPart()
+  // numbers them). Empty if the message has none (or does not exist). Unavailable (database).
+  Result<std::vector<StagedPart>> partsOf(const std::string& messageId);
 
   // Reads a part's metadata (any state). NotFound if absent.
   Result<StagedPart> part(const std::string& partId);

@@ -14,6 +14,7 @@
 #include "erds/base/clock.h"
 #include "erds/base/pg.h"
 #include "erds/base/result.h"
+#include "erds/core/content_vault.h"
 #include "erds/core/evidence_issuer.h"
 #include "erds/core/job_queue.h"
 #include "erds/core/lifecycle.h"
@@ -137,6 +138,17 @@ class DeliveryStore {
   // (message id already used, key reuse), Unavailable (database or evidence issuer: nothing stored).
   Result<SubmissionResult> submit(const SubmissionRequest& request);
 
+  // Like submit(), for a small message whose content is already encrypted in memory
+  // (ContentVault::sealInMemory under request.messageId): the SubmissionAcceptance is sealed and
+  // time-stamped first (no connection held), then ONE transaction stores the message, its data
+  // key, parts and chunks (linked at once, never staged), the deliveries, pending mailbox rows,
+  // evidence, first jobs and the audit record: BEGIN, one statement, the audit append, COMMIT.
+  // The Idempotency-Key check is folded into the message insert (ON CONFLICT DO NOTHING): a
+  // replay or a key reused with another body is found only after sealing (that evidence is then
+  // never stored nor acknowledged), with the same answers as submit(). request.partIds must be
+  // empty. Errors as submit(); Conflict also if the message id already has content.
+  Result<SubmissionResult> submitWithContent(const SubmissionRequest& request, const SealedContent& content);
+
   // Stores a message received from outside ERDS (e.g. inbound MX mail for our users): like submit()
   // but the sender is external (senderPartyId may be empty; senderIdentifier required, e.g.
   // "mailto:x@elsewhere.example"), the message-level evidence is ReceivedFromNonERDS (`reason` of
@@ -175,6 +187,7 @@ class DeliveryStore {
  private:
   enum class Kind { Submit, Reject, Receive };
   Result<SubmissionResult> store(const SubmissionRequest& request, Kind kind, const std::string& reason);
+  Result<void> validate(const SubmissionRequest& request, Kind kind, TimePoint now) const;
   Result<std::optional<SubmissionResult>> replay(pg::Connection& conn, const SubmissionRequest& request);
 
   pg::Pool& pool_;

@@ -2,6 +2,8 @@
 // ...) to an HTTP status, a problem type URI and a title, and the application/problem+json writer.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,5 +48,12 @@ std::string publicDetail(const Error& e);
 // omitted when empty. Always valid JSON (strings are escaped).
 std::string renderProblem(const ProblemType& type, std::string_view detail,
                           std::string_view instance, std::string_view requestId);
+
+// A rate-limit refusal carried through Result by code that has no HTTP response of its own (the
+// identity HttpAuthenticator): Unavailable (retryable) with a fixed message. The dispatcher turns
+// it into 429 Too Many Requests with "Retry-After: <seconds>" (seconds >= 1).
+Error rateLimitedError(std::chrono::seconds retryAfter);
+// The Retry-After of an error made by rateLimitedError(); nullopt for any other error.
+std::optional<std::chrono::seconds> rateLimitRetryAfter(const Error& e);
 
 }  // namespace erds::http

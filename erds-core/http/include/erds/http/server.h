@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "erds/base/clock.h"
 #include "erds/base/config.h"
@@ -20,7 +21,20 @@ struct Limits {
   int64_t maxBodyBytes = 64 * 1024 * 1024;  // http.max_body_bytes
   int64_t maxHeaderBytes = 16 * 1024;       // http.max_header_bytes: names + values of all fields
   int maxHeaders = 100;                     // http.max_headers (Poco itself caps at 100)
-  std::chrono::milliseconds requestTimeout{30000};  // http.request_timeout: socket reads + body
+  // http.request_timeout: the whole request (head and body) must have arrived this long after
+  // its first byte (for a new connection: after the accept, TLS handshake included). Past it the
+  // read side is cut: 408 if nothing was answered yet, else the connection is closed.
+  std::chrono::milliseconds requestTimeout{30000};
+  // http.header_timeout: the same for the request head alone (slowloris); <= requestTimeout.
+  std::chrono::milliseconds headerTimeout{10000};
+  // Per client IP, before routing (http.rate_per_ip_per_second, http.rate_burst): 429 with
+  // Retry-After above it. IPv6 clients are counted per /64. 0 = off.
+  double ratePerIpPerSecond = 200;
+  double rateBurst = 400;
+  // Client addresses never rate-limited per IP (http.rate_exempt_ips, comma separated): by default
+  // loopback, i.e. local benchmarks, health checks and a reverse proxy on the same host (which then
+  // must limit per IP itself; the per-account limit still applies behind it).
+  std::vector<std::string> rateExemptIps = {"127.0.0.1", "::1"};
 };
 
 struct ServerOptions {

@@ -8,6 +8,7 @@
 // with one escape function, CSRF protection on every POST and a strict Content-Security-Policy.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,8 +31,14 @@ struct PortalOptions {
   bool showSenderBeforeAcceptance = false;
   // Trust anchors of the public "verify evidence" page; null = the page says it is not configured.
   std::shared_ptr<const evidence::EvidenceVerifier> verifier;
+  // The client-certificate listener (http.client_cert_port) when certificate sign-in is enabled
+  // (identity.client_ca_file set); 0 = the sign-in page offers no certificate sign-in.
+  int clientCertPort = 0;
+  // http.max_body_bytes: shown on the compose page as the upload limit.
+  int64_t maxUploadBytes = 64LL * 1024 * 1024;
 
-  // service.mode (policy table), portal.verify_trust_file (PEM; when unset, signer.key_dir's
+  // service.mode (policy table), http.client_cert_port + identity.client_ca_file,
+  // http.max_body_bytes, portal.verify_trust_file (PEM; when unset, signer.key_dir's
   // root-ca.pem if that file exists). InvalidInput naming the key and file for an unreadable or
   // certificate-less trust file.
   static Result<PortalOptions> fromConfig(const Config& config);

@@ -1,0 +1,109 @@
+#include "chain_cache.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace erds::evidence::internal {
+namespace {
+
+using VerifyFn = int (*)(X509_STORE_CTX*);
+
+constexpr std::size_t kMaxEntries = 1024;
+
+// OpenSSL's own verify step (internal_verify), as X509_STORE_CTX_init installs it for a store
+// without a custom one.
+VerifyFn defaultVerify() {
+  static const VerifyFn fn = [] {
+    VerifyFn f = nullptr;
+    X509_STORE* s = X509_STORE_new();
+    X509_STORE_CTX* c = X509_STORE_CTX_new();
+    if (s != nullptr && c != nullptr && X509_STORE_CTX_init(c, s, nullptr, nullptr) == 1)
+      f = X509_STORE_CTX_get_verify(c);
+    X509_STORE_CTX_free(c);
+    X509_STORE_free(s);
+    return f;
+  }();
+  return fn;
+}
+
+bool toTimeT(const ASN1_TIME* t, std::time_t& out) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  out = timegm(&tm);
+  return true;
+}
+
+struct Window {
+  std::time_t notBefore;
+  std::time_t notAfter;
+};
+
+std::mutex gMutex;
+std::map<std::string, Window, std::less<>> gEntries;
+std::atomic<std::size_t> gHits{0};
+
+int cachedVerify(X509_STORE_CTX* ctx) {
+  const VerifyFn original = defaultVerify();
+  if (original == nullptr) return 0;
+  const X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  const unsigned long flags = X509_VERIFY_PARAM_get_flags(param);
+  if (chain == nullptr || sk_X509_num(chain) == 0 || (flags & X509_V_FLAG_USE_CHECK_TIME) == 0 ||
+      (flags & (X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_CHECK_SS_SIGNATURE | X509_V_FLAG_PARTIAL_CHAIN)) != 0)
+    return original(ctx);
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (sha256 == nullptr) return original(ctx);
+  std::string key;
+  key.reserve(static_cast<std::size_t>(sk_X509_num(chain)) * 32 + 4);
+  key += std::to_string(X509_STORE_CTX_get_num_untrusted(ctx));
+  key += '/';
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_digest(sk_X509_value(chain, i), sha256, md, &len) != 1) return original(ctx);
+    key.append(reinterpret_cast<const char*>(md), len);
+  }
+  const std::time_t at = X509_VERIFY_PARAM_get_time(param);
+  {
+    std::lock_guard lock(gMutex);
+    if (auto it = gEntries.find(key); it != gEntries.end() && it->second.notBefore <= at && at < it->second.notAfter) {
+      gHits.fetch_add(1, std::memory_order_relaxed);
+      return 1;
+    }
+  }
+  const int ok = original(ctx);
+  if (ok != 1 || X509_STORE_CTX_get_error(ctx) != X509_V_OK) return ok;
+  Window w{0, 0};
+  bool first = true;
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* c = sk_X509_value(chain, i);
+    std::time_t nb = 0, na = 0;
+    if (!toTimeT(X509_get0_notBefore(c), nb) || !toTimeT(X509_get0_notAfter(c), na)) return ok;
+    if (first || nb > w.notBefore) w.notBefore = nb;
+    if (first || na < w.notAfter) w.notAfter = na;
+    first = false;
+  }
+  // OpenSSL accepted `at`, so the window holds it; refuse to cache anything inconsistent.
+  if (!(w.notBefore <= at && at < w.notAfter)) return ok;
+  std::lock_guard lock(gMutex);
+  if (gEntries.size() >= kMaxEntries) gEntries.clear();
+  gEntries.insert_or_assign(std::move(key), w);
+  return ok;
+}
+
+}  // namespace
+
+void installChainVerifyCache(X509_STORE* store) {
+  if (store != nullptr && defaultVerify() != nullptr) X509_STORE_set_verify(store, cachedVerify);
+}
+
+std::size_t chainVerifyCacheHitsForTest() { return gHits.load(std::memory_order_relaxed); }
+
+}  // namespace erds::evidence::internal
