@@ -5,9 +5,13 @@
 // verify = libxml2 + xmlsec + token + chain with a cached trust store.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <string_view>
 
+#include "erds/evidence/pkcs11_signer.h"
 #include "xades_test_util.h"
 
 namespace erds::evidence {
@@ -62,6 +66,84 @@ void BM_SealAndTimestamp(benchmark::State& state, const char* label) {
 }
 BENCHMARK_CAPTURE(BM_SealAndTimestamp, P256, testing::kSealP256);
 BENCHMARK_CAPTURE(BM_SealAndTimestamp, RSA2048, testing::kSealRsa);
+
+// Seal + time stamp with both keys (P-256 seal, P-256 TSU) in a SoftHSM2 token, through
+// Pkcs11Signer (libp11 engine), as erds-signer does with signer.backend = pkcs11. The token is
+// set up as the PKCS#11 unit tests do (softhsm2-util --init-token / --import).
+struct Pkcs11Fixture {
+  std::string dir = testing::makeTempDir("erds-bench-p11");
+  std::string error;
+  std::unique_ptr<EvidenceSealer> sealer;
+  std::shared_ptr<Rfc3161Tsu> tsa;
+  Pkcs11Fixture() {
+    const char* util = "/usr/bin/softhsm2-util";
+    const std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+    if (::access(util, X_OK) != 0 || ::access(module.c_str(), R_OK) != 0) {
+      error = "SoftHSM2 missing: apt-get install softhsm2 opensc libengine-pkcs11-openssl";
+      return;
+    }
+    auto& f = fixture();
+    testing::writeFile(dir + "/softhsm2.conf",
+                       "directories.tokendir = " + dir + "/tokens\nobjectstore.backend = file\nlog.level = ERROR\n");
+    std::filesystem::create_directory(dir + "/tokens");
+    ::setenv("SOFTHSM2_CONF", (dir + "/softhsm2.conf").c_str(), 1);
+    testing::writeKeyFiles(dir, "seal", f.sealP256);
+    testing::writeKeyFiles(dir, "tsu", f.tsu);
+    testing::writeFile(dir + "/root-ca.pem", f.pki.root().certPem);
+    testing::writeFile(dir + "/pin", "5678\n", 0600);
+    const std::string log = " >>'" + dir + "/cmd.log' 2>&1";
+    const std::string u = util;
+    if (std::system((u + " --init-token --free --label erdsbench --so-pin 1234 --pin 5678" + log).c_str()) != 0 ||
+        std::system((u + " --import '" + dir + "/seal.key' --token erdsbench --label seal --id 01 --pin 5678" + log)
+                        .c_str()) != 0 ||
+        std::system((u + " --import '" + dir + "/tsu.key' --token erdsbench --label tsu --id 02 --pin 5678" + log)
+                        .c_str()) != 0) {
+      error = "SoftHSM2 token setup failed, see " + dir + "/cmd.log";
+      return;
+    }
+    Pkcs11SignerOptions o;
+    o.modulePath = module;
+    o.pinFile = dir + "/pin";
+    o.keys["seal"] = {"pkcs11:token=erdsbench;object=seal;type=private", dir + "/seal.pem", dir + "/root-ca.pem"};
+    o.keys["tsu"] = {"pkcs11:token=erdsbench;object=tsu;type=private", dir + "/tsu.pem", ""};
+    auto signer = Pkcs11Signer::create(o);
+    if (!signer) {
+      error = "Pkcs11Signer: " + signer.error().message;
+      return;
+    }
+    std::shared_ptr<Signer> shared = std::move(*signer);
+    Rfc3161TsuOptions t;
+    t.policyOid = "1.3.6.1.4.1.55555.1.1";
+    t.requireSyncedClock = false;
+    t.clockSyncCheck = [] { return Result<void>{}; };
+    auto u2 = Rfc3161Tsu::create(shared, t, SystemClock::instance());
+    ERDS_CHECK(u2.has_value(), "Rfc3161Tsu over PKCS#11 failed");
+    tsa = std::move(*u2);
+    auto se = EvidenceSealer::create(shared, tsa, SystemClock::instance());
+    ERDS_CHECK(se.has_value(), "EvidenceSealer over PKCS#11 failed");
+    sealer = std::move(*se);
+  }
+  ~Pkcs11Fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+void BM_SealAndTimestampPkcs11(benchmark::State& state) {
+  static Pkcs11Fixture p;
+  if (!p.sealer) {
+    state.SkipWithError(p.error.c_str());
+    return;
+  }
+  const EvidenceXml& xml = submissionAcceptance();
+  for (auto _ : state) {
+    auto sealed = p.sealer->seal(xml, "seal");
+    if (!sealed) state.SkipWithError(sealed.error().message.c_str());
+    benchmark::DoNotOptimize(sealed);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SealAndTimestampPkcs11);
 
 void BM_TimestampOnly(benchmark::State& state) {
   auto& f = fixture();

@@ -28,6 +28,7 @@
 #include "erds/evidence/evidence_xml.h"
 #include "erds/evidence/timestamp_verify.h"
 #include "chain_cache.h"
+#include "evidence_xml_reader.h"
 #include "xades_util.h"
 #include "xades_xml.h"
 #include "xml_text.h"
@@ -322,7 +323,8 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   VerificationReport& r = o.report;
 
   // 1. Hardened parse into the model (refuses DOCTYPE/entities, size limit, schema order).
-  auto model = readEvidenceXml(xml, ReadLimits{options.maxBytes});
+  internal::XmlDocPtr parsed;
+  auto model = internal::readEvidenceXmlKeepingDoc(xml, ReadLimits{options.maxBytes}, &parsed);
   if (!model) return o.invalid("not a well-formed EN 319 522-3 evidence: " + model.error().message);
   r.event = std::string(eventName(model->event));
   if (!model->reasons.empty()) r.reasonCode = model->reasons.front().code;
@@ -331,9 +333,8 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   for (const auto& rc : model->recipients) r.recipients.push_back(identifierText(rc));
   r.evidence = *model;
 
-  // 2. The same bytes through libxml2 for xmlsec (the reader already refused any DTD).
-  std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
-                                                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  // 2. xmlsec works on the reader's own hardened parse (no second parse of the same bytes).
+  std::unique_ptr<xmlDoc, DocFree> doc(parsed.release());
   if (!doc || doc->intSubset != nullptr || doc->extSubset != nullptr)
     return o.invalid("document could not be parsed for signature verification");
   xmlNode* root = xmlDocGetRootElement(doc.get());

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "erds/evidence/evidence_xml.h"
+#include "evidence_xml_reader.h"
 
 #include "xml_text.h"
 
@@ -472,6 +473,11 @@ Result<Evidence> readRoot(const xmlNode* root) {
 }  // namespace
 
 Result<Evidence> readEvidenceXml(std::string_view xml, const ReadLimits& limits) {
+  return internal::readEvidenceXmlKeepingDoc(xml, limits, nullptr);
+}
+
+Result<Evidence> internal::readEvidenceXmlKeepingDoc(std::string_view xml, const ReadLimits& limits,
+                                                     XmlDocPtr* docOut) {
   if (xml.size() > limits.maxBytes)
     return bad("document larger than " + std::to_string(limits.maxBytes) + " bytes");
   if (xml.empty()) return bad("empty document");
@@ -509,7 +515,9 @@ Result<Evidence> readEvidenceXml(std::string_view xml, const ReadLimits& limits)
   if (doc->intSubset || doc->extSubset) return bad("DTD is not allowed");
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   if (!root) return bad("no root element");
-  return readRoot(root);
+  auto model = readRoot(root);
+  if (model && docOut != nullptr) docOut->reset(doc.release());
+  return model;
 }
 
 }  // namespace erds::evidence

@@ -11,7 +11,8 @@ namespace {
 using internal::fromMicros;
 using internal::micros;
 using internal::timeParam;
-using internal::Transaction;
+using internal::PooledTransaction;
+using internal::appendAudit;
 using pg::Param;
 
 std::string keyContext(const std::string& id) {
@@ -54,11 +55,9 @@ Result<DocumentScanInfo> PostgresDocumentStore::add(const std::string& requestId
   auto wrapped = kek_.wrap(dataKey, keyContext(info.id));
   if (!wrapped) return wrapped.error();
 
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto r =
       c.execPrepared("identity_doc_lock_request",
                      "SELECT party_id, status FROM verification_requests WHERE id = $1 FOR UPDATE",
@@ -84,18 +83,12 @@ Result<DocumentScanInfo> PostgresDocumentStore::add(const std::string& requestId
        Param::integer(info.size), Param::bytes(digest), Param::bytes(*wrapped), Param::bytes(nonce),
        Param::bytes(*sealed), timeParam(now)});
   if (!ins) return ins.error();
-  AuditEvent e;
-  e.actor = "party:" + partyId;
-  e.action = "identity.document.uploaded";
-  e.object = "party:" + partyId;
-  e.outcome = "success";
-  e.detailsJson = "{\"request\":\"" + requestId + "\",\"document\":\"" + info.id +
-                  "\",\"content_type\":\"" + contentType +
-                  "\",\"size\":" + std::to_string(info.size) + ",\"sha256\":\"" + info.sha256Hex +
-                  "\"}";
-  auto a = audit_.append(c, e);
+  auto a = appendAudit(audit_, c, "party:" + partyId, "identity.document.uploaded", "party:" + partyId,
+                       "{\"request\":\"" + requestId + "\",\"document\":\"" + info.id +
+                           "\",\"content_type\":\"" + contentType + "\",\"size\":" +
+                           std::to_string(info.size) + ",\"sha256\":\"" + info.sha256Hex + "\"}");
   if (!a) return a.error();
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return info;
 }
 
@@ -146,11 +139,9 @@ Result<void> PostgresDocumentStore::setRetention(const std::string& requestId, T
 }
 
 Result<int64_t> PostgresDocumentStore::purgeExpired(TimePoint now, std::chrono::seconds retention) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   // SKIP LOCKED: another node purging at the same moment takes the other rows.
   auto q = c.execPrepared(
       "identity_doc_purge",
@@ -164,16 +155,11 @@ Result<int64_t> PostgresDocumentStore::purgeExpired(TimePoint now, std::chrono::
       {timeParam(now), Param::integer(retention.count())});
   if (!q) return q.error();
   for (int i = 0; i < q->rows(); ++i) {
-    AuditEvent e;
-    e.actor = "system:erdsd";
-    e.action = "identity.document.purged";
-    e.object = "party:" + q->get(i, 2);
-    e.outcome = "success";
-    e.detailsJson = "{\"request\":\"" + q->get(i, 1) + "\",\"document\":\"" + q->get(i, 0) + "\"}";
-    auto a = audit_.append(c, e);
-    if (!a) return a.error();
+    ERDS_RETURN_IF_ERROR(appendAudit(audit_, c, "system:erdsd", "identity.document.purged", "party:" + q->get(i, 2),
+                                     "{\"request\":\"" + q->get(i, 1) + "\",\"document\":\"" + q->get(i, 0) +
+                                         "\"}"));
   }
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return static_cast<int64_t>(q->rows());
 }
 

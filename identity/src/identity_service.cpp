@@ -82,6 +82,12 @@ class JsonBody {
     if (!v.isBoolean()) return Error::invalidInput("\"" + name + "\" must be a boolean");
     return std::optional<bool>(v.convert<bool>());
   }
+  // The body of `req` parsed, then its required string `name` (the handlers that take one field).
+  static Result<std::string> stringField(const std::string& body, const std::string& name) {
+    auto parsed = parse(body);
+    if (!parsed) return parsed.error();
+    return parsed->string(name);
+  }
   bool has(const std::string& name) const { return obj_->has(name); }
   bool isNull(const std::string& name) const { return obj_->isNull(name); }
   std::optional<JsonBody> object(const std::string& name) const {
@@ -99,6 +105,27 @@ class JsonBody {
 
 std::string q(std::string_view s) { return "\"" + log::jsonEscape(s) + "\""; }
 std::string time(TimePoint t) { return q(formatRfc3339(t, false)); }
+
+// "[a,b,...]": each item rendered by `render`.
+template <typename T, typename F>
+std::string jsonArray(const std::vector<T>& items, F render) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + render(items[i]);
+  return out + "]";
+}
+
+// 200 {"<key>":[...]}, the shape of every list route.
+template <typename T, typename F>
+http::Response listResponse(std::string_view key, const std::vector<T>& items, F render) {
+  return http::Response::json(200, "{" + q(key) + ":" + jsonArray(items, render) + "}");
+}
+
+// The certificate fields that go into audit details (",\"certificate\":{...}").
+std::string certificateDetails(const CertificateCheck& check, bool withFingerprint) {
+  return ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" + q(check.issuer) + ",\"serial\":" +
+         q(check.serialHex) + (withFingerprint ? ",\"sha256\":" + q(check.sha256Fingerprint) : std::string()) +
+         ",\"status\":" + q(certificateStatusName(check.status)) + "}";
+}
 
 std::string rolesJson(RoleSet roles) {
   std::string out = "[";
@@ -481,6 +508,9 @@ struct IdentityService::Impl {
   std::string requestJson(const VerificationRequest& r) const {
     return requestJsonWith(r, options.verificationDeadline);
   }
+  Response requestList(const std::vector<VerificationRequest>& list) const {
+    return listResponse("verification_requests", list, [this](const VerificationRequest& r) { return requestJson(r); });
+  }
 
   // Appends an audit record in its own transaction; a failure is logged and returned.
   Result<void> record(const std::string& actor, const std::string& action, const std::string& object,
@@ -497,6 +527,45 @@ struct IdentityService::Impl {
       return r.error();
     }
     return ok();
+  }
+
+  // An audit record about the caller's own account (actor and object are the caller).
+  Result<void> recordSelf(const AuthenticatedParty& who, const std::string& action, const std::string& outcome,
+                          const std::string& details = "{}") {
+    return record("party:" + who.partyId, action, "party:" + who.partyId, outcome, details);
+  }
+
+  // A refusal: a "denied" audit record {"reason":why<extra>} by the caller, and 403 with `why`.
+  Response deny(const Request& req, const AuthenticatedParty& who, const std::string& action,
+                const std::string& object, const std::string& why, const std::string& extraDetails = "") {
+    (void)record("party:" + who.partyId, action, object, "denied", "{\"reason\":" + q(why) + extraDetails + "}");
+    return forbidden(req, why);
+  }
+
+  // The end of every successful sign-in: a session presented at login is revoked (fixation), a new
+  // one is created and audited as `action` (no unaudited sessions), and 201 carries the token and
+  // the erds_session cookie. `auditExtra` and `replyExtra` are appended to the JSON objects.
+  Result<Response> issueSession(const Request& req, const std::string& partyId, const AuthenticationContext& auth,
+                                const std::string& action, const std::string& auditExtra,
+                                const std::string& replyExtra = "") {
+    if (auto presented = HttpAuthenticator::sessionCookie(req)) (void)sessions.revoke(*presented);
+    auto issued = sessions.create(partyId, auth);
+    if (!issued) return issued.error();
+    const std::string ref = "session:" + internal::hex(issued->session.tokenHash).substr(0, 32);
+    auto audited = record("party:" + partyId, action, "party:" + partyId, "success",
+                          "{\"session\":" + q(ref) + ",\"authentication\":" + authenticationJson(auth) + auditExtra +
+                              "}");
+    if (!audited) {
+      (void)sessions.revoke(issued->token.reveal());  // no unaudited sessions
+      return Error::unavailable("audit log unavailable");
+    }
+    Response r = Response::json(
+        201, "{\"token\":" + q(issued->token.reveal()) + ",\"token_type\":\"Bearer\",\"party_id\":" + q(partyId) +
+                 ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) + ",\"idle_timeout_seconds\":" +
+                 std::to_string(options.sessions.idleTimeout.count()) + ",\"authentication\":" +
+                 authenticationJson(auth) + replyExtra + "}");
+    r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
+    return r;
   }
 
   static Actor actorOf(const AuthenticatedParty& p) {
@@ -621,25 +690,7 @@ struct IdentityService::Impl {
       }
       return outcome.error();
     }
-    // Never reuse a session the client brought along (fixation); end it instead.
-    if (auto presented = HttpAuthenticator::sessionCookie(req)) (void)sessions.revoke(*presented);
-    auto issued = sessions.create(outcome->partyId, outcome->authentication);
-    if (!issued) return issued.error();
-    const std::string ref = "session:" + internal::hex(issued->session.tokenHash).substr(0, 32);
-    auto audited = record("party:" + outcome->partyId, "auth.login", "party:" + outcome->partyId, "success",
-                          "{\"session\":" + q(ref) + ",\"authentication\":" +
-                              authenticationJson(outcome->authentication) + ",\"ip\":" + q(ip) + "}");
-    if (!audited) {
-      (void)sessions.revoke(issued->token.reveal());  // no unaudited sessions
-      return Error::unavailable("audit log unavailable");
-    }
-    Response r = Response::json(
-        201, "{\"token\":" + q(issued->token.reveal()) + ",\"token_type\":\"Bearer\",\"party_id\":" +
-                 q(outcome->partyId) + ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) +
-                 ",\"idle_timeout_seconds\":" + std::to_string(options.sessions.idleTimeout.count()) +
-                 ",\"authentication\":" + authenticationJson(outcome->authentication) + "}");
-    r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
-    return r;
+    return issueSession(req, outcome->partyId, outcome->authentication, "auth.login", ",\"ip\":" + q(ip));
   }
 
   // Sign-in with the TLS client certificate of the connection (the client-certificate listener
@@ -662,10 +713,7 @@ struct IdentityService::Impl {
     std::vector<std::string> intermediates(req.clientCertificateChain.begin() + 1, req.clientCertificateChain.end());
     const CertificateCheck check =
         certificateValidator->validate(req.clientCertificateChain.front(), intermediates, clock.now());
-    const std::string certDetails = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
-                                    q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"sha256\":" +
-                                    q(check.sha256Fingerprint) + ",\"status\":" +
-                                    q(certificateStatusName(check.status)) + "}";
+    const std::string certDetails = certificateDetails(check, true);
     if (!check.valid()) {
       // Revoked and wrong-usage certificates are known and refused (403); anything we cannot
       // trust is a failed authentication (401).
@@ -695,25 +743,9 @@ struct IdentityService::Impl {
       });
       if (!have) ERDS_RETURN_IF_ERROR(accounts.recordIdentification(*ident));
     }
-    if (auto presented = HttpAuthenticator::sessionCookie(req)) (void)sessions.revoke(*presented);
-    auto issued = sessions.create(*partyId, auth);
-    if (!issued) return issued.error();
-    const std::string ref = "session:" + internal::hex(issued->session.tokenHash).substr(0, 32);
-    auto audited = record("party:" + *partyId, "auth.login.certificate", "party:" + *partyId, "success",
-                          "{\"session\":" + q(ref) + ",\"authentication\":" + authenticationJson(auth) +
-                              ",\"qualified\":" + (check.qualified ? "true" : "false") + ",\"ip\":" + q(ip) +
-                              certDetails + "}");
-    if (!audited) {
-      (void)sessions.revoke(issued->token.reveal());
-      return Error::unavailable("audit log unavailable");
-    }
-    Response r = Response::json(
-        201, "{\"token\":" + q(issued->token.reveal()) + ",\"token_type\":\"Bearer\",\"party_id\":" + q(*partyId) +
-                 ",\"expires_at\":" + time(issued->session.absoluteExpiresAt) + ",\"idle_timeout_seconds\":" +
-                 std::to_string(options.sessions.idleTimeout.count()) + ",\"authentication\":" +
-                 authenticationJson(auth) + ",\"qualified\":" + (check.qualified ? "true" : "false") + "}");
-    r.headers.emplace_back("Set-Cookie", sessionCookie(issued->token));
-    return r;
+    const std::string qualified = std::string(",\"qualified\":") + (check.qualified ? "true" : "false");
+    return issueSession(req, *partyId, auth, "auth.login.certificate", qualified + ",\"ip\":" + q(ip) + certDetails,
+                        qualified);
   }
 
   // ---- identification with a signing certificate (signed challenge) ----
@@ -760,12 +792,10 @@ struct IdentityService::Impl {
   // is its login or a bound identifier; the certificate's identification is recorded.
   Result<Response> certificateIdentification(const Request& req, const AuthenticatedParty& who) {
     const std::string actor = "party:" + who.partyId;
-    auto deny = [&](const std::string& why, const std::string& details = "") -> Result<Response> {
-      (void)record(actor, "identity.certificate_identification", actor, "denied",
-                   "{\"reason\":" + q(why) + details + "}");
-      return forbidden(req, why);
+    auto refuse = [&](const std::string& why, const std::string& details = "") -> Result<Response> {
+      return deny(req, who, "identity.certificate_identification", actor, why, details);
     };
-    if (!certificateValidator) return deny("certificate identification is not configured");
+    if (!certificateValidator) return refuse("certificate identification is not configured");
     auto body = JsonBody::parse(req.body);
     if (!body) return body.error();
     auto cert = body->string("certificate");
@@ -790,14 +820,12 @@ struct IdentityService::Impl {
     if (!sig) return Error::invalidInput("signature must be base64url");
     const CertificateCheck check =
         certificateValidator->validate(*cert, intermediates, clock.now(), CertificateUsage::SignedChallenge);
-    const std::string details = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
-                                q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"status\":" +
-                                q(certificateStatusName(check.status)) + "}";
+    const std::string details = certificateDetails(check, false);
     if (!check.valid()) {
-      return deny("certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
+      return refuse("certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
     }
     if (auto v = CertificateValidator::verifyChallengeSignature(*cert, *challenge, *sig); !v) {
-      return deny("the signature does not verify with the certificate", details);
+      return refuse("the signature does not verify with the certificate", details);
     }
     // The certificate must name an address this party controls.
     std::vector<std::string> mine;
@@ -810,11 +838,11 @@ struct IdentityService::Impl {
     const bool matches = std::any_of(check.emailAddresses.begin(), check.emailAddresses.end(), [&](const std::string& e) {
       return std::find(mine.begin(), mine.end(), "mailto:" + e) != mine.end();
     });
-    if (!matches) return deny("the certificate's e-mail address is not one of yours", details);
+    if (!matches) return refuse("the certificate's e-mail address is not one of yours", details);
     auto ident = identificationFromCertificate(check, who.partyId, clock.now());
-    if (!ident) return deny("the certificate is neither qualified nor issued under an NCP policy", details);
+    if (!ident) return refuse("the certificate is neither qualified nor issued under an NCP policy", details);
     ERDS_RETURN_IF_ERROR(accounts.recordIdentification(*ident));
-    ERDS_RETURN_IF_ERROR(record(actor, "identity.certificate_identification", actor, "success",
+    ERDS_RETURN_IF_ERROR(recordSelf(who, "identity.certificate_identification", "success",
                                 "{\"identification\":" + q(ident->id) + ",\"method\":" +
                                     q(identificationMethodName(ident->method)) + ",\"level\":" +
                                     q(levelName(ident->level)) + details + "}"));
@@ -825,8 +853,7 @@ struct IdentityService::Impl {
     auto token = HttpAuthenticator::presentedToken(req);
     auto r = sessions.revoke(token.value_or(""));
     if (!r && !r.error().is(ErrorCode::Unauthorized)) return r.error();
-    (void)record("party:" + who.partyId, "auth.logout", "party:" + who.partyId, "success",
-                 "{\"session\":" + q(who.sessionRef) + "}");
+    (void)recordSelf(who, "auth.logout", "success", "{\"session\":" + q(who.sessionRef) + "}");
     Response out = Response::noContent();
     out.headers.emplace_back("Set-Cookie", std::string(kSessionCookieName) +
                                                "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
@@ -846,11 +873,10 @@ struct IdentityService::Impl {
     if (!ids) return ids.error();
     std::string out = "{\"party\":" + partyJson(*party, disabled) + ",\"login_identifier\":" +
                       q(login ? *login : std::string()) + ",\"session\":" + authenticationJson(who.authentication) +
-                      ",\"totp_enrolled\":" + (totpState && *totpState ? "true" : "false") + ",\"identifiers\":[";
-    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
-    out += "],\"identifications\":[";
-    for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + identificationJson((*ids)[i]);
-    return Response::json(200, out + "]}");
+                      ",\"totp_enrolled\":" + (totpState && *totpState ? "true" : "false") +
+                      ",\"identifiers\":" + jsonArray(*bindings, bindingJson) +
+                      ",\"identifications\":" + jsonArray(*ids, identificationJson);
+    return Response::json(200, out + "}");
   }
 
   Result<Response> startTotp(const Request& req, const AuthenticatedParty& who) {
@@ -862,16 +888,14 @@ struct IdentityService::Impl {
     auto account = accounts.loginIdentifierOf(who.partyId);
     std::string label = account ? account->substr(account->rfind(':') + 1) : who.partyId;
     Secret uri = otpauthUri(options.totpIssuer, label, *seed);
-    (void)record("party:" + who.partyId, "auth.totp.enrolment_started", "party:" + who.partyId, "success");
+    (void)recordSelf(who, "auth.totp.enrolment_started", "success");
     (void)req;
     return Response::json(201, "{\"otpauth_uri\":" + q(uri.reveal()) + ",\"secret\":" +
                                    q(internal::base32Encode(seed->reveal())) + "}");
   }
 
   Result<Response> confirmTotp(const Request& req, const AuthenticatedParty& who) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto code = body->string("code");
+    auto code = JsonBody::stringField(req.body, "code");
     if (!code) return code.error();
     auto confirmed = accounts.totpConfirmed(who.partyId);
     if (!confirmed) {
@@ -882,74 +906,74 @@ struct IdentityService::Impl {
     auto step = totp.verify(who.partyId, *code);
     if (!step) {
       if (!step.error().is(ErrorCode::Unauthorized)) return step.error();
-      (void)record("party:" + who.partyId, "auth.totp.enrolment_confirmed", "party:" + who.partyId, "failure");
+      (void)recordSelf(who, "auth.totp.enrolment_confirmed", "failure");
       return Error::invalidInput("invalid one-time code");
     }
     ERDS_RETURN_IF_ERROR(accounts.confirmTotp(who.partyId));
     RecoveryCodeSet codes = generateRecoveryCodes();
     ERDS_RETURN_IF_ERROR(factors.replaceRecoveryCodes(who.partyId, codes.hashes));
-    (void)record("party:" + who.partyId, "auth.totp.enrolment_confirmed", "party:" + who.partyId, "success");
-    std::string list = "[";
-    for (std::size_t i = 0; i < codes.codes.size(); ++i) list += (i ? "," : "") + q(codes.codes[i].reveal());
-    return Response::json(200, "{\"recovery_codes\":" + list + "]}");
+    (void)recordSelf(who, "auth.totp.enrolment_confirmed", "success");
+    return listResponse("recovery_codes", codes.codes, [](const Secret& c) { return q(c.reveal()); });
   }
 
   Result<Response> listIdentifiers(const Request&, const AuthenticatedParty& who) {
     auto bindings = accounts.bindingsOf(who.partyId);
     if (!bindings) return bindings.error();
-    std::string out = "{\"identifiers\":[";
-    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
-    return Response::json(200, out + "]}");
+    return listResponse("identifiers", *bindings, bindingJson);
   }
 
   Result<Response> addIdentifier(const Request& req, const AuthenticatedParty& who) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto identifier = body->string("identifier");
+    auto identifier = JsonBody::stringField(req.body, "identifier");
     if (!identifier) return identifier.error();
     ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
     auto b = claimAndSend(who.partyId, lower(*identifier));
     if (!b) return b.error();
-    (void)record("party:" + who.partyId, "identity.identifier.claimed", "party:" + who.partyId, "success",
-                 "{\"binding\":" + q(b->id) + "}");
+    (void)recordSelf(who, "identity.identifier.claimed", "success", "{\"binding\":" + q(b->id) + "}");
     return Response::json(202, bindingJson(*b));
   }
 
   Result<Response> confirmIdentifier(const Request& req, const AuthenticatedParty& who) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto code = body->string("code");
+    auto code = JsonBody::stringField(req.body, "code");
     if (!code) return code.error();
     if (code->size() > 32) return Error::invalidInput("invalid or expired code");
     auto b = accounts.confirmIdentifier(who.partyId, req.param("id"), codeHash(*code), clock.now());
     if (!b) {
-      (void)record("party:" + who.partyId, "identity.identifier.bound", "party:" + who.partyId,
-                   b.error().is(ErrorCode::Unauthorized) ? "failure" : "denied",
-                   "{\"binding\":" + q(req.param("id")) + "}");
+      (void)recordSelf(who, "identity.identifier.bound", b.error().is(ErrorCode::Unauthorized) ? "failure" : "denied",
+                       "{\"binding\":" + q(req.param("id")) + "}");
       if (b.error().is(ErrorCode::Unauthorized)) return Error::invalidInput(b.error().message);
       return b.error();
     }
-    (void)record("party:" + who.partyId, "identity.identifier.bound", "party:" + who.partyId, "success",
-                 "{\"binding\":" + q(b->id) + "}");
+    (void)recordSelf(who, "identity.identifier.bound", "success", "{\"binding\":" + q(b->id) + "}");
     return Response::json(200, bindingJson(*b));
   }
 
   Result<Response> listOwnRequests(const Request&, const AuthenticatedParty& who) {
     auto list = accounts.verificationRequestsOf(who.partyId);
     if (!list) return list.error();
-    std::string out = "{\"verification_requests\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + requestJson((*list)[i]);
-    return Response::json(200, out + "]}");
+    return requestList(*list);
   }
 
-  Result<Response> openRequest(const Request& req, const AuthenticatedParty& who) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto level = body->optString("requested_level");
+  // Why `who` may not act as an officer (no role, or a weak sign-in); nullopt if it may.
+  static std::optional<std::string> officerRefusal(const AuthenticatedParty& who) {
+    if (!who.roles.has(Role::Officer)) return "verification officer role required";
+    if (!who.authentication.strong()) return "officers must sign in with a second factor or a certificate";
+    return std::nullopt;
+  }
+
+  struct RequestParams {
+    LevelOfAssurance level;
+    IdentificationMethod method;
+    std::optional<Appointment> appointment;
+  };
+  // The body of a new verification request: requested_level (default substantial), method
+  // (default physical_presence; physical_presence or remote_id_document_scan) and an optional
+  // appointment. InvalidInput for anything else.
+  static Result<RequestParams> parseRequestParams(const JsonBody& body) {
+    auto level = body.optString("requested_level");
     if (!level) return level.error();
     auto parsed = parseLevel(level->value_or("substantial"));
     if (!parsed) return parsed.error();
-    auto methodName = body->optString("method");
+    auto methodName = body.optString("method");
     if (!methodName) return methodName.error();
     auto method = parseIdentificationMethod(methodName->value_or("physical_presence"));
     if (!method) return method.error();
@@ -959,7 +983,7 @@ struct IdentityService::Impl {
           "through POST /api/v1/me/certificate-challenge)");
     }
     std::optional<Appointment> appointment;
-    if (auto a = body->object("appointment")) {
+    if (auto a = body.object("appointment")) {
       auto at = a->string("preferred_at");
       if (!at) return at.error();
       auto when = parseRfc3339(*at);
@@ -967,11 +991,55 @@ struct IdentityService::Impl {
       auto note = a->optString("note");
       if (!note) return note.error();
       appointment = Appointment{*when, note->value_or("")};
-    } else if (body->has("appointment") && !body->isNull("appointment")) {
+    } else if (body.has("appointment") && !body.isNull("appointment")) {
       return Error::invalidInput("\"appointment\" must be an object");
     }
-    auto r = workflow.open(actorOf(who), who.partyId, *parsed, *method, std::move(appointment));
+    return RequestParams{*parsed, *method, std::move(appointment)};
+  }
+
+  Result<Response> openRequest(const Request& req, const AuthenticatedParty& who) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto params = parseRequestParams(*body);
+    if (!params) return params.error();
+    auto r = workflow.open(actorOf(who), who.partyId, params->level, params->method, std::move(params->appointment));
     if (!r) return r.error();
+    return Response::json(201, requestJson(*r));
+  }
+
+  // An officer at the desk opens a request for the person in front of them: the party bound to
+  // `identifier`. created_by is the officer, so the workflow lets only another officer decide it.
+  // 404 (audited as a failure) when no party is bound to the identifier.
+  Result<Response> openWalkIn(const Request& req, const AuthenticatedParty& who) {
+    const std::string action = "identity.verification.walk_in";
+    if (auto refused = officerRefusal(who)) return deny(req, who, action, "", *refused);
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto identifier = body->string("identifier");
+    if (!identifier) return identifier.error();
+    ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
+    auto params = parseRequestParams(*body);
+    if (!params) return params.error();
+    if (params->method != IdentificationMethod::PhysicalPresence) {
+      return Error::invalidInput("a walk-in request is for method physical_presence");
+    }
+    // The address itself stays out of the audit log; its keyed hash links the records.
+    const std::string idKey = ",\"identifier_key\":" + q(LoginThrottle::identifierKey(*identifier)) +
+                              ",\"session\":" + q(who.sessionRef);
+    auto bound = accounts.partyBoundTo(lower(*identifier));
+    if (!bound) return bound.error();
+    if (!bound->has_value()) {
+      (void)record("party:" + who.partyId, action, "", "failure", "{\"reason\":\"no party bound\"" + idKey + "}");
+      return Error::notFound("no party is bound to that identifier");
+    }
+    const std::string partyId = **bound;
+    auto r = workflow.open(actorOf(who), partyId, params->level, params->method, std::move(params->appointment));
+    if (!r) {
+      if (r.error().is(ErrorCode::Unauthorized)) return deny(req, who, action, "party:" + partyId, r.error().message);
+      return r.error();
+    }
+    ERDS_RETURN_IF_ERROR(
+        record("party:" + who.partyId, action, "party:" + partyId, "success", "{\"request\":" + q(r->id) + idKey + "}"));
     return Response::json(201, requestJson(*r));
   }
 
@@ -992,23 +1060,16 @@ struct IdentityService::Impl {
   }
 
   Result<Response> officerQueue(const Request& req, const AuthenticatedParty& who) {
-    if (!who.roles.has(Role::Officer)) {
-      (void)record("party:" + who.partyId, "identity.officer.queue", "", "denied");
-      return forbidden(req, "verification officer role required");
-    }
+    if (!who.roles.has(Role::Officer)) return deny(req, who, "identity.officer.queue", "", "verification officer role required");
     auto list = workflow.queue(actorOf(who));
     if (!list) return list.error();
-    std::string out = "{\"verification_requests\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + requestJson((*list)[i]);
-    return Response::json(200, out + "]}");
+    return requestList(*list);
   }
 
   Result<Response> decisionError(const Request& req, const AuthenticatedParty& who, const std::string& requestId,
                                  const Error& e) {
     if (e.is(ErrorCode::Unauthorized)) {
-      (void)record("party:" + who.partyId, "identity.verification.decision", "verification_request:" + requestId,
-                   "denied", "{\"reason\":" + q(e.message) + "}");
-      return forbidden(req, e.message);
+      return deny(req, who, "identity.verification.decision", "verification_request:" + requestId, e.message);
     }
     return e;
   }
@@ -1048,9 +1109,7 @@ struct IdentityService::Impl {
   Result<Response> reject(const Request& req, const AuthenticatedParty& who) {
     const std::string id = req.param("id");
     if (!who.roles.has(Role::Officer)) return decisionError(req, who, id, Error::unauthorized("verification officer role required"));
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto reason = body->string("reason");
+    auto reason = JsonBody::stringField(req.body, "reason");
     if (!reason) return reason.error();
     auto r = workflow.reject(actorOf(who), id, *reason);
     if (!r) return decisionError(req, who, id, r.error());
@@ -1165,18 +1224,16 @@ struct IdentityService::Impl {
     const std::string id = req.param("id");
     const std::string docId = req.param("doc");
     const std::string actor = "party:" + who.partyId;
-    auto deny = [&](const std::string& owner, const std::string& why) -> Response {
-      (void)record(actor, "identity.document.read", owner, "denied",
-                   "{\"request\":" + q(id) + ",\"document\":" + q(docId) + ",\"reason\":" + q(why) + "}");
-      return forbidden(req, why);
+    auto refuse = [&](const std::string& owner, const std::string& why) -> Response {
+      return deny(req, who, "identity.document.read", owner, why,
+                  ",\"request\":" + q(id) + ",\"document\":" + q(docId));
     };
-    if (!who.roles.has(Role::Officer)) return deny("", "verification officer role required");
-    if (!who.authentication.strong()) return deny("", "officers must sign in with a second factor or a certificate");
+    if (auto weak = officerRefusal(who)) return refuse("", *weak);
     auto r = verifications.find(id);
     if (!r) return r.error();
-    if (r->partyId == who.partyId) return deny("party:" + r->partyId, "an officer cannot review their own documents");
+    if (r->partyId == who.partyId) return refuse("party:" + r->partyId, "an officer cannot review their own documents");
     if (r->createdBy == who.partyId) {
-      return deny("party:" + r->partyId, "an officer cannot review a verification request they created");
+      return refuse("party:" + r->partyId, "an officer cannot review a verification request they created");
     }
     auto doc = documents.read(id, docId);
     if (!doc) {
@@ -1232,25 +1289,22 @@ struct IdentityService::Impl {
 
   Result<Response> addCertificate(const Request& req, const AuthenticatedParty& who) {
     const std::string actor = "party:" + who.partyId;
-    auto deny = [&](const std::string& why, const std::string& details = "") -> Response {
-      (void)record(actor, "identity.certificate.bind", actor, "denied", "{\"reason\":" + q(why) + details + "}");
-      return forbidden(req, why);
+    auto refuse = [&](const std::string& why, const std::string& details = "") -> Response {
+      return deny(req, who, "identity.certificate.bind", actor, why, details);
     };
-    if (!certificateValidator) return deny("client certificates are not configured");
+    if (!certificateValidator) return refuse("client certificates are not configured");
     if (!who.authentication.strong()) {
-      return deny("sign in with a second factor (or a certificate) before registering a certificate");
+      return refuse("sign in with a second factor (or a certificate) before registering a certificate");
     }
     if (req.clientCertificateChain.empty()) {
-      return deny("no client certificate: connect to the client-certificate port and present one");
+      return refuse("no client certificate: connect to the client-certificate port and present one");
     }
     std::vector<std::string> intermediates(req.clientCertificateChain.begin() + 1, req.clientCertificateChain.end());
     const CertificateCheck check =
         certificateValidator->validate(req.clientCertificateChain.front(), intermediates, clock.now());
-    const std::string details = ",\"certificate\":{\"subject\":" + q(check.subject) + ",\"issuer\":" +
-                                q(check.issuer) + ",\"serial\":" + q(check.serialHex) + ",\"sha256\":" +
-                                q(check.sha256Fingerprint) + ",\"status\":" + q(certificateStatusName(check.status)) + "}";
+    const std::string details = certificateDetails(check, true);
     if (!check.valid()) {
-      return deny("client certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
+      return refuse("client certificate not accepted: " + std::string(certificateStatusName(check.status)), details);
     }
     PartyCertificate c;
     c.id = "crt_" + internal::hex(internal::randomBytes(16));
@@ -1267,7 +1321,7 @@ struct IdentityService::Impl {
       }
       return added.error();
     }
-    ERDS_RETURN_IF_ERROR(record(actor, "identity.certificate.bind", actor, "success",
+    ERDS_RETURN_IF_ERROR(recordSelf(who, "identity.certificate.bind", "success",
                                 "{\"binding\":" + q(c.id) + ",\"session\":" + q(who.sessionRef) + details + "}"));
     return Response::json(201, certificateJson(c));
   }
@@ -1275,16 +1329,13 @@ struct IdentityService::Impl {
   Result<Response> listCertificates(const Request&, const AuthenticatedParty& who) {
     auto list = certificates.listOf(who.partyId);
     if (!list) return list.error();
-    std::string out = "{\"certificates\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + certificateJson((*list)[i]);
-    return Response::json(200, out + "]}");
+    return listResponse("certificates", *list, certificateJson);
   }
 
   Result<Response> removeCertificate(const Request& req, const AuthenticatedParty& who) {
     const std::string id = req.param("id");
     ERDS_RETURN_IF_ERROR(certificates.revoke(who.partyId, id, clock.now()));
-    (void)record("party:" + who.partyId, "identity.certificate.unbind", "party:" + who.partyId, "success",
-                 "{\"binding\":" + q(id) + "}");
+    (void)recordSelf(who, "identity.certificate.unbind", "success", "{\"binding\":" + q(id) + "}");
     return Response::noContent();
   }
 
@@ -1318,8 +1369,7 @@ struct IdentityService::Impl {
 
   Result<Response> adminDenied(const Request& req, const AuthenticatedParty& who, const std::string& action,
                                const std::string& object, const std::string& why) {
-    (void)record("party:" + who.partyId, action, object, "denied", "{\"reason\":" + q(why) + "}");
-    return forbidden(req, why);
+    return deny(req, who, action, object, why);
   }
 
   // Everything stored about one party, as JSON (GDPR art. 15/20). Secrets stay out: no password
@@ -1345,12 +1395,10 @@ struct IdentityService::Impl {
                       ",\"party\":" + partyJson(*party, disabled) + ",\"login_identifier\":" +
                       q(login ? *login : std::string()) + ",\"totp_enrolled\":" +
                       (totpState && *totpState ? "true" : "false") +
-                      ",\"recovery_codes_remaining\":" + std::to_string(*recovery) + ",\"identifiers\":[";
-    for (std::size_t i = 0; i < bindings->size(); ++i) out += (i ? "," : "") + bindingJson((*bindings)[i]);
-    out += "],\"identifications\":[";
-    for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + identificationJson((*ids)[i]);
-    out += "],\"verification_requests\":[";
-    for (std::size_t i = 0; i < requests->size(); ++i) out += (i ? "," : "") + requestJson((*requests)[i]);
+                      ",\"recovery_codes_remaining\":" + std::to_string(*recovery) +
+                      ",\"identifiers\":" + jsonArray(*bindings, bindingJson) +
+                      ",\"identifications\":" + jsonArray(*ids, identificationJson) + ",\"verification_requests\":" +
+                      jsonArray(*requests, [this](const VerificationRequest& r) { return requestJson(r); });
     // Document scans (metadata only: the bytes are not part of the export) and appointments.
     std::string docs;
     std::string appointments;
@@ -1366,9 +1414,9 @@ struct IdentityService::Impl {
     }
     auto certs = certificates.listOf(partyId);
     if (!certs) return certs.error();
-    out += "],\"documents\":[" + docs + "],\"appointments\":[" + appointments + "],\"certificates\":[";
-    for (std::size_t i = 0; i < certs->size(); ++i) out += (i ? "," : "") + certificateJson((*certs)[i]);
-    return out + "]}";
+    out += ",\"documents\":[" + docs + "],\"appointments\":[" + appointments +
+           "],\"certificates\":" + jsonArray(*certs, certificateJson);
+    return out + "}";
   }
 
   Result<Response> exportResponse(const Request& req, const AuthenticatedParty& who, const std::string& partyId,
@@ -1411,9 +1459,7 @@ struct IdentityService::Impl {
     auto list = accounts.listParties(limit, offset);
     if (!list) return list.error();
     (void)record("party:" + who.partyId, "admin.parties.list", "", "success");
-    std::string out = "{\"parties\":[";
-    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + partyJson((*list)[i], false);
-    return Response::json(200, out + "]}");
+    return listResponse("parties", *list, [](const Party& p) { return partyJson(p, false); });
   }
 
   Result<RoleSet> parseRoles(const JsonBody& body) {
@@ -1599,6 +1645,8 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
       {"CertificateIdentification",
        R"({"type":"object","required":["certificate","challenge","signature"],"properties":{"certificate":{"type":"string","description":"PEM"},"intermediates":{"type":"array","items":{"type":"string"}},"challenge":{"type":"string"},"signature":{"type":"string","description":"DER signature over SHA-256 of the challenge, base64url"}}})"},
       {"Rejection", R"({"type":"object","required":["reason"],"properties":{"reason":{"type":"string"}}})"},
+      {"WalkInVerificationRequest",
+       R"({"type":"object","required":["identifier"],"properties":{"identifier":{"type":"string","examples":["mailto:alice@example.test"],"description":"a delivery identifier bound to the party at the desk"},"requested_level":{"enum":["low","substantial","high"],"default":"substantial"},"method":{"const":"physical_presence","default":"physical_presence"},"appointment":{"$ref":"#/components/schemas/Appointment"}}})"},
   };
   for (const auto& [name, json] : schemas) ERDS_RETURN_IF_ERROR(router.addSchema(name, json));
 
@@ -1621,8 +1669,18 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
     if (needsAuth) spec.security = authed;
     return router.add(std::move(spec), std::move(h));
   };
+  // A route for signed-in callers, handled by the member `handler` of Impl.
+  using AuthedHandler = Result<Response> (Impl::*)(const Request&, const AuthenticatedParty&);
+  auto authedRoute = [&](std::string method, std::string path, std::string opId, std::string summary, std::string tag,
+                         std::string reqSchema, std::vector<http::ResponseSpec> responses,
+                         AuthedHandler handler) -> Result<void> {
+    return route(std::move(method), std::move(path), std::move(opId), std::move(summary), std::move(tag),
+                 std::move(reqSchema), std::move(responses), true,
+                 s->authed([s, handler](const Request& r, const AuthenticatedParty& w) { return (s->*handler)(r, w); }));
+  };
   using RS = http::ResponseSpec;
   const std::string J = "application/json";
+  const std::string P(http::kProblemContentType);
 
   ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/registrations", "register", "Self-registration (creates an unidentified party)",
                              "identity", "Registration", {RS{202, "Accepted (also when the identifier exists)", J, "Accepted"}},
@@ -1635,61 +1693,46 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
                              "Sign in with the TLS client certificate (only on the http.client_cert_port listener)",
                              "identity", "",
                              {RS{201, "Signed in", J, "SessionCreated"},
-                              RS{401, "No, untrusted or unbound certificate", std::string(http::kProblemContentType), "Problem"},
-                              RS{403, "Revoked certificate, or certificate sign-in not configured", std::string(http::kProblemContentType), "Problem"}},
+                              RS{401, "No, untrusted or unbound certificate", P, "Problem"},
+                              RS{403, "Revoked certificate, or certificate sign-in not configured", P, "Problem"}},
                              false, [s](const Request& r) { return s->createCertificateSession(r); }));
-  ERDS_RETURN_IF_ERROR(route("DELETE", "/api/v1/sessions/current", "deleteCurrentSession", "Sign out", "identity", "",
-                             {RS{204, "Signed out", "", ""}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->deleteSession(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me", "getMe", "The signed-in party, its session, identifiers and identifications",
-                             "identity", "", {RS{200, "The caller", J, "Me"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->me(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/export", "exportMyData",
-                             "Everything stored about the caller (personal data export; audited)", "identity", "",
-                             {RS{200, "The export", J, "PersonalDataExport"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->exportMine(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificate-challenge", "newCertificateChallenge",
-                             "A challenge to sign with a qualified or NCP signing certificate (valid 5 minutes)",
-                             "identity", "", {RS{201, "The challenge", J, "CertificateChallenge"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->newChallenge(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificate-identification", "identifyWithCertificate",
-                             "Be identified by a signing certificate: the signed challenge proves possession", "identity",
-                             "CertificateIdentification",
-                             {RS{201, "Identification recorded", J, "Identification"},
-                              RS{403, "Certificate not accepted, signature wrong, or not the caller's address", std::string(http::kProblemContentType), "Problem"}},
-                             true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->certificateIdentification(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp", "startTotpEnrolment", "Start TOTP enrolment (returns the seed once)",
-                             "identity", "", {RS{201, "Seed and otpauth URI", J, "TotpEnrolment"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->startTotp(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/totp/confirm", "confirmTotpEnrolment",
-                             "Confirm TOTP enrolment with a first code (returns recovery codes once)", "identity", "Code",
-                             {RS{200, "Enrolled", J, "RecoveryCodes"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->confirmTotp(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/identifiers", "listMyIdentifiers", "Delivery identifiers of the caller",
-                             "identity", "", {RS{200, "Identifiers", J, "IdentifierList"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listIdentifiers(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/identifiers", "addMyIdentifier",
-                             "Claim a delivery identifier; a code is sent to it (proof of control)", "identity",
-                             "NewIdentifier", {RS{202, "Claimed, code sent", J, "IdentifierBinding"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->addIdentifier(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/identifiers/{id}/confirm", "confirmMyIdentifier",
-                             "Bind a claimed identifier with the code sent to it", "identity", "Code",
-                             {RS{200, "Bound", J, "IdentifierBinding"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->confirmIdentifier(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/verification-requests", "listMyVerificationRequests",
-                             "The caller's identity verification requests", "identity", "",
-                             {RS{200, "Requests", J, "VerificationRequestList"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listOwnRequests(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/identity/verification-requests", "openVerificationRequest",
-                             "Ask to be identified by a verification officer", "identity", "NewVerificationRequest",
-                             {RS{201, "Opened", J, "VerificationRequest"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->openRequest(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/verification-requests/{id}", "getMyVerificationRequest",
-                             "One of the caller's verification requests", "identity", "",
-                             {RS{200, "The request", J, "VerificationRequest"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->getOwnRequest(r, w); })));
-  const std::string P(http::kProblemContentType);
+  ERDS_RETURN_IF_ERROR(authedRoute("DELETE", "/api/v1/sessions/current", "deleteCurrentSession", "Sign out", "identity", "",
+                                   {RS{204, "Signed out", "", ""}}, &Impl::deleteSession));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/me", "getMe", "The signed-in party, its session, identifiers and identifications",
+                                   "identity", "", {RS{200, "The caller", J, "Me"}}, &Impl::me));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/me/export", "exportMyData",
+                                   "Everything stored about the caller (personal data export; audited)", "identity", "",
+                                   {RS{200, "The export", J, "PersonalDataExport"}}, &Impl::exportMine));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/certificate-challenge", "newCertificateChallenge",
+                                   "A challenge to sign with a qualified or NCP signing certificate (valid 5 minutes)",
+                                   "identity", "", {RS{201, "The challenge", J, "CertificateChallenge"}}, &Impl::newChallenge));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/certificate-identification", "identifyWithCertificate",
+                                   "Be identified by a signing certificate: the signed challenge proves possession", "identity",
+                                   "CertificateIdentification",
+                                   {RS{201, "Identification recorded", J, "Identification"},
+                                    RS{403, "Certificate not accepted, signature wrong, or not the caller's address", P, "Problem"}}, &Impl::certificateIdentification));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/totp", "startTotpEnrolment", "Start TOTP enrolment (returns the seed once)",
+                                   "identity", "", {RS{201, "Seed and otpauth URI", J, "TotpEnrolment"}}, &Impl::startTotp));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/totp/confirm", "confirmTotpEnrolment",
+                                   "Confirm TOTP enrolment with a first code (returns recovery codes once)", "identity", "Code",
+                                   {RS{200, "Enrolled", J, "RecoveryCodes"}}, &Impl::confirmTotp));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/me/identifiers", "listMyIdentifiers", "Delivery identifiers of the caller",
+                                   "identity", "", {RS{200, "Identifiers", J, "IdentifierList"}}, &Impl::listIdentifiers));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/identifiers", "addMyIdentifier",
+                                   "Claim a delivery identifier; a code is sent to it (proof of control)", "identity",
+                                   "NewIdentifier", {RS{202, "Claimed, code sent", J, "IdentifierBinding"}}, &Impl::addIdentifier));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/identifiers/{id}/confirm", "confirmMyIdentifier",
+                                   "Bind a claimed identifier with the code sent to it", "identity", "Code",
+                                   {RS{200, "Bound", J, "IdentifierBinding"}}, &Impl::confirmIdentifier));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/identity/verification-requests", "listMyVerificationRequests",
+                                   "The caller's identity verification requests", "identity", "",
+                                   {RS{200, "Requests", J, "VerificationRequestList"}}, &Impl::listOwnRequests));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/identity/verification-requests", "openVerificationRequest",
+                                   "Ask to be identified by a verification officer", "identity", "NewVerificationRequest",
+                                   {RS{201, "Opened", J, "VerificationRequest"}}, &Impl::openRequest));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/identity/verification-requests/{id}", "getMyVerificationRequest",
+                                   "One of the caller's verification requests", "identity", "",
+                                   {RS{200, "The request", J, "VerificationRequest"}}, &Impl::getOwnRequest));
   ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/identity/policy", "getIdentityPolicy",
                              "The identification policy in force: levels and methods per action, requestable methods",
                              "identity", "", {RS{200, "The policy", J, "IdentityPolicy"}}, false,
@@ -1732,52 +1775,48 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
     ERDS_RETURN_IF_ERROR(router.add(
         std::move(spec), s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->readDocument(r, w); })));
   }
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/me/certificates", "listMyCertificates",
-                             "Client certificates registered to the caller", "identity", "",
-                             {RS{200, "Certificates", J, "PartyCertificateList"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listCertificates(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/me/certificates", "registerMyCertificate",
-                             "Register the TLS client certificate of this connection to the caller (client-certificate "
-                             "listener; strong sign-in required)",
-                             "identity", "",
-                             {RS{201, "Registered", J, "PartyCertificate"},
-                              RS{403, "No or invalid certificate, weak sign-in, or not configured", P, "Problem"},
-                              RS{409, "Certificate already registered", P, "Problem"}},
-                             true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->addCertificate(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("DELETE", "/api/v1/me/certificates/{id}", "removeMyCertificate",
-                             "Remove a registered certificate (it no longer signs in)", "identity", "",
-                             {RS{204, "Removed", "", ""}, RS{404, "No such certificate of the caller", P, "Problem"}}, true,
-                             s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->removeCertificate(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/officer/verification-requests", "listOpenVerificationRequests",
-                             "The officer queue (open requests, oldest first)", "officer", "",
-                             {RS{200, "Open requests", J, "VerificationRequestList"}, RS{403, "Not an officer", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->officerQueue(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/officer/verification-requests/{id}/approve", "approveVerificationRequest",
-                             "Approve with a method and level (optionally recording the reviewed document)", "officer",
-                             "Approval",
-                             {RS{200, "Approved or awaiting a second approval", J, "VerificationRequest"},
-                              RS{403, "Not allowed (role, own request, same officer twice, weak sign-in)", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->approve(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/officer/verification-requests/{id}/reject", "rejectVerificationRequest",
-                             "Reject with a reason", "officer", "Rejection",
-                             {RS{200, "Rejected", J, "VerificationRequest"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->reject(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/admin/parties", "listParties", "All parties (administrators)", "admin", "",
-                             {RS{200, "Parties", J, "PartyList"}, RS{403, "Not an administrator", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->listParties(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/admin/parties", "createParty", "Create a party with a password (administrators)",
-                             "admin", "NewParty",
-                             {RS{201, "Created", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->createParty(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("GET", "/api/v1/admin/parties/{id}/export", "exportPartyData",
-                             "Everything stored about one party (administrators; audited)", "admin", "",
-                             {RS{200, "The export", J, "PersonalDataExport"}, RS{403, "Not an administrator", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->exportParty(r, w); })));
-  ERDS_RETURN_IF_ERROR(route("POST", "/api/v1/admin/parties/{id}/roles", "changePartyRoles",
-                             "Set a party's roles (and disabled flag); not one's own", "admin", "RoleChange",
-                             {RS{200, "Changed", J, "Party"}, RS{403, "Not allowed", std::string(http::kProblemContentType), "Problem"}},
-                             true, s->authed([s](const Request& r, const AuthenticatedParty& w) { return s->changeRoles(r, w); })));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/me/certificates", "listMyCertificates",
+                                   "Client certificates registered to the caller", "identity", "",
+                                   {RS{200, "Certificates", J, "PartyCertificateList"}}, &Impl::listCertificates));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/certificates", "registerMyCertificate",
+                                   "Register the TLS client certificate of this connection to the caller (client-certificate "
+                                   "listener; strong sign-in required)",
+                                   "identity", "",
+                                   {RS{201, "Registered", J, "PartyCertificate"},
+                                    RS{403, "No or invalid certificate, weak sign-in, or not configured", P, "Problem"},
+                                    RS{409, "Certificate already registered", P, "Problem"}}, &Impl::addCertificate));
+  ERDS_RETURN_IF_ERROR(authedRoute("DELETE", "/api/v1/me/certificates/{id}", "removeMyCertificate",
+                                   "Remove a registered certificate (it no longer signs in)", "identity", "",
+                                   {RS{204, "Removed", "", ""}, RS{404, "No such certificate of the caller", P, "Problem"}}, &Impl::removeCertificate));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/officer/verification-requests", "listOpenVerificationRequests",
+                                   "The officer queue (open requests, oldest first)", "officer", "",
+                                   {RS{200, "Open requests", J, "VerificationRequestList"}, RS{403, "Not an officer", P, "Problem"}}, &Impl::officerQueue));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/officer/verification-requests", "openWalkInVerificationRequest",
+                                   "Open a request for the party bound to an identifier (walk-in at the desk); another "
+                                   "officer decides it",
+                                   "officer", "WalkInVerificationRequest",
+                                   {RS{201, "Opened", J, "VerificationRequest"},
+                                    RS{403, "Not an officer, or weak sign-in", P, "Problem"},
+                                    RS{404, "No party is bound to the identifier", P, "Problem"}}, &Impl::openWalkIn));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/officer/verification-requests/{id}/approve", "approveVerificationRequest",
+                                   "Approve with a method and level (optionally recording the reviewed document)", "officer",
+                                   "Approval",
+                                   {RS{200, "Approved or awaiting a second approval", J, "VerificationRequest"},
+                                    RS{403, "Not allowed (role, own request, same officer twice, weak sign-in)", P, "Problem"}}, &Impl::approve));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/officer/verification-requests/{id}/reject", "rejectVerificationRequest",
+                                   "Reject with a reason", "officer", "Rejection",
+                                   {RS{200, "Rejected", J, "VerificationRequest"}, RS{403, "Not allowed", P, "Problem"}}, &Impl::reject));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/admin/parties", "listParties", "All parties (administrators)", "admin", "",
+                                   {RS{200, "Parties", J, "PartyList"}, RS{403, "Not an administrator", P, "Problem"}}, &Impl::listParties));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/admin/parties", "createParty", "Create a party with a password (administrators)",
+                                   "admin", "NewParty",
+                                   {RS{201, "Created", J, "Party"}, RS{403, "Not allowed", P, "Problem"}}, &Impl::createParty));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/admin/parties/{id}/export", "exportPartyData",
+                                   "Everything stored about one party (administrators; audited)", "admin", "",
+                                   {RS{200, "The export", J, "PersonalDataExport"}, RS{403, "Not an administrator", P, "Problem"}}, &Impl::exportParty));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/admin/parties/{id}/roles", "changePartyRoles",
+                                   "Set a party's roles (and disabled flag); not one's own", "admin", "RoleChange",
+                                   {RS{200, "Changed", J, "Party"}, RS{403, "Not allowed", P, "Problem"}}, &Impl::changeRoles));
   return ok();
 }
 

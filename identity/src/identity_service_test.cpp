@@ -399,6 +399,74 @@ TEST_F(IdentityServiceTest, VerificationRequestsAndOfficerRules) {
             "party:" + officerId);
 }
 
+TEST_F(IdentityServiceTest, OfficerOpensWalkInRequestAndAnotherOfficerDecides) {
+  registerUser("mailto:alice@example.test", "alice password 1");
+  registerUser("mailto:carol@example.test", "carol password 1");
+  const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");
+  const std::string aliceId = partyOf(alice);
+  // Alice proves control of her address; Carol never does.
+  auto pending = call("GET", "/api/v1/me/identifiers", "", bearer(alice));
+  const std::string binding = field(pending.body, "id");
+  auto bound = call("POST", "/api/v1/me/identifiers/" + binding + "/confirm",
+                    "{\"code\":\"" + notifier_.codeFor("mailto:alice@example.test") + "\"}", bearer(alice));
+  ASSERT_EQ(bound.status, 200) << bound.body;
+  const std::string walkIn = "/api/v1/officer/verification-requests";
+  const std::string forAlice = R"({"identifier":"mailto:Alice@example.test","requested_level":"high","method":"physical_presence"})";
+
+  // Not an officer: 403, audited.
+  auto notOfficer = call("POST", walkIn, forAlice, bearer(alice));
+  EXPECT_EQ(notOfficer.status, 403) << notOfficer.body;
+  EXPECT_EQ(call("POST", walkIn, forAlice).status, 401);
+
+  auto [officer1Id, officer1] = strongUser("mailto:officer1@example.test", RoleSet{Role::User, Role::Officer});
+  auto [officer2Id, officer2] = strongUser("mailto:officer2@example.test", RoleSet{Role::User, Role::Officer});
+  // No party bound: 404 (Carol only claimed hers; nobody has the other one); bad input: 400.
+  EXPECT_EQ(call("POST", walkIn, R"({"identifier":"mailto:carol@example.test"})", bearer(officer1)).status, 404);
+  EXPECT_EQ(call("POST", walkIn, R"({"identifier":"mailto:nobody@example.test"})", bearer(officer1)).status, 404);
+  EXPECT_EQ(call("POST", walkIn, R"({"identifier":"alice@example.test"})", bearer(officer1)).status, 400);
+  EXPECT_EQ(call("POST", walkIn, R"({"requested_level":"high"})", bearer(officer1)).status, 400);
+  EXPECT_EQ(call("POST", walkIn,
+                 R"({"identifier":"mailto:alice@example.test","method":"remote_id_document_scan"})", bearer(officer1))
+                .status,
+            400);
+
+  auto opened = call("POST", walkIn, forAlice, bearer(officer1));
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string req = field(opened.body, "id");
+  EXPECT_EQ(field(opened.body, "party_id"), aliceId);
+  EXPECT_EQ(field(opened.body, "created_by"), officer1Id);
+  EXPECT_EQ(field(opened.body, "method"), "physical_presence");
+  EXPECT_EQ(field(opened.body, "requested_level"), "high");
+  EXPECT_EQ(field(opened.body, "status"), "pending");
+  // Alice sees it among her own requests.
+  EXPECT_NE(call("GET", "/api/v1/identity/verification-requests", "", bearer(alice)).body.find(req), std::string::npos);
+
+  // The officer who opened it cannot decide it; another officer can.
+  const std::string approval = R"({"method":"physical_presence","level":"substantial",)"
+                               R"("document":{"type":"passport","issuing_country":"BE","number":"EN123456","expires_on":"2031-01-01"}})";
+  auto byCreator = call("POST", walkIn + "/" + req + "/approve", approval, bearer(officer1));
+  EXPECT_EQ(byCreator.status, 403) << byCreator.body;
+  auto approved = call("POST", walkIn + "/" + req + "/approve", approval, bearer(officer2));
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(field(approved.body, "status"), "approved");
+
+  const std::string audit = auditActions();
+  EXPECT_NE(audit.find("identity.verification.walk_in:denied"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("identity.verification.walk_in:failure"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("identity.verification.walk_in:success"), std::string::npos) << audit;
+  EXPECT_EQ(db_->scalar("SELECT actor || ' ' || object FROM audit_log WHERE action = 'identity.verification.walk_in' "
+                        "AND outcome = 'success'"),
+            "party:" + officer1Id + " party:" + aliceId);
+  EXPECT_EQ(db_->scalar("SELECT actor FROM audit_log WHERE action = 'identity.verification.requested' AND object = $1",
+                        {pg::Param::text("party:" + aliceId)}),
+            "party:" + officer1Id);
+  // The address itself is not written to the audit log.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.verification.walk_in' "
+                        "AND details::text LIKE '%example.test%'"),
+            "0");
+  EXPECT_NE(router_.openApiDocument({}).find("\"openWalkInVerificationRequest\""), std::string::npos);
+}
+
 TEST_F(IdentityServiceTest, AdminApiRefusesPrivilegeEscalation) {
   registerUser("mailto:alice@example.test", "alice password 1");
   const std::string alice = tokenOf("mailto:alice@example.test", "alice password 1");

@@ -1,4 +1,5 @@
-// Helpers private to the identity PostgreSQL stores: time conversion, a transaction guard.
+// Helpers private to the identity PostgreSQL stores: time conversion, transaction guards, audit
+// records written inside a store's transaction.
 #pragma once
 
 #include <algorithm>
@@ -6,6 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
+
+#include "erds/base/audit.h"
 #include "erds/base/clock.h"
 #include "erds/base/pg.h"
 #include "erds/base/result.h"
@@ -49,5 +53,43 @@ class Transaction {
   pg::Connection& c_;
   bool open_ = false;
 };
+
+// A pooled connection inside a transaction, how every multi-statement store call starts: rolled
+// back on destruction unless commit() succeeded; the connection then goes back to the pool.
+class PooledTransaction {
+ public:
+  // The pool's error when no connection is available, else BEGIN's error.
+  static Result<PooledTransaction> begin(pg::Pool& pool) {
+    auto lease = pool.acquire();
+    if (!lease) return lease.error();
+    PooledTransaction t(std::move(lease).value());
+    ERDS_RETURN_IF_ERROR(t.tx_->begin());
+    return t;
+  }
+  pg::Connection& connection() { return *lease_; }
+  Result<void> commit() { return tx_->commit(); }
+
+ private:
+  // The Connection lives behind the Lease's pointer, so moving the Lease keeps tx_'s reference valid.
+  explicit PooledTransaction(pg::Lease lease)
+      : lease_(std::move(lease)), tx_(std::make_unique<Transaction>(*lease_)) {}
+  pg::Lease lease_;
+  std::unique_ptr<Transaction> tx_;  // destroyed first: rollback before the lease returns
+};
+
+// Appends a "success" audit record through `c`, so it commits or rolls back with the caller's
+// transaction.
+inline Result<void> appendAudit(const AuditLog& audit, pg::Connection& c, std::string actor, std::string action,
+                                std::string object, std::string detailsJson = "{}") {
+  AuditEvent e;
+  e.actor = std::move(actor);
+  e.action = std::move(action);
+  e.object = std::move(object);
+  e.outcome = "success";
+  e.detailsJson = std::move(detailsJson);
+  auto a = audit.append(c, e);
+  if (!a) return a.error();
+  return ok();
+}
 
 }  // namespace erds::identity::internal

@@ -13,7 +13,8 @@ namespace {
 using internal::fromMicros;
 using internal::micros;
 using internal::timeParam;
-using internal::Transaction;
+using internal::PooledTransaction;
+using internal::appendAudit;
 using pg::Param;
 
 std::string joinMethods(const std::vector<AuthenticationMethod>& methods) {
@@ -341,11 +342,9 @@ Result<bool> PostgresSecondFactorStore::advanceTotpStep(const std::string& party
 
 Result<void> PostgresSecondFactorStore::replaceRecoveryCodes(const std::string& partyId,
                                                              std::vector<std::string> hashes) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto d = c.execPrepared("identity_rc_clear", "DELETE FROM recovery_codes WHERE party_id = $1", {Param::text(partyId)});
   if (!d) return d.error();
   for (const auto& h : hashes) {
@@ -353,7 +352,7 @@ Result<void> PostgresSecondFactorStore::replaceRecoveryCodes(const std::string& 
                             {Param::text(partyId), Param::bytes(h)});
     if (!i) return i.error();
   }
-  return tx.commit();
+  return tx->commit();
 }
 
 Result<bool> PostgresSecondFactorStore::consumeRecoveryCode(const std::string& partyId, const std::string& hash) {
@@ -454,11 +453,9 @@ Result<int> PostgresSessionStore::revokeAllOf(const std::string& partyId) {
 }
 
 Result<int64_t> PostgresVerificationStore::purgeExpiredScans(TimePoint now) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   // SKIP LOCKED: another node purging at the same moment takes the other rows.
   auto q = c.execPrepared("identity_scan_purge",
                           "UPDATE verification_documents SET scan_encrypted = NULL, scan_media_type = NULL, "
@@ -468,15 +465,10 @@ Result<int64_t> PostgresVerificationStore::purgeExpiredScans(TimePoint now) {
                           {timeParam(now)});
   if (!q) return q.error();
   for (int i = 0; i < q->rows(); ++i) {
-    AuditEvent e;
-    e.actor = "system:erdsd";
-    e.action = "identity.verification.scan_purged";
-    e.object = "verification_request:" + q->get(i, 0);
-    e.outcome = "success";
-    auto a = audit_.append(c, e);
-    if (!a) return a.error();
+    ERDS_RETURN_IF_ERROR(appendAudit(audit_, c, "system:erdsd", "identity.verification.scan_purged",
+                                     "verification_request:" + q->get(i, 0)));
   }
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return static_cast<int64_t>(q->rows());
 }
 
@@ -521,11 +513,9 @@ Result<ThrottleState> PostgresThrottleStore::load(const std::string& key) {
 
 Result<ThrottleState> PostgresThrottleStore::update(const std::string& key,
                                                     const std::function<ThrottleState(const ThrottleState&)>& fn) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto ins = c.execPrepared("identity_throttle_ensure",
                             "INSERT INTO login_throttle (key) VALUES ($1) ON CONFLICT (key) DO NOTHING",
                             {Param::text(key)});
@@ -540,7 +530,7 @@ Result<ThrottleState> PostgresThrottleStore::update(const std::string& key,
       {Param::text(key), Param::integer(next.failures), Param::integer(next.lockouts), optionalTime(next.windowStart),
        optionalTime(next.lastFailure), optionalTime(next.lockedUntil)});
   if (!u) return u.error();
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return next;
 }
 
@@ -557,11 +547,9 @@ Result<void> PostgresThrottleStore::reset(const std::string& key) {
 // Verification
 
 Result<void> PostgresVerificationStore::create(const VerificationRequest& r) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto q = c.execPrepared(
       "identity_vr_create",
       "INSERT INTO verification_requests (id, party_id, created_by, requested_level, status, created_at, version, "
@@ -573,16 +561,12 @@ Result<void> PostgresVerificationStore::create(const VerificationRequest& r) {
        r.appointment ? timeParam(r.appointment->preferredAt) : Param::null(),
        r.appointment ? Param::text(r.appointment->note) : Param::null()});
   if (!q) return q.error();
-  AuditEvent e;
-  e.actor = "party:" + r.createdBy;
-  e.action = "identity.verification.requested";
-  e.object = "party:" + r.partyId;
-  e.outcome = "success";
-  e.detailsJson = "{\"request\":\"" + r.id + "\",\"requested_level\":\"" + std::string(levelName(r.requestedLevel)) +
-                  "\",\"method\":\"" + std::string(identificationMethodName(r.requestedMethod)) + "\"}";
-  auto a = audit_.append(c, e);
-  if (!a) return a.error();
-  return tx.commit();
+  ERDS_RETURN_IF_ERROR(appendAudit(audit_, c, "party:" + r.createdBy, "identity.verification.requested",
+                                   "party:" + r.partyId,
+                                   "{\"request\":\"" + r.id + "\",\"requested_level\":\"" +
+                                       std::string(levelName(r.requestedLevel)) + "\",\"method\":\"" +
+                                       std::string(identificationMethodName(r.requestedMethod)) + "\"}"));
+  return tx->commit();
 }
 
 Result<VerificationRequest> PostgresVerificationStore::find(const std::string& id) {
@@ -593,11 +577,9 @@ Result<VerificationRequest> PostgresVerificationStore::find(const std::string& i
 
 Result<void> PostgresVerificationStore::update(const VerificationRequest& r, int64_t expectedVersion,
                                                const std::optional<Identification>& identification) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto current = loadRequest(c, r.id, true);
   if (!current) return current.error();
   if (current->version != expectedVersion) return Error::conflict("verification request changed concurrently");
@@ -636,16 +618,10 @@ Result<void> PostgresVerificationStore::update(const VerificationRequest& r, int
   }
   if (identification) ERDS_RETURN_IF_ERROR(insertIdentification(c, *identification));
 
-  AuditEvent e;
   std::string actor = r.decidedBy;
   if (actor.empty() && !r.approvals.empty()) actor = r.approvals.back().officerId;
   if (actor.empty() && r.document) actor = r.document->reviewedBy;
-  e.actor = "party:" + actor;
   const bool documentOnly = r.status == current->status && r.approvals.size() == current->approvals.size();
-  e.action = documentOnly ? "identity.verification.document_recorded"
-                          : "identity.verification." + std::string(verificationStatusName(r.status));
-  e.object = "party:" + r.partyId;
-  e.outcome = "success";
   std::string details = "{\"request\":\"" + r.id + "\"";
   if (!r.approvals.empty() && !documentOnly) {
     const Approval& ap = r.approvals.back();
@@ -654,10 +630,11 @@ Result<void> PostgresVerificationStore::update(const VerificationRequest& r, int
                "\"";
   }
   if (identification) details += ",\"identification\":\"" + identification->id + "\"";
-  e.detailsJson = details + "}";
-  auto a = audit_.append(c, e);
-  if (!a) return a.error();
-  return tx.commit();
+  ERDS_RETURN_IF_ERROR(appendAudit(audit_, c, "party:" + actor,
+                                   documentOnly ? "identity.verification.document_recorded"
+                                                : "identity.verification." + std::string(verificationStatusName(r.status)),
+                                   "party:" + r.partyId, details + "}"));
+  return tx->commit();
 }
 
 Result<std::vector<VerificationRequest>> PostgresVerificationStore::openRequests() {
@@ -689,11 +666,9 @@ Result<std::vector<Identification>> PostgresVerificationStore::identificationsOf
 
 Result<void> PostgresAccountStore::createAccount(const Party& party, const std::string& loginIdentifier,
                                                  const std::string& passwordHash) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   const NaturalPersonAttributes n = party.natural.value_or(NaturalPersonAttributes{});
   const LegalPersonAttributes l = party.legal.value_or(LegalPersonAttributes{});
   auto p = c.execPrepared(
@@ -713,7 +688,7 @@ Result<void> PostgresAccountStore::createAccount(const Party& party, const std::
     if (cr.error().is(ErrorCode::Conflict)) return Error::conflict("login identifier already registered");
     return cr.error();
   }
-  return tx.commit();
+  return tx->commit();
 }
 
 Result<Party> PostgresAccountStore::findParty(const std::string& partyId, bool* disabled) {
@@ -795,11 +770,9 @@ Result<IdentifierBinding> PostgresAccountStore::claimIdentifier(const std::strin
                                                                 const std::string& codeHash, TimePoint codeExpiresAt,
                                                                 TimePoint now) {
   const std::string id = internal::lowerAscii(identifier);
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto existing = c.execPrepared(
       "identity_binding_existing",
       "SELECT " + kBindingColumns +
@@ -830,7 +803,7 @@ Result<IdentifierBinding> PostgresAccountStore::claimIdentifier(const std::strin
                           {Param::text(bindingId)});
   if (!q) return q.error();
   IdentifierBinding out = bindingFromRow(*q, 0);
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return out;
 }
 
@@ -851,11 +824,9 @@ Result<std::vector<IdentifierBinding>> PostgresAccountStore::bindingsOf(const st
 Result<IdentifierBinding> PostgresAccountStore::confirmIdentifier(const std::string& partyId,
                                                                   const std::string& bindingId,
                                                                   const std::string& codeHash, TimePoint now) {
-  auto lease = pool_.acquire();
-  if (!lease) return lease.error();
-  pg::Connection& c = **lease;
-  Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
+  auto tx = PooledTransaction::begin(pool_);
+  if (!tx) return tx.error();
+  pg::Connection& c = tx->connection();
   auto q = c.execPrepared("identity_binding_lock",
                           "SELECT code_hash, " + micros("code_expires_at") + ", code_attempts, identifier " +
                               "FROM identifier_bindings WHERE id = $1 AND party_id = $2 AND status = 'pending' "
@@ -873,7 +844,7 @@ Result<IdentifierBinding> PostgresAccountStore::confirmIdentifier(const std::str
                             "UPDATE identifier_bindings SET code_attempts = code_attempts + 1 WHERE id = $1",
                             {Param::text(bindingId)});
     if (!u) return u.error();
-    ERDS_RETURN_IF_ERROR(tx.commit());
+    ERDS_RETURN_IF_ERROR(tx->commit());
     return refused;
   }
   auto b = c.execPrepared(
@@ -890,7 +861,7 @@ Result<IdentifierBinding> PostgresAccountStore::confirmIdentifier(const std::str
                           {Param::text(bindingId)});
   if (!g) return g.error();
   IdentifierBinding out = bindingFromRow(*g, 0);
-  ERDS_RETURN_IF_ERROR(tx.commit());
+  ERDS_RETURN_IF_ERROR(tx->commit());
   return out;
 }
 

@@ -161,15 +161,31 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
   }
   if (opt_.sendReceipts) sr.extraJobs.push_back(receiptJob(sr.messageId, core::Event::SubmissionAcceptance, std::nullopt));
 
-  auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
-  if (!up) return std::move(up).error();
-  ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
-  auto part = up->finish();
-  if (!part) return std::move(part).error();
-  sr.partIds.push_back(part->partId);
+  // How the sender authenticated, for the audit record of message.submitted (the evidence itself
+  // has no field for it yet: see README).
+  std::string methods;
+  for (auto m : envelope.party->methods) methods += (methods.empty() ? "" : "+") + std::string(identity::authenticationMethodName(m));
+  sr.auditNote = "smtp auth=" + (methods.empty() ? std::string("unknown") : methods) + " loa=" +
+                 std::string(identity::levelName(envelope.party->level));
 
-  // Message, evidence, relay and receipt jobs in one transaction: 250 only after this commit.
-  auto res = d_.store->submit(sr);
+  Result<core::SubmissionResult> res = Error::internal("not submitted");
+  if (message.inMemory() && message.size() <= core::kMaxChunkBytes) {
+    // Small message: encrypted in memory and stored with the message, evidence and jobs in ONE
+    // transaction (DeliveryStore::submitWithContent): no staged upload round trips.
+    auto sealed = d_.vault->sealInMemory(sr.messageId, {core::PlainPart{"message.eml", "message/rfc822", message.memory()}});
+    if (!sealed) return std::move(sealed).error();
+    res = d_.store->submitWithContent(sr, *sealed);
+  } else {
+    // Large message: streamed into the vault chunk by chunk (never held whole), then linked.
+    auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
+    if (!up) return std::move(up).error();
+    ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
+    auto part = up->finish();
+    if (!part) return std::move(part).error();
+    sr.partIds.push_back(part->partId);
+    // Message, evidence, relay and receipt jobs in one transaction: 250 only after this commit.
+    res = d_.store->submit(sr);
+  }
   if (!res) return std::move(res).error();
   log::info("smtp.submitted", {{"message_id", res->messageId},
                                {"evidence_id", res->evidenceId},

@@ -4,6 +4,11 @@
 // SMIME_read_CMS. The MIME structure is then sliced from the same raw bytes (mime_raw.h).
 #include "erds/smtp/rem_message.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -431,13 +436,31 @@ Result<ParsedRemMessage> parseRemMessage(std::string_view raw, const RemTrust& t
 }
 
 Result<ParsedRemMessage> parseRemMessageFile(const std::string& path, const RemTrust& trust, std::size_t maxBytes) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return Error::invalidInput("cannot read " + path);
-  auto size = static_cast<std::size_t>(f.tellg());
-  if (size > maxBytes) return Error::invalidInput(path + " exceeds the size limit");
-  std::string raw(size, '\0');
-  f.seekg(0);
-  f.read(raw.data(), static_cast<std::streamsize>(size));
+  // The structure is sliced from a read-only mapping of the file (no heap copy of a large
+  // message); the CMS layer reads the same file through a file BIO.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::invalidInput("cannot read " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Error::invalidInput("cannot read " + path);
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size > maxBytes) {
+    ::close(fd);
+    return Error::invalidInput(path + " exceeds the size limit");
+  }
+  void* map = size == 0 ? nullptr : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return Error::invalidInput("cannot map " + path);
+  struct Unmap {
+    void* p;
+    std::size_t n;
+    ~Unmap() {
+      if (p != nullptr) ::munmap(p, n);
+    }
+  } unmap{map, size};
+  const std::string_view raw(static_cast<const char*>(map), size);
   BioPtr in(BIO_new_file(path.c_str(), "rb"));
   if (!in) return Error::invalidInput("cannot open " + path + ": " + drainErrors());
   return parseImpl(raw, in.get(), trust);

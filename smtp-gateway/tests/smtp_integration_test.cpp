@@ -377,8 +377,9 @@ TEST_F(SmtpdTest, InboundMxStoresTheMessageWithReceivedFromNonErdsEvidence) {
             "message/rfc822 message.eml linked");
   EXPECT_EQ(scalar("SELECT recipient_party_id FROM deliveries WHERE message_id = '" + id + "'"), "demo-recipient");
   EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE action = 'message.received' AND object = 'message:" + id +
-                   "' AND details->>'note' LIKE 'spf=not_checked dkim=not_checked dmarc=not_checked%'"),
-            "1");
+                   "' AND details->>'note' LIKE 'spf=% dkim=none dmarc=% tls=no'"),
+            "1")
+      << scalar("SELECT details->>'note' FROM audit_log WHERE object = 'message:" + id + "'");
   // Then the normal local lifecycle: erdsd's workers consign it to the recipient.
   EXPECT_EQ(waitForScalar([&] { return scalar("SELECT count(*) FROM evidence WHERE message_id = '" + id +
                                                "' AND event = 'ContentConsignment'"); },
@@ -392,6 +393,25 @@ TEST_F(SmtpdTest, InboundMxStoresTheMessageWithReceivedFromNonErdsEvidence) {
   auto relay = swaks(ports_.mx, "outside@elsewhere.test", "someone@elsewhere.test", "itest-relay", false);
   EXPECT_NE(relay.exitCode, 0);
   EXPECT_EQ(relay.out.find("<-  250 2.0.0"), std::string::npos) << "open relay: " << relay.out;
+}
+
+// A message presenting itself as REM (REM-* fields) on MX from a peer that is not pinned (this
+// erds-smtpd pins none): 554 5.7.7, audited, nothing stored.
+TEST_F(SmtpdTest, InboundRemFromAnUnpinnedPeerIsRefusedAndAudited) {
+  const std::string before = scalar("SELECT count(*) FROM messages");
+  const std::string data = dir_->path + "/rem.eml";
+  writeFile(data,
+            "From: \"On behalf of: a@peer.example\" <rem@peer.example>\r\nTo: recipient@example.test\r\n"
+            "Subject: REM Dispatch: x\r\nREM-MessageType: http://uri.etsi.org/19522/v1#/ERDMessageType/dispatch\r\n"
+            "\r\nnot signed\r\n");
+  auto r = runToCompletion({"/usr/bin/swaks", "--server", "127.0.0.1", "--port", std::to_string(ports_.mx), "--from",
+                            "rem@peer.example", "--to", "recipient@example.test", "--data", data, "--hide-informational",
+                            "--timeout", "60"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.out.find("554 5.7.7"), std::string::npos) << r.out;
+  EXPECT_EQ(scalar("SELECT count(*) FROM messages"), before);
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE action = 'smtp.rem.refused' AND outcome = 'denied' AND actor LIKE 'smtp-mx:%'"),
+            "1");
 }
 
 TEST_F(SmtpdTest, OutboundRelayRecordsRelayToNonErdsAndSendsItAsReceipt) {

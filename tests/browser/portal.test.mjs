@@ -1,12 +1,17 @@
 // Browser end-to-end test of the erds portal (SCENARIOS.md 1 and 5), driven by run.sh.
-// Sender sends with an attachment (hostile subject and file name), the recipient is blocked by
-// the identity gate, an officer verifies the recipient, the recipient accepts and downloads, the
-// sender sees ContentHandover and downloads its evidence, which `erdsctl evidence verify` accepts.
-// axe-core runs on every page (WCAG 2.1 AA, zero violations). Any failure exits non-zero.
+// Sender sends with an attachment (hostile subject and file name; streamed by XHR with progress)
+// and identifies herself by signing a challenge with an NCP signing certificate; the recipient is blocked by the identity gate, sees the policy table, books an in-person check
+// (hostile note) at level high and uploads an ID scan (a generated PNG); the officer gives the
+// first of two approvals for the booking (shown as awaiting a second, different officer), views
+// the scan and approves it; she registers her client certificate and signs in with it alone on
+// the certificate listener. The recipient accepts and downloads (all, and one file from the parts
+// list), the sender sees ContentHandover and downloads its evidence, which `erdsctl evidence
+// verify` accepts. axe-core runs on every page (WCAG 2.1 AA, zero violations); screenshots of each
+// page (also at 360 px) go to artifacts/. Any failure exits non-zero.
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
@@ -18,7 +23,9 @@ const BASE = process.env.ERDS_URL;
 const ART = process.env.ERDS_ARTIFACTS;
 const ERDSCTL = process.env.ERDSCTL;
 const TRUST = process.env.ERDS_TRUST;
-assert.ok(BASE && ART && ERDSCTL && TRUST && process.env.ERDS_OFFICER_TOTP, 'run through tests/browser/run.sh');
+const CERT_URL = process.env.ERDS_CERT_URL;
+assert.ok(BASE && ART && ERDSCTL && TRUST && CERT_URL && process.env.ERDS_OFFICER_TOTP && process.env.ERDS_OFFICER_CERT,
+  'run through tests/browser/run.sh');
 
 const HOSTILE_SUBJECT = '<script>alert(1)</script> Formal notice "><img src=x onerror=alert(2)>';
 const HOSTILE_FILE = '"><img src=x onerror=alert(3)>.pdf';
@@ -102,8 +109,8 @@ const browser = await chromium.launch({
 });
 const dialogs = [];
 const cspViolations = [];
-async function newUser() {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+async function newUser(options = {}) {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1100, height: 900 }, ...options });
   const page = await ctx.newPage();
   page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
@@ -172,6 +179,20 @@ try {
   ok(await sender.page.getByText('recipient@example.test').count() >= 1, 'sent list shows the recipient');
   await visit(sender.page, 'sent');
 
+  // ---- the sender identifies herself by signing a challenge with her (NCP) signing certificate ----
+  await sender.page.goto(BASE + '/identity');
+  ok(await sender.page.getByRole('link', { name: 'Sign a challenge with a certificate' }).count() === 1, 'identity page offers the certificate challenge');
+  await sender.page.getByRole('link', { name: 'Sign a challenge with a certificate' }).click();
+  await sender.page.waitForURL(/\/identity\/certificate$/);
+  const challenge = (await sender.page.locator('#challenge').textContent()).trim();
+  const signature = cryptoSign('sha256', Buffer.from(challenge, 'ascii'), createPrivateKey(readFileSync(process.env.ERDS_SENDER_SIGN_KEY)));
+  await sender.page.setInputFiles('#certificate', process.env.ERDS_SENDER_SIGN_CERT);
+  await sender.page.setInputFiles('#signature', { name: 'challenge.sig', mimeType: 'application/octet-stream', buffer: signature });
+  await Promise.all([sender.page.waitForURL(/done=identified/),
+    sender.page.getByRole('button', { name: 'Check the signature and identify me' }).click()]);
+  ok(await sender.page.getByText('An advanced certificate (NCP) - level substantial').count() === 1, 'the certificate identification is recorded');
+  await visit(sender.page, 'identity-identified');
+
   // ---- recipient: inbox, accept, gate blocks the download ----
   const recipient = await newUser();
   await signIn(recipient.page, 'recipient@example.test', 'recipient-demo-password');
@@ -209,8 +230,11 @@ try {
   // ID document scan upload.
   await recipient.page.selectOption('#scan-level', 'substantial');
   await recipient.page.setInputFiles('#document', { name: 'id-card.png', mimeType: 'image/png', buffer: ID_SCAN });
+  const scanRequests = [];
+  recipient.page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/identity/requests/scan')) scanRequests.push(r.resourceType()); });
   await Promise.all([recipient.page.waitForURL(/done=uploaded/),
     recipient.page.getByRole('button', { name: 'Upload and request verification' }).click()]);
+  ok(scanRequests.length === 1 && scanRequests[0] === 'xhr', `scan sent by XHR with upload progress (${scanRequests.join(',')})`);
   ok(await recipient.page.locator('dd', { hasText: 'image/png' }).count() >= 1, 'the uploaded scan is listed with the request');
   await visit(recipient.page, 'identity-scan-uploaded');
   // The signed-challenge page (openssl instructions and the upload form).
@@ -269,6 +293,28 @@ try {
   await section.locator('input[name=document_expires_on]').fill('2031-05-31');
   await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: /Approve/ }).click()]);
   await visit(officer.page, 'officer-approved');
+
+  // ---- the officer registers her client certificate, then signs in with it alone (scenario 5) ----
+  const clientCertificates = [{ origin: CERT_URL, certPath: process.env.ERDS_OFFICER_CERT, keyPath: process.env.ERDS_OFFICER_KEY }];
+  const carla = await newUser({ clientCertificates });
+  await carla.ctx.addCookies(await officer.ctx.cookies());  // her password + TOTP session (cookies ignore the port)
+  await carla.page.goto(CERT_URL + '/account');
+  await Promise.all([carla.page.waitForURL(/done=certificate/), carla.page.getByRole('button', { name: 'Register this certificate' }).click()]);
+  ok(await carla.page.locator('table', { hasText: 'DEVELOPMENT Carla Officer' }).count() === 1, 'the registered certificate is listed');
+  await visit(carla.page, 'account-certificate');
+  const card = await newUser({ clientCertificates });
+  await card.page.goto(BASE + '/');
+  const certLink = card.page.getByRole('link', { name: /Sign in with a certificate/ });
+  ok((await certLink.getAttribute('href')) === CERT_URL + '/signin/certificate', 'sign-in page links to the certificate listener');
+  await Promise.all([card.page.waitForURL(CERT_URL + '/signin/certificate'), certLink.click()]);
+  await visit(card.page, 'signin-certificate');
+  await Promise.all([card.page.waitForURL(/\/inbox$/), card.page.getByRole('button', { name: 'Sign in with this certificate' }).click()]);
+  await card.page.goto(CERT_URL + '/officer');
+  ok((await card.page.locator('h1').textContent()) === 'Officer queue', 'certificate sign-in opens the officer queue');
+  const noCert = await newUser();
+  const refused = await noCert.page.goto(CERT_URL + '/signin/certificate');
+  ok(refused.status() === 401 && (await noCert.page.getByText('No certificate was presented').count()) === 1,
+    'without a certificate the page says so');
 
   // ---- recipient downloads ----
   await recipient.page.goto(messageUrl);

@@ -3,7 +3,8 @@
 # Usage: tests/browser/run.sh [BUILD_DIR]   (default: build/; needs BUILD_DIR/erdsd and erdsctl)
 # Uses the PostgreSQL of the PG* environment (as `./erds test` provides; a fresh database is
 # created in it), or starts a private throwaway cluster. Creates a development PKI, migrates,
-# starts erdsd on a free port, runs portal.test.mjs, and stops everything. Screenshots and
+# issues a client certificate for the demo officer, starts erdsd on a free port (plus the
+# client-certificate listener on another free port), runs portal.test.mjs, and stops everything. Screenshots and
 # downloaded evidence go to tests/browser/artifacts/. Exit status: 0 only if every check passed.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,6 +50,21 @@ psql_super -c "CREATE DATABASE $DB" >/dev/null
 psql_super -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='erds_browser_app') THEN CREATE ROLE erds_browser_app LOGIN; END IF; END\$\$" >/dev/null
 
 "$ERDSCTL" pki init --dir "$WORK/pki" >/dev/null
+# A client certificate for the officer (certificate sign-in, SCENARIOS.md 5), issued by the
+# development root; registered to her account by the test itself.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=DEVELOPMENT Carla Officer/O=erds browser test" \
+  -keyout "$WORK/officer-client.key" -out "$WORK/officer-client.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$WORK/client.ext"
+openssl x509 -req -in "$WORK/officer-client.csr" -CA "$WORK/pki/root-ca.pem" -CAkey "$WORK/pki/root-ca.key" -CAcreateserial \
+  -days 30 -sha256 -extfile "$WORK/client.ext" -out "$WORK/officer-client.pem" 2>/dev/null
+# A signing certificate (NCP policy, e-mail address of the demo sender) for the signed-challenge
+# identification.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=DEVELOPMENT Anna Sender/O=erds browser test" \
+  -keyout "$WORK/sender-sign.key" -out "$WORK/sender-sign.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\ncertificatePolicies=0.4.0.2042.1.1\nsubjectAltName=email:sender@example.test\n' >"$WORK/sign.ext"
+openssl x509 -req -in "$WORK/sender-sign.csr" -CA "$WORK/pki/root-ca.pem" -CAkey "$WORK/pki/root-ca.key" -CAcreateserial \
+  -days 30 -sha256 -extfile "$WORK/sign.ext" -out "$WORK/sender-sign.pem" 2>/dev/null
+CERT_PORT=$(node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
 cat >"$WORK/erds.ini" <<INI
 [service]
 mode = development
@@ -60,10 +76,13 @@ address = 127.0.0.1
 port = 0
 tls_certificate = $WORK/pki/tls.pem
 tls_key = $WORK/pki/tls.key
+client_cert_port = $CERT_PORT
 [database]
 conninfo = host=$PGHOST port=${PGPORT:-5432} user=erds_browser_app dbname=$DB
 owner_conninfo = host=$PGHOST port=${PGPORT:-5432} user=${PGUSER:-postgres} dbname=$DB
 app_role = erds_browser_app
+[identity]
+client_ca_file = $WORK/pki/root-ca.pem
 [signer]
 mode = inprocess
 key_dir = $WORK/pki
@@ -90,6 +109,8 @@ for _ in $(seq 1 300); do
 done
 [ -n "$OFFICER_TOTP" ] || { echo "browser tests: demo accounts were not seeded" >&2; exit 1; }
 
-ERDS_URL="https://127.0.0.1:$PORT" ERDS_OFFICER_TOTP="$OFFICER_TOTP" ERDSCTL="$ERDSCTL" \
+ERDS_URL="https://127.0.0.1:$PORT" ERDS_CERT_URL="https://127.0.0.1:$CERT_PORT" \
+  ERDS_SENDER_SIGN_CERT="$WORK/sender-sign.pem" ERDS_SENDER_SIGN_KEY="$WORK/sender-sign.key" \
+  ERDS_OFFICER_CERT="$WORK/officer-client.pem" ERDS_OFFICER_KEY="$WORK/officer-client.key" ERDS_OFFICER_TOTP="$OFFICER_TOTP" ERDSCTL="$ERDSCTL" \
   ERDS_TRUST="$WORK/pki/root-ca.pem" ERDS_ARTIFACTS="$HERE/artifacts" \
   node "$HERE/portal.test.mjs"

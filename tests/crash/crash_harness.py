@@ -634,6 +634,7 @@ class Harness:
         self.deadline = time.monotonic() + args.max_seconds
         self.load = None
         self.in_self_test = False
+        self.pg_kills = 0
 
     # -- checks -------------------------------------------------------------------------------
     def check(self, name, ok, detail=""):
@@ -856,7 +857,6 @@ owner_password_file = {self.tmp}/owner.pw
         weights = {"erdsd": 0.45, "erds-smtpd": 0.3, "erds-signer": 0.25}
         names = list(weights)
         pg_at = sorted({max(1, (a.kills * (k + 1)) // (a.pg_kills + 1)) for k in range(a.pg_kills)})
-        self.pg_kills = 0
         time.sleep(2.0)
         for k in range(1, a.kills + 1):
             self.check_time("kill %d" % k)
@@ -1020,10 +1020,9 @@ owner_password_file = {self.tmp}/owner.pw
                                "AND a.details ? 'evidence_id' AND NOT EXISTS "
                                "(SELECT 1 FROM evidence e WHERE e.id = a.details->>'evidence_id') LIMIT 10")
         self.check("no delivery.<event> audit row without its evidence", not orphan_audit, str(orphan_audit))
-        sub_audit = pg.psql("SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.action = 'message.submitted' "
-                            "AND a.object = 'message:' || m.id) FROM messages m WHERE m.status = 'accepted' "
-                            "AND (SELECT count(*) FROM audit_log a WHERE a.action = 'message.submitted' "
-                            "AND a.object = 'message:' || m.id) <> 1 LIMIT 10")
+        sub_audit = pg.psql("SELECT m.id, count(a.id) FROM messages m LEFT JOIN audit_log a ON "
+                            "a.action = 'message.submitted' AND a.object = 'message:' || m.id "
+                            "WHERE m.status = 'accepted' GROUP BY m.id HAVING count(a.id) <> 1 LIMIT 10")
         self.check("every accepted message has exactly one message.submitted audit row", not sub_audit, str(sub_audit))
         # Recipient-side acknowledgements.
         acc = set((r[0], int(r[1])) for r in pg.psql(
@@ -1090,6 +1089,8 @@ owner_password_file = {self.tmp}/owner.pw
                    "tampered: evidence %s, chunk %s; checks that failed: %s" % (gone, chunk, sorted(failed)))
 
     def sanitizer_reports(self):
+        if not any(d.starts for d in self.daemons.values()):
+            return
         found = []
         for name, d in self.daemons.items():
             t = d.log_text()
@@ -1184,12 +1185,19 @@ def main():
         done["v"] = True
         h.teardown(graceful=False)
 
+    def abort():
+        # Signal or deadline: stop everything, keep the logs, drop the cluster's data, exit 1.
+        cleanup()
+        if h.tmp and os.path.isdir(h.tmp):
+            shutil.rmtree(os.path.join(h.tmp, "pg", "data"), ignore_errors=True)
+            log("work dir kept for inspection: %s" % h.tmp)
+        os._exit(1)
+
     atexit.register(cleanup)
 
     def on_signal(sig, _frame):
         log("signal %d: cleaning up" % sig)
-        cleanup()
-        os._exit(1)
+        abort()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -1202,8 +1210,7 @@ def main():
             h.summary()
         except Exception:
             pass
-        cleanup()
-        os._exit(1)
+        abort()
 
     threading.Thread(target=watchdog, daemon=True).start()
     ok = False

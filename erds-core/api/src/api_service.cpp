@@ -4,6 +4,7 @@
 
 #include "erds/api/identity_adapters.h"
 #include "erds/api/sealing_evidence_issuer.h"
+#include "erds/api/tsa_routes.h"
 #include "erds/base/aead.h"
 #include "erds/base/audit.h"
 #include "erds/base/log.h"
@@ -33,6 +34,7 @@ struct ApiService::Impl {
   std::unique_ptr<SealingEvidenceIssuer> issuer;
   std::unique_ptr<core::DeliveryStore> store;
   std::unique_ptr<MessageRoutes> routes;
+  std::unique_ptr<TsaRoutes> tsaRoutes;  // POST /tsa, only with tsa.serve=true
   std::unique_ptr<WorkerPool> workers;
 };
 
@@ -85,6 +87,9 @@ Result<std::unique_ptr<ApiService>> ApiService::create(const Config& config, pg:
   rd.audit = &impl->audit;
   rd.issuer = impl->issuer.get();
   impl->routes = std::make_unique<MessageRoutes>(rd, ro);
+  if (config.getBool("tsa.serve"))
+    impl->tsaRoutes =
+        std::make_unique<TsaRoutes>(TsaRoutesDeps{&impl->authenticator, impl->issuer->builtinResponder()});
 
   WorkerPoolDeps wd{&impl->jobs, impl->store.get(), &impl->vault, &impl->notifier, &clock};
   impl->workers = std::make_unique<WorkerPool>(wd);
@@ -94,7 +99,11 @@ Result<std::unique_ptr<ApiService>> ApiService::create(const Config& config, pg:
 ApiService::ApiService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiService::~ApiService() { stopWorkers(); }
 
-Result<void> ApiService::registerRoutes(http::Router& router) { return impl_->routes->registerRoutes(router); }
+Result<void> ApiService::registerRoutes(http::Router& router) {
+  ERDS_RETURN_IF_ERROR(impl_->routes->registerRoutes(router));
+  if (impl_->tsaRoutes) ERDS_RETURN_IF_ERROR(impl_->tsaRoutes->registerRoutes(router));
+  return ok();
+}
 void ApiService::startWorkers() { impl_->workers->start(); }
 void ApiService::stopWorkers() {
   if (impl_ && impl_->workers) impl_->workers->stop();

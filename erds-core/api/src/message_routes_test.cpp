@@ -116,7 +116,8 @@ class MessageRoutesTest : public ::testing::Test {
     const auto q = target.find('?');
     r.path = target.substr(0, q);
     if (q != std::string::npos) r.query = target.substr(q + 1);
-    auto m = router_.match(method, r.path);
+    http::Router& router = active_ != nullptr ? *active_ : router_;
+    auto m = router.match(method, r.path);
     EXPECT_EQ(m.status, http::Router::MatchStatus::Found) << method << " " << target;
     if (m.status != http::Router::MatchStatus::Found) return {};
     r.routeTemplate = m.spec->path;
@@ -205,6 +206,7 @@ class MessageRoutesTest : public ::testing::Test {
   std::unique_ptr<MessageRoutes> routes_;
   std::unique_ptr<WorkerPool> workers_;
   http::Router router_;
+  http::Router* active_ = nullptr;  // another router to call instead of router_
 };
 
 TEST_F(MessageRoutesTest, JsonSubmissionIsAcceptedWithEvidence) {
@@ -394,6 +396,93 @@ TEST_F(MessageRoutesTest, OneSubmissionRouteTakesMultipartAndJson) {
   EXPECT_EQ(doc.find("/api/v1/messages/inline"), std::string::npos);
   // (GET /api/v1/messages/{id} matches the path, so POST there is 405.)
   EXPECT_NE(router_.match("POST", "/api/v1/messages/inline").status, http::Router::MatchStatus::Found);
+}
+
+std::string hexSha256(const std::string& d) { return crypto::toHex(crypto::sha256(d)); }
+
+// The same submissions through the one-transaction path (content held in memory), the streamed
+// path (staged uploads) and a body that spills from memory into uploads half-way: the same
+// answers, the same stored content, the same parts list, the same idempotency.
+TEST_F(MessageRoutesTest, OneTransactionStreamedAndSpilledPathsAgree) {
+  struct Case {
+    const char* name;
+    int64_t singleTransactionMaxBytes;
+    // Part rows after the submission, its replay and the 409: the staging paths upload before
+    // the key is checked (those parts stay unlinked until garbage collection), the one-transaction
+    // path stores nothing for a replay or a conflict.
+    int64_t partRows;
+  };
+  const Case cases[] = {{"one transaction", 1024 * 1024, 3}, {"streamed", 0, 9}, {"spills at the second file", 12, 9}};
+  const std::string a = "first file", b(300, 'b'), c;  // 10 bytes, 300 bytes, empty
+  const std::string body =
+      "--B0undary\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n"
+      R"({"recipients":["mailto:bob@example.test"]})"
+      "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n" +
+      a + "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.bin\"\r\n\r\n" + b +
+      "\r\n--B0undary\r\nContent-Disposition: form-data; name=\"c\"; filename=\"c.txt\"\r\nContent-Type: text/plain\r\n\r\n" +
+      c + "\r\n--B0undary--\r\n";
+  int n = 0;
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    MessageRoutesDeps d{store_.get(), vault_.get(), pool_.get(), &auth_, &dir_, &gate_, &clock_, &audit_, nullptr};
+    MessageRoutesOptions opt;
+    opt.maxContentBytes = 1000;
+    opt.singleTransactionMaxBytes = k.singleTransactionMaxBytes;
+    MessageRoutes routes(d, opt);
+    http::Router router;
+    ASSERT_TRUE(routes.registerRoutes(router).has_value());
+    active_ = &router;
+    const http::Headers key = {{"Idempotency-Key", std::string("paths-") + k.name}};
+    const int64_t partsBefore = count("SELECT count(*) FROM content_parts");
+    auto r = call("POST", "/api/v1/messages", "alice", body, kMultipartType, key);
+    ASSERT_EQ(r.status, 201) << r.body;
+    ++n;
+    const std::string id = field(r.body, "message_id");
+    EXPECT_EQ(count("SELECT count(*) FROM content_parts WHERE state <> 'linked' AND message_id = '" + id + "'"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM content_parts WHERE message_id = '" + id + "'"), 3);
+    // The parts list, in message order.
+    auto st = call("GET", "/api/v1/messages/" + id, "alice");
+    ASSERT_EQ(st.status, 200) << st.body;
+    const std::string parts = st.body.substr(st.body.find("\"parts\":["));
+    const std::string want =
+        "\"parts\":[{\"index\":0,\"name\":\"a.txt\",\"content_type\":\"text/plain\",\"size\":10,\"sha256\":\"" +
+        hexSha256(a) + "\"},{\"index\":1,\"name\":\"b.bin\",\"content_type\":\"application/octet-stream\",\"size\":300,"
+        "\"sha256\":\"" + hexSha256(b) + "\"},{\"index\":2,\"name\":\"c.txt\",\"content_type\":\"text/plain\",\"size\":0,"
+        "\"sha256\":\"" + hexSha256(c) + "\"}]";
+    EXPECT_EQ(parts.substr(0, want.size()), want);
+    // The bound recipient sees the list too.
+    EXPECT_NE(call("GET", "/api/v1/messages/" + id, "bob").body.find(want), std::string::npos);
+    // Idempotency: same key and body -> the first answer; another body -> 409, nothing stored.
+    auto again = call("POST", "/api/v1/messages", "alice", body, kMultipartType, key);
+    ASSERT_EQ(again.status, 201) << again.body;
+    EXPECT_EQ(field(again.body, "message_id"), id);
+    EXPECT_EQ(field(again.body, "evidence_id"), field(r.body, "evidence_id"));
+    std::string other = body;
+    other.replace(other.find("first file"), 10, "FIRST FILE");
+    EXPECT_EQ(call("POST", "/api/v1/messages", "alice", other, kMultipartType, key).status, 409);
+    EXPECT_EQ(count("SELECT count(*) FROM messages"), n);
+    EXPECT_EQ(count("SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"), n);
+    EXPECT_EQ(count("SELECT count(*) FROM content_parts") - partsBefore, k.partRows);
+    // Content round trip through the recipient's download.
+    runJobs();
+    EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content/0", "bob").body, a);
+    EXPECT_EQ(call("GET", "/api/v1/messages/" + id + "/content/1", "bob").body, b);
+    auto empty = call("GET", "/api/v1/messages/" + id + "/content/2", "bob");
+    EXPECT_EQ(empty.status, 200);
+    EXPECT_EQ(empty.body, "");
+    active_ = nullptr;
+  }
+}
+
+TEST_F(MessageRoutesTest, OpenApiDescribesTheParts) {
+  const std::string doc = router_.openApiDocument(http::ApiInfo{});
+  const auto status = doc.find("\"MessageStatus\"");
+  ASSERT_NE(status, std::string::npos);
+  const auto parts = doc.find("\"parts\":{\"type\":\"array\"", status);
+  ASSERT_NE(parts, std::string::npos);
+  const std::string schema = doc.substr(parts, 600);
+  for (const char* f : {"\"index\"", "\"name\"", "\"content_type\"", "\"size\"", "\"sha256\""})
+    EXPECT_NE(schema.find(f), std::string::npos) << f << " in " << schema;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ const std::vector<Command>& builtinCommands() {
       internal::auditVerifyCommand(),
       internal::userAddCommand(),
       internal::userListCommand(),
+      internal::userShowCommand(),
       internal::userSetRoleCommand(),
       internal::userResetPasswordCommand(),
   };

@@ -22,6 +22,7 @@ Command evidenceEventsCommand();
 Command auditVerifyCommand();
 Command userAddCommand();
 Command userListCommand();
+Command userShowCommand();
 Command userSetRoleCommand();
 Command userResetPasswordCommand();
 

@@ -448,8 +448,17 @@ int evidenceIssue(const Args& args, Io& io) {
   auto xml = ev::writeEvidenceXml(*evidence);
   if (!xml) return usage(xml.error().message);
 
+  // The root's CRL written by `erdsctl pki init` is kept in the evidence (revocation values), as
+  // erdsd does with signer.crl_files; a PKI directory without one seals without revocation data.
+  ev::SealerOptions sealerOptions;
+  if (const std::string crlPath = pki + "/root-ca.crl.pem"; ::access(crlPath.c_str(), F_OK) == 0) {
+    std::string pem;
+    std::string crlWhy;
+    if (!readBounded(crlPath, kMaxEvidenceBytes, pem, crlWhy)) return usage("--pki " + pki + ": " + crlWhy);
+    sealerOptions.crlsPem.push_back(std::move(pem));
+  }
   auto sealer = ev::EvidenceSealer::create(
-      signer, std::shared_ptr<ev::TimestampAuthority>(std::move(tsu).value()), clock);
+      signer, std::shared_ptr<ev::TimestampAuthority>(std::move(tsu).value()), clock, std::move(sealerOptions));
   if (!sealer) {
     io.err << prefix << sealer.error().message << "\n";
     return kExitFailure;
@@ -472,6 +481,10 @@ int evidenceIssue(const Args& args, Io& io) {
          << "  event time: " << formatRfc3339(now, false) << "\n"
          << "  time-stamp: " << formatRfc3339(sealed->timestamp.genTime, false) << " (serial "
          << sealed->timestamp.serialHex << ")\n"
+         << "  revocation: "
+         << (sealed->revocationDataDer.empty() ? "none kept (no root-ca.crl.pem in the PKI directory)"
+                                               : "CRL kept in the evidence (xades:RevocationValues)")
+         << "\n"
          << "  sealed with the DEVELOPMENT PKI in " << pki << "\n";
   return kExitOk;
 }

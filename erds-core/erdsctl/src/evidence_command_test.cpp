@@ -190,13 +190,40 @@ TEST_F(EvidenceCli, UntrustedRootIsIndeterminate) {
             0);
 }
 
-TEST_F(EvidenceCli, RequireRevocationWithoutCrlIsIndeterminate) {
+TEST_F(EvidenceCli, RequireRevocationUsesTheEmbeddedCrlOrIsIndeterminateWithout) {
   TempDir out;
-  ASSERT_EQ(issue(ev::Event::SubmissionAcceptance, out.file("sa.xml")).rc, 0);
+  // `pki init` wrote root-ca.crl.pem; `evidence issue` keeps it in the evidence.
+  CliRun issued = issue(ev::Event::SubmissionAcceptance, out.file("sa.xml"));
+  ASSERT_EQ(issued.rc, 0) << issued.err;
+  EXPECT_THAT(issued.out, HasSubstr("revocation: CRL kept in the evidence"));
+  EXPECT_THAT(readFile(out.file("sa.xml")), HasSubstr("<xades:EncapsulatedCRLValue>"));
   CliRun r = erdsctl(
       {"evidence", "verify", out.file("sa.xml"), "--trust", root(), "--require-revocation"});
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("revocation:  checked"));
+  // --crl adds the same CRL again: still valid.
+  r = erdsctl({"evidence", "verify", out.file("sa.xml"), "--trust", root(), "--crl",
+               pki() + "/root-ca.crl.pem", "--require-revocation"});
+  EXPECT_EQ(r.rc, 0) << r.out;
+
+  // A PKI directory without the CRL seals without revocation data: indeterminate when required.
+  const std::string bare = out.file("bare");
+  std::filesystem::create_directory(bare);
+  for (const std::string name : {"root-ca.pem", "seal.pem", "seal.key", "tsu.pem", "tsu.key"})
+    std::filesystem::copy_file(pki() + "/" + name, bare + "/" + name);
+  CliRun plain = erdsctl({"evidence", "issue", "--pki", bare, "--event", "SubmissionAcceptance",
+                          "--sender", "mailto:alice@example.test", "--recipient",
+                          "mailto:bob@example.test", "--out", out.file("plain.xml")});
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr("revocation: none kept"));
+  r = erdsctl(
+      {"evidence", "verify", out.file("plain.xml"), "--trust", root(), "--require-revocation"});
   EXPECT_EQ(r.rc, 3) << r.out;
   EXPECT_THAT(r.out, HasSubstr("INDETERMINATE"));
+  // ... and valid again with the CRL file given on the command line.
+  r = erdsctl({"evidence", "verify", out.file("plain.xml"), "--trust", root(), "--crl",
+               pki() + "/root-ca.crl.pem", "--require-revocation"});
+  EXPECT_EQ(r.rc, 0) << r.out;
 }
 
 TEST_F(EvidenceCli, IssueUsageErrorsExitTwoWithOneLine) {

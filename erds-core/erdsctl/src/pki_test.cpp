@@ -314,7 +314,7 @@ TEST_F(PkiTest, RootCrlIsSignedByTheRootRevokesNothingAndLastsAsLongAsTheRoot) {
   X509Ptr root = cert("root-ca");
   EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(root.get())), 0);
   EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(root.get())), 1);
-  EXPECT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl.get())), 0);
+  EXPECT_LE(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl.get())), 0);  // -1: no list at all
   EXPECT_EQ(X509_cmp_time(X509_CRL_get0_lastUpdate(crl.get()), nullptr), -1);  // already valid
   EXPECT_EQ(ASN1_TIME_compare(X509_CRL_get0_nextUpdate(crl.get()), X509_get0_notAfter(root.get())), 0);
   EXPECT_GE(X509_CRL_get_ext_by_NID(crl.get(), NID_crl_number, -1), 0);

@@ -1,6 +1,6 @@
-// `erdsctl user add|list|set-role|reset-password`: account administration for operators, through
-// the identity component's PostgreSQL stores. Every change is written to the audit log with the
-// actor "operator:<login name>".
+// `erdsctl user add|list|show|set-role|reset-password`: account administration for operators,
+// through the identity component's PostgreSQL stores. Every change, and every `user show` (it reads
+// personal data), is written to the audit log with the actor "operator:<login name>".
 #include <openssl/crypto.h>
 #include <unistd.h>
 
@@ -13,6 +13,7 @@
 #include "erds/base/clock.h"
 #include "erds/base/log.h"
 #include "erds/base/pg.h"
+#include "erds/identity/document_store.h"
 #include "erds/identity/party.h"
 #include "erds/identity/password_hasher.h"
 #include "erds/identity/postgres_stores.h"
@@ -108,6 +109,8 @@ struct Context {
   std::unique_ptr<identity::PostgresCredentialStore> credentials;
   std::unique_ptr<identity::PostgresSessionStore> sessions;
   std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<identity::PostgresVerificationStore> verifications;
+  std::unique_ptr<identity::PostgresPartyCertificateStore> certificates;
 
   Result<void> record(const std::string& action, const std::string& object,
                       const std::string& outcome, const std::string& details) {
@@ -138,13 +141,15 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
   po.size = 2;
   // Connect once up front, so a wrong conninfo is reported as such (the pool connects lazily).
   if (!connectOrReport(*config, login, cmd, io, exitCode, &po.password)) return std::nullopt;
-  Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr};
+  Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   c.pool = std::make_unique<pg::Pool>(po);
   OPENSSL_cleanse(po.password.data(), po.password.size());
   c.accounts = std::make_unique<identity::PostgresAccountStore>(*c.pool);
   c.credentials = std::make_unique<identity::PostgresCredentialStore>(*c.pool);
   c.sessions = std::make_unique<identity::PostgresSessionStore>(*c.pool, std::chrono::minutes(30));
   c.audit = std::make_unique<AuditLog>(SystemClock::instance());
+  c.verifications = std::make_unique<identity::PostgresVerificationStore>(*c.pool, *c.audit);
+  c.certificates = std::make_unique<identity::PostgresPartyCertificateStore>(*c.pool);
   return c;
 }
 
@@ -168,6 +173,43 @@ Result<identity::PasswordHasher> hasherFrom(const Config& config) {
   p.memoryKiB = *m;
   p.parallelism = *par;
   return identity::PasswordHasher::create(p);
+}
+
+// What `user add` and `user reset-password` share: the new password (generated unless
+// --password-stdin), the connection and the configured Argon2id hasher.
+struct PasswordChange {
+  Secret password;
+  bool generated = false;
+  Context context;
+  identity::PasswordHasher hasher;
+};
+
+// nullopt after reporting on io.err; then `exitCode` is kExitUsage (bad password on stdin, bad
+// identity.argon2_* keys, config) or kExitFailure (database).
+std::optional<PasswordChange> preparePasswordChange(const Args& args, Io& io, const std::string& cmd,
+                                                    int& exitCode) {
+  Secret password;
+  const bool generated = !args.has("--password-stdin");
+  if (generated) {
+    password = oneTimePassword();
+  } else {
+    auto pw = passwordFromStdin();
+    if (!pw) {
+      io.err << "erdsctl " << cmd << ": " << pw.error().message << "\n";
+      exitCode = kExitUsage;
+      return std::nullopt;
+    }
+    password = std::move(*pw);
+  }
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return std::nullopt;
+  auto hasher = hasherFrom(c->config);
+  if (!hasher) {
+    io.err << "erdsctl: " << hasher.error().message << "\n";
+    exitCode = kExitUsage;
+    return std::nullopt;
+  }
+  return PasswordChange{std::move(password), generated, std::move(*c), std::move(*hasher)};
 }
 
 // --party ID or --identifier mailto:... -> party id. Usage error (exit 2) when neither or both are
@@ -231,27 +273,13 @@ int userAdd(const Args& args, Io& io) {
     io.err << "erdsctl user add: " << roles.error().message << "\n";
     return kExitUsage;
   }
-  Secret password;
-  const bool generated = !args.has("--password-stdin");
-  if (generated) {
-    password = oneTimePassword();
-  } else {
-    auto pw = passwordFromStdin();
-    if (!pw) {
-      io.err << "erdsctl user add: " << pw.error().message << "\n";
-      return kExitUsage;
-    }
-    password = std::move(*pw);
-  }
   int exitCode = kExitFailure;
-  auto c = open(args, io, cmd, exitCode);
-  if (!c) return exitCode;
-  auto hasher = hasherFrom(c->config);
-  if (!hasher) {
-    io.err << "erdsctl: " << hasher.error().message << "\n";
-    return kExitUsage;
-  }
-  auto phc = hasher->hash(password.reveal());
+  auto change = preparePasswordChange(args, io, cmd, exitCode);
+  if (!change) return exitCode;
+  const Secret& password = change->password;
+  const bool generated = change->generated;
+  Context* c = &change->context;
+  auto phc = change->hasher.hash(password.reveal());
   if (!phc) {
     io.err << "erdsctl user add: " << oneLine(phc.error().message) << "\n";
     return kExitFailure;
@@ -339,6 +367,99 @@ int userList(const Args& args, Io& io) {
   return kExitOk;
 }
 
+// IDENTIFIER -> party id: a mailto: address is a login identifier, else a bound delivery
+// identifier; anything else is a party id. nullopt if no party matches.
+Result<std::optional<std::string>> partyNamed(Context& c, const std::string& name) {
+  if (lower(name.substr(0, 7)) == "mailto:") {
+    const std::string id = lower(name);
+    auto creds = c.credentials->findByIdentifier(id);
+    if (!creds) return creds.error();
+    if (creds->has_value()) return std::optional<std::string>((*creds)->partyId);
+    return c.accounts->partyBoundTo(id);
+  }
+  auto p = c.accounts->findParty(name);
+  if (!p) {
+    if (p.error().is(ErrorCode::NotFound)) return std::optional<std::string>();
+    return p.error();
+  }
+  return std::optional<std::string>(p->id);
+}
+
+std::string timeText(TimePoint t) { return formatRfc3339(t, false); }
+
+// One tab-separated section: a title line, a header line, then the rows (or "(none)").
+template <typename T, typename F>
+void printSection(std::ostream& out, const std::string& title, const std::string& header,
+                  const std::vector<T>& rows, F row) {
+  out << "\n" << title << "\n" << header << "\n";
+  if (rows.empty()) out << "(none)\n";
+  for (const T& r : rows)
+    out << row(r) << "\n";
+}
+
+int userShow(const Args& args, Io& io) {
+  const std::string cmd = "user show";
+  int exitCode = kExitFailure;
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return exitCode;
+  const std::string name = args.positional().front();
+  auto fail = [&](const std::string& why) {
+    io.err << "erdsctl user show: " << oneLine(why) << "\n";
+    return kExitFailure;
+  };
+  auto target = partyNamed(*c, name);
+  if (!target) return fail(target.error().message);
+  if (!target->has_value()) return fail("no party has that identifier");
+  const std::string partyId = **target;
+  bool disabled = false;
+  auto party = c->accounts->findParty(partyId, &disabled);
+  if (!party) return fail(party.error().message);
+  auto login = c->accounts->loginIdentifierOf(partyId);
+  auto bindings = c->accounts->bindingsOf(partyId);
+  if (!bindings) return fail(bindings.error().message);
+  auto identifications = c->verifications->identificationsOf(partyId);
+  if (!identifications) return fail(identifications.error().message);
+  auto requests = c->accounts->verificationRequestsOf(partyId);
+  if (!requests) return fail(requests.error().message);
+  auto certificates = c->certificates->listOf(partyId);
+  if (!certificates) return fail(certificates.error().message);
+  // Personal data: no unaudited reading, so nothing is printed unless the record is written.
+  auto audited = c->record("identity.operator.user_show", "party:" + partyId, "success", "{}");
+  if (!audited) return fail("audit record failed: " + audited.error().message);
+
+  std::ostream& out = io.out;
+  out << "PARTY\tLOGIN\tROLES\tDISABLED\tCREATED\n"
+      << partyId << "\t" << (login ? *login : "-") << "\t" << rolesText(party->roles) << "\t"
+      << (disabled ? "yes" : "no") << "\t" << timeText(party->createdAt) << "\n";
+  printSection(out, "IDENTIFIERS", "IDENTIFIER\tSTATUS\tBOUND", *bindings,
+               [](const identity::IdentifierBinding& b) {
+                 return b.identifier + "\t" + std::string(identity::bindingStatusName(b.status)) +
+                        "\t" + (b.boundAt ? timeText(*b.boundAt) : "-");
+               });
+  printSection(out, "IDENTIFICATIONS", "METHOD\tLEVEL\tAT\tVALID_UNTIL\tREVOKED",
+               *identifications, [](const identity::Identification& i) {
+                 return std::string(identity::identificationMethodName(i.method)) + "\t" +
+                        std::string(identity::levelName(i.level)) + "\t" + timeText(i.at) + "\t" +
+                        (i.validUntil ? timeText(*i.validUntil) : "-") + "\t" +
+                        (i.revoked ? "yes" : "no");
+               });
+  printSection(out, "VERIFICATION REQUESTS",
+               "REQUEST\tSTATUS\tMETHOD\tLEVEL\tDOCUMENTS\tCREATED\tCREATED_BY", *requests,
+               [](const identity::VerificationRequest& r) {
+                 return r.id + "\t" + std::string(identity::verificationStatusName(r.status)) + "\t" +
+                        std::string(identity::identificationMethodName(r.requestedMethod)) + "\t" +
+                        std::string(identity::levelName(r.requestedLevel)) + "\t" +
+                        std::to_string(r.documents.size()) + "\t" + timeText(r.createdAt) + "\t" +
+                        r.createdBy;
+               });
+  printSection(out, "CERTIFICATES", "SHA256\tSUBJECT\tNOT_AFTER\tREVOKED", *certificates,
+               [](const identity::PartyCertificate& pc) {
+                 return pc.sha256Hex + "\t" + pc.subject + "\t" + timeText(pc.notAfter) + "\t" +
+                        (pc.revokedAt ? timeText(*pc.revokedAt) : "no");
+               });
+  return kExitOk;
+}
+
 int userSetRole(const Args& args, Io& io) {
   const std::string cmd = "user set-role";
   auto roles = parseRoles(args.getAll("--role"));
@@ -376,29 +497,15 @@ int userSetRole(const Args& args, Io& io) {
 
 int userResetPassword(const Args& args, Io& io) {
   const std::string cmd = "user reset-password";
-  Secret password;
-  const bool generated = !args.has("--password-stdin");
-  if (generated) {
-    password = oneTimePassword();
-  } else {
-    auto pw = passwordFromStdin();
-    if (!pw) {
-      io.err << "erdsctl user reset-password: " << pw.error().message << "\n";
-      return kExitUsage;
-    }
-    password = std::move(*pw);
-  }
   int exitCode = kExitFailure;
-  auto c = open(args, io, cmd, exitCode);
-  if (!c) return exitCode;
-  auto hasher = hasherFrom(c->config);
-  if (!hasher) {
-    io.err << "erdsctl: " << hasher.error().message << "\n";
-    return kExitUsage;
-  }
+  auto change = preparePasswordChange(args, io, cmd, exitCode);
+  if (!change) return exitCode;
+  const Secret& password = change->password;
+  const bool generated = change->generated;
+  Context* c = &change->context;
   auto target = targetParty(args, *c, io, cmd, exitCode);
   if (!target) return exitCode;
-  auto phc = hasher->hash(password.reveal());
+  auto phc = change->hasher.hash(password.reveal());
   if (!phc) {
     io.err << "erdsctl user reset-password: " << oneLine(phc.error().message) << "\n";
     return kExitFailure;
@@ -461,8 +568,29 @@ Command userListCommand() {
       .usage = "--config FILE [--limit N]",
       .options = {{"--config", "FILE", true}, {"--limit", "N", false}},
       .positionalNames = {},
-      .details = kConnDetails,
+      .details = "One line per party; `erdsctl user show IDENTIFIER` prints one party in full. " +
+                 kConnDetails,
       .handler = userList,
+  };
+}
+
+Command userShowCommand() {
+  return Command{
+      .path = "user show",
+      .help = "show one party: identifiers, identifications, verification requests, certificates",
+      .usage = "--config FILE IDENTIFIER",
+      .options = {{"--config", "FILE", true}},
+      .positionalNames = {"IDENTIFIER"},
+      .details =
+          "IDENTIFIER is a login or bound delivery identifier (mailto:ADDRESS) or a party id.\n"
+          "Prints the party (login, roles, disabled, created), its delivery identifiers, its\n"
+          "identifications (method, level, time, valid until, revoked), its verification requests\n"
+          "(status, method, level, number of documents, created, created by) and its registered\n"
+          "client certificates (SHA-256 fingerprint, subject, not after, revoked). Tab-separated.\n"
+          "Reading personal data is audited (identity.operator.user_show); nothing is printed if\n"
+          "the audit record cannot be written. Exit 1 if no party matches. " +
+          kConnDetails,
+      .handler = userShow,
   };
 }
 

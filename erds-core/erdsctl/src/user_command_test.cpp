@@ -12,6 +12,9 @@
 
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
+#include "erds/base/aead.h"
+#include "erds/base/audit.h"
+#include "erds/identity/document_store.h"
 #include "erds/identity/password_hasher.h"
 #include "erds/identity/postgres_stores.h"
 #include "erds/migrations/migrations.h"
@@ -184,6 +187,97 @@ TEST_F(ErdsctlUser, ResetPasswordRevokesSessions) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("one-time password: "));
   EXPECT_EQ(auditCount("identity.operator.reset_password"), 2);
+}
+
+TEST_F(ErdsctlUser, ShowPrintsIdentificationsRequestsAndCertificatesAndIsAudited) {
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier",
+                      "mailto:clerk@example.test", "--bind", "--role", "officer"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:desk@example.test",
+               "--role", "officer"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string deskOfficer = r.out.substr(0, r.out.find('\n'));
+  const TimePoint at = TimePoint(std::chrono::seconds(1'800'000'000));
+
+  // What an officer's decision, an upload and a certificate registration would have stored.
+  identity::PostgresAccountStore accounts(*pool_);
+  identity::Identification ident;
+  ident.id = "idn_test1";
+  ident.partyId = id;
+  ident.method = identity::IdentificationMethod::PhysicalPresence;
+  ident.level = identity::LevelOfAssurance::Substantial;
+  ident.at = at;
+  ASSERT_TRUE(accounts.recordIdentification(ident).has_value());
+  AuditLog audit(SystemClock::instance());
+  identity::PostgresVerificationStore verifications(*pool_, audit);
+  identity::VerificationRequest vr;
+  vr.id = "vr_test1";
+  vr.partyId = id;
+  vr.createdBy = deskOfficer;
+  vr.requestedLevel = identity::LevelOfAssurance::High;
+  vr.requestedMethod = identity::IdentificationMethod::PhysicalPresence;
+  vr.createdAt = at;
+  auto created = verifications.create(vr);
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  auto kek = crypto::KeyEncryptionKey::fromSecret(Secret(std::string(32, 'k')));
+  ASSERT_TRUE(kek.has_value());
+  identity::PostgresDocumentStore documents(*pool_, *kek, audit);
+  const std::string jpeg = std::string("\xFF\xD8\xFF\xE0", 4) + "scan";
+  ASSERT_TRUE(documents.add("vr_test1", id, "image/jpeg", jpeg, at, 4).has_value());
+  ASSERT_TRUE(documents.add("vr_test1", id, "image/jpeg", jpeg + "2", at, 4).has_value());
+  identity::PostgresPartyCertificateStore certificates(*pool_);
+  identity::PartyCertificate cert;
+  cert.id = "crt_test1";
+  cert.partyId = id;
+  cert.sha256Hex = std::string(64, 'a');
+  cert.subject = "CN=Clerk,O=Example";
+  cert.issuer = "CN=Test CA";
+  cert.serialHex = "01";
+  cert.notAfter = at + std::chrono::hours(24 * 365);
+  cert.addedAt = at;
+  ASSERT_TRUE(certificates.add(cert).has_value());
+
+  r = erdsctl({"user", "show", "--config", config(), "mailto:Clerk@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(id + "\tmailto:clerk@example.test\tuser,officer\tno\t"));
+  EXPECT_THAT(r.out, HasSubstr("\nIDENTIFIERS\n"));
+  EXPECT_THAT(r.out, HasSubstr("mailto:clerk@example.test\tbound\t"));
+  EXPECT_THAT(r.out, HasSubstr("\nIDENTIFICATIONS\nMETHOD\tLEVEL\tAT\tVALID_UNTIL\tREVOKED\n"
+                               "physical_presence\tsubstantial\t" +
+                               formatRfc3339(at, false) + "\t-\tno\n"));
+  EXPECT_THAT(r.out, HasSubstr("vr_test1\tpending\tphysical_presence\thigh\t2\t" +
+                               formatRfc3339(at, false) + "\t" + deskOfficer + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nCERTIFICATES\nSHA256\tSUBJECT\tNOT_AFTER\tREVOKED\n" +
+                               std::string(64, 'a') + "\tCN=Clerk,O=Example\t" +
+                               formatRfc3339(cert.notAfter, false) + "\tno\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("scan")));  // never document contents
+
+  // By party id the same party; a party with nothing recorded shows "(none)".
+  CtlRun byId = erdsctl({"user", "show", "--config", config(), id});
+  ASSERT_EQ(byId.rc, 0) << byId.err;
+  EXPECT_EQ(byId.out, r.out);
+  r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:new@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = erdsctl({"user", "show", "--config", config(), "mailto:new@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\nIDENTIFICATIONS\nMETHOD\tLEVEL\tAT\tVALID_UNTIL\tREVOKED\n(none)\n"));
+  EXPECT_EQ(auditCount("identity.operator.user_show"), 3);
+
+  // Unknown: exit 1, nothing audited; no IDENTIFIER: usage error.
+  r = erdsctl({"user", "show", "--config", config(), "mailto:nobody@example.test"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_THAT(r.err, HasSubstr("no party has that identifier"));
+  r = erdsctl({"user", "show", "--config", config(), "p_nobody"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(auditCount("identity.operator.user_show"), 3);
+  r = erdsctl({"user", "show", "--config", config()});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, HasSubstr("IDENTIFIER"));
+  r = erdsctl({"user", "show", "--help"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_THAT(r.out, HasSubstr("identifications (method, level, time"));
+  EXPECT_THAT(r.out, HasSubstr("identity.operator.user_show"));
 }
 
 TEST_F(ErdsctlUser, BadInputExitsTwoAndUnknownPartyOne) {

@@ -192,6 +192,11 @@ class Connection final : public Poco::Net::TCPServerConnection {
         requestTimeout_(limits.requestTimeout) {
     // A new connection starts its first request now: the TLS handshake counts as header time.
     deadline_.set(SteadyClock::now() + headerTimeout_);
+    try {
+      clientForLog_ = this->socket().peerAddress().toString();
+    } catch (...) {
+      clientForLog_ = "unknown";
+    }
     std::lock_guard lock(set_.mu);
     set_.all.insert(this);
   }
@@ -259,7 +264,6 @@ class Connection final : public Poco::Net::TCPServerConnection {
     } catch (...) {
       client = "unknown";
     }
-    clientForLog_ = client;
     bool first = true;
     while (!set_.stopping && session.hasMoreRequests()) {
       // hasMoreRequests() returns once a byte of the next request is there (at once for the
@@ -465,7 +469,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
   const std::chrono::milliseconds requestTimeout_;
   const SteadyClock::time_point accepted_ = SteadyClock::now();
   ReceiveDeadline deadline_;
-  std::string clientForLog_;
+  std::string clientForLog_;  // written once in the constructor (the watchdog reads it)
 };
 
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {

@@ -229,6 +229,7 @@ std::string humanSize(const std::string& bytes) {
   }
   if (n < 1024) return std::to_string(n) + " bytes";
   if (n < 1024 * 1024) return std::to_string((n + 512) / 1024) + " KB";
+  if (n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + " MB";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / (1024.0 * 1024.0));
   return buf;
@@ -264,7 +265,9 @@ std::string doneMessage(const std::string& key) {
 Result<PortalOptions> PortalOptions::fromConfig(const Config& config) {
   PortalOptions o;
   o.serviceName = config.getString("service.name");
-  o.gatePolicy = identity::builtinGatePolicy(config.mode());
+  auto gatePolicy = identity::gatePolicyFromConfig(config);
+  if (!gatePolicy) return std::move(gatePolicy).error();
+  o.gatePolicy = std::move(*gatePolicy);
   if (config.isSet("identity.client_ca_file")) o.clientCertPort = static_cast<int>(config.getInt("http.client_cert_port"));
   o.maxUploadBytes = config.getBytes("http.max_body_bytes");
   std::string trust;
@@ -738,7 +741,7 @@ struct PortalRoutes::Impl {
     b += "<div><label for=\"attachments\">Attachments <span class=\"hint\" id=\"att-hint\">Any type; at most " +
          escape(humanSize(std::to_string(opt.maxUploadBytes))) + " in total</span></label><input type=\"file\" id=\"attachments\" "
          "name=\"attachments\" multiple aria-describedby=\"att-hint\"></div>";
-    b += "<div id=\"upload-progress\" class=\"progress\" hidden><label for=\"upload-bar\">Upload</label>"
+    b += "<div id=\"upload-progress\" class=\"progress\" data-progress hidden><label for=\"upload-bar\">Upload</label>"
          "<progress id=\"upload-bar\" max=\"100\" value=\"0\"></progress><span data-progress-label aria-live=\"polite\"></span></div>";
     b += "<div><button type=\"submit\">Send registered message</button></div></form>";
     return b;
@@ -1362,12 +1365,14 @@ struct PortalRoutes::Impl {
            "<p>An officer compares the scan with your registration details." +
            std::string(accepted(v.handover, "remote_id_document_scan") ? "" : " On this service a scan alone does not let you receive content.") +
            " The scan is deleted after the decision.</p>"
-           "<form method=\"post\" action=\"/identity/requests/scan\" enctype=\"multipart/form-data\" class=\"stack\">" + csrfField(c.csrf) +
+           "<form method=\"post\" action=\"/identity/requests/scan\" enctype=\"multipart/form-data\" class=\"stack\" data-upload>" + csrfField(c.csrf) +
            levelSelect("scan-level", "substantial") +
            "<div><label for=\"document\">ID card or passport scan <span class=\"hint\" id=\"doc-hint\">JPEG, PNG or PDF, at most " +
            escape(humanSize(std::to_string(v.maxDocumentBytes))) + "; "
            "both sides in one PDF, or add the back side afterwards</span></label><input type=\"file\" id=\"document\" name=\"document\" "
            "accept=\"image/jpeg,image/png,application/pdf\" aria-describedby=\"doc-hint\" required></div>"
+           "<div class=\"progress\" data-progress hidden><label for=\"scan-bar\">Upload</label><progress id=\"scan-bar\" max=\"100\" "
+           "value=\"0\"></progress><span data-progress-label aria-live=\"polite\"></span></div>"
            "<div><button type=\"submit\">Upload and request verification</button></div></form></section>";
     }
     if (desk && desk->requestable) {

@@ -165,6 +165,15 @@ struct Fixture : ::testing::Test {
       out.headers.emplace_back("Set-Cookie", "erds_session=good; Path=/; Secure; HttpOnly; SameSite=Strict");
       return out;
     });
+    api("GET", "/api/v1/me/certificates", "", [](const Request& r) -> Result<Response> {
+      if (!signedIn(r)) return Error::unauthorized("authentication required");
+      return Response::json(200, std::string(R"({"certificates":[{"id":"c1","subject":"CN=)") + kXss1 +
+                                     R"(","issuer":"CN=DEVELOPMENT root","not_after":"2030-01-01T00:00:00Z"}]})");
+    });
+    api("DELETE", "/api/v1/me/certificates/{id}", "", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      return Response::noContent();
+    });
     PortalOptions o;
     o.clientCertPort = 8444;
     o.gatePolicy = identity::builtinGatePolicy(ServiceMode::Qualified);
@@ -326,6 +335,17 @@ TEST_F(Fixture, ComposeBuildsApiMultipartWithMetadataAndFiles) {
   EXPECT_EQ(lastSubmission.substr(lastSubmission.size() - filePart.size() - 7), filePart + "--B--\r\n");
 }
 
+TEST_F(Fixture, ComposeFormPutsTheFileInputLastAndShowsTheLimit) {
+  Response r = getPage("/compose");
+  const auto files = r.body.find("name=\"attachments\"");
+  ASSERT_NE(files, std::string::npos);
+  for (const char* f : {"name=\"csrf_token\"", "name=\"recipients\"", "name=\"subject\"", "name=\"body\"", "name=\"consignment_mode\"",
+                        "name=\"required_recipient_level\"", "name=\"expiry_days\""})
+    EXPECT_LT(r.body.find(f), files) << f;  // the portal streams files on and needs every field first
+  EXPECT_NE(r.body.find("at most 64 MB in total"), std::string::npos);
+  EXPECT_NE(r.body.find("<progress id=\"upload-bar\""), std::string::npos);
+}
+
 TEST_F(Fixture, StaticAssetsAreServed) {
   Response css = getPage("/static/portal.css", false);
   EXPECT_EQ(css.contentType, "text/css; charset=utf-8");
@@ -334,7 +354,7 @@ TEST_F(Fixture, StaticAssetsAreServed) {
   EXPECT_NE(js.body.find("upload.addEventListener('progress'"), std::string::npos);
 }
 
-TEST_F(Fixture, IdentityPageListsQualifiedMethods) {
+TEST_F(Fixture, PolicyTableMarksWhatEachMethodCountsFor) {
   Response r = getPage("/identity");
   EXPECT_EQ(r.status, 200);
   // The row of the scan: sending any method (substantial), receiving only desk or certificate.
@@ -549,8 +569,43 @@ TEST_F(Fixture, AccountOffersToRegisterThePresentedCertificate) {
   Response with = run(r);
   EXPECT_NE(with.body.find("Register this certificate"), std::string::npos);
   Response without = getPage("/account");
+  expectSafe(without);
+  EXPECT_NE(without.body.find("CN=&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(without.body.find("action=\"/account/certificates/c1/delete\""), std::string::npos);
   EXPECT_EQ(without.body.find("Register this certificate"), std::string::npos);
   EXPECT_NE(without.body.find("https://127.0.0.1:8444/account"), std::string::npos);
+}
+
+TEST_F(Fixture, RemovingACertificateCallsTheApi) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/account/certificates/c1/delete", "application/x-www-form-urlencoded", "csrf_token=" + token, token));
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(header(out, "Location"), "/account?done=certificate_removed");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received.count("DELETE /api/v1/me/certificates/c1"), 1u);
+}
+
+TEST_F(Fixture, StreamedComposeChecksCsrfBeforeForwardingAnything) {
+  const std::string token = internal::newCsrfToken();
+  const std::string body = mpField("csrf_token", "wrong") + mpField("recipients", "b@example.test") +
+                           mpFile("attachments", "a.pdf", "application/pdf", std::string(100000, 'q')) + "--B--\r\n";
+  Response out = run(formPost("/compose", "multipart/form-data; boundary=B", body, token));
+  EXPECT_EQ(out.status, 403);
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(lastSubmission.empty());
+}
+
+TEST_F(Fixture, ComposeWithNeitherTextNorFilesIsRefusedWithTheFormKept) {
+  const std::string token = internal::newCsrfToken();
+  const std::string body = mpField("csrf_token", token) + mpField("recipients", "b@example.test") +
+                           mpField("subject", kXss1) + mpFile("attachments", "", "application/octet-stream", "") + "--B--\r\n";
+  Response out = run(formPost("/compose", "multipart/form-data; boundary=B", body, token));
+  EXPECT_EQ(out.status, 400);
+  expectSafe(out);
+  EXPECT_NE(out.body.find("Write a message or attach at least one file."), std::string::npos);
+  EXPECT_NE(out.body.find("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""), std::string::npos);
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(lastSubmission.empty());
 }
 
 }  // namespace

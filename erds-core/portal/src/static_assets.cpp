@@ -79,7 +79,7 @@ document.addEventListener('DOMContentLoaded', function () {
     form.addEventListener('submit', function (ev) {
       if (!window.FormData || !window.XMLHttpRequest) return;
       ev.preventDefault();
-      var box = document.getElementById('upload-progress');
+      var box = form.querySelector('[data-progress]') || document.getElementById('upload-progress');
       var bar = box ? box.querySelector('progress') : null;
       var label = box ? box.querySelector('[data-progress-label]') : null;
       if (box) box.hidden = false;
@@ -94,7 +94,9 @@ document.addEventListener('DOMContentLoaded', function () {
         if (label) label.textContent = pct + ' % uploaded';
       });
       xhr.addEventListener('load', function () {
-        if (xhr.status >= 200 && xhr.status < 300 && xhr.responseURL && xhr.responseURL.indexOf('/compose') < 0) {
+        // Success is a redirect (303) away from the form's own URL; anything else is a page to show.
+        var self = new URL(form.action, window.location.href).href;
+        if (xhr.status >= 200 && xhr.status < 300 && xhr.responseURL && xhr.responseURL.split('?')[0] !== self) {
           window.location.assign(xhr.responseURL);
           return;
         }

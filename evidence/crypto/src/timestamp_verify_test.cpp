@@ -15,6 +15,7 @@
 
 #include "erds/evidence/rfc3161_tsu.h"
 
+#include "chain_cache.h"
 #include "crypto_test_util.h"
 #include "fake_clock.h"
 
@@ -119,6 +120,40 @@ TEST(TimestampVerifierTest, FailsForWrongDigestUntrustedRootTamperingAndChecks) 
   EXPECT_EQ(v->verify(token.der, "123").error().code, ErrorCode::InvalidInput);
   // A SHA-384 digest against a SHA-256 imprint is an algorithm mismatch.
   EXPECT_EQ(v->verify(token.der, std::string(48, 'a')).error().code, ErrorCode::IntegrityFailure);
+}
+
+// The verifier parses each distinct certificate of a token's bag once and memoises chain
+// signature checks; a changed certificate in the bag must still fail, and must not poison the
+// caches for the genuine token.
+TEST(TimestampVerifierTest, CachedCertificatesAndChainsStillCatchATamperedCertificateBag) {
+  FakeClock clock(nowSeconds());
+  TsuFixture f(pki(), {});
+  const std::string digest = sha256Of("doc");
+  const TimestampToken token = issue(f, clock, digest);
+  auto v = trust(pki().root().certPem);
+  TimestampVerifyOptions atGenTime;
+  atGenTime.asOfGenTime = true;
+  const auto hitsBefore = internal::chainVerifyCacheHitsForTest();
+  for (int i = 0; i < 3; ++i) {
+    auto r = v->verify(token.der, digest, atGenTime);
+    ASSERT_TRUE(r.has_value()) << r.error().toString();
+    EXPECT_EQ(r->tsaCertificateDer, f.tsu.certDer);
+  }
+  EXPECT_GE(internal::chainVerifyCacheHitsForTest(), hitsBefore + 2);
+
+  const auto at = token.der.find(f.tsu.certDer);
+  ASSERT_NE(at, std::string::npos) << "the TSU certificate is in the token";
+  std::string badCert = token.der;
+  badCert[at + f.tsu.certDer.size() - 3] ^= 0x01;  // inside the certificate's own signature
+  auto bad = v->verify(badCert, digest, atGenTime);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::IntegrityFailure) << bad.error().message;
+  ASSERT_TRUE(v->verify(token.der, digest, atGenTime).has_value());
+
+  // Outside the TSU certificate's validity a cached chain does not apply.
+  TimestampVerifyOptions future;
+  future.asOf = clock.now() + std::chrono::hours(24 * 800);
+  EXPECT_FALSE(v->verify(token.der, digest, future).has_value());
 }
 
 TEST(TimestampVerifierTest, ExpiredTsuCertificateVerifiesAsOfGenTime) {
