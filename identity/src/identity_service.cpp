@@ -355,6 +355,10 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
   }
   if (o.sessions.touchInterval > o.sessions.idleTimeout / 2) o.sessions.touchInterval = o.sessions.idleTimeout / 2;
 
+  auto accountLimit =
+      http::RateLimit::fromConfig(config, "http.rate_per_account_per_second", "http.rate_account_burst");
+  if (!accountLimit) return accountLimit.error();
+  o.accountRateLimit = *accountLimit;
   auto policy = gatePolicyFromConfig(config);
   if (!policy) return policy.error();
   o.gatePolicy = std::move(*policy);
@@ -470,7 +474,7 @@ struct IdentityService::Impl {
         sessions(sessionCache, c, options.sessions),
         totp(factors, c),
         workflow(verifications, c, documentHasher, options.workflow),
-        authenticator(sessions, accounts) {}
+        authenticator(sessions, accounts, options.accountRateLimit, c) {}
 
   IdentityOptions options;
   pg::Pool& pool;
@@ -593,21 +597,35 @@ struct IdentityService::Impl {
 
   // ---- handlers ----
 
-  Result<Response> registration(const Request& req) {
-    auto body = JsonBody::parse(req.body);
-    if (!body) return body.error();
-    auto identifier = body->string("identifier");
+  struct NewAccount {
+    std::string loginId;  // lower case
+    Secret password;
+    NaturalPersonAttributes natural;
+  };
+  // The account fields of a registration or an admin's new party: identifier and password
+  // (required, validated), family_name and first_name (optional). InvalidInput otherwise.
+  static Result<NewAccount> parseNewAccount(const JsonBody& body) {
+    auto identifier = body.string("identifier");
     if (!identifier) return identifier.error();
-    auto password = body->string("password");
+    auto password = body.string("password");
     if (!password) return password.error();
     ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
     ERDS_RETURN_IF_ERROR(validatePassword(*password));
-    auto family = body->optString("family_name");
+    auto family = body.optString("family_name");
     if (!family) return family.error();
-    auto first = body->optString("first_name");
+    auto first = body.optString("first_name");
     if (!first) return first.error();
-    const std::string loginId = lower(*identifier);
-    const Secret pw(std::move(*password));
+    return NewAccount{lower(*identifier), Secret(std::move(*password)),
+                      NaturalPersonAttributes{family->value_or(""), first->value_or(""), "", ""}};
+  }
+
+  Result<Response> registration(const Request& req) {
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto account = parseNewAccount(*body);
+    if (!account) return account.error();
+    const std::string& loginId = account->loginId;
+    const Secret& pw = account->password;
 
     // The throttle bounds how much Argon2 work one address can make us do.
     auto gate = throttle.check(loginId, clientIp(req));
@@ -620,7 +638,7 @@ struct IdentityService::Impl {
     party.id = "p_" + internal::hex(internal::randomBytes(16));
     party.kind = PartyKind::Natural;
     party.roles = RoleSet{Role::User};
-    party.natural = NaturalPersonAttributes{family->value_or(""), first->value_or(""), "", ""};
+    party.natural = account->natural;
     party.createdAt = clock.now();
     auto created = accounts.createAccount(party, loginId, *phc);
     const std::string accepted =
@@ -1484,29 +1502,21 @@ struct IdentityService::Impl {
     if (!who.roles.has(Role::Admin)) return adminDenied(req, who, "admin.parties.create", "", "administrator role required");
     auto body = JsonBody::parse(req.body);
     if (!body) return body.error();
-    auto identifier = body->string("identifier");
-    if (!identifier) return identifier.error();
-    auto password = body->string("password");
-    if (!password) return password.error();
-    ERDS_RETURN_IF_ERROR(validateIdentifier(*identifier));
-    ERDS_RETURN_IF_ERROR(validatePassword(*password));
+    auto account = parseNewAccount(*body);
+    if (!account) return account.error();
     auto roles = parseRoles(*body);
     if (!roles) return roles.error();
     if (grantsPrivilege(RoleSet{}, *roles) && !who.authentication.strong()) {
       return adminDenied(req, who, "admin.parties.create", "", "granting officer or admin needs a strong sign-in");
     }
-    auto family = body->optString("family_name");
-    if (!family) return family.error();
-    auto first = body->optString("first_name");
-    if (!first) return first.error();
-    auto phc = hasher.hash(*password);
+    auto phc = hasher.hash(account->password.reveal());
     if (!phc) return phc.error();
     Party party;
     party.id = "p_" + internal::hex(internal::randomBytes(16));
     party.roles = *roles;
-    party.natural = NaturalPersonAttributes{family->value_or(""), first->value_or(""), "", ""};
+    party.natural = account->natural;
     party.createdAt = clock.now();
-    ERDS_RETURN_IF_ERROR(accounts.createAccount(party, lower(*identifier), *phc));
+    ERDS_RETURN_IF_ERROR(accounts.createAccount(party, account->loginId, *phc));
     ERDS_RETURN_IF_ERROR(record("party:" + who.partyId, "admin.parties.create", "party:" + party.id, "success",
                                 "{\"roles\":" + rolesJson(party.roles) + "}"));
     return Response::json(201, partyJson(party, false));

@@ -280,6 +280,12 @@ Result<std::unique_ptr<SmtpServer>> SmtpServer::start(ServerConfig config, Authe
     if (!s->tls) return Error::internal("SSL_CTX_new: " + opensslErrors());
     SSL_CTX_set_min_proto_version(s->tls.get(), TLS1_2_VERSION);
     SSL_CTX_set_options(s->tls.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // TLS 1.2: ECDHE with AEAD only (as erdsd's kTls12CipherList); TLS 1.3 suites are all AEAD.
+    if (SSL_CTX_set_cipher_list(s->tls.get(),
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256") != 1)
+      return Error::internal("SSL_CTX_set_cipher_list: " + opensslErrors());
     if (SSL_CTX_use_certificate_chain_file(s->tls.get(), s->config.tlsCertificateFile.c_str()) != 1)
       return Error::invalidInput("cannot load TLS certificate " + s->config.tlsCertificateFile + ": " +
                                  opensslErrors());

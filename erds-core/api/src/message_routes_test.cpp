@@ -432,7 +432,7 @@ TEST_F(MessageRoutesTest, OneTransactionStreamedAndSpilledPathsAgree) {
     http::Router router;
     ASSERT_TRUE(routes.registerRoutes(router).has_value());
     active_ = &router;
-    const http::Headers key = {{"Idempotency-Key", std::string("paths-") + k.name}};
+    const http::Headers key = {{"Idempotency-Key", "paths-" + std::to_string(n)}};
     const int64_t partsBefore = count("SELECT count(*) FROM content_parts");
     auto r = call("POST", "/api/v1/messages", "alice", body, kMultipartType, key);
     ASSERT_EQ(r.status, 201) << r.body;
@@ -478,8 +478,8 @@ TEST_F(MessageRoutesTest, OpenApiDescribesTheParts) {
   const std::string doc = router_.openApiDocument(http::ApiInfo{});
   const auto status = doc.find("\"MessageStatus\"");
   ASSERT_NE(status, std::string::npos);
-  const auto parts = doc.find("\"parts\":{\"type\":\"array\"", status);
-  ASSERT_NE(parts, std::string::npos);
+  const auto parts = doc.find("\"parts\":{", status);
+  ASSERT_NE(parts, std::string::npos) << doc.substr(status, 2000);
   const std::string schema = doc.substr(parts, 600);
   for (const char* f : {"\"index\"", "\"name\"", "\"content_type\"", "\"size\"", "\"sha256\""})
     EXPECT_NE(schema.find(f), std::string::npos) << f << " in " << schema;

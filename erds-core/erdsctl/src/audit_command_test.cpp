@@ -1,35 +1,18 @@
 // End-to-end test of `erdsctl audit verify` (the built binary) against a throwaway database: an
 // intact log is OK; a row edited by the table owner is reported (exit 1, naming the row); config
 // errors exit 2.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "erds/base/audit.h"
-#include "erds/base/migrations.h"
 #include "erds/base/pg.h"
-#include "erds/migrations/migrations.h"
 
-#include "test_database.h"
-#include "test_support.h"
-
-#ifndef ERDSCTL_PATH
-#error "ERDSCTL_PATH must name the built erdsctl binary"
-#endif
+#include "test_support.h"  // checks that ERDSCTL_PATH names the built erdsctl
 
 namespace erds::ctl {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using testsupport::CliRun;
-using testsupport::erdsctl;
-using testsupport::TempDir;
-using testsupport::writeFile;
+using namespace clitest;
 
 TEST(AuditVerifyCli, IntactThenOwnerEditedRowIsNamed) {
   auto db = testsupport::testDatabase(/*migrate=*/true);
@@ -53,11 +36,7 @@ TEST(AuditVerifyCli, IntactThenOwnerEditedRowIsNamed) {
   }
 
   TempDir dir;
-  writeFile(dir.file("owner.pw"), (*db)->ownerPassword() + "\n", 0600);
-  writeFile(dir.file("erds.ini"),
-            "[database]\nowner_conninfo = " + (*db)->ownerConninfo(false) +
-                "\nowner_password_file = " + dir.file("owner.pw") + "\n",
-            0644);
+  writeFile(dir.file("erds.ini"), databaseSection(**db, DbRole::Owner, dir), 0644);
   CliRun r = erdsctl({"audit", "verify", "--config", dir.file("erds.ini")});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("audit log: 6 rows, 2 writers"));
@@ -65,11 +44,7 @@ TEST(AuditVerifyCli, IntactThenOwnerEditedRowIsNamed) {
   EXPECT_THAT(r.out + r.err, Not(HasSubstr((*db)->ownerPassword())));
 
   // The daemon role's credentials work too (it has SELECT on audit_log).
-  writeFile(dir.file("app.pw"), (*db)->appPassword() + "\n", 0600);
-  writeFile(dir.file("app.ini"),
-            "[database]\nconninfo = " + (*db)->appConninfo(false) +
-                "\npassword_file = " + dir.file("app.pw") + "\n",
-            0644);
+  writeFile(dir.file("app.ini"), databaseSection(**db, DbRole::Daemon, dir), 0644);
   r = erdsctl({"audit", "verify", "--config", dir.file("app.ini")});
   EXPECT_EQ(r.rc, 0) << r.out << r.err;
 

@@ -1,34 +1,15 @@
 // End-to-end tests of the built erdsctl binary: help, exit codes, pki init, config check and
 // db migrate/status against a throwaway database (erds::testing::TestDatabase).
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "test_database.h"
-#include "test_support.h"
-
-#ifndef ERDSCTL_PATH
-#error "ERDSCTL_PATH must name the built erdsctl binary"
-#endif
+#include "test_support.h"  // checks that ERDSCTL_PATH names the built erdsctl
 
 namespace erds::ctl {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using testsupport::fileMode;
-using testsupport::readFile;
-using testsupport::TempDir;
-using testsupport::writeFile;
-
-using testsupport::CliRun;
-using testsupport::erdsctl;
-using testsupport::withoutPassword;
+using namespace clitest;
 
 int lineCount(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
@@ -38,7 +19,8 @@ TEST(ErdsctlBinary, HelpListsAllSubcommands) {
   CliRun r = erdsctl({"--help"});
   EXPECT_EQ(r.rc, 0);
   for (const char* cmd : {"pki init", "db migrate", "db status", "config check", "evidence verify",
-                          "evidence issue", "evidence events", "audit verify"}) {
+                          "evidence issue", "evidence events", "audit verify", "user add", "user list",
+                          "user show", "user set-role", "user reset-password"}) {
     EXPECT_THAT(r.out, HasSubstr(cmd));
   }
   r = erdsctl({"pki", "init", "--help"});
@@ -141,12 +123,7 @@ TEST(ErdsctlBinary, DbMigrateAppliesThenIsUpToDate) {
   auto db = testsupport::testDatabase(/*migrate=*/false);
   ASSERT_TRUE(db.has_value()) << db.error().message;
   TempDir dir;
-  writeFile(dir.file("owner.pw"), (*db)->ownerPassword() + "\n", 0600);
-  writeFile(dir.file("erds.ini"),
-            "[database]\nowner_conninfo = " + withoutPassword((*db)->ownerConninfo()) +
-                "\nowner_password_file = " + dir.file("owner.pw") +
-                "\napp_role = " + (*db)->appRole() + "\n",
-            0644);
+  writeFile(dir.file("erds.ini"), databaseSection(**db, DbRole::Owner, dir), 0644);
   ASSERT_THAT(readFile(dir.file("erds.ini")), Not(HasSubstr((*db)->ownerPassword())));
 
   CliRun r = erdsctl({"db", "status", "--config", dir.file("erds.ini")});

@@ -1,5 +1,7 @@
 // Test-only helpers for erds_ctl_tests: a self-deleting temp directory, file utilities, a runner
-// for the built erdsctl binary (ERDSCTL_PATH) and a throwaway (optionally migrated) database.
+// for the built erdsctl binary (ERDSCTL_PATH), a throwaway (optionally migrated) database and the
+// [database] section of a config file that reaches it. The end-to-end tests of the binary start
+// with `using namespace erds::ctl::clitest;` (the names they all use).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,11 +16,18 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
+
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
 #include "erds/base/result.h"
 #include "erds/migrations/migrations.h"
 #include "test_database.h"
+
+// erds_ctl_tests is compiled with ERDSCTL_PATH (CMakeLists.txt): the end-to-end tests run the binary.
+#ifndef ERDSCTL_PATH
+#error "ERDSCTL_PATH must name the built erdsctl binary"
+#endif
 
 namespace erds::ctl::testsupport {
 
@@ -102,13 +111,11 @@ inline CliRun runProgram(const std::string& program, const std::vector<std::stri
   return r;
 }
 
-#ifdef ERDSCTL_PATH
 // Runs the built erdsctl (see runProgram).
 inline CliRun erdsctl(const std::vector<std::string>& args, const std::string& env = {},
                       const std::string& stdinText = {}) {
   return runProgram(ERDSCTL_PATH, args, env, stdinText);
 }
-#endif
 
 // Drops the "password=..." word of a libpq key=value conninfo (TestDatabase's values are plain
 // words), so tests exercise database.*password_file as an operator would.
@@ -144,4 +151,34 @@ inline Result<std::unique_ptr<erds::testing::TestDatabase>> testDatabase(bool mi
   return std::move(*db);
 }
 
+enum class DbRole { Owner, Daemon };
+
+// Writes the password of `db`'s `role` to `dir`/owner.pw or app.pw (mode 0600) and returns the
+// "[database]" section that connects as that role through it, as an operator's erds.ini would
+// (conninfo without the password; app_role set). Append further sections after it.
+inline std::string databaseSection(const erds::testing::TestDatabase& db, DbRole role, const TempDir& dir) {
+  const bool owner = role == DbRole::Owner;
+  const std::string pw = dir.file(owner ? "owner.pw" : "app.pw");
+  writeFile(pw, (owner ? db.ownerPassword() : db.appPassword()) + "\n", 0600);
+  const std::string prefix = owner ? "owner_" : "";
+  return "[database]\n" + prefix + "conninfo = " + (owner ? db.ownerConninfo(false) : db.appConninfo(false)) +
+         "\n" + prefix + "password_file = " + pw + "\napp_role = " + db.appRole() + "\n";
+}
+
 }  // namespace erds::ctl::testsupport
+
+// What the end-to-end tests of the binary use by name.
+namespace erds::ctl::clitest {
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using testsupport::CliRun;
+using testsupport::databaseSection;
+using testsupport::DbRole;
+using testsupport::fileMode;
+using testsupport::readFile;
+using testsupport::TempDir;
+using testsupport::withoutPassword;
+using testsupport::writeFile;
+using testsupport::erdsctl;
+}  // namespace erds::ctl::clitest

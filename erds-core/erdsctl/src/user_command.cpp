@@ -530,6 +530,14 @@ int userResetPassword(const Args& args, Io& io) {
   return audited && revoked ? kExitOk : kExitFailure;
 }
 
+// The options of a command that names one party: --config and --party ID | --identifier ADDRESS
+// (see targetParty), then `more`.
+std::vector<OptionSpec> partyOptions(std::vector<OptionSpec> more) {
+  std::vector<OptionSpec> out = {{"--config", "FILE", true}, {"--party", "ID", false}, {"--identifier", "ID", false}};
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
 const std::string kConnDetails =
     "Connects with database.owner_conninfo (+ owner_password_file) when set, else with\n"
     "database.conninfo (+ password_file). Changes are audited as operator:<login name>.";
@@ -599,10 +607,7 @@ Command userSetRoleCommand() {
       .path = "user set-role",
       .help = "set a party's roles (user is implied); audited",
       .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--role officer|admin]...",
-      .options = {{"--config", "FILE", true},
-                  {"--party", "ID", false},
-                  {"--identifier", "ID", false},
-                  {"--role", "ROLE", false, true}},
+      .options = partyOptions({{"--role", "ROLE", false, true}}),
       .positionalNames = {},
       .details = "The roles given replace the current ones; no --role leaves only \"user\". " +
                  kConnDetails,
@@ -615,10 +620,7 @@ Command userResetPasswordCommand() {
       .path = "user reset-password",
       .help = "set a new password (printed once, or read from stdin); revokes the party's sessions",
       .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--password-stdin]",
-      .options = {{"--config", "FILE", true},
-                  {"--party", "ID", false},
-                  {"--identifier", "ID", false},
-                  {"--password-stdin", "", false}},
+      .options = partyOptions({{"--password-stdin", "", false}}),
       .positionalNames = {},
       .details = kConnDetails,
       .handler = userResetPassword,

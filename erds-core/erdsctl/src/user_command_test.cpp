@@ -1,43 +1,24 @@
-// End-to-end tests of `erdsctl user add|list|set-role|reset-password`: the built binary against a
-// throwaway database (erds::testing::TestDatabase) migrated in-process, connecting as the daemon
-// role.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <cstdlib>
+// End-to-end tests of `erdsctl user add|list|show|set-role|reset-password`: the built binary
+// against a throwaway database (erds::testing::TestDatabase) migrated in-process, connecting as
+// the daemon role.
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "erds/base/migrations.h"
-#include "erds/base/pg.h"
 #include "erds/base/aead.h"
 #include "erds/base/audit.h"
+#include "erds/base/pg.h"
 #include "erds/identity/document_store.h"
 #include "erds/identity/password_hasher.h"
 #include "erds/identity/postgres_stores.h"
-#include "erds/migrations/migrations.h"
 
-#include "test_database.h"
-#include "test_support.h"
-
-#ifndef ERDSCTL_PATH
-#error "ERDSCTL_PATH must name the built erdsctl binary"
-#endif
+#include "test_support.h"  // checks that ERDSCTL_PATH names the built erdsctl
 
 namespace erds::ctl {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::MatchesRegex;
-using ::testing::Not;
-using testsupport::readFile;
-using testsupport::TempDir;
-using testsupport::writeFile;
-
-using testsupport::withoutPassword;
-using CtlRun = testsupport::CliRun;
+using namespace clitest;
+using CtlRun = CliRun;
 
 // Runs erdsctl with `args`, feeding `stdinText` on standard input.
 CtlRun erdsctl(const std::vector<std::string>& args, const std::string& stdinText = {}) {
@@ -58,11 +39,9 @@ class ErdsctlUser : public ::testing::Test {
     auto db = testsupport::testDatabase(/*migrate=*/true);
     ASSERT_TRUE(db.has_value()) << db.error().message;
     db_ = std::move(*db);
-    writeFile(dir_.file("app.pw"), db_->appPassword() + "\n", 0600);
     writeFile(dir_.file("erds.ini"),
-              "[database]\nconninfo = " + withoutPassword(db_->appConninfo()) +
-                  "\npassword_file = " + dir_.file("app.pw") + "\napp_role = " + db_->appRole() +
-                  "\n[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 1024\n",
+              databaseSection(*db_, DbRole::Daemon, dir_) +
+                  "[identity]\nargon2_t_cost = 1\nargon2_m_cost_kib = 1024\n",
               0644);
     pool_ = std::make_unique<pg::Pool>(pg::PoolOptions{db_->appConninfo(), "", 2});
   }

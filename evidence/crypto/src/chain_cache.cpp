@@ -17,21 +17,30 @@ using VerifyFn = int (*)(X509_STORE_CTX*);
 
 constexpr std::size_t kMaxEntries = 1024;
 
-// OpenSSL's own verify step (internal_verify), as X509_STORE_CTX_init installs it for a store
-// without a custom one.
-VerifyFn defaultVerify() {
-  static const VerifyFn fn = [] {
-    VerifyFn f = nullptr;
+// OpenSSL's own verify step (internal_verify) and error callback, as X509_STORE_CTX_init installs
+// them for a store without custom ones.
+struct Defaults {
+  VerifyFn verify = nullptr;
+  X509_STORE_CTX_verify_cb callback = nullptr;
+};
+
+const Defaults& defaults() {
+  static const Defaults d = [] {
+    Defaults out;
     X509_STORE* s = X509_STORE_new();
     X509_STORE_CTX* c = X509_STORE_CTX_new();
-    if (s != nullptr && c != nullptr && X509_STORE_CTX_init(c, s, nullptr, nullptr) == 1)
-      f = X509_STORE_CTX_get_verify(c);
+    if (s != nullptr && c != nullptr && X509_STORE_CTX_init(c, s, nullptr, nullptr) == 1) {
+      out.verify = X509_STORE_CTX_get_verify(c);
+      out.callback = X509_STORE_CTX_get_verify_cb(c);
+    }
     X509_STORE_CTX_free(c);
     X509_STORE_free(s);
-    return f;
+    return out;
   }();
-  return fn;
+  return d;
 }
+
+VerifyFn defaultVerify() { return defaults().verify; }
 
 bool toTimeT(const ASN1_TIME* t, std::time_t& out) {
   std::tm tm{};
@@ -55,7 +64,9 @@ int cachedVerify(X509_STORE_CTX* ctx) {
   const X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
   STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
   const unsigned long flags = X509_VERIFY_PARAM_get_flags(param);
-  if (chain == nullptr || sk_X509_num(chain) == 0 || (flags & X509_V_FLAG_USE_CHECK_TIME) == 0 ||
+  // A custom error callback could accept a failed step; such a context never uses the cache.
+  if (X509_STORE_CTX_get_verify_cb(ctx) != defaults().callback || chain == nullptr || sk_X509_num(chain) == 0 ||
+      (flags & X509_V_FLAG_USE_CHECK_TIME) == 0 ||
       (flags & (X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_CHECK_SS_SIGNATURE | X509_V_FLAG_PARTIAL_CHAIN)) != 0)
     return original(ctx);
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);

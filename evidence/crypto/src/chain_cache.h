@@ -15,10 +15,10 @@ namespace erds::evidence::internal {
 // verification time (validity periods). An entry is keyed by the SHA-256 of every certificate of
 // the chain (plus how many were untrusted) and remembers the time window
 // [max notBefore, min notAfter) in which the step succeeded; a verification time outside that
-// window, or any unusual flag (no check time set, NO_CHECK_TIME, CHECK_SS_SIGNATURE,
-// PARTIAL_CHAIN), runs OpenSSL's own step. Failures are never cached. Revocation (CRLs) is checked
-// by OpenSSL before this step on every call, so it is never cached here. Process-wide, bounded
-// (cleared when full), thread-safe.
+// window, any unusual flag (no check time set, NO_CHECK_TIME, CHECK_SS_SIGNATURE, PARTIAL_CHAIN)
+// or a custom error callback (which could accept a failure) runs OpenSSL's own step. Failures
+// are never cached. Revocation (CRLs) is checked by OpenSSL before this step on every call, so it
+// is never cached here. Process-wide, bounded (cleared when full), thread-safe.
 void installChainVerifyCache(X509_STORE* store);
 
 // Number of verify steps answered from the cache since the process started (for tests).

@@ -61,6 +61,8 @@ struct IdentityOptions {
   GatePolicy gatePolicy;
   std::chrono::seconds verificationDeadline{std::chrono::hours(24 * 5)};  // identity.verification_deadline
   int64_t maxDocumentBytes = 10 * 1024 * 1024;                           // identity.max_document_bytes
+  // http.rate_per_account_per_second / http.rate_account_burst: the HttpAuthenticator's limit.
+  http::RateLimit accountRateLimit = kDefaultAccountRateLimit;
   int maxDocumentsPerRequest = 4;
   std::chrono::seconds documentRetention{std::chrono::hours(24 * 30)};   // identity.document_retention
   std::chrono::seconds purgeInterval{std::chrono::hours(1)};             // identity.purge_interval
