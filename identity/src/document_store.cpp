@@ -8,11 +8,8 @@
 namespace erds::identity {
 namespace {
 
-using internal::fromMicros;
-using internal::micros;
-using internal::timeParam;
-using internal::PooledTransaction;
-using internal::appendAudit;
+// pg_util.h: timeParam, micros, fromMicros, PooledTransaction, appendAudit.
+using namespace internal;
 using pg::Param;
 
 std::string keyContext(const std::string& id) {

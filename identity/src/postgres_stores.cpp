@@ -10,11 +10,8 @@
 namespace erds::identity {
 namespace {
 
-using internal::fromMicros;
-using internal::micros;
-using internal::timeParam;
-using internal::PooledTransaction;
-using internal::appendAudit;
+// pg_util.h: timeParam, micros, fromMicros, PooledTransaction, appendAudit.
+using namespace internal;
 using pg::Param;
 
 std::string joinMethods(const std::vector<AuthenticationMethod>& methods) {

@@ -337,8 +337,12 @@ TEST_F(ErdsdConfigTest, QualifiedModeRefusesDevelopmentPki) {
   auto prod = erds::testing::writeTestPki(dir.path + "/prod", "PRODUCTION-LIKE");
   ASSERT_TRUE(prod) << prod.error().toString();
   std::string path = dir.path + "/qualified.ini";
+  // Qualified mode also needs qualified time stamps: an external TSA under a configured anchor
+  // (--check-config does not contact it).
   writeFile(path, "[service]\nmode = qualified\n[http]\nport = 0\ntls_certificate = " +
-                      prod->tlsCert + "\ntls_key = " + prod->tlsKey + "\n" + kek);
+                      prod->tlsCert + "\ntls_key = " + prod->tlsKey + "\n" + kek +
+                      "[tsa]\nsource = external\nurls = https://tsa.invalid/tsr\ntrust_anchors = " +
+                      prod->rootCa + "\n");
   auto r = runToCompletion({ERDSD_PATH, "--check-config", "--config", path});
   EXPECT_EQ(r.exitCode, 0) << joined(r.err);
 }
