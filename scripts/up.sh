@@ -126,6 +126,13 @@ if [ ! -d "$VAR/pki" ]; then
   "${ERDS_CLEAN_ENV[@]}" "$BUILD/erdsctl" pki init --dir "$VAR/pki" || erds_die "up: erdsctl pki init --dir var/pki failed"
 fi
 mkdir -p "$VAR/run" "$VAR/spool" "$VAR/log"
+# The root's CRL (pki init writes it; older var/pki directories lack it): sealing validates it and
+# embeds it in every evidence (xades:RevocationValues), so evidence can later be raised to B-LT.
+crl_lines=
+if [ -f "$VAR/pki/root-ca.crl.pem" ]; then
+  crl_lines="crl_files = $VAR/pki/root-ca.crl.pem
+ca_file = $VAR/pki/root-ca.pem"
+fi
 chmod 700 "$VAR/run" "$VAR/spool"
 
 # erds-signer's own configuration: the only file that names the sealing / time-stamping keys.
@@ -189,6 +196,7 @@ kek_file = $SECRETS/kek
 [signer]
 mode = socket
 socket = $SIGNER_SOCK
+$crl_lines
 
 [tsa]
 source = builtin

@@ -245,6 +245,7 @@ struct ParsedCert {
 };
 
 constexpr std::size_t kMaxCachedCerts = 256;
+constexpr std::size_t kMaxCachedCertBytes = 16 * 1024;
 }  // namespace
 
 struct EvidenceVerifier::State {
@@ -264,6 +265,7 @@ struct EvidenceVerifier::State {
     }
     parsed->subject = internal::certificateSubject(der);
     if (auto is = internal::issuerSerialV2Der(der)) parsed->issuerSerialV2 = std::move(*is);
+    if (der.size() > kMaxCachedCertBytes) return parsed;  // hostile input: bounded memory
     std::lock_guard lock(certMutex);
     if (certs.size() >= kMaxCachedCerts) certs.clear();
     return certs.emplace(der, std::move(parsed)).first->second;
@@ -649,8 +651,18 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
       ERR_clear_error();
     }
     const TimePoint at = options.validationTime ? *options.validationTime : r.timestampTime.value_or(TimePoint{});
-    const bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
-    const int err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, crls.get());
+    bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
+    int err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, crls.get());
+    // Embedded revocation data that does not speak for the time-stamp time (another issuer, not
+    // yet issued, expired) is no revocation information: under a policy that does not require it
+    // the result is the same as without it (valid with a warning), as for evidence without any.
+    const bool unknownRevocation = err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_CRL_NOT_YET_VALID ||
+                                   err == X509_V_ERR_CRL_HAS_EXPIRED;
+    if (unknownRevocation && options.crlsPem.empty() && !options.requireRevocation) {
+      r.warnings.push_back("embedded revocation data not usable at the time-stamp time (" + x509ErrorText(err) + ")");
+      haveCrls = false;
+      err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, nullptr);
+    }
     if (err != X509_V_OK) {
       switch (err) {
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:

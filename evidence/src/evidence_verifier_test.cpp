@@ -537,9 +537,19 @@ TEST(EmbeddedRevocation, EmbeddedCrlNotYetIssuedAtTheTimeStampIsIndeterminateWhe
   doc.replace(doc.find(good), good.size(),
               internal::base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<std::size_t>(n))));
   OPENSSL_free(der);
-  const auto r = verifyOrDie(doc);
+  VerifyOptions required;
+  required.requireRevocation = true;
+  const auto r = verifyOrDie(doc, required);
   EXPECT_EQ(r.status, VerifyStatus::Indeterminate) << r.reason;
   EXPECT_NE(r.reason.find("revocation"), std::string::npos) << r.reason;
+  EXPECT_FALSE(r.revocationChecked);
+  // Not required: as evidence without revocation data, valid with warnings.
+  const auto lax = verifyOrDie(doc);
+  EXPECT_EQ(lax.status, VerifyStatus::Valid) << lax.reason;
+  EXPECT_FALSE(lax.revocationChecked);
+  ASSERT_EQ(lax.warnings.size(), 2u);
+  EXPECT_NE(lax.warnings[0].find("embedded revocation data not usable"), std::string::npos) << lax.warnings[0];
+  EXPECT_EQ(lax.warnings[1], "revocation not checked (no CRL supplied)");
 }
 
 TEST(EmbeddedRevocation, SealerRefusesACrlThatRevokesItsCertificate) {

@@ -1041,7 +1041,8 @@ struct IdentityService::Impl {
     if (params->method != IdentificationMethod::PhysicalPresence) {
       return Error::invalidInput("a walk-in request is for method physical_presence");
     }
-    // The address itself stays out of the audit log; its keyed hash links the records.
+    // The address itself stays out of the audit log; the identifier_key of the login records
+    // (SHA-256 of the lower-case address) links the records.
     const std::string idKey = ",\"identifier_key\":" + q(LoginThrottle::identifierKey(*identifier)) +
                               ",\"session\":" + q(who.sessionRef);
     auto bound = accounts.partyBoundTo(lower(*identifier));

@@ -112,11 +112,15 @@ for _ in $(seq 1 100); do [ -s "$W/ports" ] && break; sleep 0.2; done
 SUB=$(sed -n 's/^submission=//p' "$W/ports"); MX=$(sed -n 's/^mx=//p' "$W/ports")
 echo "== submission: $SESSIONS sessions x $MESSAGES messages of $SIZE bytes (STARTTLS + AUTH PLAIN)"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
+# PERF=FILE: profile erds-smtpd during the submission run (perf record -g).
+if [ -n "${PERF:-}" ]; then perf record -q -F 499 -g -p "$SMTPD" -o "$PERF" & PERF_PID=$!; sleep 0.5; fi
 "$BUILD/erds_smtp_submit_bench" --port "$SUB" --user sender@example.test --password sender-demo-password \
   --to recipient@example.test --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" || true
 cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
+if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the run"
 psql -U postgres -d erds -Atc "SELECT 'stored SubmissionAcceptance: ' || count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"
 psql -U postgres -d erds -Atc "SELECT 'queued smtp.receipt jobs: ' || count(*) FROM jobs WHERE kind = 'smtp.receipt'"
+[ -n "${SKIP_MX:-}" ] && exit 0
 echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true

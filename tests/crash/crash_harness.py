@@ -1216,6 +1216,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+
     def watchdog():
         # The internal deadline: whatever hangs, clean up and fail before the ctest TIMEOUT.
         time.sleep(args.max_seconds)

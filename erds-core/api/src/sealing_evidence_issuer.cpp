@@ -333,7 +333,7 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::create(
     std::shared_ptr<evidence::Signer> signer, std::shared_ptr<evidence::TimestampAuthority> tsa, const Clock& clock,
     RecipientLookup recipients, SealingEvidenceIssuerOptions options) {
   if (!signer || !tsa) return Error::invalidInput("evidence issuer needs a signer and a time-stamp authority");
-  auto sealer = evidence::EvidenceSealer::create(signer, tsa, clock);
+  auto sealer = evidence::EvidenceSealer::create(signer, tsa, clock, options.sealer);
   if (!sealer) return std::move(sealer).error();
   std::unique_ptr<SealingEvidenceIssuer> out(new SealingEvidenceIssuer());
   // The seal certificate is optional in R02; without a reachable signer at startup it is left out
@@ -380,6 +380,22 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::fromConfig
   if (!sources) return std::move(sources).error();
   SealingEvidenceIssuerOptions o;
   o.serviceName = config.getString("service.name");
+  // Revocation data of the seal chain, validated once and embedded in every evidence
+  // (xades:RevocationValues), so evidence can later be raised to long-term levels.
+  std::stringstream crlFiles(config.getString("signer.crl_files"));
+  for (std::string path; std::getline(crlFiles, path, ',');) {
+    path.erase(0, path.find_first_not_of(" \t"));
+    path.erase(path.find_last_not_of(" \t") + 1);
+    if (path.empty()) continue;
+    auto pem = readSmallFile(path);
+    if (!pem) return Error::invalidInput(keyRef(config, "signer.crl_files") + ": " + pem.error().message);
+    o.sealer.crlsPem.push_back(std::move(*pem));
+  }
+  if (config.isSet("signer.ca_file")) {
+    auto pem = readSmallFile(config.getPath("signer.ca_file"));
+    if (!pem) return Error::invalidInput(keyRef(config, "signer.ca_file") + ": " + pem.error().message);
+    o.sealer.caCertificatesPem = std::move(*pem);
+  }
   auto issuer = create(signer, std::move(sources->authority), clock, std::move(recipients), o);
   if (!issuer) return issuer;
   (*issuer)->builtinResponder_ = std::move(sources->builtinResponder);

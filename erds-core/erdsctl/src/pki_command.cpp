@@ -32,6 +32,7 @@ int pkiInit(const Args& args, Io& io) {
            << "    key:      " << c.keyPath << " (" << c.algorithm << ", mode 0600)\n"
            << "    validity: " << c.notBefore << " .. " << c.notAfter << "\n";
   }
+  io.out << "  " << options.dir << "/root-ca.crl.pem (root CRL, revokes nothing)\n";
   return kExitOk;
 }
 

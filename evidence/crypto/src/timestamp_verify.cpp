@@ -244,6 +244,7 @@ Result<std::shared_ptr<const TimestampVerifier>> TimestampVerifier::fromPem(std:
 namespace {
 constexpr std::size_t kMaxPooledStores = 16;
 constexpr std::size_t kMaxCachedCertificates = 256;
+constexpr std::size_t kMaxCachedCertificateBytes = 16 * 1024;
 }  // namespace
 
 TimestampVerifier::StorePtr TimestampVerifier::acquireStore() const {
@@ -272,6 +273,15 @@ void TimestampVerifier::releaseStore(StorePtr store) const {
 }
 
 X509* TimestampVerifier::cachedCertificate(std::string_view der) const {
+  // Hostile tokens may carry huge certificates: those are parsed but never kept (bounded memory).
+  if (der.size() > kMaxCachedCertificateBytes) {
+    auto parsed = parseDerCertificate(der);
+    if (!parsed) {
+      clearErrors();
+      return nullptr;
+    }
+    return parsed->release();
+  }
   std::lock_guard<std::mutex> lock(certMutex_);
   auto it = certCache_.find(der);
   if (it == certCache_.end()) {

@@ -7,7 +7,10 @@
 #include <libxml/xpathInternals.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ts.h>
+#include <openssl/x509_vfy.h>
 
 #include <filesystem>
 #include <fstream>
@@ -154,6 +157,68 @@ TEST(TimestampVerifierTest, CachedCertificatesAndChainsStillCatchATamperedCertif
   TimestampVerifyOptions future;
   future.asOf = clock.now() + std::chrono::hours(24 * 800);
   EXPECT_FALSE(v->verify(token.der, digest, future).has_value());
+}
+
+// OpenSSL's own verdict on a whole token (no certificate-bag split, no caches): the reference.
+bool opensslAccepts(const std::string& der, const std::string& digest, const std::string& rootPem, TimePoint at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<PKCS7, decltype(&PKCS7_free)> p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())), PKCS7_free);
+  if (!p7 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    ERR_clear_error();
+    return false;
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(rootPem.data(), static_cast<int>(rootPem.size())),
+                                                BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> root(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_set_purpose(store, X509_PURPOSE_TIMESTAMP_SIGN);
+  X509_STORE_add_cert(store, root.get());
+  X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store),
+                             std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count());
+  std::unique_ptr<TS_VERIFY_CTX, decltype(&TS_VERIFY_CTX_free)> ctx(TS_VERIFY_CTX_new(), TS_VERIFY_CTX_free);
+  TS_VERIFY_CTX_set_store(ctx.get(), store);  // owned by ctx
+  auto* imprint = static_cast<unsigned char*>(OPENSSL_memdup(digest.data(), digest.size()));
+  TS_VERIFY_CTX_set_imprint(ctx.get(), imprint, static_cast<long>(digest.size()));
+  TS_VERIFY_CTX_set_flags(ctx.get(), TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_IMPRINT);
+  const bool ok = TS_RESP_verify_token(ctx.get(), p7.get()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+// Hostile tokens through the certificate-bag split and the caches: for every one-bit flip and
+// every truncation of a genuine token the verdict is OpenSSL's own on the whole token. (Some
+// flips are accepted by both: the CMS signature does not cover the certificate bag, where the
+// token carries an untrusted copy of the root, nor the digestAlgorithms set.) Flips inside the
+// TSU certificate or the signed TSTInfo are refused.
+TEST(TimestampVerifierTest, EveryBitFlipAndTruncationGetsOpenSslsVerdict) {
+  FakeClock clock(nowSeconds());
+  TsuFixture f(pki(), {});
+  const std::string digest = sha256Of("doc");
+  const TimestampToken token = issue(f, clock, digest);
+  auto v = trust(pki().root().certPem);
+  TimestampVerifyOptions at;
+  at.asOf = clock.now();
+  ASSERT_TRUE(v->verify(token.der, digest, at).has_value());
+  ASSERT_TRUE(opensslAccepts(token.der, digest, pki().root().certPem, clock.now()));
+  const auto tsuAt = token.der.find(f.tsu.certDer);
+  ASSERT_NE(tsuAt, std::string::npos);
+  int mismatches = 0;
+  std::string first;
+  for (std::size_t i = 0; i < token.der.size(); ++i) {
+    std::string flipped = token.der;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x01);
+    const std::string truncated = token.der.substr(0, i);
+    for (const std::string* input : {static_cast<const std::string*>(&flipped), &truncated}) {
+      const bool ours = v->verify(*input, digest, at).has_value();
+      if (ours != opensslAccepts(*input, digest, pki().root().certPem, clock.now()) && mismatches++ == 0)
+        first = (input == &flipped ? "bit flip at " : "truncation at ") + std::to_string(i);
+    }
+    if (i >= tsuAt && i < tsuAt + f.tsu.certDer.size()) {
+      EXPECT_FALSE(v->verify(flipped, digest, at).has_value()) << "flip in the TSU certificate at " << i;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "first difference: " << first;
+  ASSERT_TRUE(v->verify(token.der, digest, at).has_value());
 }
 
 TEST(TimestampVerifierTest, ExpiredTsuCertificateVerifiesAsOfGenTime) {

@@ -28,8 +28,11 @@ struct VerifyOptions {
   // available for the seal certificate, the result is INDETERMINATE. When false and no CRL is
   // supplied, the report says "revocation not checked" and the result can still be valid.
   bool requireRevocation = false;
-  // CRLs (PEM, one or more, may be concatenated) used for the seal certificate chain. When given,
-  // every certificate of the chain must be covered by one (else INDETERMINATE).
+  // CRLs (PEM, one or more, may be concatenated) used for the seal certificate chain, together with
+  // the CRLs the evidence embeds (xades:RevocationValues/CRLValues). When given, every certificate
+  // of the chain must be covered by one valid at the time-stamp time (else INDETERMINATE). Embedded
+  // CRLs alone that do not cover it count as no revocation information (a warning, INDETERMINATE
+  // only under requireRevocation). A CRL listing a chain certificate: INVALID.
   std::vector<std::string> crlsPem;
   // Extra untrusted certificates (PEM) to build the seal chain (intermediates not in KeyInfo).
   std::string untrustedPem;

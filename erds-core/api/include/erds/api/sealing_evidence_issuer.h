@@ -43,6 +43,7 @@ struct TimestampSources {
 struct SealingEvidenceIssuerOptions {
   std::string sealKeyLabel = "seal";
   std::string serviceName = "erds";  // R02 EvidenceIssuerDetails (LegalName)
+  evidence::SealerOptions sealer;    // revocation data kept with each seal (signer.crl_files)
 };
 
 // Thread-safe.

@@ -51,6 +51,7 @@ const std::vector<std::string>& developmentPkiFileNames();
 //                     critical digitalSignature+nonRepudiation, CA:FALSE, 3 years
 //   tls.pem/.key      TLS server: EKU serverAuth, SAN DNS:localhost IP:127.0.0.1 IP:::1; the .pem
 //                     holds the leaf followed by the root; 825 days
+//   root-ca.crl.pem   the root's CRL (empty, nextUpdate = root notAfter, crlNumber 1, AKI), 0644
 // Every subject has O=erds DEVELOPMENT; serials are 128-bit random; SKI/AKI are set. Keys are
 // written with mode 0600 from creation, certificates 0644, each atomically (temp file + rename).
 // Errors: Conflict naming the first existing file when !force (nothing is written then);
