@@ -23,8 +23,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -34,10 +32,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "erds/api/api_service.h"
 #include "erds/base/audit.h"
 #include "erds/base/config.h"
+#include "erds/base/daemon.h"
 #include "erds/base/log.h"
 #include "erds/base/metrics.h"
 #include "erds/base/pg.h"
@@ -51,9 +51,9 @@
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using erds::daemon::kExitFailure;
+using erds::daemon::kExitOk;
+using erds::daemon::kExitUsage;
 
 constexpr const char* kUsage =
     "usage: erdsd --config FILE [--check-config] [--print-routes]\n"
@@ -113,47 +113,18 @@ erds::AuditTimestamper makeAnchorTimestamper(std::shared_ptr<erds::evidence::Tim
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string configPath;
-  bool checkOnly = false;
-  bool printRoutes = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    if (a == "--version") {
-      std::cout << "erdsd " << ERDS_VERSION << "\n";
-      return kExitOk;
-    }
-    if (a == "--config" && i + 1 < argc) {
-      configPath = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      configPath = a.substr(9);
-    } else if (a == "--check-config") {
-      checkOnly = true;
-    } else if (a == "--print-routes") {
-      printRoutes = true;
-    } else {
-      std::cerr << "erdsd: unknown argument '" << a << "'\n" << kUsage;
-      return kExitUsage;
-    }
-  }
-  if (configPath.empty()) return fail(kExitUsage, "--config FILE is required (see --help)");
+  auto parsed = erds::daemon::parseArgs(argc, argv, "erdsd", ERDS_VERSION, kUsage, {"--print-routes"});
+  if (const int* exitCode = std::get_if<int>(&parsed)) return *exitCode;
+  const auto& args = std::get<erds::daemon::DaemonArgs>(parsed);
+  const std::string& configPath = args.configPath;
+  const bool checkOnly = args.checkConfig;
+  const bool printRoutes = args.flags.count("--print-routes") > 0;
 
-  // Writing to a closed TLS connection must not kill the daemon.
-  ::signal(SIGPIPE, SIG_IGN);
-  // SIGINT/SIGTERM are taken with sigwait() below; block them before any thread starts so that
-  // every thread inherits the mask.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  // SIGPIPE ignored; SIGINT/SIGTERM blocked before any thread starts and taken with wait() below.
+  const erds::daemon::StopSignals stopSignals;
 
-  auto config = erds::Config::load(configPath, erds::Config::processEnvironment());
+  auto config = erds::daemon::loadConfigAndInitLog(configPath, "erdsd");
   if (!config) return fail(kExitUsage, config.error().message);
-  erds::log::init("erdsd", erds::log::parseLevel(config->getString("log.level")));
 
   if (config->mode() == erds::ServiceMode::Qualified) {
     if (config->getBool("service.demo_accounts"))
@@ -167,22 +138,10 @@ int main(int argc, char** argv) {
   auto serverOptions = erds::http::ServerOptions::fromConfig(*config);
   if (!serverOptions) return fail(kExitUsage, serverOptions.error().message);
 
-  erds::pg::PoolOptions poolOptions;
-  poolOptions.conninfo = config->getString("database.conninfo");
-  if (config->isSet("database.password_file")) {
-    auto password = config->readSecret("database.password_file");
-    if (!password) return fail(kExitUsage, password.error().message);
-    poolOptions.password = std::string(password->reveal());
-  }
-  int64_t poolSize = config->getInt("database.pool_size");
-  if (poolSize < 1 || poolSize > 1000)
-    return fail(kExitUsage, "database.pool_size (" + config->sourceOf("database.pool_size") +
-                                "): must be 1..1000");
-  poolOptions.size = static_cast<int>(poolSize);
-  poolOptions.acquireTimeout =
-      std::chrono::milliseconds(config->getMillis("database.acquire_timeout"));
+  auto poolOptions = erds::daemon::poolOptionsFromConfig(*config);
+  if (!poolOptions) return fail(kExitUsage, poolOptions.error().message);
   // The pool connects lazily: erdsd starts without PostgreSQL and becomes ready by itself.
-  erds::pg::Pool pool(std::move(poolOptions));
+  erds::pg::Pool pool(std::move(*poolOptions));
 
   auto router = std::make_shared<erds::http::Router>();
   erds::http::ServiceRoutesOptions serviceOptions;
@@ -309,9 +268,8 @@ int main(int argc, char** argv) {
     });
   }
 
-  int sig = 0;
-  sigwait(&stopSignals, &sig);
-  erds::log::info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  const int sig = stopSignals.wait();
+  erds::log::info("shutdown", {{"signal", std::string(erds::daemon::StopSignals::name(sig))}});
   {
     std::lock_guard lock(seedMu);
     stopping = true;

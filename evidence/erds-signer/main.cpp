@@ -40,9 +40,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "erds/base/config.h"
+#include "erds/base/daemon.h"
 #include "erds/base/log.h"
 #include "erds/base/pg.h"
 #include "erds/evidence/file_key_signer.h"
@@ -53,9 +55,9 @@
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using erds::daemon::kExitFailure;
+using erds::daemon::kExitOk;
+using erds::daemon::kExitUsage;
 
 constexpr const char* kUsage =
     "usage: erds-signer --config FILE [--check-config]\n"
@@ -218,41 +220,16 @@ erds::Result<void> lockDown() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string configPath;
-  bool checkOnly = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    if (a == "--version") {
-      std::cout << "erds-signer " << ERDS_VERSION << "\n";
-      return kExitOk;
-    }
-    if (a == "--config" && i + 1 < argc) {
-      configPath = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      configPath = a.substr(9);
-    } else if (a == "--check-config") {
-      checkOnly = true;
-    } else {
-      std::cerr << "erds-signer: unknown argument '" << a << "'\n" << kUsage;
-      return kExitUsage;
-    }
-  }
-  if (configPath.empty()) return fail(kExitUsage, "--config FILE is required (see --help)");
+  auto parsed = erds::daemon::parseArgs(argc, argv, "erds-signer", ERDS_VERSION, kUsage);
+  if (const int* exitCode = std::get_if<int>(&parsed)) return *exitCode;
+  const std::string configPath = std::get<erds::daemon::DaemonArgs>(parsed).configPath;
+  const bool checkOnly = std::get<erds::daemon::DaemonArgs>(parsed).checkConfig;
 
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  // SIGPIPE ignored; SIGINT/SIGTERM blocked before any thread starts (the signal thread below takes them).
+  const erds::daemon::StopSignals stopSignals;
 
-  auto config = erds::Config::load(configPath, erds::Config::processEnvironment());
+  auto config = erds::daemon::loadConfigAndInitLog(configPath, "erds-signer");
   if (!config) return fail(kExitUsage, config.error().message);
-  erds::log::init("erds-signer", erds::log::parseLevel(config->getString("log.level")));
 
   auto runAs = resolveRunAs(*config);
   if (!runAs) return fail(kExitUsage, runAs.error().message);
@@ -307,18 +284,10 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<erds::pg::Pool> pool;
   if (config->isSet("database.conninfo")) {
-    erds::pg::PoolOptions poolOptions;
-    poolOptions.conninfo = config->getString("database.conninfo");
-    if (config->isSet("database.password_file")) {
-      auto password = config->readSecret("database.password_file");
-      if (!password) return fail(kExitUsage, password.error().message);
-      poolOptions.password = std::string(password->reveal());
-    }
     // One writer (group commit) plus a spare.
-    poolOptions.size = 2;
-    poolOptions.acquireTimeout =
-        std::chrono::milliseconds(config->getMillis("database.acquire_timeout"));
-    pool = std::make_unique<erds::pg::Pool>(std::move(poolOptions));
+    auto poolOptions = erds::daemon::poolOptionsFromConfig(*config, /*fixedSize=*/2);
+    if (!poolOptions) return fail(kExitUsage, poolOptions.error().message);
+    pool = std::make_unique<erds::pg::Pool>(std::move(*poolOptions));
   }
   if (checkOnly) {
     std::cout << "erds-signer: configuration OK (" << configPath << ")\n";
@@ -364,9 +333,8 @@ int main(int argc, char** argv) {
 
   erds::signer::SignerServer* serving = server->get();
   std::thread signalThread([serving, &stopSignals] {
-    int sig = 0;
-    sigwait(&stopSignals, &sig);
-    erds::log::info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    const int sig = stopSignals.wait();
+    erds::log::info("shutdown", {{"signal", std::string(erds::daemon::StopSignals::name(sig))}});
     serving->stop();
   });
   serving->serve();

@@ -4,9 +4,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
+#include <memory>
 
 namespace erds::identity::internal {
 
@@ -36,6 +38,22 @@ std::string hmac(std::string_view digestName, std::string_view key, std::string_
   std::string r(reinterpret_cast<char*>(out), len);
   OPENSSL_cleanse(out, sizeof out);
   return r;
+}
+
+Secret hkdfSha256(std::string_view ikm, std::string_view info, std::size_t length) {
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr),
+                                                                   &EVP_PKEY_CTX_free);
+  std::string out(length, '\0');
+  std::size_t outLen = length;
+  ERDS_CHECK(ctx && EVP_PKEY_derive_init(ctx.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) == 1 &&
+                 EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), reinterpret_cast<const unsigned char*>(ikm.data()),
+                                            static_cast<int>(ikm.size())) == 1 &&
+                 EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const unsigned char*>(info.data()),
+                                             static_cast<int>(info.size())) == 1 &&
+                 EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &outLen) == 1 &&
+                 outLen == length,
+             "HKDF-SHA256 failed");
+  return Secret(std::move(out));
 }
 
 bool constantTimeEquals(std::string_view a, std::string_view b) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "erds/base/result.h"
+#include "erds/base/secret.h"
 
 namespace erds::identity::internal {
 
@@ -14,6 +15,8 @@ std::string randomBytes(std::size_t n);
 std::string sha256(std::string_view data);
 // HMAC with SHA-1 / SHA-256 / SHA-512 ("SHA1", "SHA256", "SHA512").
 std::string hmac(std::string_view digestName, std::string_view key, std::string_view data);
+// HKDF-SHA256 (RFC 5869) with an empty salt: `length` bytes of output keying material.
+Secret hkdfSha256(std::string_view ikm, std::string_view info, std::size_t length);
 bool constantTimeEquals(std::string_view a, std::string_view b);
 
 std::string base64UrlEncode(std::string_view bytes);  // no padding

@@ -451,7 +451,7 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
 
 struct IdentityService::Impl {
   Impl(IdentityOptions o, pg::Pool& p, const Clock& c, Notifier& n, crypto::KeyEncryptionKey k, PasswordHasher h,
-       DocumentNumberHasher d)
+       DocumentNumberHasher d, Secret identifierHashKey)
       : options(std::move(o)),
         pool(p),
         clock(c),
@@ -469,7 +469,7 @@ struct IdentityService::Impl {
         verifications(p, audit),
         documents(p, kek, audit),
         certificates(p),
-        throttle(throttleStore, c),
+        throttle(throttleStore, c, std::move(identifierHashKey)),
         login(credentials, factors, throttle, hasher, c),
         sessions(sessionCache, c, options.sessions),
         totp(factors, c),
@@ -687,7 +687,7 @@ struct IdentityService::Impl {
     if (!recovery) return recovery.error();
     if (identifier->size() > kMaxIdentifierLength) return Error::invalidInput("identifier too long");
     const std::string ip = clientIp(req);
-    const std::string idKey = LoginThrottle::identifierKey(*identifier);
+    const std::string idKey = throttle.identifierKey(*identifier);
 
     auto gate = throttle.check(*identifier, ip);
     if (!gate) return gate.error();
@@ -1042,8 +1042,8 @@ struct IdentityService::Impl {
       return Error::invalidInput("a walk-in request is for method physical_presence");
     }
     // The address itself stays out of the audit log; the identifier_key of the login records
-    // (SHA-256 of the lower-case address) links the records.
-    const std::string idKey = ",\"identifier_key\":" + q(LoginThrottle::identifierKey(*identifier)) +
+    // (HMAC-SHA256 of the lower-case address under a KEK-derived key) links the records.
+    const std::string idKey = ",\"identifier_key\":" + q(throttle.identifierKey(*identifier)) +
                               ",\"session\":" + q(who.sessionRef);
     auto bound = accounts.partyBoundTo(lower(*identifier));
     if (!bound) return bound.error();
@@ -1566,6 +1566,8 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
                                                                  const Clock& clock, Notifier& notifier) {
   auto kek = crypto::KeyEncryptionKey::fromSecret(options.kek);
   if (!kek) return Error::invalidInput("secrets.kek_file: " + kek.error().message);
+  auto identifierHashKey = LoginThrottle::deriveIdentifierHashKey(options.kek);
+  if (!identifierHashKey) return Error::invalidInput("secrets.kek_file: " + identifierHashKey.error().message);
   auto hasher = PasswordHasher::create(options.argon2);
   if (!hasher) return hasher.error();
   auto doc = DocumentNumberHasher::create(options.documentPepper);
@@ -1577,7 +1579,7 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
     validator = std::move(*v);
   }
   auto impl = std::make_unique<Impl>(std::move(options), pool, clock, notifier, std::move(*kek), std::move(*hasher),
-                                     std::move(*doc));
+                                     std::move(*doc), std::move(*identifierHashKey));
   impl->certificateValidator = std::move(validator);
   return std::unique_ptr<IdentityService>(new IdentityService(std::move(impl)));
 }

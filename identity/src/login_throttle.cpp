@@ -4,14 +4,41 @@
 #include <cctype>
 
 #include "crypto_util.h"
+#include "erds/base/aead.h"
 
 namespace erds::identity {
 
-std::string LoginThrottle::identifierKey(std::string_view identifier) {
-  std::string lower(identifier);
+namespace {
+std::string lowerCase(std::string_view s) {
+  std::string lower(s);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return "id:" + internal::hex(internal::sha256(lower));
+  return lower;
+}
+}  // namespace
+
+std::string LoginThrottle::identifierKey(const Secret& identifierHashKey, std::string_view identifier) {
+  return "id:" + internal::hex(internal::hmac("SHA256", identifierHashKey.reveal(), lowerCase(identifier)));
+}
+
+std::string LoginThrottle::identifierKey(std::string_view identifier) const {
+  if (identifierHashKey_.empty()) return "id:" + internal::hex(internal::sha256(lowerCase(identifier)));
+  return identifierKey(identifierHashKey_, identifier);
+}
+
+Result<Secret> LoginThrottle::deriveIdentifierHashKey(const Secret& kek) {
+  Secret raw;
+  if (kek.size() == crypto::kAesKeyBytes) {
+    raw = kek;
+  } else if (kek.size() == 2 * crypto::kAesKeyBytes) {
+    auto decoded = crypto::fromHex(kek.reveal());
+    if (!decoded) return Error::invalidInput("key-encryption key: 64 characters but not hex");
+    raw = Secret(std::move(decoded).value());
+  } else {
+    return Error::invalidInput("key-encryption key must be 32 raw bytes or 64 hex characters (got " +
+                               std::to_string(kek.size()) + " bytes)");
+  }
+  return internal::hkdfSha256(raw.reveal(), kIdentifierKeyInfo, 32);
 }
 
 std::string LoginThrottle::ipKey(std::string_view ip) { return "ip:" + std::string(ip.substr(0, 64)); }

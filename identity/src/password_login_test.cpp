@@ -36,7 +36,7 @@ class PasswordLoginTest : public ::testing::Test {
   testing::InMemoryCredentialStore credentials_;
   testing::InMemorySecondFactorStore secondFactors_;
   testing::InMemoryThrottleStore throttleStore_;
-  LoginThrottle throttle_{throttleStore_, clock_};
+  LoginThrottle throttle_{throttleStore_, clock_, LoginThrottle::deriveIdentifierHashKey(Secret(std::string(32, 'k'))).value()};
   PasswordHasher hasher_ = PasswordHasher::create(cheap()).value();
   PasswordLogin login_{credentials_, secondFactors_, throttle_, hasher_, clock_};
   Secret seed_;
@@ -58,7 +58,7 @@ TEST_F(PasswordLoginTest, MissingSecondFactorIsAskedForAndCounted) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, LoginStatus::SecondFactorRequired);
   EXPECT_TRUE(r->partyId.empty());
-  EXPECT_EQ(throttleStore_.load(LoginThrottle::identifierKey("mailto:alice@example.test"))->failures, 1);
+  EXPECT_EQ(throttleStore_.load(throttle_.identifierKey("mailto:alice@example.test"))->failures, 1);
 }
 
 TEST_F(PasswordLoginTest, RecoveryCodeLoginIsLowAndSingleUse) {

@@ -198,7 +198,7 @@ TEST_F(PostgresStoresTest, SessionsExpireAndRevocationIsImmediate) {
 
 TEST_F(PostgresStoresTest, ThrottleLocksAcrossStores) {
   PostgresThrottleStore store(*db_->pool);
-  LoginThrottle throttle(store, clock_);
+  LoginThrottle throttle(store, clock_, LoginThrottle::deriveIdentifierHashKey(Secret(std::string(32, 'k'))).value());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(throttle.recordFailure("mailto:x@example.test", "10.0.0.1").has_value());
   auto d = throttle.check("MAILTO:x@example.test", "10.0.0.2");
   ASSERT_TRUE(d.has_value()) << d.error().message;
@@ -209,7 +209,7 @@ TEST_F(PostgresStoresTest, ThrottleLocksAcrossStores) {
   clock_.advance(61s);
   EXPECT_TRUE(throttle.check("mailto:x@example.test", "10.0.0.2")->allowed);
   ASSERT_TRUE(throttle.recordSuccess("mailto:x@example.test").has_value());
-  EXPECT_EQ(store.load(LoginThrottle::identifierKey("mailto:x@example.test"))->failures, 0);
+  EXPECT_EQ(store.load(throttle.identifierKey("mailto:x@example.test"))->failures, 0);
   EXPECT_EQ(store.load(LoginThrottle::ipKey("10.0.0.1"))->failures, 5);
 }
 
@@ -223,7 +223,7 @@ TEST_F(PostgresStoresTest, PasswordLoginEndToEnd) {
   PostgresCredentialStore creds(*db_->pool);
   PostgresSecondFactorStore factors(*db_->pool, kek);
   PostgresThrottleStore throttleStore(*db_->pool);
-  LoginThrottle throttle(throttleStore, clock_);
+  LoginThrottle throttle(throttleStore, clock_, LoginThrottle::deriveIdentifierHashKey(Secret(std::string(32, 'k'))).value());
   PasswordLogin login(creds, factors, throttle, *hasher, clock_);
   auto ok = login.login({"mailto:a@example.test", Secret("correct horse"), "", "", "127.0.0.1"});
   ASSERT_TRUE(ok.has_value()) << ok.error().message;

@@ -123,4 +123,8 @@ psql -U postgres -d erds -Atc "SELECT 'stored SubmissionAcceptance: ' || count(*
 psql -U postgres -d erds -Atc "SELECT 'queued smtp.receipt jobs: ' || count(*) FROM jobs WHERE kind = 'smtp.receipt'"
 [ -n "${SKIP_MX:-}" ] && exit 0
 echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
+cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true
+cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
+echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the MX run (incl. the smtp-sink ceiling run: 0 ms of erds-smtpd)"
+psql -U postgres -d erds -Atc "SELECT 'MX audit notes: ' || string_agg(DISTINCT details->>'note', ' | ') FROM audit_log WHERE action = 'message.received'"

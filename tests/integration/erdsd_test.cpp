@@ -129,25 +129,13 @@ class ErdsdTest : public ::testing::Test {
                   dir_->path +
                   "/db.password\n"
                   "acquire_timeout = 1s\n");
-    erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
-    ASSERT_TRUE(erdsd_->started());
-    auto port = waitForPort(*erdsd_, 30s);
-    ASSERT_TRUE(port) << "erdsd did not report http.listening; stderr:\n"
-                      << joined(erdsd_->stderrLines());
+    auto port = startDaemon(erdsd_, {ERDSD_PATH, "--config", config_}, 30s);
+    ASSERT_TRUE(port) << port.error().message;
     port_ = *port;
   }
 
   static void TearDownTestSuite() {
-    if (erdsd_) {
-      int code = stopGracefully(*erdsd_);
-      EXPECT_EQ(code, 0) << "erdsd must stop gracefully on SIGTERM";
-      delete erdsd_;
-      erdsd_ = nullptr;
-    }
-    delete pg_;
-    pg_ = nullptr;
-    delete dir_;
-    dir_ = nullptr;
+    EXPECT_EQ(stopSuite(erdsd_, pg_, dir_), 0) << "erdsd must stop gracefully on SIGTERM";
   }
 
   void SetUp() override {

@@ -64,6 +64,35 @@ int stopGracefully(ChildProcess& child, std::chrono::milliseconds timeout) {
   return child.wait(timeout);
 }
 
+Result<uint16_t> startDaemon(ChildProcess*& child, std::vector<std::string> argv, std::chrono::milliseconds timeout,
+                             const std::string& event) {
+  const std::string name = argv.empty() ? std::string("daemon") : argv[0];
+  child = new ChildProcess(std::move(argv), {});
+  if (!child->started()) return Error::internal(name + " could not be started");
+  auto port = waitForPort(*child, timeout, event);
+  if (!port) return Error::unavailable(name + " did not report " + event + "; stderr:\n" + joined(child->stderrLines()));
+  return *port;
+}
+
+int stopSuite(ChildProcess*& daemon, erds::testing::PrivatePostgres*& pg, TempDir*& dir) {
+  int code = 0;
+  if (daemon) {
+    code = stopGracefully(*daemon);
+    delete daemon;
+    daemon = nullptr;
+  }
+  delete pg;
+  pg = nullptr;
+  delete dir;
+  dir = nullptr;
+  return code;
+}
+
+int stopSuite(ChildProcess*& daemon, TempDir*& dir) {
+  erds::testing::PrivatePostgres* none = nullptr;
+  return stopSuite(daemon, none, dir);
+}
+
 std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
   std::size_t at = conninfo.find(" password=");
   if (at == std::string::npos) return {conninfo, ""};

@@ -47,6 +47,17 @@ std::optional<uint16_t> waitForPort(ChildProcess& child, std::chrono::millisecon
 int stopGracefully(ChildProcess& child,
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// Starts `argv` (e.g. {ERDSD_PATH, "--config", FILE}) into `child` and waits up to `timeout` for
+// it to log `event`. Returns the port, or an error message (with the child's stderr). `child` is
+// set whenever a process was created, so the suite's tear-down stops it either way.
+Result<uint16_t> startDaemon(ChildProcess*& child, std::vector<std::string> argv, std::chrono::milliseconds timeout,
+                             const std::string& event = "http.listening");
+
+// A suite's tear-down: stops `daemon` gracefully (if any), then deletes it, `pg` (if given) and
+// `dir`, leaving all null. Returns the daemon's exit code (stopGracefully), 0 when there was none.
+int stopSuite(ChildProcess*& daemon, TempDir*& dir);
+int stopSuite(ChildProcess*& daemon, erds::testing::PrivatePostgres*& pg, TempDir*& dir);
+
 // Splits "host=... user=... password='secret'" into the conninfo without the password and the
 // password itself, so the password travels through database.password_file as in production.
 std::pair<std::string, std::string> splitPassword(const std::string& conninfo);

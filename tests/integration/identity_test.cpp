@@ -165,10 +165,8 @@ class IdentityIntegrationTest : public ::testing::Test {
                   "/qualified-ca.pem\n"
                   "crl_file = " +
                   dir_->path + "/crl.pem\n");
-    erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config_}, {});
-    ASSERT_TRUE(erdsd_->started());
-    auto port = waitForPort(*erdsd_, 60s);
-    ASSERT_TRUE(port) << "erdsd did not start";
+    auto port = startDaemon(erdsd_, {ERDSD_PATH, "--config", config_}, 60s);
+    ASSERT_TRUE(port) << port.error().message;
     port_ = *port;
     auto certPort = waitForPort(*erdsd_, 30s, "http.client_cert_listening");
     ASSERT_TRUE(certPort) << "erdsd did not open the client-certificate listener";
@@ -185,17 +183,7 @@ class IdentityIntegrationTest : public ::testing::Test {
     ASSERT_FALSE(officerSeed_.empty()) << *officer;
   }
 
-  static void TearDownTestSuite() {
-    if (erdsd_) {
-      EXPECT_EQ(stopGracefully(*erdsd_), 0);
-      delete erdsd_;
-      erdsd_ = nullptr;
-    }
-    delete pg_;
-    pg_ = nullptr;
-    delete dir_;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { EXPECT_EQ(stopSuite(erdsd_, pg_, dir_), 0); }
 
   void SetUp() override {
     ASSERT_NE(port_, 0) << "suite set-up failed";

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -280,40 +281,26 @@ void expectNothingOfTheKeyDirectoryOpen(pid_t pid, const std::string& keyDir, co
   EXPECT_EQ(maps.find(keyDir), std::string::npos);
 }
 
-TEST_F(KeyLockdownTest, ErdsdConfigurationNamesNoSigningKey) {
-  const std::string text = readFile(erdsdConfig_);
+// A daemon's configuration `text`: no path under the key directory, none of `needles`, the signer
+// reached through its socket, and the TLS key as the only key it is given.
+void expectConfigurationNamesNoSigningKey(const std::string& text, const std::string& keyDir,
+                                          std::initializer_list<const char*> needles) {
   ASSERT_FALSE(text.empty());
-  EXPECT_EQ(text.find(keyDir_), std::string::npos) << text;
-  for (const char* needle : {"key_dir", "seal.key", "tsu.key", "root-ca.key", "pkcs11", "pin"})
-    EXPECT_EQ(text.find(needle), std::string::npos) << needle << " in\n" << text;
+  EXPECT_EQ(text.find(keyDir), std::string::npos) << text;
+  for (const char* needle : needles) EXPECT_EQ(text.find(needle), std::string::npos) << needle << " in\n" << text;
   EXPECT_NE(text.find("mode = socket"), std::string::npos);
+  EXPECT_EQ(keyLinesOf(text), std::vector<std::string>{"tls_key"});
+}
+
+TEST_F(KeyLockdownTest, ErdsdConfigurationNamesNoSigningKey) {
   // The only private key erdsd is given is its TLS key.
-  std::smatch m;
-  std::string rest = text;
-  std::vector<std::string> keyLines;
-  static const std::regex keyLine("(^|\n)([a-z_]*key[a-z_]*) = ([^\n]*)");
-  while (std::regex_search(rest, m, keyLine)) {
-    keyLines.push_back(m[2]);
-    rest = m.suffix();
-  }
-  EXPECT_EQ(keyLines, std::vector<std::string>{"tls_key"});
+  expectConfigurationNamesNoSigningKey(readFile(erdsdConfig_), keyDir_,
+                                       {"key_dir", "seal.key", "tsu.key", "root-ca.key", "pkcs11", "pin"});
 }
 
 TEST_F(KeyLockdownTest, ErdsdHasNoFileOfTheKeyDirectoryOpen) {
-  const std::string fdDir = "/proc/" + std::to_string(erdsdPid_) + "/fd";
-  int fds = 0;
+  expectNothingOfTheKeyDirectoryOpen(erdsdPid_, keyDir_, "erdsd");  // >= 4: stdio + listening socket
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fdDir, ec)) {
-    std::error_code ec2;
-    auto target = fs::read_symlink(e.path(), ec2).string();
-    if (ec2) continue;
-    ++fds;
-    EXPECT_EQ(target.rfind(keyDir_, 0), std::string::npos) << "erdsd has " << target << " open";
-  }
-  ASSERT_FALSE(ec) << fdDir << ": " << ec.message();
-  EXPECT_GE(fds, 4) << "could not inspect erdsd's descriptors";  // stdio + listening socket at least
-  const std::string maps = readFile("/proc/" + std::to_string(erdsdPid_) + "/maps");
-  EXPECT_EQ(maps.find(keyDir_), std::string::npos);
   // Control: the same inspection sees the signer's socket in erds-signer's descriptors, so a
   // descriptor under the key directory would have been seen too.
   bool signerHasSocket = false;
@@ -343,14 +330,9 @@ TEST_F(KeyLockdownTest, ErdsdUserCannotReadTheKeyDirectory) {
 
 TEST_F(KeyLockdownTest, SmtpdConfigurationNamesNoSigningKey) {
   ASSERT_GT(smtpdPid_, 0) << "erds-smtpd process not found";
-  const std::string text = readFile(smtpdConfig_);
-  ASSERT_FALSE(text.empty());
-  EXPECT_EQ(text.find(keyDir_), std::string::npos) << text;
-  for (const char* needle : {"key_dir", "seal.key", "tsu.key", "root-ca.key", "pkcs11", "pin", "inprocess"})
-    EXPECT_EQ(text.find(needle), std::string::npos) << needle << " in\n" << text;
-  EXPECT_NE(text.find("mode = socket"), std::string::npos);
   // Its only private key is the STARTTLS key (smtp.tls_key).
-  EXPECT_EQ(keyLinesOf(text), std::vector<std::string>{"tls_key"});
+  expectConfigurationNamesNoSigningKey(readFile(smtpdConfig_), keyDir_,
+                                       {"key_dir", "seal.key", "tsu.key", "root-ca.key", "pkcs11", "pin", "inprocess"});
 }
 
 TEST_F(KeyLockdownTest, SmtpdHasNoFileOfTheKeyDirectoryOpen) {

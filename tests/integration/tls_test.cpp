@@ -118,6 +118,22 @@ class RawTls {
   bool connected_ = false;
 };
 
+// Runs `openssl s_client` (stdin /dev/null: handshake, then quit) against 127.0.0.1:port with
+// `connectArgs` (e.g. "-starttls smtp") before -connect and `args` after -servername.
+RunResult sClientTo(uint16_t port, const std::string& connectArgs, const std::string& args) {
+  return runToCompletion({"/bin/sh", "-c",
+                          "exec openssl s_client " + connectArgs + "-connect 127.0.0.1:" + std::to_string(port) +
+                              " -servername localhost " + args + " </dev/null 2>&1"});
+}
+
+// The protocol and cipher s_client negotiated ("TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"), or "" if none.
+std::string negotiatedIn(const RunResult& r) {
+  static const std::regex re("New, (TLSv[0-9.]+|\\(NONE\\)), Cipher is ([A-Z0-9_-]+)");
+  std::smatch m;
+  if (!std::regex_search(r.out, m, re) || m[1] == "(NONE)" || m[2] == "NONE") return "";
+  return std::string(m[1]) + " " + std::string(m[2]);
+}
+
 class TlsHardeningTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -141,36 +157,15 @@ class TlsHardeningTest : public ::testing::Test {
                           // No database: erdsd starts without one (readyz says 503).
                           << "[database]\nconninfo = host=" << dir_->path << "/no-postgres dbname=none\n"
                           << "[audit]\nanchor_interval = 0s\n";
-    erdsd_ = new ChildProcess({ERDSD_PATH, "--config", config}, {});
-    ASSERT_TRUE(erdsd_->started());
-    auto port = waitForPort(*erdsd_, 30s);
-    ASSERT_TRUE(port) << "erdsd did not report http.listening; stderr:\n" << joined(erdsd_->stderrLines());
+    auto port = startDaemon(erdsd_, {ERDSD_PATH, "--config", config}, 30s);
+    ASSERT_TRUE(port) << port.error().message;
     port_ = *port;
   }
-  static void TearDownTestSuite() {
-    if (erdsd_) {
-      EXPECT_EQ(stopGracefully(*erdsd_), 0);
-      delete erdsd_;
-      erdsd_ = nullptr;
-    }
-    delete dir_;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { EXPECT_EQ(stopSuite(erdsd_, dir_), 0); }
   void SetUp() override { ASSERT_NE(port_, 0) << "suite set-up failed"; }
 
-  // Runs `openssl s_client` with `args` against erdsd (stdin /dev/null: handshake, then quit).
-  static RunResult sClient(const std::string& args) {
-    return runToCompletion({"/bin/sh", "-c",
-                            "exec openssl s_client -connect 127.0.0.1:" + std::to_string(port_) +
-                                " -servername localhost " + args + " </dev/null 2>&1"});
-  }
-  // The negotiated protocol and cipher ("TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"), or "" if none.
-  static std::string negotiated(const RunResult& r) {
-    static const std::regex re("New, (TLSv[0-9.]+|\\(NONE\\)), Cipher is ([A-Z0-9_-]+)");
-    std::smatch m;
-    if (!std::regex_search(r.out, m, re) || m[1] == "(NONE)" || m[2] == "NONE") return "";
-    return std::string(m[1]) + " " + std::string(m[2]);
-  }
+  static RunResult sClient(const std::string& args) { return sClientTo(port_, "", args); }
+  static std::string negotiated(const RunResult& r) { return negotiatedIn(r); }
 
   static inline TempDir* dir_ = nullptr;
   static inline ChildProcess* erdsd_ = nullptr;
@@ -372,28 +367,11 @@ class SmtpTlsHardeningTest : public ::testing::Test {
     }
     ASSERT_NE(port_, 0) << "erds-smtpd did not start:\n" << joined(smtpd_->stderrLines());
   }
-  static void TearDownTestSuite() {
-    if (smtpd_) {
-      stopGracefully(*smtpd_);
-      delete smtpd_;
-      smtpd_ = nullptr;
-    }
-    delete dir_;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { (void)stopSuite(smtpd_, dir_); }
   void SetUp() override { ASSERT_NE(port_, 0) << "suite set-up failed"; }
 
-  static RunResult sClient(const std::string& args) {
-    return runToCompletion({"/bin/sh", "-c",
-                            "exec openssl s_client -starttls smtp -connect 127.0.0.1:" + std::to_string(port_) +
-                                " -servername localhost " + args + " </dev/null 2>&1"});
-  }
-  static std::string negotiated(const RunResult& r) {
-    static const std::regex re("New, (TLSv[0-9.]+|\\(NONE\\)), Cipher is ([A-Z0-9_-]+)");
-    std::smatch m;
-    if (!std::regex_search(r.out, m, re) || m[1] == "(NONE)" || m[2] == "NONE") return "";
-    return std::string(m[1]) + " " + std::string(m[2]);
-  }
+  static RunResult sClient(const std::string& args) { return sClientTo(port_, "-starttls smtp ", args); }
+  static std::string negotiated(const RunResult& r) { return negotiatedIn(r); }
 
   static inline TempDir* dir_ = nullptr;
   static inline ChildProcess* smtpd_ = nullptr;

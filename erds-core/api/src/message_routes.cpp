@@ -1029,8 +1029,8 @@ Result<void> MessageRoutes::registerRoutes(http::Router& router) {
   post.summary = "Submit a message: multipart (a JSON 'metadata' part first, then 1..n file parts) or JSON with "
                  "small inline content";
   post.description =
-      "multipart/form-data streams: the 'metadata' part (SubmissionMetadata) must come first; every file part is "
-      "stored as it arrives. application/json (InlineSubmission) carries one base64 attachment and is limited to "
+      "multipart/form-data streams: the 'metadata' part (SubmissionMetadata) must come first; content up to 1 MiB "
+      "is stored with the message in one transaction, larger file parts are stored as they arrive. application/json (InlineSubmission) carries one base64 attachment and is limited to "
       "maxInlineBodyBytes. The sender must be authenticated (401 otherwise, no evidence) and pass the identity gate "
       "(403 with what to do next). Refusals of an authenticated sender store SubmissionRejection evidence "
       "(evidence_id in the problem). 503 when no time stamp can be had: nothing is acknowledged.";

@@ -8,7 +8,9 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <thread>
 
+#include "erds/api/identity_adapters.h"
 #include "erds/api/worker_pool.h"
 #include "erds/base/migrations.h"
 #include "erds/http/problem.h"
@@ -483,6 +485,37 @@ TEST_F(MessageRoutesTest, OpenApiDescribesTheParts) {
   const std::string schema = doc.substr(parts, 600);
   for (const char* f : {"\"index\"", "\"name\"", "\"content_type\"", "\"size\"", "\"sha256\""})
     EXPECT_NE(schema.find(f), std::string::npos) << f << " in " << schema;
+}
+
+// The caller's identity (sender identifier, identifications) is cached for at most
+// kCallerCacheTtl; changes show once it has passed.
+TEST_F(MessageRoutesTest, PartyDirectoryCachesTheCallerBriefly) {
+  ASSERT_TRUE(owner_->exec("INSERT INTO parties (id, kind, created_at) VALUES ('carol', 'natural', now()); "
+                           "INSERT INTO credentials (party_id, login_identifier, password_hash, updated_at) "
+                           "VALUES ('carol', 'mailto:carol@example.test', '$argon2id$test', now())"));
+  PostgresPartyDirectory directory(*pool_, audit_);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sender = directory.senderIdentifierOf("carol");
+  ASSERT_TRUE(sender.has_value()) << sender.error().toString();
+  EXPECT_EQ(*sender, "mailto:carol@example.test");
+  auto ids = directory.identificationsOf("carol");
+  ASSERT_TRUE(ids.has_value());
+  EXPECT_TRUE(ids->empty());
+  ASSERT_TRUE(owner_->exec("UPDATE credentials SET login_identifier = 'mailto:carol2@example.test' WHERE party_id = 'carol'; "
+                           "INSERT INTO identifications (id, party_id, method, level, at) "
+                           "VALUES ('id-carol', 'carol', 'physical_presence', 'substantial', now())"));
+  if (std::chrono::steady_clock::now() - t0 < PostgresPartyDirectory::kCallerCacheTtl / 2) {
+    EXPECT_EQ(directory.senderIdentifierOf("carol").value(), "mailto:carol@example.test");  // cached
+    EXPECT_TRUE(directory.identificationsOf("carol").value().empty());
+  }
+  std::this_thread::sleep_until(t0 + PostgresPartyDirectory::kCallerCacheTtl + std::chrono::milliseconds(50));
+  EXPECT_EQ(directory.senderIdentifierOf("carol").value(), "mailto:carol2@example.test");
+  auto fresh = directory.identificationsOf("carol");
+  ASSERT_TRUE(fresh.has_value());
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_EQ((*fresh)[0].level, identity::LevelOfAssurance::Substantial);
+  // An unknown party is an error, never cached as a value.
+  EXPECT_FALSE(directory.senderIdentifierOf("nobody").has_value());
 }
 
 }  // namespace

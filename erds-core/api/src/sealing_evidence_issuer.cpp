@@ -1,16 +1,7 @@
 #include "erds/api/sealing_evidence_issuer.h"
 
-#include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/URI.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -208,122 +199,6 @@ class BuiltinUnit final : public evidence::TimestampAuthority {
   std::shared_ptr<evidence::Rfc3161Tsu> tsu_;
 };
 
-// External TSAs that require "Authorization: Bearer <token>" (e.g. another erds node's POST /tsa).
-// Same protocol and checks as evidence::HttpTsaClient, which has no way to send a header.
-// TODO(tsa): drop this class once HttpTsaClientOptions carries a bearer token.
-class BearerTsaClient final : public evidence::TimestampAuthority {
- public:
-  BearerTsaClient(evidence::HttpTsaClientOptions options, std::shared_ptr<const evidence::TimestampVerifier> verifier,
-                  Secret token, const Clock& clock)
-      : options_(std::move(options)), verifier_(std::move(verifier)), token_(std::move(token)), clock_(clock) {}
-
-  Result<evidence::TimestampToken> timestamp(std::string_view digest) override {
-    if (digest.size() != 32) return Error::invalidInput("time-stamp: digest must be 32 bytes (SHA-256)");
-    Error last = Error::unavailable("no TSA configured");
-    for (const auto& url : options_.urls) {
-      auto token = timestampFrom(url, digest);
-      if (token) return token;
-      last = std::move(token).error();
-      log::warn("tsa.request_failed", {{"url", url}, {"error", last.toString()}});
-    }
-    return Error::unavailable("no time-stamping authority answered with a valid token; last: " + last.message);
-  }
-
- private:
-  static Poco::Timespan span(std::chrono::milliseconds ms) {
-    return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
-  }
-
-  Poco::Net::Context::Ptr tlsContext() {
-    std::lock_guard<std::mutex> g(mu_);
-    if (!context_) {
-      static std::once_flag once;
-      std::call_once(once, [] { Poco::Net::initializeSSL(); });
-      context_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", options_.tlsCaFile,
-                                        Poco::Net::Context::VERIFY_STRICT, 9, options_.tlsCaFile.empty(),
-                                        "HIGH:!aNULL:!eNULL:!MD5:!RC4");
-    }
-    return context_;
-  }
-
-  Result<evidence::TimestampToken> timestampFrom(const std::string& url, std::string_view digest) {
-    unsigned char nonceBytes[8];
-    if (RAND_bytes(nonceBytes, sizeof nonceBytes) != 1) return Error::internal("RAND_bytes failed");
-    nonceBytes[0] |= 0x01;  // no leading zero byte: the nonce round-trips through INTEGER unchanged
-    const std::string nonce(reinterpret_cast<char*>(nonceBytes), sizeof nonceBytes);
-    auto request = evidence::buildTimestampRequest(digest, nonce, true, options_.policyOid);
-    if (!request) return std::move(request).error();
-    std::string body;
-    try {
-      Poco::URI uri(url);
-      std::unique_ptr<Poco::Net::HTTPClientSession> session;
-      if (uri.getScheme() == "https")
-        session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tlsContext());
-      else
-        session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-      session->setTimeout(span(options_.connectTimeout), span(options_.requestTimeout), span(options_.requestTimeout));
-      Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST,
-                                 uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
-                                 Poco::Net::HTTPMessage::HTTP_1_1);
-      req.setContentType("application/timestamp-query");
-      req.setContentLength(static_cast<std::streamsize>(request->size()));
-      req.set("Accept", "application/timestamp-reply");
-      req.set("Authorization", "Bearer " + std::string(token_.reveal()));
-      session->sendRequest(req) << *request;
-      Poco::Net::HTTPResponse resp;
-      std::istream& in = session->receiveResponse(resp);
-      if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
-        return Error::unavailable("TSA " + url + " answered HTTP " +
-                                  std::to_string(static_cast<int>(resp.getStatus())));
-      char buf[8192];
-      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        body.append(buf, static_cast<std::size_t>(in.gcount()));
-        if (body.size() > kMaxTsaResponseBytes) return Error::unavailable("TSA " + url + ": response too large");
-      }
-    } catch (const Poco::Exception& e) {
-      return Error::unavailable("TSA " + url + ": " + e.displayText());
-    } catch (const std::exception& e) {
-      return Error::unavailable("TSA " + url + ": " + e.what());
-    }
-    const auto* p = reinterpret_cast<const unsigned char*>(body.data());
-    std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(body.size())),
-                                                           &TS_RESP_free);
-    if (!resp) {
-      ERR_clear_error();
-      return Error::unavailable("TSA " + url + ": not a TimeStampResp");
-    }
-    const long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp.get())));
-    if (status != TS_STATUS_GRANTED && status != TS_STATUS_GRANTED_WITH_MODS)
-      return Error::unavailable("TSA " + url + " refused the request (status " + std::to_string(status) + ")");
-    PKCS7* token = TS_RESP_get_token(resp.get());
-    if (token == nullptr) return Error::unavailable("TSA " + url + ": granted without a token");
-    unsigned char* der = nullptr;
-    const int n = i2d_PKCS7(token, &der);
-    if (n <= 0 || der == nullptr) return Error::internal("i2d_PKCS7: " + drainOpenssl());
-    std::string tokenDer(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
-    OPENSSL_free(der);
-
-    evidence::TimestampVerifyOptions vo;
-    vo.asOf = clock_.now();
-    vo.expectedNonce = nonce;
-    if (!options_.policyOid.empty()) vo.expectedPolicyOid = options_.policyOid;
-    vo.requireQualified = options_.requireQualified;
-    auto info = verifier_->verify(tokenDer, digest, vo);
-    if (!info) return Error::unavailable("TSA " + url + ": " + info.error().toString());
-    const auto skew = info->genTime - clock_.now();
-    if (skew > options_.maxClockSkew || -skew > options_.maxClockSkew)
-      return Error::unavailable("TSA " + url + ": genTime too far from local time");
-    return evidence::TimestampToken{std::move(tokenDer), info->genTime, info->serialHex};
-  }
-
-  evidence::HttpTsaClientOptions options_;
-  std::shared_ptr<const evidence::TimestampVerifier> verifier_;
-  Secret token_;
-  const Clock& clock_;
-  std::mutex mu_;
-  Poco::Net::Context::Ptr context_;
-};
-
 // "tsa.trust_anchors (/etc/erds/erds.conf)"
 std::string keyRef(const Config& config, const std::string& key) { return key + " (" + config.sourceOf(key) + ")"; }
 
@@ -474,15 +349,14 @@ Result<TimestampSources> SealingEvidenceIssuer::timestampSourcesFromConfig(const
     value.erase(value.find_last_not_of(" \t\r\n") + 1);  // npos + 1 == 0: all blank
     value.erase(0, value.find_first_not_of(" \t\r\n"));
     if (value.empty()) return Error::invalidInput(keyRef(config, "tsa.auth_token_file") + ": empty token");
-    // A session token must never cross the network in clear text.
+    // A session token must never cross the network in clear text (HttpTsaClient::create refuses
+    // it too; checked here to name the key).
     for (const auto& url : o.urls) {
       if (url.rfind("https://", 0) != 0)
         return Error::invalidInput(keyRef(config, "tsa.auth_token_file") +
                                    ": a bearer token is sent only to https:// URLs, not " + url);
     }
-    out.authority =
-        std::make_shared<BearerTsaClient>(std::move(o), std::move(*verifier), Secret(std::move(value)), clock);
-    return out;
+    o.bearerToken = Secret(std::move(value));
   }
   auto client = evidence::HttpTsaClient::create(std::move(o), std::move(*verifier), clock);
   if (!client) return Error::invalidInput(keyRef(config, "tsa.urls") + ": " + client.error().message);

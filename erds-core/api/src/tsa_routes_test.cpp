@@ -5,15 +5,8 @@
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -39,6 +32,7 @@
 #include "erds/identity/testing/in_memory_session_store.h"
 
 #include "../../http/testing/test_pki.h"  // TLS server certificate for 127.0.0.1
+#include "test_http_tsa.h"  // evidence/crypto/testing: plain-HTTP time-stamp endpoint
 #include "test_pki.h"  // evidence/crypto/testing: TestPki with timeStamping / qcStatement options
 
 namespace erds::api {
@@ -215,60 +209,22 @@ class TsaNode {
   std::unique_ptr<http::Server> server_;
 };
 
-// A TSA without authentication over plain HTTP (like public TSAs), answering with `responder`.
+// A TSA without authentication over plain HTTP (like public TSAs), answering with `responder`
+// (HTTP 500 when it fails).
 class PlainHttpTsa {
  public:
   explicit PlainHttpTsa(TimestampResponder responder)
-      : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        server_(new Factory(std::move(responder)), socket_, new Poco::Net::HTTPServerParams) {
-    server_.start();
-  }
-  ~PlainHttpTsa() { server_.stopAll(true); }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + "/tsa";
-  }
+      : server_([r = std::move(responder)](const std::string& body) -> std::pair<int, std::string> {
+          auto reply = r(body);
+          return reply ? std::pair<int, std::string>{200, *reply} : std::pair<int, std::string>{500, ""};
+        }) {}
+  std::string url() const { return server_.url(); }
 
  private:
-  class Handler final : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(TimestampResponder r) : r_(std::move(r)) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
-      std::ostringstream body;
-      Poco::StreamCopier::copyStream(req.stream(), body);
-      auto reply = r_(body.str());
-      resp.setStatus(reply ? Poco::Net::HTTPResponse::HTTP_OK
-                           : Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
-      resp.setContentType("application/timestamp-reply");
-      const std::string out = reply ? *reply : std::string();
-      resp.setContentLength(static_cast<std::streamsize>(out.size()));
-      resp.send() << out;
-    }
-
-   private:
-    TimestampResponder r_;
-  };
-  class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(TimestampResponder r) : r_(std::move(r)) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(r_);
-    }
-
-   private:
-    TimestampResponder r_;
-  };
-  Poco::Net::ServerSocket socket_;
-  Poco::Net::HTTPServer server_;
+  evidence::testing::TestHttpTsa server_;
 };
 
-std::string deadUrl() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  const auto port = s.address().port();
-  s.close();
-  return "https://127.0.0.1:" + std::to_string(port) + "/tsa";
-}
+std::string deadUrl() { return evidence::testing::TestHttpTsa::deadUrl("https"); }
 
 struct Reply {
   int status = 0;

@@ -542,6 +542,21 @@ const std::string kConnDetails =
     "Connects with database.owner_conninfo (+ owner_password_file) when set, else with\n"
     "database.conninfo (+ password_file). Changes are audited as operator:<login name>.";
 
+// A command that changes one party named by --party or --identifier (see partyOptions): the
+// shared usage prefix and options, then `moreUsage`/`more`; `details` is followed by kConnDetails.
+Command partyCommand(std::string path, std::string help, const std::string& moreUsage, std::vector<OptionSpec> more,
+                     const std::string& details, int (*handler)(const Args&, Io&)) {
+  return Command{
+      .path = std::move(path),
+      .help = std::move(help),
+      .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) " + moreUsage,
+      .options = partyOptions(std::move(more)),
+      .positionalNames = {},
+      .details = details.empty() ? kConnDetails : details + " " + kConnDetails,
+      .handler = handler,
+  };
+}
+
 }  // namespace
 
 Command userAddCommand() {
@@ -603,28 +618,15 @@ Command userShowCommand() {
 }
 
 Command userSetRoleCommand() {
-  return Command{
-      .path = "user set-role",
-      .help = "set a party's roles (user is implied); audited",
-      .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--role officer|admin]...",
-      .options = partyOptions({{"--role", "ROLE", false, true}}),
-      .positionalNames = {},
-      .details = "The roles given replace the current ones; no --role leaves only \"user\". " +
-                 kConnDetails,
-      .handler = userSetRole,
-  };
+  return partyCommand("user set-role", "set a party's roles (user is implied); audited", "[--role officer|admin]...",
+                      {{"--role", "ROLE", false, true}},
+                      "The roles given replace the current ones; no --role leaves only \"user\".", userSetRole);
 }
 
 Command userResetPasswordCommand() {
-  return Command{
-      .path = "user reset-password",
-      .help = "set a new password (printed once, or read from stdin); revokes the party's sessions",
-      .usage = "--config FILE (--party ID | --identifier mailto:ADDRESS) [--password-stdin]",
-      .options = partyOptions({{"--password-stdin", "", false}}),
-      .positionalNames = {},
-      .details = kConnDetails,
-      .handler = userResetPassword,
-  };
+  return partyCommand("user reset-password",
+                      "set a new password (printed once, or read from stdin); revokes the party's sessions",
+                      "[--password-stdin]", {{"--password-stdin", "", false}}, "", userResetPassword);
 }
 
 }  // namespace erds::ctl::internal

@@ -821,30 +821,31 @@ struct PortalRoutes::Impl {
     return state == "submitted" || state == "awaiting_acceptance" || state == "rejected" || state == "expired";
   }
 
-  Response inbox(const Request& req, Ctx& c) const {
+  // A message list page (inbox, sent): the API's list for `query`, an empty-state paragraph, or a
+  // table with `caption` and the column headers `headersHtml`; row(m) renders one item's cells.
+  // The first cell of every row links to the message.
+  Response messageList(const Request& req, Ctx& c, const std::string& query, const std::string& title,
+                       const std::string& current, const std::string& emptyHtml, const std::string& caption,
+                       const std::string& headersHtml,
+                       const std::function<std::string(const JsonObj&)>& restOfRow) const {
     if (!c.signedIn) return needSignIn(c);
-    auto a = call(req, "GET", "/api/v1/messages", "box=inbox&page_size=50");
+    auto a = call(req, "GET", "/api/v1/messages", query);
     if (!a.ok()) return errorPage(c, a);
     Page p;
-    p.title = "Inbox";
-    p.current = "inbox";
+    p.title = title;
+    p.current = current;
     JsonArr items = arr(a.json, "items");
     std::string b;
     if (items->size() == 0) {
-      b = "<p>No registered messages for you yet.</p>";
+      b = emptyHtml;
     } else {
-      b = "<div class=\"table-wrap\"><table><caption>Messages addressed to you, newest first</caption><thead><tr><th scope=\"col\">Subject</th><th scope=\"col\">From</th>"
-          "<th scope=\"col\">Received</th><th scope=\"col\">Accept by</th><th scope=\"col\">Status</th></tr></thead><tbody>";
+      b = "<div class=\"table-wrap\"><table><caption>" + caption + "</caption><thead><tr>" + headersHtml +
+          "</tr></thead><tbody>";
       for (std::size_t i = 0; i < items->size(); ++i) {
         JsonObj m = at(items, i);
         std::string subject = str(m, "subject");
         b += "<tr><td><a href=\"/messages/" + escape(urlSegment(str(m, "message_id"))) + "\">" +
-             (subject.empty() ? std::string("(no subject)") : escape(subject)) + "</a></td><td>";
-        b += senderHidden(str(m, "consignment_mode"), str(m, "state"), opt.showSenderBeforeAcceptance)
-                 ? std::string("<em>shown after you accept</em>")
-                 : escape(str(m, "sender"));
-        b += "</td><td>" + displayTime(str(m, "created_at")) + "</td><td>" + displayTime(str(m, "expires_at")) +
-             "</td><td><span class=\"state\">" + escape(human(str(m, "state"))) + "</span></td></tr>";
+             (subject.empty() ? std::string("(no subject)") : escape(subject)) + "</a></td>" + restOfRow(m) + "</tr>";
       }
       b += "</tbody></table></div>";
     }
@@ -852,39 +853,41 @@ struct PortalRoutes::Impl {
     return page(c, p);
   }
 
+  Response inbox(const Request& req, Ctx& c) const {
+    return messageList(
+        req, c, "box=inbox&page_size=50", "Inbox", "inbox", "<p>No registered messages for you yet.</p>",
+        "Messages addressed to you, newest first",
+        "<th scope=\"col\">Subject</th><th scope=\"col\">From</th><th scope=\"col\">Received</th>"
+        "<th scope=\"col\">Accept by</th><th scope=\"col\">Status</th>",
+        [this](const JsonObj& m) {
+          std::string b = "<td>";
+          b += senderHidden(str(m, "consignment_mode"), str(m, "state"), opt.showSenderBeforeAcceptance)
+                   ? std::string("<em>shown after you accept</em>")
+                   : escape(str(m, "sender"));
+          b += "</td><td>" + displayTime(str(m, "created_at")) + "</td><td>" + displayTime(str(m, "expires_at")) +
+               "</td><td><span class=\"state\">" + escape(human(str(m, "state"))) + "</span></td>";
+          return b;
+        });
+  }
+
   Response sent(const Request& req, Ctx& c) const {
-    if (!c.signedIn) return needSignIn(c);
-    auto a = call(req, "GET", "/api/v1/messages", "box=sent&page_size=20");
-    if (!a.ok()) return errorPage(c, a);
-    Page p;
-    p.title = "Sent";
-    p.current = "sent";
-    JsonArr items = arr(a.json, "items");
-    std::string b;
-    if (items->size() == 0) {
-      b = "<p>You have not sent any registered message yet. <a href=\"/compose\">Compose one</a>.</p>";
-    } else {
-      b = "<div class=\"table-wrap\"><table><caption>Messages you sent, newest first</caption><thead><tr><th scope=\"col\">Subject</th><th scope=\"col\">Sent</th>"
-          "<th scope=\"col\">Recipients and status</th></tr></thead><tbody>";
-      for (std::size_t i = 0; i < items->size(); ++i) {
-        JsonObj m = at(items, i);
-        const std::string id = str(m, "message_id");
-        std::string subject = str(m, "subject");
-        b += "<tr><td><a href=\"/messages/" + escape(urlSegment(id)) + "\">" +
-             (subject.empty() ? std::string("(no subject)") : escape(subject)) + "</a></td><td>" +
-             displayTime(str(m, "created_at")) + "</td><td><ul>";
-        auto s = call(req, "GET", "/api/v1/messages/" + urlSegment(id));
-        JsonArr rs = arr(s.json, "recipients");
-        for (std::size_t k = 0; k < rs->size(); ++k) {
-          JsonObj r = at(rs, k);
-          b += "<li>" + escape(str(r, "identifier")) + ": <span class=\"state\">" + escape(human(str(r, "state"))) + "</span></li>";
-        }
-        b += "</ul></td></tr>";
-      }
-      b += "</tbody></table></div>";
-    }
-    p.bodyHtml = b;
-    return page(c, p);
+    return messageList(
+        req, c, "box=sent&page_size=20", "Sent", "sent",
+        "<p>You have not sent any registered message yet. <a href=\"/compose\">Compose one</a>.</p>",
+        "Messages you sent, newest first",
+        "<th scope=\"col\">Subject</th><th scope=\"col\">Sent</th><th scope=\"col\">Recipients and status</th>",
+        [this, &req](const JsonObj& m) {
+          std::string b = "<td>" + displayTime(str(m, "created_at")) + "</td><td><ul>";
+          auto s = call(req, "GET", "/api/v1/messages/" + urlSegment(str(m, "message_id")));
+          JsonArr rs = arr(s.json, "recipients");
+          for (std::size_t k = 0; k < rs->size(); ++k) {
+            JsonObj r = at(rs, k);
+            b += "<li>" + escape(str(r, "identifier")) + ": <span class=\"state\">" + escape(human(str(r, "state"))) +
+                 "</span></li>";
+          }
+          b += "</ul></td>";
+          return b;
+        });
   }
 
   Response message(const Request& req, Ctx& c) const {

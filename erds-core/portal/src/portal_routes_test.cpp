@@ -247,6 +247,25 @@ TEST_F(Fixture, InboxEscapesHostileSubjectsAndHidesSenderBeforeAcceptance) {
   EXPECT_NE(r.body.find("mailto:&lt;script&gt;"), std::string::npos);  // basic mode: shown, escaped
 }
 
+TEST_F(Fixture, SentListsEachMessageWithItsEscapedRecipientsAndStates) {
+  Response r = getPage("/sent");
+  EXPECT_EQ(r.status, 200);
+  expectSafe(r);
+  EXPECT_NE(r.body.find("<caption>Messages you sent, newest first</caption>"), std::string::npos);
+  EXPECT_NE(r.body.find("<th scope=\"col\">Recipients and status</th>"), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/messages/m1\""), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/messages/m2\""), std::string::npos);
+  EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);  // subject, escaped
+  // One recipient line per message (the detail call), escaped, with the human state.
+  std::size_t items = 0;
+  for (std::size_t at = r.body.find("<li>"); at != std::string::npos; at = r.body.find("<li>", at + 1)) {
+    if (r.body.compare(at, 11, "<li>mailto:") == 0) ++items;
+  }
+  EXPECT_EQ(items, 2u) << r.body;
+  EXPECT_NE(r.body.find("<span class=\"state\">"), std::string::npos);
+  EXPECT_EQ(r.body.find("shown after you accept"), std::string::npos);  // inbox-only column
+}
+
 TEST_F(Fixture, MessagePageShowsEscapedTimelineAndDownloads) {
   Response r = getPage("/messages/m1");
   EXPECT_EQ(r.status, 200);

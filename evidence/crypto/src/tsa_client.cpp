@@ -61,6 +61,13 @@ Result<std::unique_ptr<HttpTsaClient>> HttpTsaClient::create(
   if (!verifier) return Error::invalidInput("HttpTsaClient: no trust anchors for TSA certificates");
   for (const auto& url : options.urls)
     ERDS_RETURN_IF_ERROR(checkUrl(url));
+  if (options.bearerToken) {
+    if (options.bearerToken->empty()) return Error::invalidInput("HttpTsaClient: empty bearer token");
+    for (const auto& url : options.urls) {
+      if (url.rfind("https://", 0) != 0)
+        return Error::invalidInput("HttpTsaClient: a bearer token is sent only to https:// URLs, not " + url);
+    }
+  }
   return std::unique_ptr<HttpTsaClient>(
       new HttpTsaClient(std::move(options), std::move(verifier), clock));
 }
@@ -105,6 +112,7 @@ Result<TimestampToken> HttpTsaClient::timestampFrom(const std::string& url,
     req.setContentType("application/timestamp-query");
     req.setContentLength(static_cast<std::streamsize>(request->size()));
     req.set("Accept", "application/timestamp-reply");
+    if (options_.bearerToken) req.set("Authorization", "Bearer " + std::string(options_.bearerToken->reveal()));
     session->sendRequest(req) << *request;
     Poco::Net::HTTPResponse resp;
     std::istream& in = session->receiveResponse(resp);

@@ -1,13 +1,5 @@
 #include "erds/evidence/tsa_client.h"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -16,6 +8,7 @@
 #include "erds/evidence/rfc3161_tsu.h"
 
 #include "crypto_test_util.h"
+#include "test_http_tsa.h"
 #include "fake_clock.h"
 
 namespace erds::evidence {
@@ -31,63 +24,10 @@ const TestPki& pki() {
   return p;
 }
 
-// (request body) -> (HTTP status, response body)
-using Handler = std::function<std::pair<int, std::string>(const std::string&)>;
+using Handler = TestHttpTsa::Handler;
+using TestServer = TestHttpTsa;
 
-class FnHandler final : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit FnHandler(Handler h) : h_(std::move(h)) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& req,
-                     Poco::Net::HTTPServerResponse& resp) override {
-    std::ostringstream body;
-    Poco::StreamCopier::copyStream(req.stream(), body);
-    auto [status, out] = h_(body.str());
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-    resp.setContentType("application/timestamp-reply");
-    resp.setContentLength(static_cast<std::streamsize>(out.size()));
-    resp.send() << out;
-  }
-
- private:
-  Handler h_;
-};
-
-class FnFactory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit FnFactory(Handler h) : h_(std::move(h)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new FnHandler(h_);
-  }
-
- private:
-  Handler h_;
-};
-
-// A real HTTP server on 127.0.0.1, port 0.
-class TestServer {
- public:
-  explicit TestServer(Handler h)
-      : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        server_(new FnFactory(std::move(h)), socket_, new Poco::Net::HTTPServerParams) {
-    server_.start();
-  }
-  ~TestServer() { server_.stopAll(true); }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + "/tsa";
-  }
-
- private:
-  Poco::Net::ServerSocket socket_;
-  Poco::Net::HTTPServer server_;
-};
-
-std::string deadUrl() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  const auto port = s.address().port();
-  s.close();
-  return "http://127.0.0.1:" + std::to_string(port) + "/tsa";
-}
+std::string deadUrl() { return TestHttpTsa::deadUrl(); }
 
 struct ClientFixture {
   FakeClock clock{nowSeconds()};
@@ -217,6 +157,23 @@ TEST(HttpTsaClientTest, CreateValidatesOptions) {
   EXPECT_TRUE(HttpTsaClient::create(o, v, clock).has_value());
   auto c = HttpTsaClient::create(o, v, clock);
   EXPECT_EQ((*c)->timestamp("short").error().code, ErrorCode::InvalidInput);
+}
+
+TEST(HttpTsaClientTest, BearerTokenOnlyWithHttpsUrls) {
+  FakeClock clock(nowSeconds());
+  auto v = *TimestampVerifier::fromPem(pki().root().certPem);
+  HttpTsaClientOptions o;
+  o.bearerToken = Secret("s3cr3t-session-token");
+  o.urls = {"https://a.example.test/tsa", "http://b.example.test/tsa"};
+  auto mixed = HttpTsaClient::create(o, v, clock);
+  ASSERT_FALSE(mixed.has_value());
+  EXPECT_EQ(mixed.error().code, ErrorCode::InvalidInput);
+  EXPECT_NE(mixed.error().message.find("http://b.example.test/tsa"), std::string::npos) << mixed.error().message;
+  EXPECT_EQ(mixed.error().message.find("s3cr3t"), std::string::npos);  // the token is never echoed
+  o.urls = {"https://a.example.test/tsa"};
+  EXPECT_TRUE(HttpTsaClient::create(o, v, clock).has_value());
+  o.bearerToken = Secret("");
+  EXPECT_EQ(HttpTsaClient::create(o, v, clock).error().code, ErrorCode::InvalidInput);
 }
 
 }  // namespace

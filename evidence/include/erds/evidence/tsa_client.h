@@ -11,6 +11,7 @@
 
 #include "erds/base/clock.h"
 #include "erds/base/result.h"
+#include "erds/base/secret.h"
 #include "erds/evidence/timestamp_authority.h"
 #include "erds/evidence/timestamp_verify.h"
 
@@ -25,11 +26,15 @@ struct HttpTsaClientOptions {
   bool requireQualified = false;           // qualified mode: esi4-qtstStatement-1
   std::chrono::seconds maxClockSkew{300};  // |genTime - now| allowed
   std::string tlsCaFile;                   // PEM for https ("" = system trust store)
+  // Sent as "Authorization: Bearer <token>" (e.g. to another erds node's POST /tsa). Only with
+  // https:// URLs: create() refuses it next to an http:// URL. Never logged.
+  std::optional<Secret> bearerToken;
 };
 
 class HttpTsaClient final : public TimestampAuthority {
  public:
-  // InvalidInput for an empty list or a URL that is not http(s)://host[:port]/path.
+  // InvalidInput for an empty list, a URL that is not http(s)://host[:port]/path, or a bearer
+  // token (empty, or with any http:// URL: a token never crosses the network in clear text).
   // `verifier` holds the trust anchors the TSA certificates must chain to; `clock` must outlive
   // the client (genTime sanity check and chain validation time).
   static Result<std::unique_ptr<HttpTsaClient>> create(

@@ -9,6 +9,7 @@
 
 #include "erds/base/clock.h"
 #include "erds/base/result.h"
+#include "erds/base/secret.h"
 
 namespace erds::identity {
 
@@ -21,7 +22,10 @@ struct ThrottleState {
   TimePoint lockedUntil{};   // epoch = not locked
 };
 
-// Storage port. Keys are opaque ("id:<sha256 hex>", "ip:<address>"). Implementations: the in-memory
+// HKDF-SHA256 info label of the identifier hashing key (issue 4 item 7: keyed hashes).
+inline constexpr std::string_view kIdentifierKeyInfo = "erds identifier key v1";
+
+// Storage port. Keys are opaque ("id:<hmac-sha256 hex>", "ip:<address>"). Implementations: the in-memory
 // fake (identity/testing) and, next, PostgreSQL (row per key, SELECT ... FOR UPDATE).
 class ThrottleStore {
  public:
@@ -58,6 +62,12 @@ struct ThrottleDecision {
 // Thread-safe if the store is. Does no I/O itself besides the store.
 class LoginThrottle {
  public:
+  // `identifierHashKey` (from deriveIdentifierHashKey) keys identifierKey(). Every process sharing
+  // the throttle table must pass the same key, or their per-identifier counters diverge.
+  LoginThrottle(ThrottleStore& store, const Clock& clock, Secret identifierHashKey, ThrottlePolicy policy = {})
+      : store_(store), clock_(clock), policy_(policy), identifierHashKey_(std::move(identifierHashKey)) {}
+  // LEGACY, kept only until smtp-gateway passes the key: identifierKey() is then the plain
+  // SHA-256 of the lower-case identifier, which anyone can test a guessed address against.
   LoginThrottle(ThrottleStore& store, const Clock& clock, ThrottlePolicy policy = {})
       : store_(store), clock_(clock), policy_(policy) {}
 
@@ -71,8 +81,16 @@ class LoginThrottle {
   // attacker reset the per-IP limit.
   Result<void> recordSuccess(std::string_view identifier);
 
-  // The store key for an identifier (hashed: the throttle table holds no addresses).
-  static std::string identifierKey(std::string_view identifier);
+  // The store key for an identifier, also logged as `identifier_key` in audit records:
+  // "id:" + hex HMAC-SHA256(identifierHashKey, lower-case identifier). Stable for one key, so the
+  // throttle table and the audit log hold no addresses, and a guessed address cannot be tested
+  // against them without the KEK. Pure; thread-safe.
+  std::string identifierKey(std::string_view identifier) const;
+  static std::string identifierKey(const Secret& identifierHashKey, std::string_view identifier);
+  // The identifier hashing key: HKDF-SHA256(ikm = KEK, no salt, info = kIdentifierKeyInfo), 32
+  // bytes. `kek` is 32 raw bytes or 64 hex characters (the same KEK in either form gives the same
+  // key, as crypto::KeyEncryptionKey::fromSecret). InvalidInput otherwise (the KEK is never echoed).
+  static Result<Secret> deriveIdentifierHashKey(const Secret& kek);
   static std::string ipKey(std::string_view ip);
   // Pure transition used by recordFailure (exposed for tests).
   static ThrottleState afterFailure(const ThrottleState& s, const LockoutRule& rule, TimePoint now);
@@ -81,6 +99,7 @@ class LoginThrottle {
   ThrottleStore& store_;
   const Clock& clock_;
   ThrottlePolicy policy_;
+  Secret identifierHashKey_;  // empty: legacy unkeyed SHA-256 (see the second constructor)
 };
 
 }  // namespace erds::identity
