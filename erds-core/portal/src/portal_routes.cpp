@@ -1486,13 +1486,13 @@ struct PortalRoutes::Impl {
     int y = 0, mo = 0, d = 0, h = 0, mi = 0;
     char tail = 0;
     if (when.size() < 16 || std::sscanf(when.c_str(), "%4d-%2d-%2dT%2d:%2d%c", &y, &mo, &d, &h, &mi, &tail) < 5 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) {
+        y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59) {
       ApiReply bad;
       bad.status = 400;
       bad.error = Error::invalidInput("choose a preferred date and time");
       return errorPage(c, bad, "The booking could not be recorded");
     }
-    char buf[32];
+    char buf[64];  // room for any int values, so the compiler can prove no truncation
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:00Z", y, mo, d, h, mi);
     std::string note = f.get("note");
     if (note.size() > 500) note.resize(500);
