@@ -13,10 +13,25 @@
 
 #include "erds/base/clock.h"
 #include "erds/evidence/file_key_signer.h"
+#include "erds/evidence/rfc3161_tsu.h"
 
 #include "test_pki.h"
 
 namespace erds::evidence::testing {
+
+// One throwaway PKI per test binary (key generation is slow); never modified.
+inline const TestPki& pki() {
+  static const TestPki p;
+  return p;
+}
+
+// Built-in TSU options under `policyOid` whose clock-synchronisation check always passes.
+inline Rfc3161TsuOptions syncedTsuOptions(const std::string& policyOid) {
+  Rfc3161TsuOptions o;
+  o.policyOid = policyOid;
+  o.clockSyncCheck = [] { return ok(); };
+  return o;
+}
 
 inline std::string sha256Of(std::string_view data) {
   unsigned char md[32];

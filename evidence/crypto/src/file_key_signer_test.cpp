@@ -10,11 +10,6 @@ namespace {
 
 using namespace erds::evidence::testing;
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
 class FileKeySignerAlgTest : public ::testing::TestWithParam<TestKeyType> {};
 
 TEST_P(FileKeySignerAlgTest, SignsDigestVerifiableWithCertificate) {

@@ -13,11 +13,6 @@ namespace {
 
 using namespace erds::evidence::testing;
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
 // Counts calls and can be told to fail, around a real FileKeySigner.
 class CountingSigner final : public Signer {
  public:

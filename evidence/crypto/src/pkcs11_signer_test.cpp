@@ -23,11 +23,6 @@ constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
 constexpr const char* kInstallHint =
     "SoftHSM2/libp11 missing: apt-get install softhsm2 opensc libengine-pkcs11-openssl";
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
 // One SoftHSM2 token per test process (the module reads SOFTHSM2_CONF once) with a P-256 seal key
 // and an RSA TSU key imported from PEM, and their certificates.
 class Pkcs11SignerTest : public ::testing::Test {

@@ -22,17 +22,7 @@ using erds::testing::FakeClock;
 
 constexpr const char* kPolicy = "1.3.6.1.4.1.99999.1.1";
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
-Rfc3161TsuOptions syncedOptions() {
-  Rfc3161TsuOptions o;
-  o.policyOid = kPolicy;
-  o.clockSyncCheck = [] { return ok(); };
-  return o;
-}
+Rfc3161TsuOptions syncedOptions() { return syncedTsuOptions(kPolicy); }
 
 std::unique_ptr<TS_RESP, decltype(&TS_RESP_free)> parseResp(const std::string& der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());

@@ -24,11 +24,6 @@ namespace {
 using namespace erds::evidence::testing;
 namespace sp = signer_protocol;
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
 bool readExact(int fd, std::size_t n, std::string& out) {
   out.resize(n);
   std::size_t got = 0;

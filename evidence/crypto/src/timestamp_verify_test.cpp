@@ -30,17 +30,7 @@ using erds::testing::FakeClock;
 
 constexpr const char* kPolicy = "1.3.6.1.4.1.99999.1.1";
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
-Rfc3161TsuOptions syncedOptions() {
-  Rfc3161TsuOptions o;
-  o.policyOid = kPolicy;
-  o.clockSyncCheck = [] { return ok(); };
-  return o;
-}
+Rfc3161TsuOptions syncedOptions() { return syncedTsuOptions(kPolicy); }
 
 std::shared_ptr<const TimestampVerifier> trust(const std::string& pem) {
   auto v = TimestampVerifier::fromPem(pem);

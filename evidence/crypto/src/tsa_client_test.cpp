@@ -19,11 +19,6 @@ using erds::testing::FakeClock;
 
 constexpr const char* kPolicy = "1.3.6.1.4.1.99999.1.1";
 
-const TestPki& pki() {
-  static const TestPki p;
-  return p;
-}
-
 using Handler = TestHttpTsa::Handler;
 using TestServer = TestHttpTsa;
 
