@@ -44,6 +44,24 @@ std::string printable(std::string_view s, std::size_t max) {
   return out;
 }
 
+core::SenderAuthentication senderAuthentication(const AuthenticatedParty& party, TimePoint fallbackTime) {
+  core::SenderAuthentication out;
+  out.method = "urn:erds:authn:";
+  // The level the identity component granted; only when it granted none (a certificate step on
+  // its own) the level the methods reach by themselves, and never less than low.
+  identity::LevelOfAssurance level = party.level;
+  for (std::size_t i = 0; i < party.methods.size(); ++i) {
+    out.method += (i > 0 ? "+" : "") + std::string(identity::authenticationMethodName(party.methods[i]));
+    if (party.level == identity::LevelOfAssurance::None)
+      level = std::max(level, identity::authenticationLevel(party.methods[i]));
+  }
+  if (party.methods.empty()) out.method += "unknown";
+  level = std::max(level, identity::LevelOfAssurance::Low);
+  out.level = "http://eidas.europa.eu/LoA/" + std::string(identity::levelName(level));
+  out.time = party.at == TimePoint{} ? fallbackTime : party.at;
+  return out;
+}
+
 core::JobSpec receiptJob(const std::string& messageId, core::Event event, std::optional<int> recipientIndex) {
   core::JobSpec j;
   j.kind = std::string(kJobSmtpReceipt);
@@ -161,8 +179,9 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
   }
   if (opt_.sendReceipts) sr.extraJobs.push_back(receiptJob(sr.messageId, core::Event::SubmissionAcceptance, std::nullopt));
 
-  // How the sender authenticated, for the audit record of message.submitted (the evidence itself
-  // has no field for it yet: see README).
+  // How the sender authenticated: EN 319 522-2 I10 of the SubmissionAcceptance, and the audit
+  // record of message.submitted.
+  sr.senderAuthentication = senderAuthentication(*envelope.party, now);
   std::string methods;
   for (auto m : envelope.party->methods) methods += (methods.empty() ? "" : "+") + std::string(identity::authenticationMethodName(m));
   sr.auditNote = "smtp auth=" + (methods.empty() ? std::string("unknown") : methods) + " loa=" +
@@ -297,16 +316,33 @@ Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const
     sr.recipients.push_back(std::move(spec));
   }
 
-  auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
-  if (!up) return std::move(up).error();
-  if (!authResults.empty()) ERDS_RETURN_IF_ERROR(up->append(authResults));
-  ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
-  auto part = up->finish();
-  if (!part) return std::move(part).error();
-  sr.partIds.push_back(part->partId);
-
-  // Message, ReceivedFromNonERDS evidence and the local lifecycle jobs in one transaction.
-  auto res = d_.store->receive(sr);
+  Result<core::SubmissionResult> res = Error::internal("not received");
+  if (message.inMemory() && message.size() <= core::kMaxChunkBytes) {
+    // Small message (the submission path's threshold): encrypted in memory and stored with the
+    // message, its ReceivedFromNonERDS evidence and the lifecycle jobs in ONE transaction
+    // (DeliveryStore::receiveWithContent): no staged upload round trips or commits.
+    std::string withResults;
+    std::string_view plain = message.memory();
+    if (!authResults.empty()) {
+      withResults.reserve(authResults.size() + plain.size());
+      withResults.append(authResults).append(plain);
+      plain = withResults;
+    }
+    auto sealed = d_.vault->sealInMemory(sr.messageId, {core::PlainPart{"message.eml", "message/rfc822", plain}});
+    if (!sealed) return std::move(sealed).error();
+    res = d_.store->receiveWithContent(sr, *sealed);
+  } else {
+    // Large message: streamed into the vault chunk by chunk (never held whole), then linked.
+    auto up = d_.vault->beginUpload(sr.messageId, "message.eml", "message/rfc822");
+    if (!up) return std::move(up).error();
+    if (!authResults.empty()) ERDS_RETURN_IF_ERROR(up->append(authResults));
+    ERDS_RETURN_IF_ERROR(forEachChunk(message, core::kMaxChunkBytes, [&](std::string_view c) { return up->append(c); }));
+    auto part = up->finish();
+    if (!part) return std::move(part).error();
+    sr.partIds.push_back(part->partId);
+    // Message, ReceivedFromNonERDS evidence and the local lifecycle jobs in one transaction.
+    res = d_.store->receive(sr);
+  }
   if (!res) return std::move(res).error();
   log::info("smtp.received", {{"message_id", res->messageId},
                               {"evidence_id", res->evidenceId},

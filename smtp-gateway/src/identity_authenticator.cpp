@@ -88,6 +88,7 @@ Result<AuthenticatedParty> IdentityAuthenticator::authenticatePassword(std::stri
   out.partyId = r->partyId;
   out.methods = r->authentication.methods;
   out.level = r->authentication.level;
+  out.at = r->authentication.at;
   return out;
 }
 

@@ -115,6 +115,45 @@ Result<void> insertEvidence(pg::Connection& c, const IssuedEvidence& ev, const s
   return ok();
 }
 
+// The message-level evidence request of a submission (SubmissionAcceptance), a reception
+// (ReceivedFromNonERDS) or a rejection (SubmissionRejection).
+EvidenceRequest messageEvidence(const SubmissionRequest& req, Event event, const std::string& reason,
+                                const std::string& contentDigest, TimePoint now) {
+  EvidenceRequest er;
+  er.event = event;
+  er.reason = reason;
+  std::vector<std::string> recipientIdentifiers;
+  recipientIdentifiers.reserve(req.recipients.size());
+  for (const auto& rs : req.recipients) recipientIdentifiers.push_back(rs.identifier);
+  er.message = EvidenceSubject{req.messageId,  req.senderPartyId, req.senderIdentifier, req.subject,
+                               contentDigest,  now,               std::move(recipientIdentifiers)};
+  er.eventTime = now;
+  if (event == Event::ReceivedFromNonERDS) er.externalSystem = req.externalSystem;
+  if (event == Event::SubmissionAcceptance) er.senderAuthentication = req.senderAuthentication;
+  return er;
+}
+
+// The audit record of a stored submission, reception or rejection, in the caller's transaction.
+Result<void> auditStored(const AuditLog& audit, pg::Connection& c, const SubmissionRequest& req, Event event,
+                         const std::string& evidenceId, const std::string& reason) {
+  const bool rejected = event == Event::SubmissionRejection;
+  const std::string action = event == Event::ReceivedFromNonERDS ? "message.received"
+                             : rejected                          ? "message.rejected"
+                                                                 : "message.submitted";
+  const std::string actor = !req.actor.empty()            ? req.actor
+                            : !req.senderPartyId.empty() ? "party:" + req.senderPartyId
+                                                         : "external";
+  std::string details = "{\"evidence_id\":\"" + internal::jsonEscape(evidenceId) +
+                        "\",\"recipients\":" + std::to_string(req.recipients.size()) + ",\"reason\":\"" +
+                        internal::jsonEscape(reason) + "\"";
+  if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
+  details += "}";
+  auto a = audit.append(c, AuditEvent{actor, action, "message:" + req.messageId, rejected ? "denied" : "success", "",
+                                      details});
+  if (!a) return std::move(a).error();
+  return ok();
+}
+
 }  // namespace
 
 DeliveryStore::DeliveryStore(pg::Pool& pool, EvidenceIssuer& issuer, const JobQueue& jobs, const Clock& clock,
@@ -230,17 +269,7 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
   const std::string evReason = accepted ? std::string(defaultReasonCode(event)) : reason;
 
   // Phase 2: seal and time-stamp, with no connection held.
-  EvidenceRequest er;
-  er.event = event;
-  er.reason = evReason;
-  std::vector<std::string> recipientIdentifiers;
-  recipientIdentifiers.reserve(req.recipients.size());
-  for (const auto& rs : req.recipients) recipientIdentifiers.push_back(rs.identifier);
-  er.message = EvidenceSubject{req.messageId,   req.senderPartyId, req.senderIdentifier, req.subject,
-                               contentDigest,   now,               std::move(recipientIdentifiers)};
-  er.eventTime = now;
-  if (received) er.externalSystem = req.externalSystem;
-  auto issued = issuer_.issue(er);
+  auto issued = issuer_.issue(messageEvidence(req, event, evReason, contentDigest, now));
   if (!issued) return std::move(issued).error();
 
   // Phase 3: one transaction for everything.
@@ -327,18 +356,7 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
     }
   }
   ERDS_RETURN_IF_ERROR(insertEvidence(c, *issued, req.messageId, std::nullopt, event, evReason, 0, now));
-  const std::string action = received ? "message.received" : accepted ? "message.submitted" : "message.rejected";
-  const std::string actor = !req.actor.empty()            ? req.actor
-                            : !req.senderPartyId.empty() ? "party:" + req.senderPartyId
-                                                         : "external";
-  std::string details = "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
-                        "\",\"recipients\":" + std::to_string(req.recipients.size()) + ",\"reason\":\"" +
-                        internal::jsonEscape(evReason) + "\"";
-  if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
-  details += "}";
-  auto a = audit_.append(c, AuditEvent{actor, action, "message:" + req.messageId, accepted ? "success" : "denied", "",
-                                       details});
-  if (!a) return std::move(a).error();
+  ERDS_RETURN_IF_ERROR(auditStored(audit_, c, req, event, issued->evidenceId, evReason));
   ERDS_RETURN_IF_ERROR(tx.commit());
   SubmissionResult out;
   out.messageId = req.messageId;
@@ -382,13 +400,22 @@ constexpr const char* kSubmitAllSql =
     "    AS x(kind, payload, dedupe, run_at, max_attempts)"
     "  ON CONFLICT (dedupe_key) DO NOTHING),"
     " e AS (INSERT INTO evidence (id, message_id, recipient_index, event, reason, sequence, xml, created_at)"
-    "  SELECT $38, m.id, NULL, 'SubmissionAcceptance', $39, 0, $40::bytea, $9::timestamptz FROM m)"
+    "  SELECT $38, m.id, NULL, $41, $39, 0, $40::bytea, $9::timestamptz FROM m)"
     " SELECT count(*) FROM m";
 
 Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionRequest& req, const SealedContent& content) {
+  return storeWithContent(req, content, Kind::Submit);
+}
+
+Result<SubmissionResult> DeliveryStore::receiveWithContent(const SubmissionRequest& req, const SealedContent& content) {
+  return storeWithContent(req, content, Kind::Receive);
+}
+
+Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest& req, const SealedContent& content,
+                                                         Kind kind) {
   const TimePoint now = clock_.now();
-  ERDS_RETURN_IF_ERROR(validate(req, Kind::Submit, now));
-  if (!req.partIds.empty()) return Error::invalidInput("submitWithContent takes no staged parts");
+  ERDS_RETURN_IF_ERROR(validate(req, kind, now));
+  if (!req.partIds.empty()) return Error::invalidInput("a message stored with its content takes no staged parts");
   if (content.messageId != req.messageId) return Error::invalidInput("the content was sealed for another message");
   if (content.wrappedKey.empty()) return Error::invalidInput("the content has no data key");
 
@@ -453,17 +480,11 @@ Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionReques
     jobMax.push_back(std::to_string(jb.maxAttempts));
   }
   const std::string contentDigest = crypto::sha256(partDigests);
-  const Event event = Event::SubmissionAcceptance;
+  const Event event = kind == Kind::Receive ? Event::ReceivedFromNonERDS : Event::SubmissionAcceptance;
   const std::string evReason(defaultReasonCode(event));
 
   // Seal and time-stamp, with no connection held.
-  EvidenceRequest er;
-  er.event = event;
-  er.reason = evReason;
-  er.message = EvidenceSubject{req.messageId, req.senderPartyId, req.senderIdentifier, req.subject,
-                               contentDigest,  now,               rcptIds};
-  er.eventTime = now;
-  auto issued = issuer_.issue(er);
+  auto issued = issuer_.issue(messageEvidence(req, event, evReason, contentDigest, now));
   if (!issued) return std::move(issued).error();
 
   using internal::arrayLiteral;
@@ -493,7 +514,7 @@ Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionReques
        pg::Param::text(arrayLiteral(jobKinds)), pg::Param::text(arrayLiteral(jobPayloads)),
        pg::Param::text(arrayLiteral(jobDedupe)), pg::Param::text(arrayLiteral(jobRunAt)),
        pg::Param::text(arrayLiteral(jobMax)), pg::Param::text(issued->evidenceId), pg::Param::text(evReason),
-       pg::Param::bytes(issued->xml)});
+       pg::Param::bytes(issued->xml), pg::Param::text(std::string(eventName(event)))});
   if (!ins) return std::move(ins).error();
   if (ins->getInt(0, 0) != 1) {
     // Nothing was inserted: the same Idempotency-Key was used before (or the id is taken). The
@@ -505,14 +526,7 @@ Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionReques
     }
     return Error::conflict("message id " + req.messageId + " is already used");
   }
-  const std::string actor = !req.actor.empty() ? req.actor : "party:" + req.senderPartyId;
-  std::string details = "{\"evidence_id\":\"" + internal::jsonEscape(issued->evidenceId) +
-                        "\",\"recipients\":" + std::to_string(req.recipients.size()) + ",\"reason\":\"" +
-                        internal::jsonEscape(evReason) + "\"";
-  if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
-  details += "}";
-  auto a = audit_.append(c, AuditEvent{actor, "message.submitted", "message:" + req.messageId, "success", "", details});
-  if (!a) return std::move(a).error();
+  ERDS_RETURN_IF_ERROR(auditStored(audit_, c, req, event, issued->evidenceId, evReason));
   ERDS_RETURN_IF_ERROR(tx.commit());
   SubmissionResult out;
   out.messageId = req.messageId;

@@ -477,6 +477,185 @@ TEST_F(OneTransactionTest, TruncatedOrReorderedChunksAreRefused) {
   EXPECT_TRUE(readAll(*vault_, ids[2], 0) == data);  // the untouched one still reads
 }
 
+// A reception from outside ERDS: no sender party, every recipient local.
+SubmissionRequest receivedRequest(SubmissionRequest req) {
+  req.senderPartyId.clear();
+  req.senderIdentifier = "mailto:someone@elsewhere.example";
+  req.requiredLoa = "low";
+  req.recipients = {{"mailto:r0@example.test", "p-r0", ""}, {"mailto:new@example.test", "", "new@example.test"}};
+  req.actor = "smtp-mx:192.0.2.7";
+  req.externalSystem = "SMTP client 192.0.2.7 (HELO mx.elsewhere.example)";
+  req.auditNote = "spf=pass";
+  return req;
+}
+
+TEST_F(OneTransactionTest, ReceiveWithContentStoresMessageContentAndEvidenceOnce) {
+  SubmissionRequest req = receivedRequest(request());
+  req.extraJobs.push_back(JobSpec{"test.extra", "{}", {}, "extra-rcv", 3});
+  const std::string mail = "From: someone@elsewhere.example\r\nSubject: hi\r\n\r\nhello\r\n";
+  const std::string big = patterned(kMaxChunkBytes + 7, 9);  // two chunks
+  auto sealed = vault_->sealInMemory(req.messageId, {{"message.eml", "message/rfc822", mail},
+                                                     {"big.bin", "application/octet-stream", big}});
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().toString();
+  auto res = store_->receiveWithContent(req, *sealed);
+  ASSERT_TRUE(res.has_value()) << res.error().toString();
+  EXPECT_TRUE(res->accepted);
+  EXPECT_FALSE(res->replayed);
+  const std::string& id = req.messageId;
+
+  auto m = store_->message(id);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->status, "accepted");
+  EXPECT_EQ(m->senderPartyId, "");
+  EXPECT_EQ(m->senderIdentifier, "mailto:someone@elsewhere.example");
+  EXPECT_EQ(m->partCount, 2);
+  EXPECT_EQ(m->contentDigest, crypto::sha256(crypto::sha256(mail) + crypto::sha256(big)));
+
+  // Exactly one message-level evidence, ReceivedFromNonERDS with RF04 and the external system (M04).
+  auto ev = store_->evidenceOf(id);
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].id, res->evidenceId);
+  EXPECT_EQ((*ev)[0].event, Event::ReceivedFromNonERDS);
+  EXPECT_EQ((*ev)[0].reason, "RF04");
+  EXPECT_FALSE((*ev)[0].recipientIndex.has_value());
+  ASSERT_EQ(issuer_.calls(), 1);
+  const EvidenceRequest er = issuer_.requests().back();
+  EXPECT_EQ(er.event, Event::ReceivedFromNonERDS);
+  EXPECT_EQ(er.externalSystem, "SMTP client 192.0.2.7 (HELO mx.elsewhere.example)");
+  EXPECT_EQ(er.message.contentDigest, m->contentDigest);
+  EXPECT_EQ(er.message.recipientIdentifiers,
+            (std::vector<std::string>{"mailto:r0@example.test", "mailto:new@example.test"}));
+  EXPECT_FALSE(er.senderAuthentication.has_value());
+
+  auto ds = store_->deliveries(id);
+  ASSERT_TRUE(ds.has_value());
+  ASSERT_EQ(ds->size(), 2u);
+  EXPECT_EQ((*ds)[0].lastEvent, Event::ReceivedFromNonERDS);
+  EXPECT_EQ((*ds)[1].state, DeliveryState::Submitted);
+  EXPECT_EQ(count("SELECT count(*) FROM pending_mailboxes WHERE address = 'new@example.test'"), 1);
+  EXPECT_EQ(jobsOfKind(kJobConsign), 2);
+  EXPECT_EQ(jobsOfKind(kJobExpire), 1);
+  EXPECT_EQ(jobsOfKind("test.extra"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.received' AND actor = 'smtp-mx:192.0.2.7' "
+                  "AND details->>'note' = 'spf=pass' AND details->>'reason' = 'RF04'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), 0);
+
+  // Content round trip.
+  EXPECT_EQ(readAll(*vault_, id, 0), mail);
+  EXPECT_TRUE(readAll(*vault_, id, 1) == big);
+
+  // The same message id again: Conflict, nothing doubled (the second evidence is never stored).
+  auto again = vault_->sealInMemory(id, {{"message.eml", "message/rfc822", mail}});
+  ASSERT_TRUE(again.has_value());
+  auto dup = store_->receiveWithContent(req, *again);
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_TRUE(dup.error().is(ErrorCode::Conflict)) << dup.error().toString();
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.received'"), 1);
+
+  // The normal lifecycle follows.
+  EXPECT_EQ(step(id, 0, Event::ContentConsignment).state, DeliveryState::Consigned);
+}
+
+TEST_F(OneTransactionTest, ReceiveWithContentValidatesAsReceiveAndStoresNothingOnFailure) {
+  const SubmissionRequest base = receivedRequest(request());
+  auto sealFor = [&](const SubmissionRequest& r) {
+    auto s = vault_->sealInMemory(r.messageId, {{"message.eml", "message/rfc822", "x"}});
+    EXPECT_TRUE(s.has_value());
+    return s ? *s : SealedContent{};
+  };
+  SubmissionRequest relay = base;
+  RecipientSpec ext;
+  ext.identifier = "mailto:carol@elsewhere.example";
+  ext.external = true;
+  relay.recipients.push_back(ext);
+  EXPECT_TRUE(store_->receiveWithContent(relay, sealFor(relay)).error().is(ErrorCode::InvalidInput));
+  SubmissionRequest keyed = base;
+  keyed.idempotencyKey = "k";
+  keyed.requestHash = std::string(32, 'h');
+  EXPECT_TRUE(store_->receiveWithContent(keyed, sealFor(keyed)).error().is(ErrorCode::InvalidInput));
+  SubmissionRequest anonymous = base;
+  anonymous.senderIdentifier.clear();
+  EXPECT_TRUE(store_->receiveWithContent(anonymous, sealFor(anonymous)).error().is(ErrorCode::InvalidInput));
+  // Without a sender party it is a reception, never a submission.
+  EXPECT_TRUE(store_->submitWithContent(base, sealFor(base)).error().is(ErrorCode::InvalidInput));
+  EXPECT_EQ(issuer_.calls(), 0);  // refused before sealing
+
+  issuer_.setFailing(true);
+  auto noStamp = store_->receiveWithContent(base, sealFor(base));
+  ASSERT_FALSE(noStamp.has_value());
+  EXPECT_TRUE(noStamp.error().is(ErrorCode::Unavailable));
+  issuer_.setFailing(false);
+  for (const char* table : {"messages", "message_keys", "content_parts", "content_chunks", "deliveries", "evidence",
+                            "pending_mailboxes", "jobs", "audit_log"}) {
+    EXPECT_EQ(count(std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
+}
+
+TEST_F(OneTransactionTest, ConnectionDyingMidTransactionLeavesNoRows) {
+  // The audit append runs after the one statement that inserted everything else: a trigger there
+  // kills the daemon's own backend in the middle of the transaction.
+  ASSERT_TRUE(owner_->exec(
+      "CREATE FUNCTION erds_test_die() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NEW; END $$"));
+  ASSERT_TRUE(owner_->exec("CREATE TRIGGER erds_test_die BEFORE INSERT ON audit_log FOR EACH ROW "
+                           "EXECUTE FUNCTION erds_test_die()"));
+  const SubmissionRequest rcv = receivedRequest(request());
+  auto sealedRcv = vault_->sealInMemory(rcv.messageId, {{"message.eml", "message/rfc822", "hello"}});
+  ASSERT_TRUE(sealedRcv.has_value());
+  auto r1 = store_->receiveWithContent(rcv, *sealedRcv);
+  ASSERT_FALSE(r1.has_value());
+  EXPECT_FALSE(r1.error().is(ErrorCode::Conflict)) << r1.error().toString();
+  const SubmissionRequest sub = request();
+  auto sealedSub = vault_->sealInMemory(sub.messageId, {{"a.txt", "text/plain", "hello"}});
+  ASSERT_TRUE(sealedSub.has_value());
+  auto r2 = store_->submitWithContent(sub, *sealedSub);
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_EQ(issuer_.calls(), 2);  // both sealed, neither stored nor acknowledged
+  for (const char* table : {"messages", "message_keys", "content_parts", "content_chunks", "deliveries", "evidence",
+                            "pending_mailboxes", "jobs", "audit_log"}) {
+    EXPECT_EQ(count(std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
+
+  // Once the database is healthy again, the pool reconnects and the same reception succeeds.
+  ASSERT_TRUE(owner_->exec("DROP TRIGGER erds_test_die ON audit_log"));
+  auto retry = store_->receiveWithContent(rcv, *sealedRcv);
+  ASSERT_TRUE(retry.has_value()) << retry.error().toString();
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries"), 2);
+  EXPECT_EQ(readAll(*vault_, rcv.messageId, 0), "hello");
+}
+
+TEST_F(OneTransactionTest, SenderAuthenticationReachesOnlyTheSubmissionAcceptance) {
+  const SenderAuthentication auth{"urn:erds:authn:client_certificate+password", "http://eidas.europa.eu/LoA/low",
+                                  clock_.now() - std::chrono::seconds(3)};
+  SubmissionRequest inline1 = request();
+  inline1.senderAuthentication = auth;
+  ASSERT_TRUE(submitInline(inline1, {"x"}).has_value());
+  ASSERT_TRUE(issuer_.requests().back().senderAuthentication.has_value());
+  EXPECT_EQ(*issuer_.requests().back().senderAuthentication, auth);
+
+  SubmissionRequest streamed = request();
+  streamed.senderAuthentication = auth;
+  streamed.partIds = {stagePart(streamed.messageId, "y")};
+  ASSERT_TRUE(store_->submit(streamed).has_value());
+  EXPECT_EQ(issuer_.requests().back().event, Event::SubmissionAcceptance);
+  EXPECT_EQ(issuer_.requests().back().senderAuthentication, std::optional<SenderAuthentication>(auth));
+
+  // Later evidence of the message does not repeat it.
+  step(streamed.messageId, 0, Event::ContentConsignment);
+  EXPECT_FALSE(issuer_.requests().back().senderAuthentication.has_value());
+  SubmissionRequest rcv = receivedRequest(request());
+  rcv.senderAuthentication = auth;  // ignored: an outside sender did not authenticate to us
+  auto sealed = vault_->sealInMemory(rcv.messageId, {{"m", "message/rfc822", "z"}});
+  ASSERT_TRUE(sealed.has_value());
+  ASSERT_TRUE(store_->receiveWithContent(rcv, *sealed).has_value());
+  EXPECT_FALSE(issuer_.requests().back().senderAuthentication.has_value());
+}
+
 TEST_F(DeliveryStoreTest, RejectionStoresEvidenceWithReason) {
   SubmissionRequest req = request();
   req.recipients.clear();

@@ -7,8 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "erds/base/clock.h"
 #include "erds/base/result.h"
 #include "erds/base/secret.h"
+#include "erds/core/evidence_issuer.h"
 #include "erds/identity/party.h"
 
 namespace erds::smtp {
@@ -18,7 +20,15 @@ struct AuthenticatedParty {
   std::string partyId;
   std::vector<identity::AuthenticationMethod> methods;
   identity::LevelOfAssurance level = identity::LevelOfAssurance::None;
+  TimePoint at{};  // when the (last) authentication step succeeded; TimePoint{} = not known
 };
+
+// The sender's authentication as EN 319 522-2 I10 records it in SubmissionAcceptance evidence:
+// method "urn:erds:authn:" + the method names joined by '+' in the order they were proved (e.g.
+// "urn:erds:authn:password", "urn:erds:authn:password+client_certificate"), level the eIDAS LoA
+// URI of party.level (at least the level of the strongest method; "low" for a password), time
+// party.at, or `fallbackTime` when it is not known.
+core::SenderAuthentication senderAuthentication(const AuthenticatedParty& party, TimePoint fallbackTime);
 
 class Authenticator {
  public:

@@ -52,6 +52,9 @@ struct SubmissionRequest {
   // receive() only: the non-ERDS system the message came from (M04 of its evidence), e.g.
   // "SMTP client 192.0.2.7 (HELO mx.example.net)".
   std::string externalSystem{};
+  // submit() / submitWithContent(): how the sender authenticated (EN 319 522-2 I10), passed to the
+  // SubmissionAcceptance's EvidenceRequest; ignored by receive() and reject().
+  std::optional<SenderAuthentication> senderAuthentication{};
   // Free text added to the audit record's details (e.g. "spf=not_checked"); no content, no secrets.
   std::string auditNote{};
 };
@@ -158,6 +161,14 @@ class DeliveryStore {
   // Idempotency-Key (InvalidInput if given). Errors as submit().
   Result<SubmissionResult> receive(const SubmissionRequest& request);
 
+  // receive() in one transaction, for a small message already encrypted in memory (as
+  // submitWithContent(): ReceivedFromNonERDS sealed first with no connection held, then BEGIN, one
+  // statement storing message, data key, parts, chunks, deliveries, pending mailbox rows, jobs and
+  // evidence, the audit append (message.received), COMMIT). Validation as receive() (no
+  // Idempotency-Key, every recipient local); request.partIds must be empty. Errors as receive();
+  // Conflict also if the message id already has content. On any error nothing is stored.
+  Result<SubmissionResult> receiveWithContent(const SubmissionRequest& request, const SealedContent& content);
+
   // Stores a refused submission of an authenticated sender (bad format, too large, policy): a
   // message row with status "rejected", no deliveries, and SubmissionRejection evidence with
   // `reason` (e.g. "RA02"). Same idempotency rules as submit(); parts are not linked.
@@ -187,6 +198,8 @@ class DeliveryStore {
  private:
   enum class Kind { Submit, Reject, Receive };
   Result<SubmissionResult> store(const SubmissionRequest& request, Kind kind, const std::string& reason);
+  // submitWithContent() and receiveWithContent() (kind Submit or Receive).
+  Result<SubmissionResult> storeWithContent(const SubmissionRequest& request, const SealedContent& content, Kind kind);
   Result<void> validate(const SubmissionRequest& request, Kind kind, TimePoint now) const;
   Result<std::optional<SubmissionResult>> replay(pg::Connection& conn, const SubmissionRequest& request);
 

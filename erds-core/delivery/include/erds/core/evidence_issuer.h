@@ -26,6 +26,15 @@ struct EvidenceSubject {
   std::vector<std::string> recipientIdentifiers;
 };
 
+// EN 319 522-2 I10 (the sender's AssuranceLevelsDetails, AuthenticationDetails form): how the
+// sender authenticated for the submission the evidence is about. Only on SubmissionAcceptance.
+struct SenderAuthentication {
+  std::string method;             // URI, e.g. "urn:erds:authn:client_certificate+password"
+  std::string level;              // eIDAS LoA URI, e.g. "http://eidas.europa.eu/LoA/low"
+  TimePoint time{};               // when the sender authenticated
+  bool operator==(const SenderAuthentication&) const = default;
+};
+
 struct EvidenceRequest {
   Event event = Event::SubmissionAcceptance;
   std::string reason;                    // EN 319 522-2 reason code ("RA01"); "" = the event's default
@@ -37,6 +46,8 @@ struct EvidenceRequest {
   // F.x events (RelayToNonERDS, RelayToNonERDSFailure, ReceivedFromNonERDS): the non-ERDS system
   // concerned (EN 319 522-2 M04), e.g. "SMTP mx.example.net: 250 2.0.0 queued"; "" = issuer default.
   std::string externalSystem{};
+  // SubmissionAcceptance only: the sender's authentication (I10), when the caller knows it.
+  std::optional<SenderAuthentication> senderAuthentication{};
 };
 
 struct IssuedEvidence {
