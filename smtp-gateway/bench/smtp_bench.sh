@@ -10,6 +10,9 @@
 # Everything lives in a mktemp dir that is removed at the end.
 #   usage: smtp-gateway/bench/smtp_bench.sh BUILD [SESSIONS] [MESSAGES] [SIZE] [MX_MESSAGES]
 # For CPU-bound comparisons pin the daemons: TASKSET="taskset -c 1" smtp-gateway/bench/smtp_bench.sh ...
+# Round trips: after each run the statements and explicit commits (COMMIT calls; both from
+# pg_stat_statements) per stored message are printed. With COUNT=1 erdsd is stopped (SIGSTOP) during both runs, so
+# that its lifecycle workers do not add their statements: the figures are erds-smtpd's alone.
 set -eu
 BUILD=$(cd "${1:?usage: smtp_bench.sh BUILD [SESSIONS] [MESSAGES] [SIZE] [MX_MESSAGES]}" && pwd)
 SESSIONS=${2:-20}
@@ -28,7 +31,7 @@ AS=""
 if [ "$(id -u)" = 0 ]; then AS="runuser -u postgres --"; mkdir -p "$W/pg"; chown postgres "$W/pg"; else mkdir -p "$W/pg"; fi
 PIDS=""
 cleanup() {
-  for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null || true; done
   for p in $PIDS; do wait "$p" 2>/dev/null || true; done
   $AS "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   [ -n "${KEEP:-}" ] || rm -rf "$W"
@@ -36,7 +39,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 $AS "$PGBIN/initdb" -D "$W/pg/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$W/initdb.log" 2>&1
 $AS "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w -t 60 \
-  -o "-k $W/pg -c listen_addresses='' -c max_connections=200" start >/dev/null
+  -o "-k $W/pg -c listen_addresses='' -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
+  start >/dev/null
 export PGHOST="$W/pg" PGPORT=5432
 OWNER_PW=$(openssl rand -hex 16) APP_PW=$(openssl rand -hex 16)
 psql -q -U postgres -d postgres -v ON_ERROR_STOP=1 <<EOF
@@ -101,9 +105,33 @@ EOF
 chmod 600 "$W"/*.conf
 unset PGUSER PGDATABASE
 "$BUILD/erdsctl" db migrate --config "$W/erds.conf" >/dev/null
-$TASKSET "$BUILD/erds-signer" --config "$W/signer.conf" >"$W/signer.log" 2>&1 & PIDS="$PIDS $!"
+psql -q -U postgres -d erds -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+PSQLA="psql -U postgres -d erds -Atq"
+# CPU ticks (utime + stime) of PostgreSQL (every process of the cluster) and of erds-signer.
+ticks() { for p in "$@"; do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
+pg_ticks() { PM=$(head -n 1 "$W/pg/data/postmaster.pid"); ticks $PM $(ps -o pid= --ppid $PM); }
+# stats_begin N_QUERY; ...run...; stats_end N_QUERY: statements and commits per stored message since
+# stats_begin (N_QUERY counts the messages stored by the run).
+stats_begin() {
+  $PSQLA -c "SELECT pg_stat_statements_reset()" >/dev/null
+  N0=$($PSQLA -c "$1")
+  PG0=$(pg_ticks); SG0=$(ticks $SIGNER)
+}
+stats_end() {
+  PG1=$(pg_ticks); SG1=$(ticks $SIGNER)
+  N=$(( $($PSQLA -c "$1") - N0 ))
+  [ "$N" -gt 0 ] || { echo "round trips: no message stored"; return 0; }
+  echo "CPU ms per stored message: postgres $(echo "scale=3; 1000 * ($PG1 - $PG0) / $(getconf CLK_TCK) / $N" | bc), erds-signer $(echo "scale=3; 1000 * ($SG1 - $SG0) / $(getconf CLK_TCK) / $N" | bc)"
+  echo "round trips per stored message ($N messages): statements $($PSQLA -c "SELECT round(sum(calls)::numeric / $N, 2)
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'erds')"), commits $($PSQLA -c "SELECT
+    coalesce(round(sum(calls)::numeric / $N, 2), 0) FROM pg_stat_statements WHERE query = 'COMMIT'
+    AND dbid = (SELECT oid FROM pg_database WHERE datname = 'erds')")"
+  $PSQLA -c "SELECT '  ' || round(calls::numeric / $N, 2) || E'\t' || left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'erds') ORDER BY calls DESC LIMIT 15"
+}
+$TASKSET "$BUILD/erds-signer" --config "$W/signer.conf" >"$W/signer.log" 2>&1 & SIGNER=$!; PIDS="$PIDS $SIGNER"
 for _ in $(seq 1 100); do [ -S "$W/signer.sock" ] && break; sleep 0.2; done
-$TASKSET "$BUILD/erdsd" --config "$W/erds.conf" >"$W/erdsd.log" 2>&1 & PIDS="$PIDS $!"
+$TASKSET "$BUILD/erdsd" --config "$W/erds.conf" >"$W/erdsd.log" 2>&1 & ERDSD=$!; PIDS="$PIDS $ERDSD"
 for _ in $(seq 1 150); do
   psql -U postgres -d erds -Atc "SELECT count(*) FROM parties WHERE id = 'demo-sender'" 2>/dev/null | grep -q 1 && break; sleep 0.2
 done
@@ -111,6 +139,9 @@ $TASKSET "$BUILD/erds-smtpd" --config "$W/erds.conf" --port-file "$W/ports" >"$W
 for _ in $(seq 1 100); do [ -s "$W/ports" ] && break; sleep 0.2; done
 SUB=$(sed -n 's/^submission=//p' "$W/ports"); MX=$(sed -n 's/^mx=//p' "$W/ports")
 echo "== submission: $SESSIONS sessions x $MESSAGES messages of $SIZE bytes (STARTTLS + AUTH PLAIN)"
+[ -n "${COUNT:-}" ] && kill -STOP "$ERDSD"
+SUBMITTED="SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"
+stats_begin "$SUBMITTED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 # PERF=FILE: profile erds-smtpd during the submission run (perf record -g).
 if [ -n "${PERF:-}" ]; then perf record -q -F 499 -g -p "$SMTPD" -o "$PERF" & PERF_PID=$!; sleep 0.5; fi
@@ -119,12 +150,17 @@ if [ -n "${PERF:-}" ]; then perf record -q -F 499 -g -p "$SMTPD" -o "$PERF" & PE
 cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the run"
+stats_end "$SUBMITTED"
 psql -U postgres -d erds -Atc "SELECT 'stored SubmissionAcceptance: ' || count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"
 psql -U postgres -d erds -Atc "SELECT 'queued smtp.receipt jobs: ' || count(*) FROM jobs WHERE kind = 'smtp.receipt'"
 [ -n "${SKIP_MX:-}" ] && exit 0
 echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
+RECEIVED="SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"
+stats_begin "$RECEIVED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true
 cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the MX run (incl. the smtp-sink ceiling run: 0 ms of erds-smtpd)"
+stats_end "$RECEIVED"
+[ -n "${COUNT:-}" ] && kill -CONT "$ERDSD"
 psql -U postgres -d erds -Atc "SELECT 'MX audit notes: ' || string_agg(DISTINCT details->>'note', ' | ') FROM audit_log WHERE action = 'message.received'"

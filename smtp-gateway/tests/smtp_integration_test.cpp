@@ -19,6 +19,7 @@
 
 #include "erds/base/migrations.h"
 #include "erds/base/pg.h"
+#include "erds/evidence/evidence_xml.h"
 #include "erds/migrations/migrations.h"
 #include "process.h"
 #include "test_database.h"
@@ -291,6 +292,29 @@ TEST_F(SmtpdTest, SwaksSubmitsWithStartTlsAndAuthAndTheMessageIsDurable) {
   EXPECT_EQ(scalar("SELECT recipient_party_id FROM deliveries WHERE message_id = '" + id + "'"), "demo-recipient");
 }
 
+// EN 319 522-2 I10: the SubmissionAcceptance of an SMTP submission records how the sender
+// authenticated (AUTH PLAIN with a password here: basic mode, level low), read back with the
+// evidence reader.
+TEST_F(SmtpdTest, SubmissionAcceptanceRecordsTheSendersAuthenticationMethod) {
+  auto r = swaks(ports_.submission, "sender@example.test", "recipient@example.test", "itest-authn");
+  ASSERT_EQ(r.exitCode, 0) << r.out << joined(r.err);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("<~  250 2\\.0\\.0 [^\\n]*?([0-9a-f-]{36})"))) << r.out;
+  const std::string id = m[1];
+  const std::string xml = scalar("SELECT convert_from(xml, 'UTF8') FROM evidence WHERE message_id = '" + id +
+                                 "' AND event = 'SubmissionAcceptance'");
+  auto ev = evidence::readEvidenceXml(xml);
+  ASSERT_TRUE(ev.has_value()) << ev.error().toString();
+  ASSERT_TRUE(ev->sender.assurance.has_value()) << "no AssuranceLevelsDetails for the sender";
+  EXPECT_EQ(ev->sender.assurance->global.level, "http://eidas.europa.eu/LoA/low");
+  ASSERT_TRUE(ev->sender.assurance->authentication.has_value());
+  EXPECT_EQ(ev->sender.assurance->authentication->method, "urn:erds:authn:password");
+  // Authenticated in this session, before the message was accepted.
+  const TimePoint authAt = ev->sender.assurance->authentication->time;
+  EXPECT_LE(authAt, ev->eventTime);
+  EXPECT_GT(authAt, ev->eventTime - std::chrono::minutes(5));
+}
+
 TEST_F(SmtpdTest, MailFromNotBoundToThePartyIsRefused) {
   const std::string before = scalar("SELECT count(*) FROM messages");
   auto r = swaks(ports_.submission, "recipient@example.test", "recipient@example.test", "itest-unbound");
@@ -375,6 +399,12 @@ TEST_F(SmtpdTest, InboundMxStoresTheMessageWithReceivedFromNonErdsEvidence) {
             std::string::npos);
   EXPECT_EQ(scalar("SELECT media_type || ' ' || filename || ' ' || state FROM content_parts WHERE message_id = '" + id + "'"),
             "message/rfc822 message.eml linked");
+  // A small message goes in one transaction with its content (DeliveryStore::receiveWithContent):
+  // parts and chunks carry the message's own creation time, never a staged upload's.
+  EXPECT_EQ(scalar("SELECT count(*) FROM content_chunks c JOIN content_parts p ON p.id = c.part_id JOIN messages m "
+                   "ON m.id = p.message_id WHERE m.id = '" + id + "' AND c.created_at = m.created_at AND "
+                   "p.created_at = m.created_at"),
+            "1");
   EXPECT_EQ(scalar("SELECT recipient_party_id FROM deliveries WHERE message_id = '" + id + "'"), "demo-recipient");
   EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE action = 'message.received' AND object = 'message:" + id +
                    "' AND details->>'note' LIKE 'spf=% dkim=none dmarc=% tls=no'"),

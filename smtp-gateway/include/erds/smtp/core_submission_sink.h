@@ -71,8 +71,10 @@ class CoreSubmissionSink final : public SubmissionSink {
   CoreSubmissionSink(CoreSinkDeps deps, CoreSinkOptions options);
 
   // Submission: envelope.party must be set (the session authenticated it and checked MAIL FROM).
-  // Streams the raw bytes into the vault, then DeliveryStore::submit (SubmissionAcceptance sealed
-  // and time-stamped before the transaction); returns the message id once committed. Errors:
+  // A message held in memory (<= core::kMaxChunkBytes) goes through sealInMemory +
+  // submitWithContent, a larger one is streamed into the vault, then DeliveryStore::submit
+  // (SubmissionAcceptance sealed and time-stamped before the transaction, carrying the sender's
+  // authentication, senderAuthentication()); returns the message id once committed. Errors:
   // Unavailable (database, signer or TSU: nothing is linked; staged chunks are collected as
   // garbage), InvalidInput. Recipients at other domains are `external` deliveries with an
   // smtp.relay job; the relay and receipt jobs commit with the submission.
@@ -82,8 +84,10 @@ class CoreSubmissionSink final : public SubmissionSink {
   // then SPF/DKIM/DMARC through deps.dns (results in the audit record and an
   // Authentication-Results field prepended to the stored message; DMARC fail with p=reject is
   // refused as Unauthorized, 550 5.7.1, when options.mxDmarcEnforce), then the message for our own
-  // users (bound party or pending mailbox) is stored through DeliveryStore::receive with
-  // ReceivedFromNonERDS evidence; the message id once committed.
+  // users (bound party or pending mailbox) is stored with ReceivedFromNonERDS evidence: held in
+  // memory and at most core::kMaxChunkBytes, in one transaction (ContentVault::sealInMemory +
+  // DeliveryStore::receiveWithContent), else streamed into the vault, then DeliveryStore::receive;
+  // the message id once committed.
   Result<std::string> accept(const Envelope& envelope, const MessageData& message) override;
 
  private:
