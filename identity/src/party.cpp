@@ -1,5 +1,6 @@
 #include "erds/identity/party.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -84,6 +85,23 @@ LevelOfAssurance authenticationLevel(AuthenticationMethod m) {
 bool isStrongAuthentication(AuthenticationMethod m) {
   return m == AuthenticationMethod::PasswordTotp || m == AuthenticationMethod::ClientCertificate ||
          m == AuthenticationMethod::QualifiedCertificate;
+}
+
+std::string AuthenticationContext::methodUri() const {
+  std::string out = "urn:erds:authn:";
+  for (std::size_t i = 0; i < methods.size(); ++i)
+    out += (i > 0 ? "+" : "") + std::string(authenticationMethodName(methods[i]));
+  if (methods.empty()) out += "unknown";
+  return out;
+}
+
+std::string AuthenticationContext::levelUri() const {
+  LevelOfAssurance best = level;
+  if (level == LevelOfAssurance::None) {
+    for (AuthenticationMethod m : methods) best = std::max(best, authenticationLevel(m));
+  }
+  best = std::max(best, LevelOfAssurance::Low);
+  return "http://eidas.europa.eu/LoA/" + std::string(levelName(best));
 }
 
 bool AuthenticationContext::strong() const {

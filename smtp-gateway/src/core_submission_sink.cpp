@@ -45,19 +45,10 @@ std::string printable(std::string_view s, std::size_t max) {
 }
 
 core::SenderAuthentication senderAuthentication(const AuthenticatedParty& party, TimePoint fallbackTime) {
+  identity::AuthenticationContext context{party.level, party.methods, party.at};
   core::SenderAuthentication out;
-  out.method = "urn:erds:authn:";
-  // The level the identity component granted; only when it granted none (a certificate step on
-  // its own) the level the methods reach by themselves, and never less than low.
-  identity::LevelOfAssurance level = party.level;
-  for (std::size_t i = 0; i < party.methods.size(); ++i) {
-    out.method += (i > 0 ? "+" : "") + std::string(identity::authenticationMethodName(party.methods[i]));
-    if (party.level == identity::LevelOfAssurance::None)
-      level = std::max(level, identity::authenticationLevel(party.methods[i]));
-  }
-  if (party.methods.empty()) out.method += "unknown";
-  level = std::max(level, identity::LevelOfAssurance::Low);
-  out.level = "http://eidas.europa.eu/LoA/" + std::string(identity::levelName(level));
+  out.method = context.methodUri();
+  out.level = context.levelUri();
   out.time = party.at == TimePoint{} ? fallbackTime : party.at;
   return out;
 }

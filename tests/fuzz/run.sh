@@ -36,7 +36,8 @@ agid="$conformance/documento_finale_gdl_rem_versione_1.2_28.07.2022_1.latest_ver
 # target:max_len (bytes)
 all_targets="fuzz_config:16384 fuzz_evidence_xml:65536 fuzz_evidence_verify:65536
 fuzz_timestamp_verify:16384 fuzz_tsu_request:4096 fuzz_signer_protocol:2048
-fuzz_http_dispatcher:16384 fuzz_smtp_session:16384"
+fuzz_http_dispatcher:16384 fuzz_smtp_session:16384 fuzz_mail_auth:16384 fuzz_rem_message:65536
+fuzz_compose_stream:16384"
 targets=()
 for t in $all_targets; do
   name=${t%%:*}
@@ -109,6 +110,10 @@ seed() {  # seed <target>: fills $work/<target>/corpus
             open(my $o, ">:raw", sprintf("%s/token-%03d.der", $out, $n++)) or die; print $o decode_base64($b); close $o;
           }
         }' "$corpus" "$agid"/standalone-evidence/*.xml ;;
+    fuzz_rem_message)
+      # A few more small kit messages (REM and plain originals) beside the committed ones.
+      [ -d "$conformance" ] && find "$conformance" -name '*.eml' -size -64k 2>/dev/null | sort | head -n 16 |
+        while IFS= read -r f; do cp "$f" "$corpus/kit-$(cksum <"$f" | cut -d' ' -f1).eml"; done ;;
   esac
   if [ -z "$(ls -A "$corpus")" ]; then
     echo "run.sh: warning: $name has no seeds (conformance folder missing?)" >&2

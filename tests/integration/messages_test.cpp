@@ -313,6 +313,19 @@ TEST_F(MessagesIntegrationTest, ConsentAcceptDownloadHandover) {
   EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE message_id = '" + id + "' AND event = 'ContentHandover'"), 1);
   Reply st = client(portA_).call("GET", "/api/v1/messages/" + id, "", t);
   EXPECT_NE(st.body.find("ContentHandover"), std::string::npos);
+  // I10: the party's authentication for its own step (a password session here) is in the
+  // SubmissionAcceptance (sender) and in the recipient's ConsignmentAcceptance and ContentHandover;
+  // not in the worker's events.
+  for (const char* event : {"SubmissionAcceptance", "ConsignmentAcceptance", "ContentHandover"}) {
+    EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE message_id = '" + id + "' AND event = '" + event +
+                  "' AND position('urn:erds:authn:password'::bytea in xml) > 0 "
+                  "AND position('http://eidas.europa.eu/LoA/'::bytea in xml) > 0"),
+              1)
+        << event;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE message_id = '" + id +
+                "' AND event = 'NotificationForAcceptance' AND position('urn:erds:authn:'::bytea in xml) > 0"),
+            0);
 }
 
 TEST_F(MessagesIntegrationTest, TwoDaemonsOneDatabaseWithAKillExactlyOnce) {

@@ -244,6 +244,12 @@ struct MessageRoutes::Impl {
 
   Result<Caller> caller(const http::Request& req) const { return d.authenticator->authenticate(req); }
 
+  // What the evidence records (I10) of how the caller authenticated for the step it takes.
+  core::SenderAuthentication authenticationOf(const Caller& c) const {
+    return core::SenderAuthentication{c.authentication.methodUri(), c.authentication.levelUri(),
+                                      c.authentication.at == TimePoint{} ? d.clock->now() : c.authentication.at};
+  }
+
   Result<Access> access(const Caller& c, const std::string& id) const {
     if (!core::ContentVault::isValidId(id)) return Error::notFound(std::string(kNotFound));
     auto msg = d.store->message(id);
@@ -565,6 +571,8 @@ struct MessageRoutes::Impl {
     sr.idempotencyKey = *key;
     if (!key->empty()) sr.requestHash = crypto::sha256(draft.canonical);
     sr.actor = "party:" + c->partyId;
+    // I10/I11: how the sender authenticated for this submission (its session's methods and level).
+    sr.senderAuthentication = authenticationOf(*c);
     for (const auto& r : draft.recipients) {
       core::RecipientSpec spec;
       spec.identifier = r;
@@ -782,6 +790,7 @@ struct MessageRoutes::Impl {
       t.recipientIndex = idx;
       t.event = accept ? core::Event::ConsignmentAcceptance : core::Event::ConsignmentRejection;
       t.actor = "party:" + c->partyId;
+      t.partyAuthentication = authenticationOf(*c);
       auto r = d.store->transition(t);
       if (!r) {
         if (r.error().is(ErrorCode::Conflict))
@@ -844,6 +853,7 @@ struct MessageRoutes::Impl {
       t.recipientIndex = del->recipientIndex;
       t.event = core::Event::ContentHandover;
       t.actor = "party:" + c->partyId;
+      t.partyAuthentication = authenticationOf(*c);
       auto r = d.store->transition(t);
       if (!r) return std::move(r).error();
     }

@@ -30,6 +30,16 @@ evidence::Identifier identifierOf(const std::string& s) {
   return {"uri", s};
 }
 
+// I10 AssuranceLevelsDetails in the GlobalAssuranceLevel + AuthenticationDetails form of the REM
+// baseline samples; nullopt when the caller did not say how the party authenticated.
+std::optional<evidence::AssuranceDetails> assuranceOf(const std::optional<core::SenderAuthentication>& a) {
+  if (!a || a->method.empty()) return std::nullopt;
+  evidence::AssuranceDetails assurance;
+  assurance.global.level = a->level;
+  assurance.authentication = evidence::AuthenticationDetails{a->time, a->method};
+  return assurance;
+}
+
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 using X509StorePtr = std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)>;
 using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)>;
@@ -422,10 +432,15 @@ Result<evidence::EvidenceXml> SealingEvidenceIssuer::buildXml(const core::Eviden
   b.issuer(std::move(issuer));
   evidence::Party sender;
   sender.identifier = identifierOf(r.message.senderIdentifier);
+  // I10: how the sender authenticated for this submission (SubmissionAcceptance; the store passes
+  // it on that event only), and how the recipient concerned authenticated for its own step.
+  sender.assurance = assuranceOf(r.senderAuthentication);
   b.sender(sender);
-  for (const auto& id : *recipients) {
+  for (std::size_t i = 0; i < recipients->size(); ++i) {
     evidence::Party p;
-    p.identifier = identifierOf(id);
+    p.identifier = identifierOf((*recipients)[i]);
+    if (r.recipientIndex && static_cast<std::size_t>(*r.recipientIndex) == i)
+      p.assurance = assuranceOf(r.recipientAuthentication);
     b.addRecipient(p);
   }
   if (r.recipientIndex && group != 'F') {

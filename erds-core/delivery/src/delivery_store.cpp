@@ -585,6 +585,7 @@ Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req)
     er.recipientIdentifier = r->get(0, 2);
     er.sequence = req.sequence;
     er.externalSystem = req.externalSystem;
+    er.recipientAuthentication = req.partyAuthentication;
   }
 
   // Phase 2: seal and time-stamp with no connection held.

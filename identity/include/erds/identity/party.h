@@ -127,6 +127,12 @@ struct AuthenticationContext {
   std::vector<AuthenticationMethod> methods;
   TimePoint at{};
   bool strong() const;  // any method is isStrongAuthentication()
+  // For evidence (EN 319 522-2 I10/I11): "urn:erds:authn:" + the method names joined by '+'
+  // ("unknown" when none), and the eIDAS level URI "http://eidas.europa.eu/LoA/<level>" of the level
+  // granted, or, when none was granted (a certificate step on its own), of the best level the
+  // methods reach by themselves; never below low.
+  std::string methodUri() const;
+  std::string levelUri() const;
 };
 
 }  // namespace erds::identity

@@ -115,6 +115,8 @@ struct TransitionRequest {
   std::vector<JobSpec> extraJobs;  // committed with the transition, besides the table's next job
   std::string actor = "system:erdsd";
   std::string externalSystem{};  // F.x events: the non-ERDS system (evidence M04); "" = issuer default
+  // A step the recipient takes (accept, reject, fetch): how it authenticated (evidence I10).
+  std::optional<SenderAuthentication> partyAuthentication{};
 };
 
 struct TransitionResult {

@@ -48,6 +48,9 @@ struct EvidenceRequest {
   std::string externalSystem{};
   // SubmissionAcceptance only: the sender's authentication (I10), when the caller knows it.
   std::optional<SenderAuthentication> senderAuthentication{};
+  // Steps the recipient takes (ConsignmentAcceptance/Rejection, ContentHandover): how the recipient
+  // concerned (recipientIndex) authenticated for it (I10 of that recipient's details).
+  std::optional<SenderAuthentication> recipientAuthentication{};
 };
 
 struct IssuedEvidence {
