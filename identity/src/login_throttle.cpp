@@ -22,7 +22,6 @@ std::string LoginThrottle::identifierKey(const Secret& identifierHashKey, std::s
 }
 
 std::string LoginThrottle::identifierKey(std::string_view identifier) const {
-  if (identifierHashKey_.empty()) return "id:" + internal::hex(internal::sha256(lowerCase(identifier)));
   return identifierKey(identifierHashKey_, identifier);
 }
 

@@ -31,6 +31,7 @@
 #include "erds/core/delivery_store.h"
 #include "erds/core/job_queue.h"
 #include "erds/identity/identity_service.h"
+#include "erds/identity/login_throttle.h"
 #include "erds/identity/notifier.h"
 #include "erds/smtp/core_submission_sink.h"
 #include "erds/smtp/dns_resolver.h"
@@ -237,7 +238,9 @@ int main(int argc, char** argv) {
     if (!is) return usageError(is.error().message);
     issuer = std::move(*is);
     store = std::make_unique<erds::core::DeliveryStore>(*pool, *issuer, *jobs, clock, *audit);
-    auto ia = erds::smtp::IdentityAuthenticator::create(cfg, *pool, std::move(*k2), clock);
+    auto idKey = erds::identity::LoginThrottle::deriveIdentifierHashKey(kekSecret);
+    if (!idKey) return usageError(where(cfg, "secrets.kek_file") + ": " + idKey.error().message);
+    auto ia = erds::smtp::IdentityAuthenticator::create(cfg, *pool, std::move(*k2), clock, std::move(*idKey));
     if (!ia) return usageError(ia.error().message);
     idAuth = std::move(*ia);
     // STARTTLS client certificates (qualified mode: certificate + AUTH, 5.2.2-04): validated and

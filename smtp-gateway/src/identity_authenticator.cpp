@@ -15,14 +15,14 @@ std::string mailtoIdentifier(std::string_view address) {
 }
 
 struct IdentityAuthenticator::Impl {
-  Impl(pg::Pool& p, crypto::KeyEncryptionKey k, identity::PasswordHasher h, const Clock& c, bool q)
+  Impl(pg::Pool& p, crypto::KeyEncryptionKey k, identity::PasswordHasher h, const Clock& c, bool q, Secret idKey)
       : kek(std::move(k)),
         hasher(std::move(h)),
         accounts(p),
         credentials(p),
         factors(p, kek),
         throttleStore(p),
-        throttle(throttleStore, c),
+        throttle(throttleStore, c, std::move(idKey)),
         login(credentials, factors, throttle, hasher, c),
         qualified(q) {}
   crypto::KeyEncryptionKey kek;
@@ -42,7 +42,8 @@ IdentityAuthenticator::~IdentityAuthenticator() = default;
 
 Result<std::unique_ptr<IdentityAuthenticator>> IdentityAuthenticator::create(const Config& config, pg::Pool& pool,
                                                                              crypto::KeyEncryptionKey kek,
-                                                                             const Clock& clock) {
+                                                                             const Clock& clock,
+                                                                             Secret identifierHashKey) {
   identity::Argon2Params a;
   auto in = [&](const std::string& key, int64_t lo, int64_t hi) -> Result<uint32_t> {
     const int64_t v = config.getInt(key);
@@ -63,7 +64,7 @@ Result<std::unique_ptr<IdentityAuthenticator>> IdentityAuthenticator::create(con
   auto hasher = identity::PasswordHasher::create(a);
   if (!hasher) return Error::invalidInput("identity.argon2_*: " + hasher.error().message);
   auto impl = std::make_unique<Impl>(pool, std::move(kek), std::move(*hasher), clock,
-                                     config.mode() == ServiceMode::Qualified);
+                                     config.mode() == ServiceMode::Qualified, std::move(identifierHashKey));
   return std::unique_ptr<IdentityAuthenticator>(new IdentityAuthenticator(std::move(impl)));
 }
 

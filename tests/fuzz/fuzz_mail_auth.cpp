@@ -6,9 +6,12 @@
 // bodies); then the DNS part up to the first NUL byte, one record per '\n'-terminated line
 // "<type> <name> <value>" (type T = TXT, A, 6 = AAAA, M = MX "<pref> <host>", F = the name fails);
 // then the message (bare LF/CR made CRLF and a final CRLF added, as the SMTP session delivers it).
+// ERDS_FUZZ_DEBUG=1 prints the outcome (for reproducing one input by hand).
 // Invariant: the Authentication-Results field is CRLF-terminated, folded lines of printable ASCII
 // (or TAB) of at most 998 bytes, and its first line names the field.
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -126,6 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (results.dkim.size() > options.maxSignatures) erds::fuzz::fail("verifyDkim: more results than maxSignatures");
   if (results.dmarc.result == DmarcResult::Pass && results.dmarc.fromDomain.empty())
     erds::fuzz::fail("checkDmarc: pass without a From domain");
+  if (std::getenv("ERDS_FUZZ_DEBUG") != nullptr)  // when reproducing one input by hand
+    std::fprintf(stderr, "mail_auth: %s dmarc.policy=%s\n", results.summary().c_str(), results.dmarc.policy.c_str());
   (void)results.summary();
   (void)results.dmarcReject();
   checkHeader(authenticationResultsHeader("mx.example.test", results));

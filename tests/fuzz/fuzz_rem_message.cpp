@@ -6,6 +6,7 @@
 //    (signer pin, REM-DigestValue, then every evidence through the EvidenceVerifier);
 //  - the gateway's raw MIME reader (internal::parseEntity, parseContentType, parseParams,
 //    splitMultipart, recursively) and checkMessageSyntax.
+// ERDS_FUZZ_DEBUG=1 prints the outcome (for reproducing one input by hand).
 // Invariants: every slice the MIME reader returns lies inside its input; an accepted REM message
 // with an original carries base64(SHA-256(original)) as recomputedDigest, equal to REM-DigestValue
 // when that is present.
@@ -94,6 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view raw = erds::fuzz::asView(data, size);
 
   auto parsed = parseRemMessage(raw, *g_trust);
+  const bool debug = std::getenv("ERDS_FUZZ_DEBUG") != nullptr;  // when reproducing one input by hand
+  if (debug) std::fprintf(stderr, "parseRemMessage: %s\n", parsed ? "ok" : parsed.error().message.c_str());
   if (parsed && parsed->original) {
     if (!parsed->recomputedDigest || *parsed->recomputedDigest != remDigest(*parsed->original))
       erds::fuzz::fail("parseRemMessage: recomputedDigest is not base64(SHA-256(original))");
@@ -105,6 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!message.append(raw) || !message.finish()) erds::fuzz::fail("MessageData: in-memory append failed");
   if (RemPeerVerifier::looksLikeRem(message)) {
     auto verified = (*g_peers)->verify(message);
+    if (debug) std::fprintf(stderr, "RemPeerVerifier::verify: %s\n", verified ? "ok" : verified.error().message.c_str());
     if (verified && verified->evidenceEvents.empty()) erds::fuzz::fail("RemPeerVerifier: verified without evidence");
   }
 

@@ -66,10 +66,6 @@ class LoginThrottle {
   // the throttle table must pass the same key, or their per-identifier counters diverge.
   LoginThrottle(ThrottleStore& store, const Clock& clock, Secret identifierHashKey, ThrottlePolicy policy = {})
       : store_(store), clock_(clock), policy_(policy), identifierHashKey_(std::move(identifierHashKey)) {}
-  // LEGACY, kept only until smtp-gateway passes the key: identifierKey() is then the plain
-  // SHA-256 of the lower-case identifier, which anyone can test a guessed address against.
-  LoginThrottle(ThrottleStore& store, const Clock& clock, ThrottlePolicy policy = {})
-      : store_(store), clock_(clock), policy_(policy) {}
 
   // Call before verifying a password. Denied while the identifier or the IP is locked; the
   // caller answers exactly as for a wrong password (no user enumeration). Unavailable on store failure
@@ -99,7 +95,7 @@ class LoginThrottle {
   ThrottleStore& store_;
   const Clock& clock_;
   ThrottlePolicy policy_;
-  Secret identifierHashKey_;  // empty: legacy unkeyed SHA-256 (see the second constructor)
+  Secret identifierHashKey_;  // HMAC key of identifierKey()
 };
 
 }  // namespace erds::identity

@@ -13,6 +13,7 @@
 #include "erds/base/clock.h"
 #include "erds/base/config.h"
 #include "erds/base/pg.h"
+#include "erds/base/secret.h"
 #include "erds/smtp/authenticator.h"
 
 namespace erds::smtp {
@@ -24,8 +25,11 @@ class IdentityAuthenticator final : public Authenticator {
   // cannot use SMTP AUTH: SMTP has no second-factor step, so it is refused as Unauthorized).
   // Under service.mode=qualified the session (SessionConfig::requireClientCertificate, set from
   // the same mode) accepts AUTH only after a client certificate of the same party (5.2.2-04). Errors: InvalidInput (bad argon2 parameters, naming the key).
+  // `identifierHashKey` (identity::LoginThrottle::deriveIdentifierHashKey of the same KEK) keys the
+  // login throttle's identifier hashes, so SMTP AUTH and erdsd count failures for one address together.
   static Result<std::unique_ptr<IdentityAuthenticator>> create(const Config& config, pg::Pool& pool,
-                                                               crypto::KeyEncryptionKey kek, const Clock& clock);
+                                                               crypto::KeyEncryptionKey kek, const Clock& clock,
+                                                               Secret identifierHashKey);
   ~IdentityAuthenticator() override;
 
   Result<AuthenticatedParty> authenticatePassword(std::string_view username, const Secret& password) override;
