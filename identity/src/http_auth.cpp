@@ -52,16 +52,39 @@ Result<AuthenticatedParty> HttpAuthenticator::authenticate(const http::Request& 
   // Before the party lookup: a client over its limit costs no further database work.
   if (http::RateDecision d = accountLimiter_->acquire(session->partyId); !d.allowed)
     return http::rateLimitedError(d.retryAfter);
-  bool disabled = false;
-  auto party = accounts_.findParty(session->partyId, &disabled);
-  if (!party) return party.error().is(ErrorCode::NotFound) ? refused : party.error();
-  if (disabled) return refused;
+  auto cached = partyOf(session->partyId);
+  if (!cached) return cached.error().is(ErrorCode::NotFound) ? refused : cached.error();
+  if (cached->disabled) return refused;
   AuthenticatedParty out;
-  out.partyId = party->id;
-  out.roles = party->roles;
+  out.partyId = cached->party.id;
+  out.roles = cached->party.roles;
   out.authentication = session->authentication;
   out.sessionRef = "session:" + internal::hex(session->tokenHash).substr(0, 32);
   return out;
+}
+
+Result<HttpAuthenticator::CachedParty> HttpAuthenticator::partyOf(const std::string& partyId) const {
+  constexpr std::size_t kMaxEntries = 10000;
+  const TimePoint now = clock_.now();
+  {
+    std::lock_guard lock(partyCache_->mu);
+    auto it = partyCache_->entries.find(partyId);
+    if (it != partyCache_->entries.end() && now - it->second.fetchedAt < kPartyCacheTtl) return it->second;
+  }
+  CachedParty fresh;
+  auto party = accounts_.findParty(partyId, &fresh.disabled);
+  if (!party) return std::move(party).error();
+  fresh.party = std::move(*party);
+  fresh.fetchedAt = now;
+  std::lock_guard lock(partyCache_->mu);
+  if (partyCache_->entries.size() >= kMaxEntries) partyCache_->entries.clear();
+  partyCache_->entries[partyId] = fresh;
+  return fresh;
+}
+
+void HttpAuthenticator::forgetParty(const std::string& partyId) const {
+  std::lock_guard lock(partyCache_->mu);
+  partyCache_->entries.erase(partyId);
 }
 
 }  // namespace erds::identity

@@ -81,12 +81,13 @@ class AccountRateLimitTest : public ::testing::Test {
 TEST_F(AccountRateLimitTest, OverTheLimitIsRateLimitedWithRetryAfterThenServedAgain) {
   const Secret a = login("party-a");
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(auth.authenticate(withToken(a))) << i;
+  const int lookupsBefore = accounts.lookups;
   auto limited = auth.authenticate(withToken(a));
   ASSERT_FALSE(limited);
   auto retryAfter = http::rateLimitRetryAfter(limited.error());
   ASSERT_TRUE(retryAfter) << limited.error().toString();  // the dispatcher makes it a 429
   EXPECT_EQ(*retryAfter, 1s);
-  EXPECT_EQ(accounts.lookups, 3);  // refused before the party lookup
+  EXPECT_EQ(accounts.lookups, lookupsBefore);  // refused before the party lookup
   // Another account (even its second session) is not affected.
   EXPECT_TRUE(auth.authenticate(withToken(login("party-b"))));
   // A second session of the same party shares the party's bucket.
@@ -110,6 +111,21 @@ TEST_F(AccountRateLimitTest, UnauthenticatedRequestsConsumeNoAccountTokens) {
 TEST(AccountRateLimitDefault, IsOnAndGenerous) {
   EXPECT_TRUE(kDefaultAccountRateLimit.enabled());
   EXPECT_GE(kDefaultAccountRateLimit.ratePerSecond, 1000);  // the submission benchmark's rate
+}
+
+TEST_F(AccountRateLimitTest, PartyRowIsCachedForTheTtlAndForgottenOnRequest) {
+  const Secret a = login("party-a");
+  ASSERT_TRUE(auth.authenticate(withToken(a)));
+  const int first = accounts.lookups;
+  clock.advance(1s);  // the bucket refills; the party row is now kPartyCacheTtl old
+  ASSERT_TRUE(auth.authenticate(withToken(a)));
+  EXPECT_EQ(accounts.lookups, first + 1) << "re-read once kPartyCacheTtl has passed";
+  clock.advance(kPartyCacheTtl / 2);
+  ASSERT_TRUE(auth.authenticate(withToken(a)));
+  EXPECT_EQ(accounts.lookups, first + 1) << "served from the cache within kPartyCacheTtl";
+  auth.forgetParty("party-a");
+  ASSERT_TRUE(auth.authenticate(withToken(a)));
+  EXPECT_EQ(accounts.lookups, first + 2) << "re-read after forgetParty";
 }
 
 }  // namespace

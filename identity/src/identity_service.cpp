@@ -1553,6 +1553,7 @@ struct IdentityService::Impl {
                                 "{\"before\":" + rolesJson(party->roles) + ",\"after\":" + rolesJson(*roles) +
                                     ",\"disabled\":" + (disabled ? "true" : "false") + "}"));
     party->roles = *roles;
+    authenticator.forgetParty(target);  // applies to this node's next request at once
     return Response::json(200, partyJson(*party, disabled));
   }
 };

@@ -3,10 +3,13 @@
 // "Authorization: Bearer <token>" or the erds_session cookie.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "erds/base/result.h"
 #include "erds/base/clock.h"
@@ -29,13 +32,16 @@ struct AuthenticatedParty {
 
 // Thread-safe if the stores are. Every call checks the session through the SessionManager's store
 // (in erdsd a CachingSessionStore: a revocation on another node is refused within 5 s, one made
-// in this process at once) and reads the party row (disabled accounts and role changes at once).
+// in this process at once) and the party row, which it keeps for up to kPartyCacheTtl: a role
+// change or a disabled account made through this process (forgetParty) applies at once, one made
+// by another node or by erdsctl within kPartyCacheTtl.
 //
 // Per-account rate limit: every authenticated request takes a token from its party's bucket
 // (http.rate_per_account_per_second / http.rate_account_burst, see kDefaultAccountRateLimit);
 // over it, authenticate() returns http::rateLimitedError(), which the HTTP dispatcher answers with
 // 429 Too Many Requests and Retry-After. Buckets are bounded (http::KeyedRateLimiter).
 inline constexpr http::RateLimit kDefaultAccountRateLimit{1000, 2000};
+inline constexpr std::chrono::milliseconds kPartyCacheTtl{1000};
 
 class HttpAuthenticator {
  public:
@@ -45,7 +51,9 @@ class HttpAuthenticator {
                     const Clock& clock = SystemClock::instance())
       : sessions_(sessions),
         accounts_(accounts),
-        accountLimiter_(std::make_unique<http::KeyedRateLimiter>(accountLimit, clock)) {}
+        clock_(clock),
+        accountLimiter_(std::make_unique<http::KeyedRateLimiter>(accountLimit, clock)),
+        partyCache_(std::make_unique<PartyCache>()) {}
 
   // Unauthorized (one message: "authentication required") for a missing, malformed, unknown,
   // revoked or expired token, or a disabled or deleted party. Unavailable when the store fails.
@@ -60,10 +68,27 @@ class HttpAuthenticator {
   // The erds_session cookie value, if any.
   static std::optional<std::string> sessionCookie(const http::Request& request);
 
+  // Drops the cached party row (after a role change or disabling made in this process).
+  void forgetParty(const std::string& partyId) const;
+
  private:
+  struct CachedParty {
+    Party party;
+    bool disabled = false;
+    TimePoint fetchedAt{};
+  };
+  struct PartyCache {
+    std::mutex mu;
+    std::unordered_map<std::string, CachedParty> entries;  // bounded: cleared when too large
+  };
+  // The party row, from the cache if younger than kPartyCacheTtl.
+  Result<CachedParty> partyOf(const std::string& partyId) const;
+
   SessionManager& sessions_;
   AccountStore& accounts_;
+  const Clock& clock_;
   std::unique_ptr<http::KeyedRateLimiter> accountLimiter_;
+  std::unique_ptr<PartyCache> partyCache_;
 };
 
 }  // namespace erds::identity
