@@ -156,9 +156,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.user.empty() || o.password.empty() || o.sessions < 1 || o.messages < 1 || o.messages > 100) {
+  if (o.user.empty() || o.password.empty() || o.sessions < 1 || o.messages < 1 || o.messages > 100000) {
     std::fprintf(stderr, "usage: %s --port P --user U --password PW [--host H] [--sessions 20] [--messages 50] "
-                         "[--size 5120] [--from ADDR] [--to ADDR]\n(--messages <= 100: erds-smtpd's messages per connection)\n", argv[0]);
+                         "[--size 5120] [--from ADDR] [--to ADDR]\n(--messages <= smtp.max_messages_per_connection of the server)\n", argv[0]);
     return 2;
   }
   if (o.from.empty()) o.from = o.user;

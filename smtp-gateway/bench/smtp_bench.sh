@@ -98,6 +98,7 @@ tls_certificate = $W/pki/tls.pem
 tls_key = $W/pki/tls.key
 spool_dir = $W/spool
 mx_rate_per_minute = 10000000
+max_messages_per_connection = 100000
 max_connections = 500
 relay_host = 127.0.0.1
 relay_port = 9

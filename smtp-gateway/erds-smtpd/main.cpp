@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   if (!maxConn) return usageError(where(cfg, "smtp.max_connections") + ": must be 1..100000");
   const auto maxRcpt = intKey("smtp.max_recipients", 1, 10000);
   if (!maxRcpt) return usageError(where(cfg, "smtp.max_recipients") + ": must be 1..10000");
+  const auto maxMessages = intKey("smtp.max_messages_per_connection", 1, 100000);
+  if (!maxMessages)
+    return usageError(where(cfg, "smtp.max_messages_per_connection") + ": must be 1..100000");
   const auto mxRate = intKey("smtp.mx_rate_per_minute", 1, 10000000);
   if (!mxRate) return usageError(where(cfg, "smtp.mx_rate_per_minute") + ": must be 1..10000000");
   const int64_t idleMs = cfg.getMillis("smtp.idle_timeout");
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
   base.spoolDir = cfg.getPath("smtp.spool_dir");
   base.limits.maxMessageBytes = static_cast<std::size_t>(maxBytes);
   base.limits.maxRecipients = static_cast<std::size_t>(*maxRcpt);
+  base.limits.maxMessages = static_cast<std::size_t>(*maxMessages);
   base.requireClientCertificate = cfg.mode() == erds::ServiceMode::Qualified;
   for (auto kind : {erds::smtp::ListenerKind::Submission, erds::smtp::ListenerKind::Mx}) {
     erds::smtp::ListenerConfig l;
