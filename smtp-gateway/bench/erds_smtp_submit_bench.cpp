@@ -199,8 +199,10 @@ int main(int argc, char** argv) {
           // A refused transaction ends the session (e.g. 452 4.5.3 beyond smtp's messages per
           // connection: keep --messages at or below it).
           ++failures;
-          std::lock_guard<std::mutex> g(mu);
-          ++codes[m == 250 ? (r == 250 ? d : r) : m];
+          {
+            std::lock_guard<std::mutex> g(mu);  // released before fail() takes it
+            ++codes[m == 250 ? (r == 250 ? d : r) : m];
+          }
           return fail("transaction");
         }
         c.send(data + ".\r\n");
@@ -208,8 +210,10 @@ int main(int argc, char** argv) {
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         if (done != 250) {
           ++failures;
-          std::lock_guard<std::mutex> g(mu);
-          ++codes[done];
+          {
+            std::lock_guard<std::mutex> g(mu);  // released before fail() takes it
+            ++codes[done];
+          }
           if (done == 0) return fail("DATA");
           continue;
         }

@@ -12,6 +12,7 @@
 // MX and submission requires STARTTLS + AUTH with a sender bound to the party.
 #include <signal.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <optional>
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
   base.limits.maxMessageBytes = static_cast<std::size_t>(maxBytes);
   base.limits.maxRecipients = static_cast<std::size_t>(*maxRcpt);
   base.limits.maxMessages = static_cast<std::size_t>(*maxMessages);
+  // The command limit per connection (anti-abuse) follows the messages allowed on it: at least
+  // 1,000, and 10 commands per message (MAIL, RCPT..., DATA, RSET, NOOP).
+  base.limits.maxCommands = std::max<std::size_t>(base.limits.maxCommands, 10 * base.limits.maxMessages);
   base.requireClientCertificate = cfg.mode() == erds::ServiceMode::Qualified;
   for (auto kind : {erds::smtp::ListenerKind::Submission, erds::smtp::ListenerKind::Mx}) {
     erds::smtp::ListenerConfig l;

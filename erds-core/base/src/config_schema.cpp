@@ -120,7 +120,7 @@ const std::vector<ConfigKeySpec>& builtinConfigSchema() {
       {"smtp.spool_dir", K::Path, "", "private directory for large messages being received (\"\" = $TMPDIR)", {}},
       {"smtp.service_address", K::String, "", "REM service mailbox, envelope sender of REM messages (\"\" = rem-service@<first domain>)", {}},
       {"smtp.max_recipients", K::Int, "100", "recipients accepted per message", {}},
-      {"smtp.max_messages_per_connection", K::Int, "100", "messages accepted on one connection (then 452 4.5.3)", {}},
+      {"smtp.max_messages_per_connection", K::Int, "100", "messages accepted on one connection (then 452 4.5.3); the command limit per connection is 10 per message, at least 1000", {}},
       {"smtp.relay_host", K::String, "", "smart host for outbound mail (\"\" = MX lookup)", {}},
       {"smtp.relay_port", K::Port, "25", "port of smtp.relay_host or of looked-up MX hosts", {}},
       {"smtp.mx_rate_per_minute", K::Int, "600", "messages accepted per minute from one client IP on the MX listener", {}},
