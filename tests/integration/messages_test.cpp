@@ -517,7 +517,7 @@ TEST_F(MessagesIntegrationTest, PostgresStoppedDuringUploadIs503AndNothingHalfWr
     Reply next = client(portA_).call("POST", "/api/v1/messages",
                                      multipartBody("mailto:recipient@example.test", "basic", data, subject + " (retry)"),
                                      t, "multipart/form-data; boundary=" + kBoundary);
-    ASSERT_EQ(next.status, 201) << next.body;
+    ASSERT_EQ(next.status, 201) << next.body << "\nerdsd:\n" << joined(a_->stderrLines());
     const std::string id = json(next.body)->getValue<std::string>("message_id");
     EXPECT_EQ(sql("SELECT count(*) FROM evidence WHERE event = 'SubmissionAcceptance' AND message_id = '" + id + "'"), 1);
   }

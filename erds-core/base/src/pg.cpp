@@ -2,7 +2,9 @@
 // bounded pool that drops broken connections and reconnects lazily.
 #include "erds/base/pg.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -256,6 +258,20 @@ bool Connection::healthy() const {
   if (!PQisBusy(c) && PQtransactionStatus(c) == PQTRANS_IDLE) {
     if (PQconsumeInput(c) == 0) return false;
     PQnotifies(c);  // discard; erds does not LISTEN
+    // A server that is shutting down sends a FATAL message and then closes the socket; libpq may
+    // have read only the message so far. An idle connection has nothing to read (erds does not
+    // LISTEN), so anything still waiting on the socket, or its end, means it is going away: drop
+    // it rather than hand it out for one failed statement.
+    const int fd = PQsocket(c);
+    if (fd >= 0) {
+      char byte;
+      const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0) return false;                                            // end of stream
+      // Unexpected data. Under TLS it may be a record libpq consumes itself (e.g. a session
+      // ticket): let libpq read it and keep the connection if it is still good.
+      if (n > 0) return PQsslInUse(c) != 0 && PQconsumeInput(c) != 0 && PQstatus(c) == CONNECTION_OK;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;  // socket error
+    }
   }
   return PQstatus(c) == CONNECTION_OK;
 }
