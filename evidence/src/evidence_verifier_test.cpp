@@ -391,43 +391,10 @@ TEST(EvidenceVerifier, UnsealedEvidenceIsInvalid) {
   EXPECT_NE(r.reason.find("not sealed"), std::string::npos) << r.reason;
 }
 
-// A CRL issued by the fixture's root (valid from an hour ago for a day), revoking `revokedCertPem`
-// when given.
-std::string makeCrl(const testing::TestPki& pki, const std::string& revokedCertPem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(pki.root().certPem.data(), -1), BIO_free);
-  std::unique_ptr<X509, decltype(&X509_free)> ca(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr), X509_free);
-  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new_mem_buf(pki.root().keyPem.data(), -1), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr),
-                                                          EVP_PKEY_free);
-  ERDS_CHECK(ca && key, "test root unreadable");
-  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
-  X509_CRL_set_version(crl.get(), 1);
-  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get()));
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> last(X509_gmtime_adj(nullptr, -3600), ASN1_TIME_free);
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_gmtime_adj(nullptr, 86400), ASN1_TIME_free);
-  X509_CRL_set1_lastUpdate(crl.get(), last.get());
-  X509_CRL_set1_nextUpdate(crl.get(), next.get());
-  if (!revokedCertPem.empty()) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> rb(BIO_new_mem_buf(revokedCertPem.data(), -1), BIO_free);
-    std::unique_ptr<X509, decltype(&X509_free)> revoked(PEM_read_bio_X509(rb.get(), nullptr, nullptr, nullptr), X509_free);
-    X509_REVOKED* entry = X509_REVOKED_new();
-    X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(revoked.get()));
-    X509_REVOKED_set_revocationDate(entry, last.get());
-    X509_CRL_add0_revoked(crl.get(), entry);
-  }
-  X509_CRL_sort(crl.get());
-  ERDS_CHECK(X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) > 0, "X509_CRL_sign failed");
-  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
-  PEM_write_bio_X509_CRL(out.get(), crl.get());
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}
-
 TEST(EvidenceVerifier, CrlNotListingTheSealCertificateChecksRevocation) {
   VerifyOptions o;
   o.requireRevocation = true;
-  o.crlsPem = {makeCrl(fixture().pki, "")};
+  o.crlsPem = {testing::issueCrl(fixture().pki, "", -3600, 86400)};
   const auto r = verifyOrDie(sealNow(Event::SubmissionAcceptance), o);
   EXPECT_EQ(r.status, VerifyStatus::Valid) << r.reason;
   EXPECT_TRUE(r.revocationChecked);
@@ -436,7 +403,7 @@ TEST(EvidenceVerifier, CrlNotListingTheSealCertificateChecksRevocation) {
 
 TEST(EvidenceVerifier, RevokedSealCertificateIsInvalid) {
   VerifyOptions o;
-  o.crlsPem = {makeCrl(fixture().pki, fixture().sealP256.certPem)};
+  o.crlsPem = {testing::issueCrl(fixture().pki, fixture().sealP256.certPem, -3600, 86400)};
   const auto r = verifyOrDie(sealNow(Event::SubmissionAcceptance), o);
   EXPECT_EQ(r.status, VerifyStatus::Invalid);
   EXPECT_NE(r.reason.find("revoked"), std::string::npos) << r.reason;
