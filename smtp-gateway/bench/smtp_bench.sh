@@ -127,7 +127,7 @@ stats_end() {
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'erds')"), commits $($PSQLA -c "SELECT
     coalesce(round(sum(calls)::numeric / $N, 2), 0) FROM pg_stat_statements WHERE query = 'COMMIT'
     AND dbid = (SELECT oid FROM pg_database WHERE datname = 'erds')")"
-  $PSQLA -c "SELECT '  ' || round(calls::numeric / $N, 2) || E'\t' || left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+  $PSQLA -c "SELECT '  ' || round(calls::numeric / $N, 2) || E'\t' || round((total_exec_time * 1000 / $N)::numeric, 0) || E' us\t' || left(regexp_replace(query, '\s+', ' ', 'g'), 90)
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'erds') ORDER BY calls DESC LIMIT 15"
 }
 $TASKSET "$BUILD/erds-signer" --config "$W/signer.conf" >"$W/signer.log" 2>&1 & SIGNER=$!; PIDS="$PIDS $SIGNER"
@@ -159,7 +159,10 @@ echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
 RECEIVED="SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"
 stats_begin "$RECEIVED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
+# PERF_MX=FILE: profile the whole machine during the MX runs (perf record -a -g).
+if [ -n "${PERF_MX:-}" ]; then perf record -q -F 999 -a -g -o "$PERF_MX" & PERF_PID=$!; sleep 0.5; fi
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true
+if [ -n "${PERF_MX:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the MX run (incl. the smtp-sink ceiling run: 0 ms of erds-smtpd)"
 stats_end "$RECEIVED"

@@ -231,6 +231,127 @@ Result<AuditRecord> AuditLog::append(pg::Connection& conn, const AuditEvent& eve
   return rec;
 }
 
+namespace {
+
+// {"a","b"} with every element quoted: a text[] parameter.
+std::string textArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string hexOf(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char ch : raw) {
+    out += kHex[ch >> 4];
+    out += kHex[ch & 0xf];
+  }
+  return out;
+}
+
+// One row per event, in order: the normalised details, their JSON type, and this writer's head
+// (the same on every row; NULL for a new chain).
+constexpr const char* kSelectLastMany =
+    "SELECT x.d::jsonb::text, jsonb_typeof(x.d::jsonb), h.seq, h.hash"
+    " FROM unnest($2::text[]) WITH ORDINALITY AS x(d, n)"
+    " LEFT JOIN LATERAL (SELECT seq, hash FROM audit_log WHERE writer_id = $1 ORDER BY seq DESC LIMIT 1) h ON true"
+    " ORDER BY x.n";
+constexpr const char* kInsertMany =
+    "INSERT INTO audit_log (writer_id, seq, at, actor, action, object, outcome, request_id, details, prev_hash, hash)"
+    " SELECT $1, r.seq, 'epoch'::timestamptz + r.at * interval '1 microsecond', r.actor, r.action, r.object,"
+    "  r.outcome, nullif(r.request_id, ''), r.details::jsonb, decode(r.prev, 'hex'), decode(r.hash, 'hex')"
+    " FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+    "  $9::text[], $10::text[], $11::text[]) AS r(seq, at, actor, action, object, outcome, request_id, details, prev, hash)"
+    " RETURNING id, seq";
+
+}  // namespace
+
+Result<std::vector<AuditRecord>> AuditLog::appendMany(pg::Connection& conn, const std::vector<AuditEvent>& events) const {
+  std::vector<AuditRecord> out;
+  if (events.empty()) return out;
+  for (const auto& event : events) {
+    if (event.actor.empty() || event.action.empty())
+      return Error::invalidInput("audit event needs an actor and an action");
+    if (!validOutcome(event.outcome))
+      return Error::invalidInput("audit outcome must be success, failure or denied, got '" + event.outcome + "'");
+  }
+  const bool ownTransaction = !conn.inTransaction();
+  if (ownTransaction) ERDS_RETURN_IF_ERROR(conn.begin());
+  auto fail = [&](Error e) -> Result<std::vector<AuditRecord>> {
+    if (ownTransaction) (void)conn.rollback();
+    return e;
+  };
+
+  const std::string writer = conn.id();
+  const TimePoint at = clock_.now();
+  std::vector<std::string> details;
+  details.reserve(events.size());
+  for (const auto& event : events) details.push_back(event.detailsJson.empty() ? "{}" : event.detailsJson);
+  auto last = conn.execPrepared("erds_audit_last_many", kSelectLastMany,
+                                {pg::Param::text(writer), pg::Param::text(textArray(details))});
+  if (!last) return fail(Error{last.error().code, "audit append: " + last.error().message});
+  if (last->rows() != static_cast<int>(events.size())) return fail(Error::internal("audit append: row count mismatch"));
+
+  int64_t seq = last->isNull(0, 2) ? 0 : last->getInt(0, 2);
+  std::string prev = last->isNull(0, 2) ? kZeroHash : last->getBytea(0, 3);
+  std::vector<std::string> seqs, ats, actors, actions, objects, outcomes, requestIds, normalised, prevs, hashes;
+  out.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (last->get(static_cast<int>(i), 1) != "object") return fail(Error::invalidInput("audit details must be a JSON object"));
+    AuditRecord rec;
+    rec.writerId = writer;
+    rec.at = at;
+    rec.event = events[i];
+    if (rec.event.requestId.empty()) rec.event.requestId = log::currentRequestId();
+    rec.event.detailsJson = last->get(static_cast<int>(i), 0);
+    rec.seq = ++seq;
+    rec.prevHash = prev;
+    rec.hash = computeHash(rec);
+    prev = rec.hash;
+    seqs.push_back(std::to_string(rec.seq));
+    ats.push_back(std::to_string(micros(rec.at)));
+    actors.push_back(rec.event.actor);
+    actions.push_back(rec.event.action);
+    objects.push_back(rec.event.object);
+    outcomes.push_back(rec.event.outcome);
+    requestIds.push_back(rec.event.requestId);
+    normalised.push_back(rec.event.detailsJson);
+    prevs.push_back(hexOf(rec.prevHash));
+    hashes.push_back(hexOf(rec.hash));
+    out.push_back(std::move(rec));
+  }
+  auto ins = conn.execPrepared(
+      "erds_audit_insert_many", kInsertMany,
+      {pg::Param::text(writer), pg::Param::text(textArray(seqs)), pg::Param::text(textArray(ats)),
+       pg::Param::text(textArray(actors)), pg::Param::text(textArray(actions)), pg::Param::text(textArray(objects)),
+       pg::Param::text(textArray(outcomes)), pg::Param::text(textArray(requestIds)),
+       pg::Param::text(textArray(normalised)), pg::Param::text(textArray(prevs)), pg::Param::text(textArray(hashes))});
+  if (!ins) return fail(Error{ins.error().code, "audit append: " + ins.error().message});
+  if (ins->rows() != static_cast<int>(out.size())) return fail(Error::internal("audit append: insert count mismatch"));
+  const int64_t firstSeq = out.front().seq;
+  for (int r = 0; r < ins->rows(); ++r) {
+    const int64_t s = ins->getInt(r, 1) - firstSeq;
+    if (s < 0 || s >= static_cast<int64_t>(out.size())) return fail(Error::internal("audit append: unexpected seq"));
+    out[static_cast<std::size_t>(s)].id = ins->getInt(r, 0);
+  }
+  if (ownTransaction) {
+    auto c = conn.commit();
+    if (!c) return fail(std::move(c).error());
+  }
+  return out;
+}
+
 Result<AuditRecord> AuditLog::append(pg::Pool& pool, const AuditEvent& event) const {
   auto lease = pool.acquire();
   if (!lease) return std::move(lease).error();

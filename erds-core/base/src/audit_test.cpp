@@ -131,6 +131,73 @@ TEST_F(AuditTest, AppendJoinsTheCallersTransaction) {
   EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 1);
 }
 
+TEST_F(AuditTest, AppendManyContinuesTheChainWithTheRecordsAppendWouldWrite) {
+  AuditLog audit(clock_);
+  auto w = app();
+  ASSERT_TRUE(audit.append(*w, event("first")).has_value());
+  clock_.advance(std::chrono::seconds(1));
+  std::vector<AuditEvent> many = {
+      event("many.one", "{\"z\": 1,   \"a\": \"quote \\\" and backslash \\\\ and , { } \"}"),
+      AuditEvent{"operator:root", "many.two", "", "denied", "explicit-request", "{}"},
+      event("many.three", "{\"unicode\": \"\u00e9\u20ac\", \"nested\": {\"b\": [1, 2, {\"c\": null}]}}"),
+      event("many.four", "")};
+  auto r = audit.appendMany(*w, many);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_FALSE(w->inTransaction());
+  for (std::size_t i = 0; i < r->size(); ++i) {
+    const auto& rec = (*r)[i];
+    EXPECT_EQ(rec.seq, static_cast<int64_t>(i) + 2);
+    EXPECT_GT(rec.id, 0);
+    EXPECT_EQ(rec.hash, AuditLog::computeHash(rec));
+    if (i > 0) {
+      EXPECT_EQ(rec.prevHash, (*r)[i - 1].hash);
+    }
+  }
+  EXPECT_EQ((*r)[1].event.requestId, "explicit-request");
+  EXPECT_EQ((*r)[3].event.detailsJson, "{}");
+  // The details are stored normalised, exactly as hashed.
+  auto stored = owner_->exec("SELECT details::text, id FROM audit_log WHERE action = 'many.one'");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->get(0, 0), (*r)[0].event.detailsJson);
+  EXPECT_EQ(stored->getInt(0, 1), (*r)[0].id);
+  auto next = audit.append(*w, event("after"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->seq, 6);
+  EXPECT_EQ(next->prevHash, (*r)[3].hash);
+  const auto report = verify();
+  EXPECT_TRUE(report.ok) << report.firstProblem;
+  EXPECT_EQ(report.rows, 6);
+  // A changed row inside the batch is found.
+  ASSERT_TRUE(owner_->exec("UPDATE audit_log SET outcome = 'success' WHERE action = 'many.two'").has_value());
+  EXPECT_FALSE(verify().ok);
+}
+
+TEST_F(AuditTest, AppendManyIsAllOrNothing) {
+  AuditLog audit(clock_);
+  auto w = app();
+  for (const auto& bad : {AuditEvent{"x", "a", "", "maybe", "", "{}"}, AuditEvent{"x", "a", "", "success", "", "[1]"},
+                          AuditEvent{"x", "a", "", "success", "", "not json"}, AuditEvent{"", "a", "", "success", "", "{}"}}) {
+    auto r = audit.appendMany(*w, {event("good.one"), bad, event("good.two")});
+    ASSERT_FALSE(r.has_value()) << bad.detailsJson;
+    EXPECT_TRUE(r.error().is(ErrorCode::InvalidInput)) << r.error().toString();
+    EXPECT_FALSE(w->inTransaction());
+  }
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 0);
+  // Inside the caller's transaction: rolled back with it.
+  ASSERT_TRUE(w->begin().has_value());
+  ASSERT_TRUE(audit.appendMany(*w, {event("a"), event("b")}).has_value());
+  ASSERT_TRUE(w->rollback().has_value());
+  EXPECT_EQ(owner_->exec("SELECT count(*) FROM audit_log")->getInt(0, 0), 0);
+  auto empty = audit.appendMany(*w, {});
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->empty());
+  auto r = audit.appendMany(*w, {event("a"), event("b")});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->front().seq, 1);
+  EXPECT_TRUE(verify().ok);
+}
+
 TEST_F(AuditTest, AppendThroughPool) {
   AuditLog audit(clock_);
   pg::Pool pool({db_->appConninfo(), "", 2, std::chrono::milliseconds(1000), std::chrono::seconds(3)});

@@ -134,8 +134,8 @@ EvidenceRequest messageEvidence(const SubmissionRequest& req, Event event, const
 }
 
 // The audit record of a stored submission, reception or rejection, in the caller's transaction.
-Result<void> auditStored(const AuditLog& audit, pg::Connection& c, const SubmissionRequest& req, Event event,
-                         const std::string& evidenceId, const std::string& reason) {
+AuditEvent storedAuditEvent(const SubmissionRequest& req, Event event, const std::string& evidenceId,
+                            const std::string& reason) {
   const bool rejected = event == Event::SubmissionRejection;
   const std::string action = event == Event::ReceivedFromNonERDS ? "message.received"
                              : rejected                          ? "message.rejected"
@@ -148,11 +148,18 @@ Result<void> auditStored(const AuditLog& audit, pg::Connection& c, const Submiss
                         internal::jsonEscape(reason) + "\"";
   if (!req.auditNote.empty()) details += ",\"note\":\"" + internal::jsonEscape(req.auditNote) + "\"";
   details += "}";
-  auto a = audit.append(c, AuditEvent{actor, action, "message:" + req.messageId, rejected ? "denied" : "success", "",
-                                      details});
+  return AuditEvent{actor, action, "message:" + req.messageId, rejected ? "denied" : "success", "", details};
+}
+
+Result<void> auditStored(const AuditLog& audit, pg::Connection& c, const SubmissionRequest& req, Event event,
+                         const std::string& evidenceId, const std::string& reason) {
+  auto a = audit.append(c, storedAuditEvent(req, event, evidenceId, reason));
   if (!a) return std::move(a).error();
   return ok();
 }
+
+constexpr std::size_t kMaxGroup = 64;
+constexpr int kMaxGroupLeaders = 2;
 
 }  // namespace
 
@@ -403,6 +410,15 @@ constexpr const char* kSubmitAllSql =
     "  SELECT $38, m.id, NULL, $41, $39, 0, $40::bytea, $9::timestamptz FROM m)"
     " SELECT count(*) FROM m";
 
+struct DeliveryStore::GroupItem {
+  const SubmissionRequest* req = nullptr;
+  Event event = Event::SubmissionAcceptance;
+  std::string evidenceId;
+  std::string reason;
+  std::vector<pg::Param> params;  // of kSubmitAllSql
+  std::optional<Result<SubmissionResult>> result;  // set under groupMu_ once its transaction ended
+};
+
 Result<SubmissionResult> DeliveryStore::submitWithContent(const SubmissionRequest& req, const SealedContent& content) {
   return storeWithContent(req, content, Kind::Submit);
 }
@@ -488,51 +504,139 @@ Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest
   if (!issued) return std::move(issued).error();
 
   using internal::arrayLiteral;
+  GroupItem item;
+  item.req = &req;
+  item.event = event;
+  item.evidenceId = issued->evidenceId;
+  item.reason = evReason;
+  const bool keyed = !req.idempotencyKey.empty();
+  item.params = {
+      pg::Param::text(req.messageId), pg::Param::text(req.senderPartyId), pg::Param::text(req.senderIdentifier),
+      pg::Param::text(req.subject), pg::Param::text(std::string(consignmentModeName(req.mode))),
+      pg::Param::text(req.requiredLoa), timeParam(req.expiresAt),
+      req.scheduledAt ? timeParam(*req.scheduledAt) : pg::Param::null(), timeParam(now),
+      keyed ? pg::Param::text(req.idempotencyKey) : pg::Param::null(),
+      keyed ? pg::Param::bytes(req.requestHash) : pg::Param::null(), pg::Param::bytes(contentDigest),
+      pg::Param::integer(static_cast<int64_t>(content.parts.size())), pg::Param::integer(contentSize),
+      pg::Param::bytes(content.wrappedKey), pg::Param::text(arrayLiteral(partIds)),
+      pg::Param::text(arrayLiteral(filenames)), pg::Param::text(arrayLiteral(mediaTypes)),
+      pg::Param::text(arrayLiteral(sizes)), pg::Param::bytes(partDigests), pg::Param::text(arrayLiteral(chunkCounts)),
+      pg::Param::bytes(std::move(ciphertexts)), pg::Param::text(arrayLiteral(chunkPart)),
+      pg::Param::text(arrayLiteral(chunkIdx)), pg::Param::text(arrayLiteral(chunkFinal)),
+      pg::Param::text(arrayLiteral(chunkOff)), pg::Param::text(arrayLiteral(chunkLen)),
+      pg::Param::text(std::string(deliveryStateName(DeliveryState::Submitted))),
+      pg::Param::text(std::string(eventName(event))), pg::Param::text(arrayLiteral(rcptIds)),
+      pg::Param::text(arrayLiteral(rcptParties)), pg::Param::text(arrayLiteral(rcptPending)),
+      pg::Param::text(arrayLiteral(jobKinds)), pg::Param::text(arrayLiteral(jobPayloads)),
+      pg::Param::text(arrayLiteral(jobDedupe)), pg::Param::text(arrayLiteral(jobRunAt)),
+      pg::Param::text(arrayLiteral(jobMax)), pg::Param::text(issued->evidenceId), pg::Param::text(evReason),
+      pg::Param::bytes(std::move(issued->xml)), pg::Param::text(std::string(eventName(event)))};
+  return commitGrouped(item);
+}
+
+Result<SubmissionResult> DeliveryStore::commitGrouped(GroupItem& item) {
+  std::unique_lock lock(groupMu_);
+  groupQueue_.push_back(&item);
+  while (!item.result) {
+    if (groupLeaders_ < kMaxGroupLeaders && !groupQueue_.empty()) {
+      // Lead one transaction for the oldest waiting submissions (this one among them, or not:
+      // then lead again or wait for the leader that took it).
+      ++groupLeaders_;
+      std::vector<GroupItem*> batch;
+      while (!groupQueue_.empty() && batch.size() < kMaxGroup) {
+        batch.push_back(groupQueue_.front());
+        groupQueue_.pop_front();
+      }
+      lock.unlock();
+      auto results = runGroup(batch);
+      lock.lock();
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result.emplace(std::move(results[i]));
+      --groupLeaders_;
+      groupCv_.notify_all();
+      continue;
+    }
+    groupCv_.wait(lock);
+  }
+  return std::move(*item.result);
+}
+
+std::vector<Result<SubmissionResult>> DeliveryStore::runGroup(const std::vector<GroupItem*>& batch) {
+  bool retrySingly = false;
+  auto results = runGroupOnce(batch, retrySingly);
+  if (!retrySingly) return results;
+  results.clear();
+  results.reserve(batch.size());
+  for (GroupItem* it : batch) results.push_back(std::move(runGroup({it}).front()));
+  return results;
+}
+
+// One transaction for `batch`. Sets retrySingly (and returns nothing useful) when a statement of a
+// batch of several failed: the transaction is rolled back and each message is retried alone.
+std::vector<Result<SubmissionResult>> DeliveryStore::runGroupOnce(const std::vector<GroupItem*>& batch,
+                                                                 bool& retrySingly) {
+  auto failAll = [&](const Error& e) { return std::vector<Result<SubmissionResult>>(batch.size(), Result<SubmissionResult>(e)); };
   auto lease = pool_.acquire();
-  if (!lease) return std::move(lease).error();
+  if (!lease) return failAll(lease.error());
   pg::Connection& c = **lease;
   internal::Transaction tx(c);
-  ERDS_RETURN_IF_ERROR(tx.begin());
-  const bool keyed = !req.idempotencyKey.empty();
-  auto ins = c.execPrepared(
-      "erds_core_submit_all", kSubmitAllSql,
-      {pg::Param::text(req.messageId), pg::Param::text(req.senderPartyId), pg::Param::text(req.senderIdentifier),
-       pg::Param::text(req.subject), pg::Param::text(std::string(consignmentModeName(req.mode))),
-       pg::Param::text(req.requiredLoa), timeParam(req.expiresAt),
-       req.scheduledAt ? timeParam(*req.scheduledAt) : pg::Param::null(), timeParam(now),
-       keyed ? pg::Param::text(req.idempotencyKey) : pg::Param::null(),
-       keyed ? pg::Param::bytes(req.requestHash) : pg::Param::null(), pg::Param::bytes(contentDigest),
-       pg::Param::integer(static_cast<int64_t>(content.parts.size())), pg::Param::integer(contentSize),
-       pg::Param::bytes(content.wrappedKey), pg::Param::text(arrayLiteral(partIds)),
-       pg::Param::text(arrayLiteral(filenames)), pg::Param::text(arrayLiteral(mediaTypes)),
-       pg::Param::text(arrayLiteral(sizes)), pg::Param::bytes(partDigests), pg::Param::text(arrayLiteral(chunkCounts)),
-       pg::Param::bytes(ciphertexts), pg::Param::text(arrayLiteral(chunkPart)), pg::Param::text(arrayLiteral(chunkIdx)),
-       pg::Param::text(arrayLiteral(chunkFinal)), pg::Param::text(arrayLiteral(chunkOff)),
-       pg::Param::text(arrayLiteral(chunkLen)), pg::Param::text(std::string(deliveryStateName(DeliveryState::Submitted))),
-       pg::Param::text(std::string(eventName(event))), pg::Param::text(arrayLiteral(rcptIds)),
-       pg::Param::text(arrayLiteral(rcptParties)), pg::Param::text(arrayLiteral(rcptPending)),
-       pg::Param::text(arrayLiteral(jobKinds)), pg::Param::text(arrayLiteral(jobPayloads)),
-       pg::Param::text(arrayLiteral(jobDedupe)), pg::Param::text(arrayLiteral(jobRunAt)),
-       pg::Param::text(arrayLiteral(jobMax)), pg::Param::text(issued->evidenceId), pg::Param::text(evReason),
-       pg::Param::bytes(issued->xml), pg::Param::text(std::string(eventName(event)))});
-  if (!ins) return std::move(ins).error();
-  if (ins->getInt(0, 0) != 1) {
-    // Nothing was inserted: the same Idempotency-Key was used before (or the id is taken). The
-    // evidence sealed above is dropped unstored and never acknowledged.
-    if (keyed) {
-      auto prior = replay(c, req);
-      if (!prior) return std::move(prior).error();
-      if (prior->has_value()) return std::move(**prior);
+  if (auto b = tx.begin(); !b) return failAll(b.error());
+
+  std::vector<std::optional<Result<SubmissionResult>>> out(batch.size());
+  std::vector<AuditEvent> events;
+  std::vector<std::size_t> stored;
+  for (std::size_t i = 0; i < batch.size() && !retrySingly; ++i) {
+    const GroupItem& it = *batch[i];
+    auto ins = c.execPrepared("erds_core_submit_all", kSubmitAllSql, it.params);
+    if (!ins) {
+      // The transaction is aborted. Alone, this is the message's own answer; in a group, the
+      // others deserve their own transactions.
+      if (batch.size() == 1) return {Result<SubmissionResult>(std::move(ins).error())};
+      retrySingly = true;
+      break;
     }
-    return Error::conflict("message id " + req.messageId + " is already used");
+    if (ins->getInt(0, 0) != 1) {
+      // Nothing was inserted: the same Idempotency-Key was used before (or the id is taken). The
+      // evidence sealed for it is dropped unstored and never acknowledged.
+      if (!it.req->idempotencyKey.empty()) {
+        auto prior = replay(c, *it.req);
+        if (!prior) {
+          if (batch.size() == 1) return {Result<SubmissionResult>(std::move(prior).error())};
+          retrySingly = true;
+          break;
+        }
+        if (prior->has_value()) {
+          out[i].emplace(std::move(**prior));
+          continue;
+        }
+      }
+      out[i].emplace(Error::conflict("message id " + it.req->messageId + " is already used"));
+      continue;
+    }
+    events.push_back(storedAuditEvent(*it.req, it.event, it.evidenceId, it.reason));
+    stored.push_back(i);
   }
-  ERDS_RETURN_IF_ERROR(auditStored(audit_, c, req, event, issued->evidenceId, evReason));
-  ERDS_RETURN_IF_ERROR(tx.commit());
-  SubmissionResult out;
-  out.messageId = req.messageId;
-  out.evidenceId = issued->evidenceId;
-  out.accepted = true;
-  return out;
+  if (retrySingly) return {};  // rolled back by tx; the connection goes back to the pool
+  if (!events.empty()) {
+    auto a = audit_.appendMany(c, events);
+    if (!a) return failAll(a.error());
+  }
+  if (auto cm = tx.commit(); !cm) return failAll(cm.error());
+  std::vector<Result<SubmissionResult>> results;
+  results.reserve(batch.size());
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (k < stored.size() && stored[k] == i) {
+      ++k;
+      SubmissionResult r;
+      r.messageId = batch[i]->req->messageId;
+      r.evidenceId = batch[i]->evidenceId;
+      r.accepted = true;
+      results.emplace_back(std::move(r));
+    } else {
+      results.push_back(std::move(*out[i]));
+    }
+  }
+  return results;
 }
 
 Result<TransitionResult> DeliveryStore::transition(const TransitionRequest& req) {

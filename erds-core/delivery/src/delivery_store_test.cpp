@@ -415,6 +415,90 @@ TEST_F(OneTransactionTest, ConcurrentSubmissionsWithOneKeyStoreOneMessage) {
   EXPECT_EQ(count("SELECT count(*) FROM content_parts"), 1);
 }
 
+// Group commit: while the first transactions wait (audit_log locked by another session), the
+// submissions arriving meanwhile queue up and are then stored in one shared transaction; every
+// caller gets its answer only after that commit, and the audit chain stays intact.
+TEST_F(OneTransactionTest, ConcurrentSubmissionsShareTransactions) {
+  ASSERT_TRUE(owner_->begin().has_value());
+  ASSERT_TRUE(owner_->exec("LOCK TABLE audit_log IN EXCLUSIVE MODE").has_value());
+  constexpr int kThreads = 16;
+  std::vector<Result<SubmissionResult>> results(kThreads, Error::internal("not run"));
+  std::vector<std::thread> ts;
+  auto launch = [&](int i) {
+    ts.emplace_back([&, i] {
+      SubmissionRequest r = request(ConsignmentMode::Basic, 1);
+      results[static_cast<std::size_t>(i)] = submitInline(r, {"body " + std::to_string(i)});
+    });
+  };
+  launch(0);
+  launch(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both leaders wait on the lock
+  for (int i = 2; i < kThreads; ++i) launch(i);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the rest queue behind them
+  for (const auto& r : results) EXPECT_FALSE(r.has_value()) << "answered before its commit";
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+  ASSERT_TRUE(owner_->commit().has_value());
+  for (auto& t : ts) t.join();
+  std::set<std::string> ids;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.has_value()) << r.error().toString();
+    EXPECT_TRUE(r->accepted);
+    ids.insert(r->messageId);
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads));
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), kThreads);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), kThreads);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), kThreads);
+  // 16 messages in at most 4 transactions (2 leaders, then the queued 14 in one or two groups).
+  EXPECT_LE(count("SELECT count(DISTINCT xmin::text) FROM messages"), 4);
+  auto v = AuditLog::verify(*owner_);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->firstProblem;
+}
+
+// A statement failing inside a shared transaction fails only its own submission: the group is
+// rolled back and retried one message per transaction.
+TEST_F(OneTransactionTest, AFailingSubmissionInAGroupDoesNotFailTheOthers) {
+  ASSERT_TRUE(owner_->begin().has_value());
+  ASSERT_TRUE(owner_->exec("LOCK TABLE audit_log IN EXCLUSIVE MODE").has_value());
+  constexpr int kThreads = 12;
+  constexpr int kBad = 7;
+  std::vector<Result<SubmissionResult>> results(kThreads, Error::internal("not run"));
+  std::vector<std::string> messageIds(kThreads);
+  std::vector<std::thread> ts;
+  auto launch = [&](int i) {
+    SubmissionRequest r = request(ConsignmentMode::Basic, 1);
+    messageIds[static_cast<std::size_t>(i)] = r.messageId;
+    // Passes validation, fails in the database (the payload is not JSON).
+    if (i == kBad) r.extraJobs.push_back(JobSpec{"test.bad", "not json", {}, "", 1});
+    ts.emplace_back([&, i, r] { results[static_cast<std::size_t>(i)] = submitInline(r, {"body"}); });
+  };
+  launch(0);
+  launch(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 2; i < kThreads; ++i) launch(i);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(owner_->commit().has_value());
+  for (auto& t : ts) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    if (i == kBad) {
+      EXPECT_FALSE(r.has_value());
+      EXPECT_EQ(count("SELECT count(*) FROM messages WHERE id = '" + messageIds[kBad] + "'"), 0);
+    } else {
+      ASSERT_TRUE(r.has_value()) << i << ": " << r.error().toString();
+      EXPECT_EQ(r->messageId, messageIds[static_cast<std::size_t>(i)]);
+    }
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), kThreads - 1);
+  EXPECT_EQ(count("SELECT count(*) FROM evidence"), kThreads - 1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), kThreads - 1);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE kind = 'test.bad'"), 0);
+  auto v = AuditLog::verify(*owner_);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->firstProblem;
+}
+
 TEST_F(OneTransactionTest, NoTimeStampNothingStoredAndBadInputRefused) {
   SubmissionRequest req = request();
   issuer_.setFailing(true);

@@ -85,10 +85,13 @@ void DatabaseSignatureAudit::run() {
       result = Error::unavailable("audit trail: " + lease.error().message);
     } else {
       pg::Connection& conn = **lease;
+      // One transaction, two statements for the whole batch (AuditLog::appendMany).
+      std::vector<AuditEvent> events;
+      events.reserve(batch.size());
+      for (const auto& p : batch) events.push_back(p->event);
       result = conn.begin();
-      for (const auto& p : batch) {
-        if (!result) break;
-        auto appended = log_.append(conn, p->event);
+      if (result) {
+        auto appended = log_.appendMany(conn, events);
         if (!appended) result = appended.error();
       }
       if (result) result = conn.commit();

@@ -91,6 +91,13 @@ class AuditLog {
   // Convenience: borrows a connection from `pool` and appends in its own transaction.
   Result<AuditRecord> append(pg::Pool& pool, const AuditEvent& event) const;
 
+  // Appends `events` in order as consecutive records of `conn`'s chain with two statements in
+  // all (one reading the head and normalising every details object, one multi-row INSERT), the
+  // same records append() would write one by one. Inside the caller's transaction if one is open,
+  // else in its own. All or nothing: any invalid event is InvalidInput and nothing is written.
+  // An empty list writes nothing. Used by group commits (erds-signer, DeliveryStore).
+  Result<std::vector<AuditRecord>> appendMany(pg::Connection& conn, const std::vector<AuditEvent>& events) const;
+
   // Recomputes every writer's chain and reports the first changed, deleted or reordered row; then
   // checks every anchor: the anchor chain (prevDigest), the digest over its heads, the token over
   // the digest (only when `checkToken` is given), and that each anchored head is still the row at

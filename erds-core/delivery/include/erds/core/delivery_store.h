@@ -5,7 +5,10 @@
 // sequence).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -148,6 +151,11 @@ class DeliveryStore {
   // time-stamped first (no connection held), then ONE transaction stores the message, its data
   // key, parts and chunks (linked at once, never staged), the deliveries, pending mailbox rows,
   // evidence, first jobs and the audit record: BEGIN, one statement, the audit append, COMMIT.
+  // Group commit: concurrent callers share that transaction (a leader takes every waiting
+  // submission, up to 64, runs one statement each, appends all audit records at once and commits
+  // once; at most two such transactions run at a time). Each caller returns only after the commit
+  // that made its message durable. A statement that fails inside a shared transaction does not fail
+  // the others: the group is retried one message per transaction.
   // The Idempotency-Key check is folded into the message insert (ON CONFLICT DO NOTHING): a
   // replay or a key reused with another body is found only after sealing (that evidence is then
   // never stored nor acknowledged), with the same answers as submit(). request.partIds must be
@@ -203,6 +211,11 @@ class DeliveryStore {
   // submitWithContent() and receiveWithContent() (kind Submit or Receive).
   Result<SubmissionResult> storeWithContent(const SubmissionRequest& request, const SealedContent& content, Kind kind);
   Result<void> validate(const SubmissionRequest& request, Kind kind, TimePoint now) const;
+  // Group commit of storeWithContent (see submitWithContent).
+  struct GroupItem;
+  Result<SubmissionResult> commitGrouped(GroupItem& item);
+  std::vector<Result<SubmissionResult>> runGroup(const std::vector<GroupItem*>& batch);
+  std::vector<Result<SubmissionResult>> runGroupOnce(const std::vector<GroupItem*>& batch, bool& retrySingly);
   Result<std::optional<SubmissionResult>> replay(pg::Connection& conn, const SubmissionRequest& request);
 
   pg::Pool& pool_;
@@ -210,6 +223,10 @@ class DeliveryStore {
   const JobQueue& jobs_;
   const Clock& clock_;
   const AuditLog& audit_;
+  std::mutex groupMu_;
+  std::condition_variable groupCv_;
+  std::deque<GroupItem*> groupQueue_;  // waiting submissions, oldest first
+  int groupLeaders_ = 0;               // transactions running for the queue
 };
 
 }  // namespace erds::core
