@@ -9,6 +9,7 @@
 #      the ceiling; each 250 = message + sealed ReceivedFromNonERDS evidence, committed.
 # Everything lives in a mktemp dir that is removed at the end.
 #   usage: smtp-gateway/bench/smtp_bench.sh BUILD [SESSIONS] [MESSAGES] [SIZE] [MX_MESSAGES]
+# PG_EXTRA: more postgres options (e.g. auto_explain settings; see docs/PERFORMANCE.md).
 # For CPU-bound comparisons pin the daemons: TASKSET="taskset -c 1" smtp-gateway/bench/smtp_bench.sh ...
 # Round trips: after each run the statements and explicit commits (COMMIT calls; both from
 # pg_stat_statements) per stored message are printed. With COUNT=1 erdsd is stopped (SIGSTOP) during both runs, so
@@ -39,7 +40,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 $AS "$PGBIN/initdb" -D "$W/pg/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$W/initdb.log" 2>&1
 $AS "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w -t 60 \
-  -o "-k $W/pg -c listen_addresses='' -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
+  -o "-k $W/pg -c listen_addresses='' -c max_connections=200 -c shared_preload_libraries=pg_stat_statements${PG_EXTRA:+ $PG_EXTRA}" \
   start >/dev/null
 export PGHOST="$W/pg" PGPORT=5432
 OWNER_PW=$(openssl rand -hex 16) APP_PW=$(openssl rand -hex 16)

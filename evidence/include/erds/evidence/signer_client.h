@@ -18,7 +18,7 @@ namespace erds::evidence {
 struct SignerClientOptions {
   std::string socketPath;                   // e.g. /run/erds-signer/signer.sock
   std::chrono::milliseconds timeout{2000};  // connect, send and receive, per request
-  std::size_t maxIdleConnections = 8;       // kept open for reuse
+  std::size_t maxIdleConnections = 64;      // kept open for reuse (one per concurrent signing thread)
 };
 
 class SignerClient final : public Signer {
