@@ -162,8 +162,11 @@ stats_begin "$RECEIVED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 # PERF_MX=FILE: profile the whole machine during the MX runs (perf record -a -g).
 if [ -n "${PERF_MX:-}" ]; then perf record -q -F 999 -a -g -o "$PERF_MX" & PERF_PID=$!; sleep 0.5; fi
+# STRACE_MX=FILE: count erds-smtpd's system calls during the MX runs (strace -c; slows it down).
+if [ -n "${STRACE_MX:-}" ]; then strace -c -f -p "$SMTPD" -o "$STRACE_MX" & STRACE_PID=$!; sleep 0.5; fi
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true
 if [ -n "${PERF_MX:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
+if [ -n "${STRACE_MX:-}" ]; then kill -INT "$STRACE_PID"; wait "$STRACE_PID" || true; fi
 cpu1=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
 echo "erds-smtpd CPU: $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) ms for the MX run (incl. the smtp-sink ceiling run: 0 ms of erds-smtpd)"
 stats_end "$RECEIVED"

@@ -415,6 +415,7 @@ struct DeliveryStore::GroupItem {
   Event event = Event::SubmissionAcceptance;
   std::string evidenceId;
   std::string reason;
+  std::string requestId;          // the caller's: the leader's thread writes the audit record
   std::vector<pg::Param> params;  // of kSubmitAllSql
   std::optional<Result<SubmissionResult>> result;  // set under groupMu_ once its transaction ended
 };
@@ -509,6 +510,7 @@ Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest
   item.event = event;
   item.evidenceId = issued->evidenceId;
   item.reason = evReason;
+  item.requestId = log::currentRequestId();
   const bool keyed = !req.idempotencyKey.empty();
   item.params = {
       pg::Param::text(req.messageId), pg::Param::text(req.senderPartyId), pg::Param::text(req.senderIdentifier),
@@ -613,6 +615,7 @@ std::vector<Result<SubmissionResult>> DeliveryStore::runGroupOnce(const std::vec
       continue;
     }
     events.push_back(storedAuditEvent(*it.req, it.event, it.evidenceId, it.reason));
+    events.back().requestId = it.requestId;
     stored.push_back(i);
   }
   if (retrySingly) return {};  // rolled back by tx; the connection goes back to the pool

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core_test_fixture.h"
+#include "erds/base/log.h"
 #include "erds/core/content_vault.h"
 
 namespace erds::core {
@@ -426,6 +427,7 @@ TEST_F(OneTransactionTest, ConcurrentSubmissionsShareTransactions) {
   std::vector<std::thread> ts;
   auto launch = [&](int i) {
     ts.emplace_back([&, i] {
+      log::ScopedRequestId rid("group-" + std::to_string(i));
       SubmissionRequest r = request(ConsignmentMode::Basic, 1);
       results[static_cast<std::size_t>(i)] = submitInline(r, {"body " + std::to_string(i)});
     });
@@ -446,6 +448,13 @@ TEST_F(OneTransactionTest, ConcurrentSubmissionsShareTransactions) {
     ids.insert(r->messageId);
   }
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads));
+  // Each audit record carries its own caller's request id, not the leader's.
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE object = 'message:" +
+                    results[static_cast<std::size_t>(i)]->messageId + "' AND request_id = 'group-" + std::to_string(i) + "'"),
+              1)
+        << i;
+  }
   EXPECT_EQ(count("SELECT count(*) FROM messages"), kThreads);
   EXPECT_EQ(count("SELECT count(*) FROM evidence"), kThreads);
   EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'message.submitted'"), kThreads);
