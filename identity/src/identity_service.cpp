@@ -20,6 +20,7 @@
 #include "erds/base/aead.h"
 #include "erds/base/log.h"
 #include "erds/http/problem.h"
+#include "erds/identity/app_token.h"
 #include "erds/identity/document_store.h"
 #include "erds/identity/password_login.h"
 #include "erds/identity/postgres_stores.h"
@@ -75,6 +76,17 @@ class JsonBody {
       out.push_back(v.convert<std::string>());
     }
     return out;
+  }
+  // nullopt if absent or null; InvalidInput if present but not an integer.
+  Result<std::optional<int64_t>> optInt(const std::string& name) const {
+    if (!obj_->has(name) || obj_->isNull(name)) return std::optional<int64_t>();
+    auto v = obj_->get(name);
+    if (!v.isInteger()) return Error::invalidInput("\"" + name + "\" must be an integer");
+    try {
+      return std::optional<int64_t>(v.convert<int64_t>());
+    } catch (const std::exception&) {
+      return Error::invalidInput("\"" + name + "\" is out of range");
+    }
   }
   Result<std::optional<bool>> optBool(const std::string& name) const {
     if (!obj_->has(name) || obj_->isNull(name)) return std::optional<bool>();
@@ -430,6 +442,7 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
   ERDS_RETURN_IF_ERROR(pemFile("identity.crl_file", o.certificates.crlsPem));
   o.certificates.requireCrl = config.getBool("identity.require_crl");
   o.certificateLogin = !o.certificates.trustAnchorsPem.empty() || !o.certificates.qualifiedCasPem.empty();
+  o.smtpAppTokens = smtpAppTokensAllowed(config);
   if (o.certificateLogin) {
     auto v = CertificateValidator::create(o.certificates);
     if (!v) return Error::invalidInput("identity.client_ca_file / identity.qualified_ca_file / identity.crl_file: " +
@@ -451,7 +464,7 @@ Result<IdentityOptions> IdentityOptions::fromConfig(const Config& config) {
 
 struct IdentityService::Impl {
   Impl(IdentityOptions o, pg::Pool& p, const Clock& c, Notifier& n, crypto::KeyEncryptionKey k, PasswordHasher h,
-       DocumentNumberHasher d, Secret identifierHashKey)
+       DocumentNumberHasher d, Secret identifierHashKey, Secret appTokenKey)
       : options(std::move(o)),
         pool(p),
         clock(c),
@@ -469,12 +482,14 @@ struct IdentityService::Impl {
         verifications(p, audit),
         documents(p, kek, audit),
         certificates(p),
+        appTokenStore(p),
         throttle(throttleStore, c, std::move(identifierHashKey)),
         login(credentials, factors, throttle, hasher, c),
         sessions(sessionCache, c, options.sessions),
         totp(factors, c),
         workflow(verifications, c, documentHasher, options.workflow),
-        authenticator(sessions, accounts, options.accountRateLimit, c) {}
+        authenticator(sessions, accounts, options.accountRateLimit, c),
+        appTokens(appTokenStore, c, std::move(appTokenKey)) {}
 
   IdentityOptions options;
   pg::Pool& pool;
@@ -495,12 +510,14 @@ struct IdentityService::Impl {
   PostgresVerificationStore verifications;
   PostgresDocumentStore documents;
   PostgresPartyCertificateStore certificates;
+  PostgresAppTokenStore appTokenStore;
   LoginThrottle throttle;
   PasswordLogin login;
   SessionManager sessions;
   TotpVerifier totp;
   VerificationWorkflow workflow;
   HttpAuthenticator authenticator;
+  AppTokenManager appTokens;
   std::optional<CertificateValidator> certificateValidator;  // set iff options.certificateLogin
 
   // Background purge (startBackgroundTasks).
@@ -1198,7 +1215,8 @@ struct IdentityService::Impl {
     out += "],\"second_approval_for_high\":" + std::string(options.workflow.secondApprovalForHigh ? "true" : "false") +
            ",\"max_document_bytes\":" + std::to_string(options.maxDocumentBytes) +
            ",\"max_documents_per_request\":" + std::to_string(options.maxDocumentsPerRequest) +
-           ",\"document_content_types\":[\"image/jpeg\",\"image/png\",\"application/pdf\"]}";
+           ",\"document_content_types\":[\"image/jpeg\",\"image/png\",\"application/pdf\"]" +
+           ",\"smtp_app_tokens\":" + (options.smtpAppTokens ? "true" : "false") + "}";
     return Response::json(200, out);
   }
 
@@ -1358,6 +1376,74 @@ struct IdentityService::Impl {
     return Response::noContent();
   }
 
+  // ---- application tokens ----
+
+  static std::string appTokenJson(const AppToken& t) {
+    std::string out = "{\"id\":" + q(t.id) + ",\"name\":" + q(t.name) + ",\"scope\":" + q(t.scope) +
+                      ",\"created_at\":" + time(t.createdAt) + ",\"expires_at\":" + time(t.expiresAt) +
+                      ",\"last_used_at\":" + (t.lastUsedAt ? time(*t.lastUsedAt) : std::string("null")) +
+                      ",\"revoked\":" + (t.revokedAt ? "true" : "false") + ",\"created_with\":" +
+                      authenticationJson(t.createdWith);
+    if (t.revokedAt) out += ",\"revoked_at\":" + time(*t.revokedAt);
+    return out + "}";
+  }
+
+  // The secret is returned here once; only its keyed hash is stored. Needs a strong session (the
+  // rule of the certificate registry) and, for smtp-submit, a policy that accepts tokens.
+  Result<Response> createAppToken(const Request& req, const AuthenticatedParty& who) {
+    const std::string actor = "party:" + who.partyId;
+    if (!who.authentication.strong()) {
+      return deny(req, who, "identity.app_token.create", actor,
+                  "sign in with a second factor (or a certificate) before creating an application token");
+    }
+    auto body = JsonBody::parse(req.body);
+    if (!body) return body.error();
+    auto name = body->string("name");
+    if (!name) return name.error();
+    auto scope = body->optString("scope");
+    if (!scope) return scope.error();
+    const std::string sc = scope->value_or(std::string(kScopeSmtpSubmit));
+    auto expiresIn = body->optInt("expires_in");
+    if (!expiresIn) return expiresIn.error();
+    if (sc == kScopeSmtpSubmit && !options.smtpAppTokens) {
+      return deny(req, who, "identity.app_token.create", actor,
+                  "this service does not accept application tokens for SMTP (identity.smtp_app_tokens)");
+    }
+    std::optional<std::chrono::seconds> lifetime;
+    if (*expiresIn) lifetime = std::chrono::seconds(**expiresIn);
+    auto issued = appTokens.create(who.partyId, *name, sc, lifetime, who.authentication, who.sessionRef);
+    if (!issued) return issued.error();
+    const AppToken& t = issued->record;
+    auto audited = recordSelf(who, "identity.app_token.create", "success",
+                              "{\"token_id\":" + q(t.id) + ",\"name\":" + q(t.name) + ",\"scope\":" + q(t.scope) +
+                                  ",\"expires_at\":" + time(t.expiresAt) + ",\"session\":" + q(who.sessionRef) +
+                                  ",\"authentication\":" + authenticationJson(who.authentication) + "}");
+    if (!audited) {
+      (void)appTokens.revoke(who.partyId, t.id);  // no unaudited tokens
+      return Error::unavailable("audit log unavailable");
+    }
+    std::string json = appTokenJson(t);
+    json.pop_back();
+    json += ",\"token\":" + q(issued->token.reveal()) + "}";
+    Response r = Response::json(201, json);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+
+  Result<Response> listAppTokens(const Request&, const AuthenticatedParty& who) {
+    auto list = appTokens.list(who.partyId);
+    if (!list) return list.error();
+    return listResponse("app_tokens", *list, appTokenJson);
+  }
+
+  Result<Response> removeAppToken(const Request& req, const AuthenticatedParty& who) {
+    const std::string id = req.param("id");
+    ERDS_RETURN_IF_ERROR(appTokens.revoke(who.partyId, id));
+    (void)recordSelf(who, "identity.app_token.revoke", "success",
+                     "{\"token_id\":" + q(id) + ",\"session\":" + q(who.sessionRef) + "}");
+    return Response::noContent();
+  }
+
   // ---- background purge ----
 
   void backgroundLoop() {
@@ -1433,8 +1519,11 @@ struct IdentityService::Impl {
     }
     auto certs = certificates.listOf(partyId);
     if (!certs) return certs.error();
+    auto tokens = appTokens.list(partyId);
+    if (!tokens) return tokens.error();
     out += ",\"documents\":[" + docs + "],\"appointments\":[" + appointments +
-           "],\"certificates\":" + jsonArray(*certs, certificateJson);
+           "],\"certificates\":" + jsonArray(*certs, certificateJson) +
+           ",\"app_tokens\":" + jsonArray(*tokens, appTokenJson);
     return out + "}";
   }
 
@@ -1569,6 +1658,8 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
   if (!kek) return Error::invalidInput("secrets.kek_file: " + kek.error().message);
   auto identifierHashKey = LoginThrottle::deriveIdentifierHashKey(options.kek);
   if (!identifierHashKey) return Error::invalidInput("secrets.kek_file: " + identifierHashKey.error().message);
+  auto appTokenKey = AppTokenManager::deriveHashKey(options.kek);
+  if (!appTokenKey) return Error::invalidInput("secrets.kek_file: " + appTokenKey.error().message);
   auto hasher = PasswordHasher::create(options.argon2);
   if (!hasher) return hasher.error();
   auto doc = DocumentNumberHasher::create(options.documentPepper);
@@ -1580,7 +1671,7 @@ Result<std::unique_ptr<IdentityService>> IdentityService::create(IdentityOptions
     validator = std::move(*v);
   }
   auto impl = std::make_unique<Impl>(std::move(options), pool, clock, notifier, std::move(*kek), std::move(*hasher),
-                                     std::move(*doc), std::move(*identifierHashKey));
+                                     std::move(*doc), std::move(*identifierHashKey), std::move(*appTokenKey));
   impl->certificateValidator = std::move(validator);
   return std::unique_ptr<IdentityService>(new IdentityService(std::move(impl)));
 }
@@ -1641,9 +1732,17 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
       {"ActionPolicy",
        R"({"type":"object","properties":{"min_level":{"enum":["none","low","substantial","high"]},"methods":{"type":"array","items":{"type":"string"},"description":"identification methods that count; all of them when any_method"},"any_method":{"type":"boolean"},"method_min_levels":{"type":"object","additionalProperties":{"type":"string"},"description":"methods that count only from this level"},"strong_authentication":{"type":"boolean"},"advice":{"type":"string"}}})"},
       {"IdentityPolicy",
-       R"({"type":"object","properties":{"profile":{"enum":["development","basic","qualified"]},"submit":{"$ref":"#/components/schemas/ActionPolicy"},"handover":{"$ref":"#/components/schemas/ActionPolicy"},"methods":{"type":"array","items":{"type":"object","properties":{"method":{"type":"string"},"label":{"type":"string"},"requestable":{"type":"boolean"}}}},"second_approval_for_high":{"type":"boolean"},"max_document_bytes":{"type":"integer"},"max_documents_per_request":{"type":"integer"},"document_content_types":{"type":"array","items":{"type":"string"}}}})"},
+       R"({"type":"object","properties":{"profile":{"enum":["development","basic","qualified"]},"submit":{"$ref":"#/components/schemas/ActionPolicy"},"handover":{"$ref":"#/components/schemas/ActionPolicy"},"methods":{"type":"array","items":{"type":"object","properties":{"method":{"type":"string"},"label":{"type":"string"},"requestable":{"type":"boolean"}}}},"second_approval_for_high":{"type":"boolean"},"max_document_bytes":{"type":"integer"},"max_documents_per_request":{"type":"integer"},"document_content_types":{"type":"array","items":{"type":"string"}},"smtp_app_tokens":{"type":"boolean","description":"application tokens accepted for SMTP AUTH: identity.smtp_app_tokens"}}})"},
       {"PartyCertificate",
        R"({"type":"object","properties":{"id":{"type":"string"},"sha256":{"type":"string"},"subject":{"type":"string"},"issuer":{"type":"string"},"serial":{"type":"string"},"not_after":{"type":"string","format":"date-time"},"added_at":{"type":"string","format":"date-time"},"revoked":{"type":"boolean"},"revoked_at":{"type":"string","format":"date-time"}}})"},
+      {"AppToken",
+       R"({"type":"object","properties":{"id":{"type":"string"},"name":{"type":"string"},"scope":{"type":"string","examples":["smtp-submit"]},"created_at":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"last_used_at":{"type":["string","null"],"format":"date-time"},"revoked":{"type":"boolean"},"revoked_at":{"type":"string","format":"date-time"},"created_with":{"$ref":"#/components/schemas/Authentication"}}})"},
+      {"AppTokenCreated",
+       R"({"allOf":[{"$ref":"#/components/schemas/AppToken"},{"type":"object","properties":{"token":{"type":"string","description":"the secret, shown once: erds_at_ + 43 base64url characters; use it as the SMTP AUTH password"}}}]})"},
+      {"AppTokenList",
+       R"({"type":"object","properties":{"app_tokens":{"type":"array","items":{"$ref":"#/components/schemas/AppToken"}}}})"},
+      {"NewAppToken",
+       R"({"type":"object","required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"scope":{"enum":["smtp-submit"],"default":"smtp-submit"},"expires_in":{"type":"integer","minimum":3600,"maximum":31536000,"default":7776000,"description":"lifetime in seconds: default 90 days, at most 365 days"}}})"},
       {"PartyCertificateList",
        R"({"type":"object","properties":{"certificates":{"type":"array","items":{"$ref":"#/components/schemas/PartyCertificate"}}}})"},
       {"VerificationRequestList",
@@ -1653,7 +1752,7 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
       {"Approval",
        R"({"type":"object","required":["method","level"],"properties":{"method":{"enum":["physical_presence","remote_id_document_scan","qualified_certificate","ncp_certificate","eid_notified","eudi_wallet","cab_confirmed_remote"]},"level":{"enum":["low","substantial","high"]},"document":{"type":"object","required":["type","issuing_country","number","expires_on"],"properties":{"type":{"type":"string"},"issuing_country":{"type":"string"},"number":{"type":"string","description":"stored only as a keyed hash"},"expires_on":{"type":"string","format":"date"}}}}})"},
       {"PersonalDataExport",
-       R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}},"documents":{"type":"array","items":{"$ref":"#/components/schemas/DocumentScan"}},"appointments":{"type":"array","items":{"$ref":"#/components/schemas/Appointment"}},"certificates":{"type":"array","items":{"$ref":"#/components/schemas/PartyCertificate"}}}})"},
+       R"({"type":"object","properties":{"format":{"type":"string"},"exported_at":{"type":"string"},"party":{"$ref":"#/components/schemas/Party"},"login_identifier":{"type":"string"},"totp_enrolled":{"type":"boolean"},"recovery_codes_remaining":{"type":"integer"},"identifiers":{"type":"array","items":{"$ref":"#/components/schemas/IdentifierBinding"}},"identifications":{"type":"array","items":{"$ref":"#/components/schemas/Identification"}},"verification_requests":{"type":"array","items":{"$ref":"#/components/schemas/VerificationRequest"}},"documents":{"type":"array","items":{"$ref":"#/components/schemas/DocumentScan"}},"appointments":{"type":"array","items":{"$ref":"#/components/schemas/Appointment"}},"certificates":{"type":"array","items":{"$ref":"#/components/schemas/PartyCertificate"}},"app_tokens":{"type":"array","items":{"$ref":"#/components/schemas/AppToken"}}}})"},
       {"CertificateChallenge",
        R"({"type":"object","properties":{"challenge":{"type":"string"},"expires_at":{"type":"string"},"sign":{"type":"string"}}})"},
       {"CertificateIdentification",
@@ -1802,6 +1901,20 @@ Result<void> IdentityService::registerRoutes(http::Router& router) {
   ERDS_RETURN_IF_ERROR(authedRoute("DELETE", "/api/v1/me/certificates/{id}", "removeMyCertificate",
                                    "Remove a registered certificate (it no longer signs in)", "identity", "",
                                    {RS{204, "Removed", "", ""}, RS{404, "No such certificate of the caller", P, "Problem"}}, &Impl::removeCertificate));
+  ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/me/app-tokens", "listMyAppTokens",
+                                   "The caller's application tokens (never the secrets)", "identity", "",
+                                   {RS{200, "Tokens", J, "AppTokenList"}}, &Impl::listAppTokens));
+  ERDS_RETURN_IF_ERROR(authedRoute("POST", "/api/v1/me/app-tokens", "createMyAppToken",
+                                   "Create an application token for SMTP AUTH (strong sign-in required; the secret is "
+                                   "returned once)",
+                                   "identity", "NewAppToken",
+                                   {RS{201, "Created", J, "AppTokenCreated"},
+                                    RS{403, "Weak sign-in, or tokens not accepted by the policy", P, "Problem"},
+                                    RS{409, "Too many live tokens", P, "Problem"}}, &Impl::createAppToken));
+  ERDS_RETURN_IF_ERROR(authedRoute("DELETE", "/api/v1/me/app-tokens/{id}", "revokeMyAppToken",
+                                   "Revoke an application token (SMTP AUTH with it is refused at once)", "identity", "",
+                                   {RS{204, "Revoked", "", ""}, RS{404, "No such live token of the caller", P, "Problem"}},
+                                   &Impl::removeAppToken));
   ERDS_RETURN_IF_ERROR(authedRoute("GET", "/api/v1/officer/verification-requests", "listOpenVerificationRequests",
                                    "The officer queue (open requests, oldest first)", "officer", "",
                                    {RS{200, "Open requests", J, "VerificationRequestList"}, RS{403, "Not an officer", P, "Problem"}}, &Impl::officerQueue));

@@ -12,6 +12,7 @@
 #include "erds/base/aead.h"
 #include "erds/base/log.h"
 #include "erds/http/problem.h"
+#include "erds/identity/app_token.h"
 #include "erds/identity/postgres_stores.h"
 #include "erds/identity/testing/test_pki.h"
 #include "erds/identity/totp.h"
@@ -1120,6 +1121,114 @@ TEST_F(CertificateRoutesTest, PolicyOffersCertificateIdentificationWhenConfigure
   EXPECT_NE(r.body.find(R"("method":"qualified_certificate","label":"With a qualified electronic signature or seal certificate","requestable":true)"),
             std::string::npos)
       << r.body;
+}
+
+// ---- application tokens ------------------------------------------------------------------------
+
+TEST_F(IdentityServiceTest, AppTokensNeedAStrongSessionAndAreShownOnce) {
+  const std::string url = "/api/v1/me/app-tokens";
+  // 401 without a session, on every route.
+  EXPECT_EQ(call("GET", url).status, 401);
+  EXPECT_EQ(call("POST", url, R"({"name":"x"})").status, 401);
+  EXPECT_EQ(call("DELETE", url + "/apt_0").status, 401);
+
+  auto [party, strong] = strongUser("mailto:tina@example.test", RoleSet{Role::User});
+  registerUser("mailto:walt@example.test", "a long enough password");
+  const std::string weak = tokenOf("mailto:walt@example.test", "a long enough password");
+  // 403 for a password-only session (the certificate registry's rule), audited as denied.
+  auto refused = call("POST", url, R"({"name":"thunderbird"})", bearer(weak));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("second factor"), std::string::npos) << refused.body;
+  EXPECT_EQ(call("GET", url, "", bearer(weak)).body, "{\"app_tokens\":[]}");
+
+  // Bad input: 400.
+  EXPECT_EQ(call("POST", url, R"({})", bearer(strong)).status, 400);
+  EXPECT_EQ(call("POST", url, R"({"name":"x","expires_in":60})", bearer(strong)).status, 400);
+  EXPECT_EQ(call("POST", url, R"({"name":"x","expires_in":31622400})", bearer(strong)).status, 400);
+  EXPECT_EQ(call("POST", url, R"({"name":"x","expires_in":"90d"})", bearer(strong)).status, 400);
+  EXPECT_EQ(call("POST", url, R"({"name":"x","scope":"admin"})", bearer(strong)).status, 400);
+
+  auto created = call("POST", url, R"({"name":"thunderbird","expires_in":86400})", bearer(strong));
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.header("Cache-Control"), "no-store");
+  const std::string secret = field(created.body, "token");
+  const std::string id = field(created.body, "id");
+  EXPECT_EQ(secret.rfind("erds_at_", 0), 0u) << created.body;
+  EXPECT_EQ(secret.size(), 51u);
+  EXPECT_EQ(field(created.body, "scope"), "smtp-submit");
+  EXPECT_EQ(field(created.body, "expires_at"), formatRfc3339(clock_.now() + 24h, false));
+  EXPECT_NE(created.body.find(R"("created_with":{"level":"substantial","methods":["password_totp"],"strong":true)"),
+            std::string::npos)
+      << created.body;
+
+  // Listed without the secret; the default lifetime is 90 days.
+  auto second = call("POST", url, R"({"name":"phone"})", bearer(strong));
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_EQ(field(second.body, "expires_at"), formatRfc3339(clock_.now() + std::chrono::hours(24 * 90), false));
+  auto list = call("GET", url, "", bearer(strong));
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("\"id\":\"" + id + "\""), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("\"last_used_at\":null"), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("erds_at_"), std::string::npos) << "the secret is never listed";
+  EXPECT_EQ(list.body.find("\"token\""), std::string::npos);
+  // Neither the secret nor its unkeyed hash is stored or audited.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE details::text LIKE '%' || $1 || '%'",
+                        {pg::Param::text(secret.substr(8))}),
+            "0");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM app_tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+                        {pg::Param::text(secret)}),
+            "0");
+
+  // Another party's token: 404 (no existence leak), and it stays live.
+  EXPECT_EQ(call("DELETE", url + "/" + id, "", bearer(weak)).status, 404);
+  EXPECT_EQ(call("DELETE", url + "/apt_unknown", "", bearer(strong)).status, 404);
+  EXPECT_EQ(call("DELETE", url + "/" + id, "", bearer(strong)).status, 204);
+  EXPECT_EQ(call("DELETE", url + "/" + id, "", bearer(strong)).status, 404);
+  list = call("GET", url, "", bearer(strong));
+  EXPECT_NE(list.body.find("\"revoked\":true"), std::string::npos) << list.body;
+
+  // The export lists them; every step was audited (create x2, revoke, one denial).
+  auto exported = call("GET", "/api/v1/me/export", "", bearer(strong));
+  EXPECT_NE(exported.body.find("\"app_tokens\":[{"), std::string::npos) << exported.body;
+  EXPECT_EQ(exported.body.find("erds_at_"), std::string::npos);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.app_token.create' AND outcome = 'success' "
+                        "AND actor = $1",
+                        {pg::Param::text("party:" + party)}),
+            "2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'identity.app_token.create' AND outcome = 'denied'"),
+            "1");
+  EXPECT_EQ(db_->scalar("SELECT details->>'token_id' FROM audit_log WHERE action = 'identity.app_token.revoke'"), id);
+}
+
+TEST_F(IdentityServiceTest, AppTokenRoutesAreInTheOpenApiDocumentAndThePolicyShowsThem) {
+  const std::string doc = router_.openApiDocument({});
+  for (const char* s : {"\"/api/v1/me/app-tokens\"", "\"/api/v1/me/app-tokens/{id}\"", "\"AppToken\"",
+                        "\"AppTokenCreated\"", "\"NewAppToken\"", "\"createMyAppToken\""}) {
+    EXPECT_NE(doc.find(s), std::string::npos) << s;
+  }
+  auto r = call("GET", "/api/v1/identity/policy");
+  EXPECT_NE(r.body.find("\"smtp_app_tokens\":true"), std::string::npos) << r.body;
+}
+
+// Qualified mode: identity.smtp_app_tokens unset means no tokens for SMTP, so none are created.
+class QualifiedAppTokenTest : public IdentityServiceTest {
+ protected:
+  void adjustOptions(IdentityOptions& o) override {
+    auto cfg = Config::load("", {});
+    ASSERT_TRUE(cfg.has_value());
+    ASSERT_TRUE(cfg->setForTest("service.mode", "qualified").has_value());
+    o.smtpAppTokens = smtpAppTokensAllowed(*cfg);
+  }
+};
+
+TEST_F(QualifiedAppTokenTest, PolicyOffRefusesCreationWithAClearReason) {
+  auto r = call("GET", "/api/v1/identity/policy");
+  EXPECT_NE(r.body.find("\"smtp_app_tokens\":false"), std::string::npos) << r.body;
+  auto [party, strong] = strongUser("mailto:quinn@example.test", RoleSet{Role::User});
+  auto c = call("POST", "/api/v1/me/app-tokens", R"({"name":"x"})", bearer(strong));
+  EXPECT_EQ(c.status, 403) << c.body;
+  EXPECT_NE(c.body.find("identity.smtp_app_tokens"), std::string::npos) << c.body;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM app_tokens"), "0");
 }
 
 }  // namespace

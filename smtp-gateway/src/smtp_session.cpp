@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "erds/base/log.h"
+#include "erds/identity/app_token.h"
 #include "erds/smtp/reply_codes.h"
 #include "mime_raw.h"
 
@@ -177,19 +178,41 @@ struct SmtpSession::State {
     }
     AuthenticatedParty p = std::move(r).value();
     if (config.requireClientCertificate) {
-      if (!certParty || certParty->partyId != p.partyId) {
+      // The certificate of the same party, or (policy permitting, see credentials()) an
+      // application token without one; a token with another party's certificate is refused too.
+      const bool viaToken = std::find(p.methods.begin(), p.methods.end(),
+                                      identity::AuthenticationMethod::ApplicationToken) != p.methods.end();
+      if (certParty ? certParty->partyId != p.partyId : !viaToken) {
         ++authFailures;
         log::info("smtp.auth_certificate_mismatch", {{"client", client}});
         return reply(535, "5.7.8", "Authentication credentials invalid");
       }
-      for (auto m : certParty->methods) {
-        if (std::find(p.methods.begin(), p.methods.end(), m) == p.methods.end()) p.methods.push_back(m);
+      if (certParty) {
+        // Two factors (the credential and the certificate): the level is at least what the
+        // certificate reaches on its own (substantial for a client certificate).
+        for (auto m : certParty->methods) {
+          if (std::find(p.methods.begin(), p.methods.end(), m) == p.methods.end()) p.methods.push_back(m);
+          if (!identity::atLeast(p.level, identity::authenticationLevel(m))) p.level = identity::authenticationLevel(m);
+        }
+        if (!identity::atLeast(p.level, certParty->level)) p.level = certParty->level;
       }
-      if (!identity::atLeast(p.level, certParty->level)) p.level = certParty->level;
     }
     log::info("smtp.auth_ok", {{"client", client}, {"party", p.partyId}});
     party = std::move(p);
     return reply(235, "2.7.0", "Authentication successful");
+  }
+
+  // The SASL credentials, to the authenticator. Where a certificate is required but none was
+  // presented, only an application token can succeed: anything else is refused here, before any
+  // password hashing or throttle update (the client gets the same 535 either way).
+  std::string credentials(const std::string& username, const Secret& password, bool* close) {
+    if (config.requireClientCertificate && !certParty &&
+        !identity::AppTokenManager::looksLikeToken(password.reveal())) {
+      return finishAuth(Error::unauthorized("a client certificate or an application token is required"), close);
+    }
+    // "ip:port" (IPv6 unbracketed): the address is everything before the last ':'.
+    const std::string ip = client.substr(0, client.rfind(':'));
+    return finishAuth(authenticator->authenticatePasswordFrom(username, password, ip), close);
   }
 
   std::string authPlain(std::string_view b64, bool* close) {
@@ -213,7 +236,7 @@ struct SmtpSession::State {
     }
     std::string username(user);
     Secret wiped{std::move(*decoded)};  // the decoded response holds the password: wipe on scope exit
-    return finishAuth(authenticator->authenticatePassword(username, password), close);
+    return credentials(username, password, close);
   }
 
   std::string command(std::string_view line, Output* out) {
@@ -241,7 +264,7 @@ struct SmtpSession::State {
         return "334 UGFzc3dvcmQ6\r\n";
       }
       Secret password{std::move(*decoded)};
-      return finishAuth(authenticator->authenticatePassword(authUser, password), close);
+      return credentials(authUser, password, close);
     }
 
     if (++commands > config.limits.maxCommands) {
@@ -293,7 +316,7 @@ struct SmtpSession::State {
       if (!tls) return error(530, "5.7.0", "Must issue a STARTTLS command first", close);
       if (party) return error(503, "5.5.1", "Already authenticated", close);
       if (mailFrom) return error(503, "5.5.1", "AUTH not allowed during a mail transaction", close);
-      if (config.requireClientCertificate && !certParty)
+      if (config.requireClientCertificate && !certParty && !authenticator->acceptsApplicationTokens())
         return error(530, "5.7.0", "A client certificate bound to your account is required", close);
       std::size_t s2 = arg.find(' ');
       std::string mech = toLower(arg.substr(0, s2));

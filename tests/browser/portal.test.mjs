@@ -294,6 +294,30 @@ try {
   await Promise.all([officer.page.waitForURL(/done=approved/), section.getByRole('button', { name: /Approve/ }).click()]);
   await visit(officer.page, 'officer-approved');
 
+  // ---- application tokens for SMTP: only from a strong session, shown once, revocable ----
+  await sender.page.goto(BASE + '/account/app-tokens');
+  ok(await sender.page.getByText('Sign in with a second factor to create a token.').count() === 1,
+    'a password-only session is told to sign in with a second factor');
+  ok(await sender.page.locator('form[action="/account/app-tokens"]').count() === 0, 'no token form in a password-only session');
+  await officer.page.goto(BASE + '/account');
+  await Promise.all([officer.page.waitForURL(/\/account\/app-tokens$/),
+    officer.page.getByRole('link', { name: 'Manage application tokens' }).click()]);
+  await visit(officer.page, 'app-tokens');
+  await officer.page.fill('#token-name', 'Thunderbird <laptop>');
+  await officer.page.selectOption('#token-days', '30');
+  await Promise.all([officer.page.waitForLoadState('load'), officer.page.getByRole('button', { name: 'Create token' }).click()]);
+  const appToken = ((await officer.page.locator('#new-token').textContent()) || '').trim();
+  ok(/^erds_at_[A-Za-z0-9_-]{43}$/.test(appToken), 'the new application token is shown');
+  ok(await officer.page.getByText('STARTTLS (required)').count() === 1, 'the SMTP settings are shown with it');
+  await visit(officer.page, 'app-token-created');
+  await officer.page.goto(BASE + '/account/app-tokens');
+  ok(!(await officer.page.content()).includes(appToken), 'the token is never shown again');
+  const tokenRow = officer.page.locator('tr', { hasText: 'Thunderbird <laptop>' });
+  ok(await tokenRow.count() === 1, 'the token is listed with its name as text');
+  await Promise.all([officer.page.waitForURL(/done=token_revoked/), tokenRow.getByRole('button', { name: 'Revoke' }).click()]);
+  ok(await officer.page.locator('tr', { hasText: 'Thunderbird <laptop>' }).locator('td', { hasText: /^revoked$/ }).count() === 1,
+    'the revoked token is listed as revoked');
+
   // ---- the officer registers her client certificate, then signs in with it alone (scenario 5) ----
   const clientCertificates = [{ origin: CERT_URL, certPath: process.env.ERDS_OFFICER_CERT, keyPath: process.env.ERDS_OFFICER_KEY }];
   const carla = await newUser({ clientCertificates });

@@ -255,6 +255,7 @@ std::string doneMessage(const std::string& key) {
   if (key == "identified") return "Your certificate was accepted and your identification recorded.";
   if (key == "certificate") return "The certificate is now registered for sign-in.";
   if (key == "certificate_removed") return "The certificate was removed.";
+  if (key == "token_revoked") return "The application token was revoked. Mail programs using it can no longer send.";
   return {};
 }
 
@@ -270,6 +271,16 @@ Result<PortalOptions> PortalOptions::fromConfig(const Config& config) {
   o.gatePolicy = std::move(*gatePolicy);
   if (config.isSet("identity.client_ca_file")) o.clientCertPort = static_cast<int>(config.getInt("http.client_cert_port"));
   o.maxUploadBytes = config.getBytes("http.max_body_bytes");
+  o.smtpHost = config.getString("smtp.hostname");
+  if (o.smtpHost.empty()) {
+    const std::string domains = config.getString("service.domains");
+    o.smtpHost = domains.substr(0, domains.find(','));
+    o.smtpHost.erase(0, o.smtpHost.find_first_not_of(" \t"));
+    o.smtpHost.erase(o.smtpHost.find_last_not_of(" \t") + 1);
+  }
+  if (o.smtpHost.empty()) o.smtpHost = "localhost";
+  o.smtpPort = static_cast<int>(config.getInt("smtp.submission_port"));
+  if (o.smtpPort == 0) o.smtpPort = 2525;
   std::string trust;
   std::string key = "portal.verify_trust_file";
   if (config.isSet(key)) {
@@ -658,8 +669,104 @@ struct PortalRoutes::Impl {
          "<div><label for=\"new-identifier\">Add an address</label><input type=\"email\" id=\"new-identifier\" name=\"identifier\" required></div>"
          "<div><button type=\"submit\" class=\"secondary\">Send a confirmation code</button></div></form>";
     b += certificatesSection(*c.req, c);
+    b += "<h2>Mail programs (SMTP)</h2><p>To send registered mail from a mail program, create an application "
+         "token and use it as the SMTP password.</p><p><a href=\"/account/app-tokens\">Manage application tokens</a></p>";
     p.bodyHtml = b;
     return page(c, p);
+  }
+
+  // ---- application tokens (SMTP AUTH) ----
+
+  std::string smtpSettings() const {
+    return "<dl class=\"facts\"><dt>Server</dt><dd class=\"mono\">" + escape(opt.smtpHost) + "</dd><dt>Port</dt><dd class=\"mono\">" +
+           std::to_string(opt.smtpPort) + "</dd><dt>Security</dt><dd>STARTTLS (required)</dd>"
+           "<dt>Authentication</dt><dd>AUTH PLAIN (or LOGIN)</dd><dt>User name</dt><dd>your e-mail address</dd>"
+           "<dt>Password</dt><dd>the application token</dd></dl>";
+  }
+
+  Response appTokens(const Request& req, Ctx& c) const {
+    if (!c.signedIn) return needSignIn(c);
+    Page p;
+    p.title = "Application tokens";
+    p.current = "account";
+    const bool strong = str(obj(c.me, "session"), "strong") == "true";
+    auto policy = call(req, "GET", "/api/v1/identity/policy");
+    const bool allowed = policy.ok() && str(policy.json, "smtp_app_tokens") == "true";
+    std::string b = "<p>An application token lets a mail program send registered mail for you over SMTP. It replaces "
+                    "your password there and works only for sending. Revoke a token you no longer use.</p>";
+    if (!allowed) {
+      b += "<p class=\"flag\">This service does not accept application tokens for SMTP. Send with the client "
+           "certificate registered to your account and your password instead.</p>";
+    }
+    auto list = call(req, "GET", "/api/v1/me/app-tokens");
+    if (!list.ok()) return errorPage(c, list, "The tokens could not be listed");
+    JsonArr tokens = arr(list.json, "app_tokens");
+    if (tokens->size() == 0) {
+      b += "<p>You have no application tokens.</p>";
+    } else {
+      b += "<div class=\"table-wrap\"><table><caption>Your application tokens</caption><thead><tr><th scope=\"col\">Name</th>"
+           "<th scope=\"col\">Created</th><th scope=\"col\">Expires</th><th scope=\"col\">Last used</th>"
+           "<th scope=\"col\">Status</th><th scope=\"col\">Action</th></tr></thead><tbody>";
+      for (std::size_t i = 0; i < tokens->size(); ++i) {
+        JsonObj t = at(tokens, i);
+        const bool revoked = str(t, "revoked") == "true";
+        const std::string lastUsed = str(t, "last_used_at");
+        b += "<tr><td>" + escape(str(t, "name")) + "</td><td>" + displayTime(str(t, "created_at")) + "</td><td>" +
+             displayTime(str(t, "expires_at")) + "</td><td>" + (lastUsed.empty() ? std::string("never") : displayTime(lastUsed)) +
+             "</td><td>" + (revoked ? "revoked" : "active") + "</td><td>" +
+             (revoked ? std::string() :
+                        buttonForm("/account/app-tokens/" + urlSegment(str(t, "id")) + "/revoke", c.csrf, "Revoke", "danger")) +
+             "</td></tr>";
+      }
+      b += "</tbody></table></div>";
+    }
+    if (allowed && !strong) {
+      b += "<p class=\"flag\" id=\"token-needs-strong\"><strong>Sign in with a second factor to create a token.</strong> "
+           "Tokens can only be created in a session signed in with your authenticator app (or a certificate). Sign out "
+           "and sign in again with your one-time code.</p>";
+    } else if (allowed) {
+      b += "<h2>New token</h2><form method=\"post\" action=\"/account/app-tokens\" class=\"stack\">" + csrfField(c.csrf) +
+           "<div><label for=\"token-name\">Name <span class=\"hint\">e.g. the mail program and device</span></label>"
+           "<input type=\"text\" id=\"token-name\" name=\"name\" maxlength=\"100\" required></div>"
+           "<div><label for=\"token-days\">Valid for</label><select id=\"token-days\" name=\"days\">"
+           "<option value=\"30\">30 days</option><option value=\"90\" selected>90 days</option>"
+           "<option value=\"180\">180 days</option><option value=\"365\">365 days</option></select></div>"
+           "<div><button type=\"submit\">Create token</button></div></form>";
+    }
+    b += "<h2>SMTP settings</h2>" + smtpSettings() + "<p><a href=\"/account\">Back to the account</a></p>";
+    p.bodyHtml = b;
+    return page(c, p);
+  }
+
+  Response createAppToken(const Request& req, Ctx& c, const Form& f) const {
+    if (!c.signedIn) return needSignIn(c);
+    int days = 90;
+    for (int d : {30, 90, 180, 365}) {
+      if (f.get("days") == std::to_string(d)) days = d;
+    }
+    auto a = call(req, "POST", "/api/v1/me/app-tokens", "", "application/json",
+                  "{\"name\":" + jsonStr(f.get("name")) + ",\"expires_in\":" + std::to_string(int64_t{days} * 86400) + "}");
+    if (!a.ok()) return errorPage(c, a, "The token could not be created");
+    Page p;
+    p.title = "Your new application token";
+    p.current = "account";
+    std::string b = "<p class=\"flag\"><strong>Copy the token now: it is shown only once.</strong> Paste it as the "
+                    "password in your mail program. If you lose it, revoke it and create a new one.</p>";
+    b += "<dl class=\"facts\"><dt>Name</dt><dd>" + escape(str(a.json, "name")) + "</dd><dt>Token</dt><dd><code class=\"mono\" "
+         "id=\"new-token\">" + escape(str(a.json, "token")) + "</code></dd><dt>Expires</dt><dd>" +
+         displayTime(str(a.json, "expires_at")) + "</dd></dl>";
+    b += "<h2>SMTP settings</h2>" + smtpSettings() + "<p><a href=\"/account/app-tokens\">Back to your tokens</a></p>";
+    p.bodyHtml = b;
+    Response r = page(c, p, 201);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+
+  Response revokeAppToken(const Request& req, Ctx& c, const Form&) const {
+    if (!c.signedIn) return needSignIn(c);
+    auto a = call(req, "DELETE", "/api/v1/me/app-tokens/" + urlSegment(req.param("id")));
+    if (!a.ok()) return errorPage(c, a, "The token could not be revoked");
+    return redirect(c, "/account/app-tokens?done=token_revoked");
   }
 
   Response addIdentifier(const Request& req, Ctx& c, const Form& f) const {
@@ -2017,6 +2124,11 @@ Result<void> PortalRoutes::registerRoutes(http::Router& router) {
                            kSmallFormBytes, P(&Impl::registerCertificate)));
   ERDS_RETURN_IF_ERROR(add("POST", "/account/certificates/{id}/delete", "removeCertificate", "Remove a sign-in certificate", url,
                            kSmallFormBytes, P(&Impl::removeCertificate)));
+  ERDS_RETURN_IF_ERROR(add("GET", "/account/app-tokens", "appTokens", "Application tokens for SMTP", "", 0, G(&Impl::appTokens)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/account/app-tokens", "createAppToken", "Create an application token (shown once)", url,
+                           kSmallFormBytes, P(&Impl::createAppToken)));
+  ERDS_RETURN_IF_ERROR(add("POST", "/account/app-tokens/{id}/revoke", "revokeAppToken", "Revoke an application token", url,
+                           kSmallFormBytes, P(&Impl::revokeAppToken)));
   ERDS_RETURN_IF_ERROR(add("GET", "/officer", "officer", "Officer queue", "", 0, G(&Impl::officer)));
   ERDS_RETURN_IF_ERROR(add("GET", "/officer/{id}/documents/{doc}", "officerDocument", "A submitted scan (officers)", "", 0,
                            G(&Impl::officerDocument)));

@@ -58,6 +58,12 @@ struct Fixture : ::testing::Test {
     const std::string* c = r.header("Cookie");
     return c != nullptr && c->find("erds_session=good") != std::string::npos;
   }
+  // "erds_session=goodstrong": a session signed in with a second factor.
+  static bool strongSession(const Request& r) {
+    const std::string* c = r.header("Cookie");
+    return c != nullptr && c->find("erds_session=goodstrong") != std::string::npos;
+  }
+  bool tokensAllowed = true;  // identity.smtp_app_tokens as the policy route reports it
 
   void api(const char* method, const char* path, std::string media, http::Handler h, bool stream = false) {
     http::RouteSpec s;
@@ -74,7 +80,8 @@ struct Fixture : ::testing::Test {
     api("GET", "/api/v1/me", "", [](const Request& r) -> Result<Response> {
       if (!signedIn(r)) return Error::unauthorized("authentication required");
       return Response::json(200, std::string(R"({"party":{"id":"o1","roles":["user","officer"]},"login_identifier":"mailto:)") + kXss1 +
-                                     R"(","session":{"level":"substantial"},"totp_enrolled":true,"identifiers":[],"identifications":[]})");
+                                     R"(","session":{"level":"substantial")" + (strongSession(r) ? R"(,"strong":true)" : "") +
+                                     R"(},"totp_enrolled":true,"identifiers":[],"identifications":[]})");
     });
     api("POST", "/api/v1/sessions", "application/json", [](const Request& r) -> Result<Response> {
       if (r.body.find("\"password\":\"right\"") == std::string::npos) return Error::unauthorized("invalid credentials");
@@ -115,8 +122,9 @@ struct Fixture : ::testing::Test {
       lastSubmissionType = r.header("Content-Type") ? *r.header("Content-Type") : "";
       return Response::json(201, R"({"message_id":"m9","evidence_id":"e9","status":"accepted"})");
     }, /*stream=*/true);
-    api("GET", "/api/v1/identity/policy", "", [](const Request&) -> Result<Response> {
-      return Response::json(200, R"({"profile":"qualified","submit":{"min_level":"substantial","methods":[],"strong_authentication":true},)"
+    api("GET", "/api/v1/identity/policy", "", [this](const Request&) -> Result<Response> {
+      return Response::json(200, std::string(R"({"smtp_app_tokens":)") + (tokensAllowed ? "true" : "false") +
+                                 R"(,"profile":"qualified","submit":{"min_level":"substantial","methods":[],"strong_authentication":true},)"
                                  R"("handover":{"min_level":"substantial","methods":[{"method":"physical_presence"},"qualified_certificate"],"strong_authentication":false},)"
                                  R"("methods":[{"method":"physical_presence","label":"In person <desk>","requestable":true},)"
                                  R"({"method":"remote_id_document_scan","label":"ID scan","requestable":true},)"
@@ -174,8 +182,32 @@ struct Fixture : ::testing::Test {
       remember(r);
       return Response::noContent();
     });
+    api("GET", "/api/v1/me/app-tokens", "", [](const Request& r) -> Result<Response> {
+      if (!signedIn(r)) return Error::unauthorized("authentication required");
+      return Response::json(200, std::string(R"({"app_tokens":[{"id":"apt_1","name":")") + kXss1 +
+                                     R"(","scope":"smtp-submit","created_at":"2025-01-01T00:00:00Z","expires_at":"2025-04-01T00:00:00Z","last_used_at":null,"revoked":false},)"
+                                     R"({"id":"apt_2","name":"old","scope":"smtp-submit","created_at":"2024-01-01T00:00:00Z","expires_at":"2024-04-01T00:00:00Z","last_used_at":"2024-02-01T10:00:00Z","revoked":true}]})");
+    });
+    api("POST", "/api/v1/me/app-tokens", "application/json", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      if (!strongSession(r)) {
+        Response out;
+        out.status = 403;
+        out.contentType = "application/problem+json";
+        out.body = R"({"type":"about:blank","status":403,"detail":"sign in with a second factor (or a certificate) before creating an application token"})";
+        return out;
+      }
+      return Response::json(201, std::string(R"({"id":"apt_9","name":")") + kXss2 +
+                                     R"(","scope":"smtp-submit","expires_at":"2025-02-01T00:00:00Z","token":"erds_at_SECRETsecretSECRETsecretSECRETsecretSECR"})");
+    });
+    api("DELETE", "/api/v1/me/app-tokens/{id}", "", [this](const Request& r) -> Result<Response> {
+      remember(r);
+      return Response::noContent();
+    });
     PortalOptions o;
     o.clientCertPort = 8444;
+    o.smtpHost = "mail.example.test";
+    o.smtpPort = 2525;
     o.gatePolicy = identity::builtinGatePolicy(ServiceMode::Qualified);
     portal = std::make_unique<PortalRoutes>(router, std::move(o));
     ASSERT_TRUE(portal->registerRoutes(router));
@@ -290,7 +322,7 @@ TEST_F(Fixture, GateRefusalExplainsHowToGetVerified) {
 }
 
 TEST_F(Fixture, UnauthenticatedPagesRedirectToSignIn) {
-  for (const char* p : {"/inbox", "/sent", "/compose", "/messages/m1", "/identity", "/officer", "/account"}) {
+  for (const char* p : {"/inbox", "/sent", "/compose", "/messages/m1", "/identity", "/officer", "/account", "/account/app-tokens"}) {
     Response r = getPage(p, false);
     EXPECT_EQ(r.status, 303) << p;
     EXPECT_EQ(header(r, "Location"), "/") << p;
@@ -625,6 +657,94 @@ TEST_F(Fixture, ComposeWithNeitherTextNorFilesIsRefusedWithTheFormKept) {
   EXPECT_NE(out.body.find("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""), std::string::npos);
   std::lock_guard lock(mu);
   EXPECT_TRUE(lastSubmission.empty());
+}
+
+// ---- application tokens ----
+
+TEST_F(Fixture, AppTokensPageListsEscapedTokensAndAsksAWeakSessionForASecondFactor) {
+  Response r = getPage("/account/app-tokens");
+  EXPECT_EQ(r.status, 200);
+  expectSafe(r);
+  EXPECT_NE(r.body.find("<caption>Your application tokens</caption>"), std::string::npos);
+  EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);  // the name, escaped
+  EXPECT_NE(r.body.find("never"), std::string::npos);                                    // not used yet
+  EXPECT_NE(r.body.find("revoked"), std::string::npos);
+  EXPECT_NE(r.body.find("action=\"/account/app-tokens/apt_1/revoke\""), std::string::npos);
+  EXPECT_EQ(r.body.find("action=\"/account/app-tokens/apt_2/revoke\""), std::string::npos) << "already revoked";
+  // A password-only session: a clear message, no creation form.
+  EXPECT_NE(r.body.find("Sign in with a second factor to create a token."), std::string::npos);
+  EXPECT_EQ(r.body.find("action=\"/account/app-tokens\""), std::string::npos);
+  // The SMTP settings a mail program needs.
+  EXPECT_NE(r.body.find("mail.example.test"), std::string::npos);
+  EXPECT_NE(r.body.find(">2525<"), std::string::npos);
+  EXPECT_NE(r.body.find("STARTTLS"), std::string::npos);
+  EXPECT_NE(r.body.find("AUTH PLAIN"), std::string::npos);
+  // The account page links to it.
+  EXPECT_NE(getPage("/account").body.find("href=\"/account/app-tokens\""), std::string::npos);
+}
+
+TEST_F(Fixture, AppTokensPageOffersCreationOnlyInAStrongSessionAndWhenThePolicyAllows) {
+  Request r;
+  r.method = "GET";
+  r.path = "/account/app-tokens";
+  r.headers.emplace_back("Cookie", "erds_session=goodstrong");
+  Response strong = run(r);
+  EXPECT_EQ(strong.status, 200);
+  EXPECT_NE(strong.body.find("action=\"/account/app-tokens\""), std::string::npos);
+  EXPECT_NE(strong.body.find("name=\"csrf_token\""), std::string::npos);
+  EXPECT_EQ(strong.body.find("Sign in with a second factor to create a token."), std::string::npos);
+
+  tokensAllowed = false;
+  Response off = run(r);
+  EXPECT_NE(off.body.find("does not accept application tokens"), std::string::npos);
+  EXPECT_EQ(off.body.find("action=\"/account/app-tokens\""), std::string::npos);
+}
+
+TEST_F(Fixture, CreatingATokenShowsItOnceWithTheSmtpSettingsAndIsNotCached) {
+  const std::string token = internal::newCsrfToken();
+  Request r = formPost("/account/app-tokens", "application/x-www-form-urlencoded",
+                       "name=Thunderbird+%26+laptop&days=30&csrf_token=" + token, token);
+  r.headers[0].second = "erds_session=goodstrong; " + std::string(internal::kCsrfCookieName) + "=" + token;
+  Response out = run(r);
+  EXPECT_EQ(out.status, 201);
+  expectSafe(out);
+  EXPECT_EQ(header(out, "Cache-Control"), "no-store");
+  EXPECT_NE(out.body.find("erds_at_SECRETsecretSECRETsecretSECRETsecretSECR"), std::string::npos);
+  EXPECT_NE(out.body.find("shown only once"), std::string::npos);
+  EXPECT_NE(out.body.find("mail.example.test"), std::string::npos);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(received["POST /api/v1/me/app-tokens"], R"({"name":"Thunderbird & laptop","expires_in":2592000} | application/json)");
+  }
+  // An unknown lifetime falls back to 90 days; without the CSRF token nothing reaches the API.
+  r.body = "name=x&days=7&csrf_token=" + token;
+  EXPECT_EQ(run(r).status, 201);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(received["POST /api/v1/me/app-tokens"], R"({"name":"x","expires_in":7776000} | application/json)");
+    received.clear();
+  }
+  r.body = "name=y&days=30";
+  EXPECT_EQ(run(r).status, 403);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received.count("POST /api/v1/me/app-tokens"), 0u);
+}
+
+TEST_F(Fixture, CreatingATokenInAWeakSessionShowsTheApisReason) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/account/app-tokens", "application/x-www-form-urlencoded", "name=x&days=90&csrf_token=" + token, token));
+  EXPECT_EQ(out.status, 403);
+  EXPECT_NE(out.body.find("second factor"), std::string::npos);
+  EXPECT_EQ(out.body.find("erds_at_"), std::string::npos);
+}
+
+TEST_F(Fixture, RevokingATokenCallsTheApi) {
+  const std::string token = internal::newCsrfToken();
+  Response out = run(formPost("/account/app-tokens/apt_1/revoke", "application/x-www-form-urlencoded", "csrf_token=" + token, token));
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(header(out, "Location"), "/account/app-tokens?done=token_revoked");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(received.count("DELETE /api/v1/me/app-tokens/apt_1"), 1u);
 }
 
 }  // namespace

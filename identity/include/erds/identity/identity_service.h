@@ -19,6 +19,7 @@
 //   GET    /api/v1/officer/verification-requests, POST .../{id}/approve|reject  officer queue
 //   GET    /api/v1/officer/verification-requests/{id}/documents/{doc}          read a scan (audited)
 //   GET|POST /api/v1/me/certificates, DELETE /api/v1/me/certificates/{id}      certificate registry
+//   GET|POST /api/v1/me/app-tokens, DELETE /api/v1/me/app-tokens/{id}          application tokens (SMTP AUTH)
 //   GET|POST /api/v1/admin/parties, POST /api/v1/admin/parties/{id}/roles       administration
 //   GET    /api/v1/admin/parties/{id}/export          one party's data (administrators; audited)
 #pragma once
@@ -71,6 +72,9 @@ struct IdentityOptions {
   // set; the PEM contents of those files and identity.crl_file.
   bool certificateLogin = false;
   CertificateValidatorOptions certificates;
+  // identity.smtp_app_tokens resolved (smtpAppTokensAllowed): whether SMTP AUTH accepts application
+  // tokens; tokens for scope smtp-submit can only be created when it does.
+  bool smtpAppTokens = true;
 
   // From configuration. secrets.kek_file is required in basic/qualified; in development a missing
   // one is replaced by a random per-process key (logged as a warning: TOTP enrolments do not

@@ -35,11 +35,30 @@ class Authenticator {
   virtual ~Authenticator() = default;
 
   // SASL PLAIN/LOGIN: `username` and `password` as the client sent them (already base64-decoded).
-  // Returns the party on success. Errors: Unauthorized (wrong credentials, locked, throttled; the
-  // message must not say which), Unavailable (the credential store is down). Thread-safe; may block
-  // (password hashing).
+  // A password in the application-token format (identity::AppTokenManager::looksLikeToken) is
+  // checked as an application token of scope smtp-submit instead, when acceptsApplicationTokens();
+  // the party then has methods {ApplicationToken, <the factors of the session that created it>}.
+  // Returns the party on success. Errors: Unauthorized (wrong credentials, locked, throttled, a
+  // token not accepted by policy; the message must not say which), Unavailable (the credential
+  // store is down). Thread-safe; may block (password hashing).
   virtual Result<AuthenticatedParty> authenticatePassword(std::string_view username,
                                                           const Secret& password) = 0;
+
+  // As authenticatePassword, with the client's IP address (no port) for the per-IP login
+  // throttle (identity::LoginThrottle: 20 failures per IP and 15 minutes lock that IP, not
+  // everyone). The session calls this one; the default ignores the address.
+  virtual Result<AuthenticatedParty> authenticatePasswordFrom(std::string_view username, const Secret& password,
+                                                              std::string_view clientIp) {
+    (void)clientIp;
+    return authenticatePassword(username, password);
+  }
+
+  // Whether AUTH may succeed with an application token (identity.smtp_app_tokens). Where a client
+  // certificate is required (qualified mode, SessionConfig::requireClientCertificate), a token
+  // created in a multi-factor session is the policy-table alternative of EN 319 522-1 5.2.2-03:
+  // the session then lets AUTH proceed without a certificate, but accepts only a token.
+  // Thread-safe. Default: no.
+  virtual bool acceptsApplicationTokens() const { return false; }
 
   // A TLS client certificate (DER of the leaf, then DER of any chain the client sent) presented
   // during STARTTLS. Returns the party bound to it. Errors: Unauthorized (unknown, untrusted,

@@ -1,6 +1,7 @@
 // IdentityAuthenticator: the Authenticator port over the identity component's PostgreSQL stores:
-// AUTH PLAIN/LOGIN through identity::PasswordLogin (throttle, Argon2id, no enumeration) and MAIL
-// FROM through the party's bound delivery identifiers (AccountStore::partyBoundTo).
+// AUTH PLAIN/LOGIN through identity::PasswordLogin (throttle, Argon2id, no enumeration) or an
+// application token (identity::AppTokenManager), and MAIL FROM through the party's bound delivery
+// identifiers (AccountStore::partyBoundTo).
 #pragma once
 
 #include <functional>
@@ -24,7 +25,11 @@ class IdentityAuthenticator final : public Authenticator {
   // Reads identity.argon2_* from `config`; `kek` unwraps TOTP seeds (an account with TOTP enrolled
   // cannot use SMTP AUTH: SMTP has no second-factor step, so it is refused as Unauthorized).
   // Under service.mode=qualified the session (SessionConfig::requireClientCertificate, set from
-  // the same mode) accepts AUTH only after a client certificate of the same party (5.2.2-04). Errors: InvalidInput (bad argon2 parameters, naming the key).
+  // the same mode) accepts AUTH only after a client certificate of the same party (5.2.2-04), or
+  // with an application token when identity.smtp_app_tokens = true (5.2.2-03, policy table).
+  // Reads identity.smtp_app_tokens and, when tokens are allowed, secrets.kek_file (the tokens'
+  // hash key; without a KEK file tokens are refused and a warning is logged). Errors: InvalidInput
+  // (bad argon2 parameters, unreadable or malformed KEK file, naming the key).
   // `identifierHashKey` (identity::LoginThrottle::deriveIdentifierHashKey of the same KEK) keys the
   // login throttle's identifier hashes, so SMTP AUTH and erdsd count failures for one address together.
   static Result<std::unique_ptr<IdentityAuthenticator>> create(const Config& config, pg::Pool& pool,
@@ -32,7 +37,18 @@ class IdentityAuthenticator final : public Authenticator {
                                                                Secret identifierHashKey);
   ~IdentityAuthenticator() override;
 
+  // A password in the token format is checked as an application token (scope smtp-submit) when
+  // identity.smtp_app_tokens allows them: HMAC-SHA256 lookup under the key derived from
+  // secrets.kek_file (read here), the same login throttle per identifier as passwords, the
+  // username must be the token's party (login identifier or bound address), party not disabled;
+  // each use is audited ("identity.app_token.use", success or denied with the reason; never the
+  // token). Methods: application_token + the creating session's factors.
   Result<AuthenticatedParty> authenticatePassword(std::string_view username, const Secret& password) override;
+  // The same, with the per-IP throttle keyed by `clientIp` (authenticatePassword uses "").
+  Result<AuthenticatedParty> authenticatePasswordFrom(std::string_view username, const Secret& password,
+                                                      std::string_view clientIp) override;
+  // identity.smtp_app_tokens resolved (identity::smtpAppTokensAllowed) and a KEK to check them with.
+  bool acceptsApplicationTokens() const override;
   // Maps a validated client certificate (DER chain, leaf first) to its party, or nullopt if it
   // belongs to nobody; Unauthorized if it does not validate. erds-smtpd wires
   // identity::IdentityService::partyForCertificate here.

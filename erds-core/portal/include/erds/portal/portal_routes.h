@@ -36,9 +36,13 @@ struct PortalOptions {
   int clientCertPort = 0;
   // http.max_body_bytes: shown on the compose page as the upload limit.
   int64_t maxUploadBytes = 64LL * 1024 * 1024;
+  // The SMTP submission settings shown with application tokens: smtp.hostname (else the first of
+  // service.domains) and smtp.submission_port.
+  std::string smtpHost = "localhost";
+  int smtpPort = 2525;
 
   // service.mode (policy table), http.client_cert_port + identity.client_ca_file,
-  // http.max_body_bytes, portal.verify_trust_file (PEM; when unset, signer.key_dir's
+  // http.max_body_bytes, smtp.hostname / service.domains + smtp.submission_port, portal.verify_trust_file (PEM; when unset, signer.key_dir's
   // root-ca.pem if that file exists). InvalidInput naming the key and file for an unreadable or
   // certificate-less trust file.
   static Result<PortalOptions> fromConfig(const Config& config);
