@@ -18,6 +18,7 @@ const std::vector<Command>& builtinCommands() {
       internal::userShowCommand(),
       internal::userSetRoleCommand(),
       internal::userResetPasswordCommand(),
+      internal::userRevokeTokensCommand(),
   };
   return kCommands;
 }

@@ -25,6 +25,7 @@ Command userListCommand();
 Command userShowCommand();
 Command userSetRoleCommand();
 Command userResetPasswordCommand();
+Command userRevokeTokensCommand();
 
 // Loads --config FILE (ERDS_* environment applied). On error writes "erdsctl: <Config's one-line
 // message>" to io.err and returns the error; the caller then exits kExitUsage.

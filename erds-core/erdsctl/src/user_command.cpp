@@ -1,4 +1,4 @@
-// `erdsctl user add|list|show|set-role|reset-password`: account administration for operators,
+// `erdsctl user add|list|show|set-role|reset-password|revoke-tokens`: account administration for operators,
 // through the identity component's PostgreSQL stores. Every change, and every `user show` (it reads
 // personal data), is written to the audit log with the actor "operator:<login name>".
 #include <openssl/crypto.h>
@@ -13,6 +13,7 @@
 #include "erds/base/clock.h"
 #include "erds/base/log.h"
 #include "erds/base/pg.h"
+#include "erds/identity/app_token.h"
 #include "erds/identity/document_store.h"
 #include "erds/identity/party.h"
 #include "erds/identity/password_hasher.h"
@@ -111,6 +112,7 @@ struct Context {
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<identity::PostgresVerificationStore> verifications;
   std::unique_ptr<identity::PostgresPartyCertificateStore> certificates;
+  std::unique_ptr<identity::PostgresAppTokenStore> appTokens;
 
   Result<void> record(const std::string& action, const std::string& object,
                       const std::string& outcome, const std::string& details) {
@@ -141,7 +143,7 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
   po.size = 2;
   // Connect once up front, so a wrong conninfo is reported as such (the pool connects lazily).
   if (!connectOrReport(*config, login, cmd, io, exitCode, &po.password)) return std::nullopt;
-  Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  Context c{std::move(*config), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   c.pool = std::make_unique<pg::Pool>(po);
   OPENSSL_cleanse(po.password.data(), po.password.size());
   c.accounts = std::make_unique<identity::PostgresAccountStore>(*c.pool);
@@ -150,6 +152,7 @@ std::optional<Context> open(const Args& args, Io& io, const std::string& cmd, in
   c.audit = std::make_unique<AuditLog>(SystemClock::instance());
   c.verifications = std::make_unique<identity::PostgresVerificationStore>(*c.pool, *c.audit);
   c.certificates = std::make_unique<identity::PostgresPartyCertificateStore>(*c.pool);
+  c.appTokens = std::make_unique<identity::PostgresAppTokenStore>(*c.pool);
   return c;
 }
 
@@ -423,6 +426,8 @@ int userShow(const Args& args, Io& io) {
   if (!requests) return fail(requests.error().message);
   auto certificates = c->certificates->listOf(partyId);
   if (!certificates) return fail(certificates.error().message);
+  auto tokens = c->appTokens->listOf(partyId);
+  if (!tokens) return fail(tokens.error().message);
   // Personal data: no unaudited reading, so nothing is printed unless the record is written.
   auto audited = c->record("identity.operator.user_show", "party:" + partyId, "success", "{}");
   if (!audited) return fail("audit record failed: " + audited.error().message);
@@ -457,6 +462,46 @@ int userShow(const Args& args, Io& io) {
                  return pc.sha256Hex + "\t" + pc.subject + "\t" + timeText(pc.notAfter) + "\t" +
                         (pc.revokedAt ? timeText(*pc.revokedAt) : "no");
                });
+  printSection(out, "APP TOKENS", "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST_USED\tREVOKED", *tokens,
+               [](const identity::AppToken& t) {
+                 return t.id + "\t" + t.name + "\t" + t.scope + "\t" + timeText(t.createdAt) + "\t" +
+                        timeText(t.expiresAt) + "\t" + (t.lastUsedAt ? timeText(*t.lastUsedAt) : "-") + "\t" +
+                        (t.revokedAt ? timeText(*t.revokedAt) : "no");
+               });
+  return kExitOk;
+}
+
+// Revokes every application token of a party that is not revoked yet (a lost laptop, a departed
+// employee): the next SMTP AUTH with any of them fails. Audited with the number revoked.
+int userRevokeTokens(const Args& args, Io& io) {
+  const std::string cmd = "user revoke-tokens";
+  int exitCode = kExitFailure;
+  auto c = open(args, io, cmd, exitCode);
+  if (!c) return exitCode;
+  auto target = targetParty(args, *c, io, cmd, exitCode);
+  if (!target) return exitCode;
+  auto fail = [&](const std::string& why) {
+    io.err << "erdsctl user revoke-tokens: " << oneLine(why) << "\n";
+    return kExitFailure;
+  };
+  auto tokens = c->appTokens->listOf(*target);
+  if (!tokens) return fail(tokens.error().message);
+  const TimePoint now = SystemClock::instance().now();
+  int revoked = 0;
+  for (const auto& t : *tokens) {
+    if (t.revokedAt) continue;
+    auto r = c->appTokens->revoke(*target, t.id, now);
+    if (!r) {
+      (void)c->record("identity.operator.revoke_app_tokens", "party:" + *target, "failure",
+                      "{\"revoked\":" + std::to_string(revoked) + "}");
+      return fail(r.error().message);
+    }
+    ++revoked;
+  }
+  auto audited = c->record("identity.operator.revoke_app_tokens", "party:" + *target, "success",
+                           "{\"revoked\":" + std::to_string(revoked) + "}");
+  if (!audited) return fail("tokens revoked, but the audit record failed: " + audited.error().message);
+  io.out << revoked << " application token(s) revoked for " << *target << "\n";
   return kExitOk;
 }
 
@@ -600,7 +645,7 @@ Command userListCommand() {
 Command userShowCommand() {
   return Command{
       .path = "user show",
-      .help = "show one party: identifiers, identifications, verification requests, certificates",
+      .help = "show one party: identifiers, identifications, verification requests, certificates, app tokens",
       .usage = "--config FILE IDENTIFIER",
       .options = {{"--config", "FILE", true}},
       .positionalNames = {"IDENTIFIER"},
@@ -609,7 +654,9 @@ Command userShowCommand() {
           "Prints the party (login, roles, disabled, created), its delivery identifiers, its\n"
           "identifications (method, level, time, valid until, revoked), its verification requests\n"
           "(status, method, level, number of documents, created, created by) and its registered\n"
-          "client certificates (SHA-256 fingerprint, subject, not after, revoked). Tab-separated.\n"
+          "client certificates (SHA-256 fingerprint, subject, not after, revoked) and application\n"
+          "tokens (id, name, scope, created, expires, last used, revoked; never the secret).\n"
+          "Tab-separated.\n"
           "Reading personal data is audited (identity.operator.user_show); nothing is printed if\n"
           "the audit record cannot be written. Exit 1 if no party matches. " +
           kConnDetails,
@@ -621,6 +668,11 @@ Command userSetRoleCommand() {
   return partyCommand("user set-role", "set a party's roles (user is implied); audited", "[--role officer|admin]...",
                       {{"--role", "ROLE", false, true}},
                       "The roles given replace the current ones; no --role leaves only \"user\".", userSetRole);
+}
+
+Command userRevokeTokensCommand() {
+  return partyCommand("user revoke-tokens", "revoke all of a party's application tokens (SMTP AUTH); audited", "", {},
+                      "Prints how many tokens were revoked; `erdsctl user show` lists them.", userRevokeTokens);
 }
 
 Command userResetPasswordCommand() {

@@ -8,6 +8,7 @@
 #include "erds/base/aead.h"
 #include "erds/base/audit.h"
 #include "erds/base/pg.h"
+#include "erds/identity/app_token.h"
 #include "erds/identity/document_store.h"
 #include "erds/identity/password_hasher.h"
 #include "erds/identity/postgres_stores.h"
@@ -231,6 +232,7 @@ TEST_F(ErdsctlUser, ShowPrintsIdentificationsRequestsAndCertificatesAndIsAudited
                                std::string(64, 'a') + "\tCN=Clerk,O=Example\t" +
                                formatRfc3339(cert.notAfter, false) + "\tno\n"));
   EXPECT_THAT(r.out, Not(HasSubstr("scan")));  // never document contents
+  EXPECT_THAT(r.out, HasSubstr("\nAPP TOKENS\nID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST_USED\tREVOKED\n(none)\n"));
 
   // By party id the same party; a party with nothing recorded shows "(none)".
   CtlRun byId = erdsctl({"user", "show", "--config", config(), id});
@@ -257,6 +259,50 @@ TEST_F(ErdsctlUser, ShowPrintsIdentificationsRequestsAndCertificatesAndIsAudited
   EXPECT_EQ(r.rc, 0);
   EXPECT_THAT(r.out, HasSubstr("identifications (method, level, time"));
   EXPECT_THAT(r.out, HasSubstr("identity.operator.user_show"));
+}
+
+TEST_F(ErdsctlUser, RevokeTokensEndsEveryTokenOfTheParty) {
+  CtlRun r = erdsctl({"user", "add", "--config", config(), "--identifier", "mailto:mobile@example.test", "--bind"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  // Two tokens as a strong web session would have created them.
+  identity::PostgresAppTokenStore store(*pool_);
+  const Clock& clock = SystemClock::instance();
+  auto key = identity::AppTokenManager::deriveHashKey(Secret(std::string(32, 'k')));
+  ASSERT_TRUE(key.has_value());
+  identity::AppTokenManager manager(store, clock, std::move(*key));
+  identity::AuthenticationContext strong{identity::LevelOfAssurance::Substantial,
+                                         {identity::AuthenticationMethod::PasswordTotp}, clock.now()};
+  auto laptop = manager.create(id, "laptop", identity::kScopeSmtpSubmit, std::nullopt, strong, "session:test");
+  ASSERT_TRUE(laptop.has_value()) << laptop.error().message;
+  auto phone = manager.create(id, "phone \"work\"", identity::kScopeSmtpSubmit, std::nullopt, strong, "session:test");
+  ASSERT_TRUE(phone.has_value()) << phone.error().message;
+  ASSERT_TRUE(manager.verify(laptop->token.reveal(), identity::kScopeSmtpSubmit).has_value());
+
+  r = erdsctl({"user", "show", "--config", config(), id});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(laptop->record.id + "\tlaptop\tsmtp-submit\t"));
+  EXPECT_THAT(r.out, Not(HasSubstr(laptop->token.reveal())));
+
+  r = erdsctl({"user", "revoke-tokens", "--config", config(), "--identifier", "mailto:mobile@example.test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 application token(s) revoked for " + id));
+  EXPECT_FALSE(manager.verify(laptop->token.reveal(), identity::kScopeSmtpSubmit).has_value());
+  EXPECT_FALSE(manager.verify(phone->token.reveal(), identity::kScopeSmtpSubmit).has_value());
+  EXPECT_EQ(auditCount("identity.operator.revoke_app_tokens"), 1);
+  // Again: nothing left to revoke, still audited; an unknown party is exit 1.
+  r = erdsctl({"user", "revoke-tokens", "--config", config(), "--party", id});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("0 application token(s) revoked"));
+  r = erdsctl({"user", "show", "--config", config(), id});
+  for (const auto* t : {&laptop->record, &phone->record}) {
+    const auto row = r.out.find(t->id + "\t");
+    ASSERT_NE(row, std::string::npos);
+    const std::string line = r.out.substr(row, r.out.find('\n', row) - row);
+    EXPECT_FALSE(line.ends_with("\tno")) << line;  // a revocation time instead
+  }
+  r = erdsctl({"user", "revoke-tokens", "--config", config(), "--identifier", "mailto:nobody@example.test"});
+  EXPECT_EQ(r.rc, 1);
 }
 
 TEST_F(ErdsctlUser, BadInputExitsTwoAndUnknownPartyOne) {
