@@ -18,6 +18,7 @@
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlsec.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "erds/evidence/evidence_xml.h"
 #include "erds/evidence/timestamp_verify.h"
 #include "chain_cache.h"
+#include "revocation.h"
 #include "evidence_xml_reader.h"
 #include "xades_util.h"
 #include "xades_xml.h"
@@ -232,6 +234,335 @@ int chainError(X509_STORE* store, X509* leaf, STACK_OF(X509) * untrusted, TimePo
   return ok == 1 ? X509_V_OK : (err == X509_V_OK ? X509_V_ERR_UNSPECIFIED : err);
 }
 
+
+// Where a piece of revocation data came from (for the report).
+enum class RevSource { EmbeddedCrl, FileCrl, FetchedCrl, EmbeddedOcsp, FileOcsp, FetchedOcsp };
+
+std::string_view revSourceName(RevSource s) {
+  switch (s) {
+    case RevSource::EmbeddedCrl: return "embedded CRL";
+    case RevSource::FileCrl: return "CRL file";
+    case RevSource::FetchedCrl: return "fetched CRL";
+    case RevSource::EmbeddedOcsp: return "embedded OCSP";
+    case RevSource::FileOcsp: return "OCSP file";
+    case RevSource::FetchedOcsp: return "fetched OCSP";
+  }
+  return "";
+}
+
+// Validated OCSP results by (response, certificate, issuer): the sealer embeds the same response
+// in every evidence until it refreshes it, and validating costs a parse and a signature check.
+// Only successes and "no status for this certificate" are kept; the delegated responder's
+// validity (the one time-dependent part) is re-checked on every hit. Bounded, thread-safe.
+class OcspCache {
+ public:
+  Result<internal::OcspStatus> check(const std::string& der, X509* cert, X509* issuer, TimePoint at) {
+    std::string key = internal::sha256Digest(der);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    for (X509* x : {cert, issuer}) {
+      // SHA-1 of a certificate is cached inside X509 by OpenSSL: no re-encoding.
+      if (X509_digest(x, EVP_sha1(), md, &len) != 1) return internal::checkOcspResponse(der, cert, issuer, at);
+      key.append(reinterpret_cast<const char*>(md), len);
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = entries_.find(key); it != entries_.end()) {
+        if (!it->second) return Error::notFound("OCSP response has no status for \"" + internal::certName(cert) + "\"");
+        const auto& st = *it->second;
+        if ((!st.responderNotBefore || *st.responderNotBefore <= at) && (!st.responderNotAfter || at <= *st.responderNotAfter))
+          return st;
+      }
+    }
+    auto r = internal::checkOcspResponse(der, cert, issuer, at);
+    if (r || r.error().is(ErrorCode::NotFound)) {
+      std::lock_guard lock(mu_);
+      if (entries_.size() >= 256) entries_.clear();
+      entries_[key] = r ? std::optional<internal::OcspStatus>(*r) : std::nullopt;
+    }
+    return r;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::optional<internal::OcspStatus>> entries_;
+};
+
+struct CrlInput {
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl{nullptr, X509_CRL_free};
+  RevSource source = RevSource::EmbeddedCrl;
+};
+struct OcspInput {
+  std::string der;
+  RevSource source = RevSource::EmbeddedOcsp;
+};
+struct RevocationInputs {
+  std::vector<CrlInput> crls;
+  std::vector<OcspInput> ocsps;
+  std::set<std::string> fetchedUrls;  // each URL at most once per verification
+  OcspCache* cache = nullptr;         // the verifier's, shared across calls
+  bool empty() const { return crls.empty() && ocsps.empty(); }
+};
+
+// The outcome of the revocation check of one chain (seal or TSA) at time T.
+struct ChainRevocation {
+  int err = X509_V_OK;     // X509 error of the chain/CRL check after OCSP coverage
+  bool checked = false;    // every certificate but the trust anchor has a usable status
+  std::string revoked;     // non-empty: the certificate and the source that revoke it
+  std::vector<std::string> sources;
+  std::vector<std::string> warnings;
+};
+
+// Per X509_verify_cert call: the certificates OCSP already vouches for, so that a missing CRL for
+// them is not an error; the trust anchor is exempt (RFC 5280 6.1, EN 319 102-1).
+struct CoveredCerts {
+  std::vector<X509*> certs;
+};
+
+int coveredIndex() {
+  static const int idx = X509_STORE_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return idx;
+}
+
+int verifyCallback(int ok, X509_STORE_CTX* ctx) {
+  if (ok == 1) return 1;
+  const int err = X509_STORE_CTX_get_error(ctx);
+  if (err != X509_V_ERR_UNABLE_TO_GET_CRL && err != X509_V_ERR_CRL_NOT_YET_VALID && err != X509_V_ERR_CRL_HAS_EXPIRED &&
+      err != X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER)
+    return ok;
+  auto* covered = static_cast<CoveredCerts*>(X509_STORE_CTX_get_ex_data(ctx, coveredIndex()));
+  X509* cur = X509_STORE_CTX_get_current_cert(ctx);
+  if (covered == nullptr || cur == nullptr) return ok;
+  for (X509* c : covered->certs)
+    if (X509_cmp(c, cur) == 0) return 1;
+  return ok;
+}
+
+std::time_t timeT(TimePoint t) {
+  return static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// X509_verify_cert of `leaf` at `at`: the X509 error, and the chain on success (or partial chain).
+int verifyChain(X509_STORE* store, X509* leaf, STACK_OF(X509) * untrusted, TimePoint at, STACK_OF(X509_CRL) * crls,
+                CoveredCerts* covered, std::unique_ptr<STACK_OF(X509), CertStackFree>* chainOut) {
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> sctx(X509_STORE_CTX_new());
+  if (!sctx || X509_STORE_CTX_init(sctx.get(), store, leaf, untrusted) != 1) return X509_V_ERR_UNSPECIFIED;
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(sctx.get());
+  X509_VERIFY_PARAM_set_time(param, timeT(at));
+  if (crls != nullptr) {
+    X509_STORE_CTX_set0_crls(sctx.get(), crls);
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    if (covered != nullptr) {
+      X509_STORE_CTX_set_ex_data(sctx.get(), coveredIndex(), covered);
+      X509_STORE_CTX_set_verify_cb(sctx.get(), verifyCallback);
+    }
+  }
+  const int ok = X509_verify_cert(sctx.get());
+  const int err = ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(sctx.get());
+  if (ok == 1 && chainOut != nullptr) chainOut->reset(X509_STORE_CTX_get1_chain(sctx.get()));
+  ERR_clear_error();
+  return ok == 1 ? X509_V_OK : (err == X509_V_OK ? X509_V_ERR_UNSPECIFIED : err);
+}
+
+std::optional<TimePoint> asn1Time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return std::chrono::time_point_cast<TimePoint::duration>(std::chrono::system_clock::from_time_t(timegm(&tm)));
+}
+
+// The first CRL of `in` issued (by name) by `issuer` and current at `at`.
+const CrlInput* crlFor(const RevocationInputs& in, X509* issuer, TimePoint at) {
+  for (const auto& c : in.crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(c.crl.get()), X509_get_subject_name(issuer)) != 0) continue;
+    const auto thisUpdate = asn1Time(X509_CRL_get0_lastUpdate(c.crl.get()));
+    const auto nextUpdate = asn1Time(X509_CRL_get0_nextUpdate(c.crl.get()));
+    if (thisUpdate && *thisUpdate <= at && (!nextUpdate || at <= *nextUpdate)) return &c;
+  }
+  return nullptr;
+}
+
+// What the OCSP responses of `in` say about `cert` at `at`.
+struct OcspFinding {
+  const OcspInput* good = nullptr;
+  const OcspInput* revokedBy = nullptr;
+  std::optional<TimePoint> revocationTime;
+};
+
+OcspFinding ocspFor(const RevocationInputs& in, X509* cert, X509* issuer, TimePoint at,
+                    std::vector<std::string>& warnings) {
+  OcspFinding f;
+  for (const auto& o : in.ocsps) {
+    auto st = in.cache ? in.cache->check(o.der, cert, issuer, at) : internal::checkOcspResponse(o.der, cert, issuer, at);
+    if (!st) {
+      if (!st.error().is(ErrorCode::NotFound)) {
+        std::string w = std::string(revSourceName(o.source)) + " response not used: " + st.error().message;
+        if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(std::move(w));
+      }
+      continue;
+    }
+    // Speaks for T: issued at or after T, or T inside its validity window.
+    if (!(st->thisUpdate >= at || at < st->validUntil())) {
+      warnings.push_back(std::string(revSourceName(o.source)) + " response for \"" + internal::certName(cert) +
+                         "\" does not speak for the time-stamp time (thisUpdate " +
+                         formatRfc3339(st->thisUpdate, false) + ", nextUpdate " +
+                         formatRfc3339(st->validUntil(), false) + ")");
+      continue;
+    }
+    if (st->status == internal::OcspCertStatus::Revoked) {
+      if (!st->revocationTime || *st->revocationTime <= at) {
+        f.revokedBy = &o;
+        f.revocationTime = st->revocationTime;
+        return f;
+      }
+      // Revoked only after T: the certificate was good at the time-stamp time.
+      warnings.push_back("\"" + internal::certName(cert) + "\" was revoked at " +
+                         formatRfc3339(*st->revocationTime, false) + ", after the time-stamp time");
+      if (f.good == nullptr) f.good = &o;
+      continue;
+    }
+    if (st->status == internal::OcspCertStatus::Good && f.good == nullptr) f.good = &o;
+  }
+  return f;
+}
+
+// Fetches (once per URL) OCSP responses and CRLs for the certificates of `chain` that have no
+// usable data in `in`. Only called when the caller asked for online checking.
+void fetchMissing(STACK_OF(X509) * chain, TimePoint at, RevocationInputs& in, const VerifyOptions& options,
+                  std::vector<std::string>& warnings) {
+  const int n = sk_X509_num(chain);
+  for (int i = 0; i + 1 < n; ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    X509* issuer = sk_X509_value(chain, i + 1);
+    std::vector<std::string> ignored;
+    auto have = ocspFor(in, cert, issuer, at, ignored);
+    if (have.good || have.revokedBy || crlFor(in, issuer, at)) continue;
+    internal::FetchLimits limits;
+    limits.timeout = options.fetchTimeout;
+    limits.tlsCaFile = options.tlsCaFile;
+    limits.maxBytes = options.maxOcspBytes;
+    for (const auto& url : internal::ocspUrls(cert)) {
+      if (!in.fetchedUrls.insert("ocsp " + url + " " + internal::certName(cert)).second) continue;
+      auto der = internal::fetchOcspResponse(url, cert, issuer, limits);
+      if (!der) {
+        warnings.push_back("online: OCSP " + der.error().message);
+        continue;
+      }
+      in.ocsps.push_back(OcspInput{std::move(*der), RevSource::FetchedOcsp});
+      auto now = ocspFor(in, cert, issuer, at, ignored);
+      if (now.good || now.revokedBy) break;
+    }
+    auto after = ocspFor(in, cert, issuer, at, ignored);
+    if (after.good || after.revokedBy) continue;
+    limits.maxBytes = options.maxCrlBytes;
+    for (const auto& url : internal::crlUrls(cert)) {
+      if (!in.fetchedUrls.insert("crl " + url).second) continue;
+      auto body = internal::httpGet(url, limits);
+      if (!body) {
+        warnings.push_back("online: CRL " + body.error().message);
+        continue;
+      }
+      X509_CRL* crl = nullptr;
+      if (body->find("-----BEGIN X509 CRL-----") != std::string::npos) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(body->data(), static_cast<int>(body->size())),
+                                                      BIO_free);
+        crl = bio ? PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+      } else {
+        const auto* p = reinterpret_cast<const unsigned char*>(body->data());
+        crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(body->size()));
+      }
+      ERR_clear_error();
+      if (crl == nullptr) {
+        warnings.push_back("online: " + url + " did not return a CRL");
+        continue;
+      }
+      CrlInput c;
+      c.crl.reset(crl);
+      c.source = RevSource::FetchedCrl;
+      in.crls.push_back(std::move(c));
+      if (crlFor(in, issuer, at)) break;
+    }
+  }
+}
+
+// The revocation check of the chain of `leaf` (`what`: "seal certificate", "TSA certificate").
+ChainRevocation checkChainRevocation(X509_STORE* store, X509* leaf, STACK_OF(X509) * untrusted, TimePoint at,
+                                     RevocationInputs& in, const VerifyOptions& options, std::string_view what) {
+  ChainRevocation out;
+  std::unique_ptr<STACK_OF(X509), CertStackFree> chain;
+  auto crlStack = [&in] {
+    std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crls(sk_X509_CRL_new_null());
+    for (const auto& c : in.crls)
+      if (X509_CRL_up_ref(c.crl.get()) == 1) sk_X509_CRL_push(crls.get(), c.crl.get());
+    return crls;
+  };
+  // CRLs only (the common case): one OpenSSL pass, as before OCSP support; the general path
+  // below only when that pass cannot decide (a certificate without a CRL, e.g. the anchor).
+  if (in.ocsps.empty() && !options.online && !in.crls.empty()) {
+    auto crls = crlStack();
+    out.err = verifyChain(store, leaf, untrusted, at, crls.get(), nullptr, &chain);
+    if (out.err == X509_V_OK && chain) {
+      out.checked = true;
+      const int n = sk_X509_num(chain.get());
+      for (int i = 0; i + 1 < n; ++i) {
+        X509* cert = sk_X509_value(chain.get(), i);
+        if (const CrlInput* c = crlFor(in, sk_X509_value(chain.get(), i + 1), at))
+          out.sources.push_back((i == 0 ? std::string(what) : std::string(what) + " chain") + " \"" +
+                                internal::certName(cert) + "\": " + std::string(revSourceName(c->source)));
+      }
+      return out;
+    }
+    if (out.err != X509_V_ERR_UNABLE_TO_GET_CRL && out.err != X509_V_ERR_CRL_NOT_YET_VALID &&
+        out.err != X509_V_ERR_CRL_HAS_EXPIRED && out.err != X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER)
+      return out;
+  }
+  out.err = verifyChain(store, leaf, untrusted, at, nullptr, nullptr, &chain);
+  if (out.err != X509_V_OK || !chain) return out;
+  if (options.online) fetchMissing(chain.get(), at, in, options, out.warnings);
+  if (in.empty()) return out;
+  const int n = sk_X509_num(chain.get());
+  CoveredCerts covered;
+  std::vector<std::string> sources;
+  bool allOcsp = true;
+  // The error callback is installed only when a covered certificate has no CRL of its own: a
+  // custom callback turns off the chain verification cache (chain_cache.h).
+  bool needCallback = false;
+  for (int i = 0; i < n; ++i) {
+    X509* cert = sk_X509_value(chain.get(), i);
+    X509* issuer = sk_X509_value(chain.get(), i + 1 < n ? i + 1 : i);
+    const std::string label = i == 0 ? std::string(what) : std::string(what) + " chain";
+    auto f = ocspFor(in, cert, issuer, at, out.warnings);
+    if (f.revokedBy) {
+      out.revoked = "\"" + internal::certName(cert) + "\" (" + label + ") is revoked" +
+                    (f.revocationTime ? " since " + formatRfc3339(*f.revocationTime, false) : std::string()) + " (" +
+                    std::string(revSourceName(f.revokedBy->source)) + ")";
+      return out;
+    }
+    if (f.good) {
+      covered.certs.push_back(cert);
+      sources.push_back(label + " \"" + internal::certName(cert) + "\": " + std::string(revSourceName(f.good->source)));
+      needCallback = needCallback || crlFor(in, issuer, at) == nullptr;
+    } else if (i + 1 == n) {
+      covered.certs.push_back(cert);  // the trust anchor: exempt unless a CRL speaks for it
+      needCallback = needCallback || crlFor(in, issuer, at) == nullptr;
+    } else {
+      allOcsp = false;
+      if (const CrlInput* c = crlFor(in, issuer, at))
+        sources.push_back(label + " \"" + internal::certName(cert) + "\": " + std::string(revSourceName(c->source)));
+    }
+  }
+  if (in.crls.empty()) {
+    out.checked = allOcsp;
+    if (out.checked) out.sources = std::move(sources);
+    return out;
+  }
+  auto crls = crlStack();
+  out.err = verifyChain(store, leaf, untrusted, at, crls.get(), needCallback ? &covered : nullptr, nullptr);
+  if (out.err == X509_V_OK) {
+    out.checked = true;
+    out.sources = std::move(sources);
+  }
+  return out;
+}
 }  // namespace
 
 // A parsed certificate and what the verifier derives from it. OpenSSL 3 decodes the public key
@@ -273,6 +604,7 @@ struct EvidenceVerifier::State {
   std::unique_ptr<X509_STORE, StoreFree> sealStore;
   std::unique_ptr<X509_STORE, StoreFree> tsaStore;  // to tell "untrusted TSA" from a bad token
   std::shared_ptr<const TimestampVerifier> tsaVerifier;
+  OcspCache ocspCache;
 };
 
 EvidenceVerifier::EvidenceVerifier(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -294,6 +626,7 @@ Result<std::shared_ptr<const EvidenceVerifier>> EvidenceVerifier::create(const V
   std::string tsaPem;
   state->tsaStore.reset(X509_STORE_new());
   if (!state->tsaStore) return Error::internal("X509_STORE_new failed");
+  internal::installChainVerifyCache(state->tsaStore.get());  // the TSA chain's revocation check
   for (const auto& pem : trust.tsaAnchorsPem.empty() ? trust.sealAnchorsPem : trust.tsaAnchorsPem) {
     tsaPem += pem + "\n";
     for (auto& c : parsePemCerts(pem))
@@ -555,6 +888,7 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   // Validation data the sealer kept (EN 319 132-1 5.5): certificates and CRLs, unsigned.
   std::vector<std::string> embeddedCertDers;
   std::vector<std::string> embeddedCrlDers;
+  std::vector<std::string> embeddedOcspDers;  // unsigned too: each response carries its own signature
   for (xmlNode* u : childElements(qualifying))
     if (isElement(u, kXades, "UnsignedProperties"))
       for (xmlNode* usp : childElements(u))
@@ -569,7 +903,7 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
                   embeddedCertDers.push_back(std::move(*der));
                 }
             if (isElement(t, kXades, "RevocationValues"))
-              for (xmlNode* v : childElements(t))
+              for (xmlNode* v : childElements(t)) {
                 if (isElement(v, kXades, "CRLValues"))
                   for (xmlNode* c : childElements(v))
                     if (isElement(c, kXades, "EncapsulatedCRLValue")) {
@@ -577,8 +911,24 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
                       if (!der) return o.invalid("xades:EncapsulatedCRLValue is not base64");
                       embeddedCrlDers.push_back(std::move(*der));
                     }
+                if (isElement(v, kXades, "OCSPValues"))
+                  for (xmlNode* c : childElements(v))
+                    if (isElement(c, kXades, "EncapsulatedOCSPValue")) {
+                      auto der = internal::base64Decode(internal::textOf(c));
+                      if (!der) return o.invalid("xades:EncapsulatedOCSPValue is not base64");
+                      embeddedOcspDers.push_back(std::move(*der));
+                    }
+              }
           }
   if (tsNode == nullptr) return o.invalid("no xades:SignatureTimeStamp (XAdES-B-T required)");
+  // Each OCSP response may cost a signature check: hostile evidence cannot make that unbounded.
+  constexpr std::size_t kMaxEmbeddedRevocationValues = 32;
+  if (embeddedOcspDers.size() > kMaxEmbeddedRevocationValues || embeddedCrlDers.size() > kMaxEmbeddedRevocationValues) {
+    r.warnings.push_back("more than " + std::to_string(kMaxEmbeddedRevocationValues) +
+                         " embedded CRLs or OCSP responses: only the first ones are used");
+    if (embeddedOcspDers.size() > kMaxEmbeddedRevocationValues) embeddedOcspDers.resize(kMaxEmbeddedRevocationValues);
+    if (embeddedCrlDers.size() > kMaxEmbeddedRevocationValues) embeddedCrlDers.resize(kMaxEmbeddedRevocationValues);
+  }
   std::string c14nMethod(kInclC14nUri);  // XAdES default when none is named
   std::string tokenDer;
   for (xmlNode* c : childElements(tsNode)) {
@@ -597,6 +947,7 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   tsOptions.requireQualified = options.requireQualifiedTimestamp;
   // One parse of the token: the imprint is computed with the token's own hash algorithm.
   auto ts = state_->tsaVerifier->verifyData(tokenDer, *canonicalValue, tsOptions);
+  std::string tsaCertDer;  // set when the token verified
   if (!ts) {
     auto inspected = TimestampVerifier::inspect(tokenDer);
     if (!inspected) return o.invalid("SignatureTimeStamp token cannot be parsed: " + inspected.error().message);
@@ -618,6 +969,7 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
   } else {
     r.timestampTime = ts->genTime;
     r.tsaSubject = ts->tsaSubject;
+    tsaCertDer = ts->tsaCertificateDer;
   }
 
   // 7. The seal certificate chain and revocation, as of the time-stamp time.
@@ -631,7 +983,8 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
       if (auto parsed = state_->cert(c); parsed && X509_up_ref(parsed->x509.get()) == 1)
         sk_X509_push(untrusted.get(), parsed->x509.get());
     for (auto& x : parsePemCerts(options.untrustedPem)) sk_X509_push(untrusted.get(), x.release());
-    std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crls(sk_X509_CRL_new_null());
+    RevocationInputs revInputs;
+    revInputs.cache = &state_->ocspCache;
     for (const auto& der : embeddedCrlDers) {
       const auto* p = reinterpret_cast<const unsigned char*>(der.data());
       X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
@@ -639,29 +992,44 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
         ERR_clear_error();
         return o.invalid("xades:EncapsulatedCRLValue is not a DER CRL");
       }
-      sk_X509_CRL_push(crls.get(), crl);
+      CrlInput c;
+      c.crl.reset(crl);
+      revInputs.crls.push_back(std::move(c));
     }
     for (const auto& pem : options.crlsPem) {
       std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
       while (bio) {
         X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
         if (crl == nullptr) break;
-        sk_X509_CRL_push(crls.get(), crl);
+        CrlInput c;
+        c.crl.reset(crl);
+        c.source = RevSource::FileCrl;
+        revInputs.crls.push_back(std::move(c));
       }
       ERR_clear_error();
     }
+    for (auto& der : embeddedOcspDers) revInputs.ocsps.push_back(OcspInput{std::move(der), RevSource::EmbeddedOcsp});
+    for (const auto& text : options.ocspResponses)
+      for (auto& der : internal::splitOcspResponses(text))
+        revInputs.ocsps.push_back(OcspInput{std::move(der), RevSource::FileOcsp});
     const TimePoint at = options.validationTime ? *options.validationTime : r.timestampTime.value_or(TimePoint{});
-    bool haveCrls = sk_X509_CRL_num(crls.get()) > 0;
-    int err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, crls.get());
+    const bool suppliedData = !options.crlsPem.empty() || !options.ocspResponses.empty() || options.online;
+    ChainRevocation cr =
+        checkChainRevocation(state_->sealStore.get(), signingCert, untrusted.get(), at, revInputs, options, "seal certificate");
+    for (auto& w : cr.warnings) r.warnings.push_back(std::move(w));
+    if (!cr.revoked.empty()) return o.invalid("seal certificate revoked: " + cr.revoked);
+    int err = cr.err;
     // Embedded revocation data that does not speak for the time-stamp time (another issuer, not
     // yet issued, expired) is no revocation information: under a policy that does not require it
     // the result is the same as without it (valid with a warning), as for evidence without any.
     const bool unknownRevocation = err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_CRL_NOT_YET_VALID ||
                                    err == X509_V_ERR_CRL_HAS_EXPIRED;
-    if (unknownRevocation && options.crlsPem.empty() && !options.requireRevocation) {
+    bool revocationIgnored = false;  // then the TSA is not checked against it either
+    if (unknownRevocation && !suppliedData && !options.requireRevocation) {
       r.warnings.push_back("embedded revocation data not usable at the time-stamp time (" + x509ErrorText(err) + ")");
-      haveCrls = false;
       err = chainError(state_->sealStore.get(), signingCert, untrusted.get(), at, nullptr);
+      cr.checked = false;
+      revocationIgnored = true;
     }
     if (err != X509_V_OK) {
       switch (err) {
@@ -677,12 +1045,13 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
           o.markIndeterminate("revocation status of the seal certificate unknown: " + x509ErrorText(err));
           break;
         case X509_V_ERR_CERT_REVOKED:
-          return o.invalid("seal certificate revoked");
+          return o.invalid("seal certificate revoked (CRL)");
         default:
           return o.invalid("seal certificate chain invalid at the time-stamp time: " + x509ErrorText(err));
       }
-    } else if (haveCrls) {
+    } else if (cr.checked) {
       r.revocationChecked = true;
+      for (auto& src : cr.sources) r.revocationSources.push_back(std::move(src));
     }
     const uint32_t flags = X509_get_extension_flags(signingCert);
     if ((flags & EXFLAG_KUSAGE) != 0 &&
@@ -693,6 +1062,28 @@ Result<VerificationReport> EvidenceVerifier::verify(std::string_view xml, const 
         o.markIndeterminate("revocation information for the seal certificate is required but unavailable");
       else
         r.warnings.push_back("revocation not checked (no CRL supplied)");
+    }
+
+    // 7b. The TSA certificate's chain at the time-stamp time, when revocation data is at hand or
+    // required (the token itself was verified in step 6 without revocation).
+    if (!tsaCertDer.empty() && ((!revInputs.empty() && !revocationIgnored) || options.requireRevocation || options.online)) {
+      std::shared_ptr<const ParsedCert> tsaParsed = state_->cert(tsaCertDer);
+      if (tsaParsed) {
+        ChainRevocation tr = checkChainRevocation(state_->tsaStore.get(), tsaParsed->x509.get(), untrusted.get(), at,
+                                                  revInputs, options, "TSA certificate");
+        for (auto& w : tr.warnings) r.warnings.push_back(std::move(w));
+        if (!tr.revoked.empty()) return o.invalid("TSA certificate revoked: " + tr.revoked);
+        if (tr.err == X509_V_ERR_CERT_REVOKED) return o.invalid("TSA certificate revoked (CRL): \"" + tsaParsed->subject + "\"");
+        if (tr.checked) {
+          r.tsaRevocationChecked = true;
+          for (auto& src : tr.sources) r.revocationSources.push_back(std::move(src));
+        } else if (options.requireRevocation) {
+          o.markIndeterminate("revocation status of the TSA certificate unknown" +
+                              (tr.err != X509_V_OK ? ": " + x509ErrorText(tr.err) : std::string()));
+        } else {
+          r.warnings.push_back("TSA certificate revocation not checked");
+        }
+      }
     }
   }
 

@@ -591,5 +591,34 @@ TEST(EmbeddedRevocation, RepeatedVerificationHitsTheChainCacheAndStaysCorrect) {
   EXPECT_NE(r.reason.find("expired"), std::string::npos) << r.reason;
 }
 
+TEST(EmbeddedRevocation, RepeatedCrlChecksHitTheCrlCacheAndStillSeeRevocationAndExpiry) {
+  auto sealed = fixture().sealerWithCrl->seal(testing::evidenceNow(Event::SubmissionAcceptance), testing::kSealP256);
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().message;
+  VerifyOptions required;
+  required.requireRevocation = true;
+  const auto before = internal::crlCheckCacheHitsForTest();
+  for (int i = 0; i < 3; ++i) {
+    const auto r = verifyOrDie(sealed->document, required);
+    EXPECT_EQ(r.status, VerifyStatus::Valid) << r.reason;
+    EXPECT_TRUE(r.revocationChecked);
+    EXPECT_TRUE(r.tsaRevocationChecked);
+  }
+  EXPECT_GE(internal::crlCheckCacheHitsForTest(), before + 4);  // seal and TSA chains, twice
+  // With the CRL's signature check cached, a newer CRL of the same issuer listing the seal
+  // certificate (given as a file; OpenSSL prefers the latest) still makes it INVALID: whether a
+  // certificate is listed is never cached.
+  VerifyOptions withRevoking = required;
+  withRevoking.crlsPem = {testing::issueCrl(fixture().pki, fixture().sealP256.certPem, -60, 86400)};
+  const auto revoked = verifyOrDie(sealed->document, withRevoking);
+  EXPECT_EQ(revoked.status, VerifyStatus::Invalid) << revoked.reason;
+  EXPECT_NE(revoked.reason.find("revoked"), std::string::npos) << revoked.reason;
+  // After the CRL's nextUpdate (30 days) the cached entry does not apply: revocation unknown.
+  VerifyOptions later = required;
+  later.validationTime = SystemClock::instance().now() + std::chrono::hours(24 * 40);
+  const auto stale = verifyOrDie(sealed->document, later);
+  EXPECT_EQ(stale.status, VerifyStatus::Indeterminate) << stale.reason;
+  EXPECT_NE(stale.reason.find("CRL has expired"), std::string::npos) << stale.reason;
+}
+
 }  // namespace
 }  // namespace erds::evidence

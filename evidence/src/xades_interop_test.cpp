@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "erds/base/aead.h"
+#include "ocsp_test_util.h"
 #include "xades_test_util.h"
 
 namespace erds::evidence {
@@ -157,6 +158,48 @@ TEST_F(Interop, XadesjsRejectsATamperedEvidence) {
   writeBinary(path, doc);
   const auto r = run("node " + quote((interop / "verify_xades.mjs").string()) + " " + quote(path));
   EXPECT_EQ(r.exitCode, 1) << r.output;
+}
+
+
+// Evidence carrying OCSP responses (xades:RevocationValues/OCSPValues for the seal and the TSU
+// certificates, made by `openssl ocsp`) is still accepted by the three verifiers.
+TEST(InteropOcsp, EvidenceWithEmbeddedOcspVerifiesWithXmlsec1OpensslAndXadesjs) {
+  ASSERT_TRUE(haveTool("xmlsec1")) << "xmlsec1 not installed";
+  ASSERT_TRUE(haveTool("node")) << "node not installed: xadesjs interop cannot run";
+  const fs::path interop = fs::path(ERDS_SOURCE_DIR) / "tests" / "interop";
+  ASSERT_TRUE(fs::exists(interop / "node_modules" / "xadesjs")) << "run tests/interop/setup.sh";
+  testing::OcspPki p;
+  SealerOptions so;
+  so.ocspResponses = {p.respond("seal"), p.respond("tsu", "responder")};
+  so.crlsPem = {testing::issueCrl(p.pki)};  // both kinds: CRLValues before OCSPValues
+  so.caCertificatesPem = p.pki.root().certPem;
+  auto sealer = EvidenceSealer::create(p.signer, p.tsa(), SystemClock::instance(), so);
+  ASSERT_TRUE(sealer.has_value()) << sealer.error().message;
+  auto s = (*sealer)->seal(testing::evidenceNow(Event::SubmissionAcceptance), "seal");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  const std::string& doc = s->document;
+  ASSERT_NE(doc.find("</xades:CRLValues><xades:OCSPValues><xades:EncapsulatedOCSPValue>"), std::string::npos);
+  const std::string path = p.dir + "/ocsp-evidence.xml";
+  writeBinary(path, doc);
+
+  const auto x = run("xmlsec1 --verify --trusted-pem " + quote(p.dir + "/root-ca.pem") + " " + quote(path));
+  EXPECT_EQ(x.exitCode, 0) << x.output;
+  const std::string token = path + ".tst";
+  writeBinary(token, s->timestamp.der);
+  const std::string digest = crypto::toHex(crypto::sha256(s->canonicalSignatureValue));
+  const auto t = run("openssl ts -verify -digest " + digest + " -in " + quote(token) + " -token_in -CAfile " +
+                     quote(p.dir + "/root-ca.pem") + " -untrusted " + quote(p.dir + "/tsu.pem"));
+  EXPECT_EQ(t.exitCode, 0) << t.output;
+  EXPECT_NE(t.output.find("Verification: OK"), std::string::npos) << t.output;
+  const auto j = run("node " + quote((interop / "verify_xades.mjs").string()) + " " + quote(path));
+  EXPECT_EQ(j.exitCode, 0) << j.output;
+  EXPECT_NE(j.output.find(path + ": OK"), std::string::npos) << j.output;
+  // And openssl itself accepts the embedded responses for the seal certificate.
+  writeBinary(path + ".seal.ocsp", s->ocspResponsesDer.at(0));
+  const auto o = run("openssl ocsp -respin " + quote(path + ".seal.ocsp") + " -CAfile " + quote(p.dir + "/root-ca.pem") +
+                     " -issuer " + quote(p.dir + "/root-ca.pem") + " -cert " + quote(p.dir + "/seal.pem") + " -no_nonce");
+  EXPECT_EQ(o.exitCode, 0) << o.output;
+  EXPECT_NE(o.output.find(": good"), std::string::npos) << o.output;
 }
 
 }  // namespace

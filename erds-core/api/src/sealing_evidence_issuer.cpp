@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -220,6 +221,15 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::create(
   if (!signer || !tsa) return Error::invalidInput("evidence issuer needs a signer and a time-stamp authority");
   auto sealer = evidence::EvidenceSealer::create(signer, tsa, clock, options.sealer);
   if (!sealer) return std::move(sealer).error();
+  if (options.sealer.hasRevocationData()) {
+    // Revocation data is checked before serving (seal chain and TSU, first OCSP fetch): a
+    // revoked seal certificate or unusable data refuses to start, naming the certificate and why.
+    // An unreachable signer or TSA (Unavailable) is not fatal here, as above: each seal reports it.
+    auto prepared = (*sealer)->prepare(options.sealKeyLabel);
+    if (!prepared && !prepared.error().is(ErrorCode::Unavailable))
+      return Error{prepared.error().code, "evidence sealing not possible: " + prepared.error().message};
+    if (!prepared) log::warn("evidence.revocation_not_ready", {{"error", prepared.error().toString()}});
+  }
   std::unique_ptr<SealingEvidenceIssuer> out(new SealingEvidenceIssuer());
   // The seal certificate is optional in R02; without a reachable signer at startup it is left out
   // rather than failing the daemon (the sealer reports Unavailable per evidence instead).
@@ -281,6 +291,22 @@ Result<std::unique_ptr<SealingEvidenceIssuer>> SealingEvidenceIssuer::fromConfig
     if (!pem) return Error::invalidInput(keyRef(config, "signer.ca_file") + ": " + pem.error().message);
     o.sealer.caCertificatesPem = std::move(*pem);
   }
+  // OCSP responses for the seal and TSU certificates: files and/or fetched from the AIA URL.
+  std::stringstream ocspFiles(config.getString("signer.ocsp_files"));
+  for (std::string path; std::getline(ocspFiles, path, ',');) {
+    path.erase(0, path.find_first_not_of(" \t"));
+    path.erase(path.find_last_not_of(" \t") + 1);
+    if (path.empty()) continue;
+    auto data = readSmallFile(path);
+    if (!data) return Error::invalidInput(keyRef(config, "signer.ocsp_files") + ": " + data.error().message);
+    o.sealer.ocspResponses.push_back(std::move(*data));
+  }
+  o.sealer.fetchOcsp = config.getBool("signer.fetch_ocsp");
+  o.sealer.ocspRefreshInterval =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(config.getMillis("signer.ocsp_refresh_interval")));
+  o.sealer.fetchTimeout = std::chrono::milliseconds(config.getMillis("signer.ocsp_timeout"));
+  if (o.sealer.fetchOcsp && o.sealer.ocspRefreshInterval < std::chrono::seconds(10))
+    return Error::invalidInput(keyRef(config, "signer.ocsp_refresh_interval") + ": must be at least 10s");
   auto issuer = create(signer, std::move(sources->authority), clock, std::move(recipients), o);
   if (!issuer) return issuer;
   (*issuer)->builtinResponder_ = std::move(sources->builtinResponder);

@@ -200,6 +200,51 @@ TEST_F(SealingIssuerTest, FromConfigBuiltinSealsAndAnswersRawRequests) {
   EXPECT_FALSE((*plain)->builtinResponder());
 }
 
+// signer.ocsp_files: responses for the seal and TSU certificates are checked at startup and kept
+// in every evidence; a response revoking the seal certificate refuses to start, naming it.
+TEST_F(SealingIssuerTest, FromConfigKeepsOcspFilesAndRefusesARevokedSeal) {
+  const std::string dir = et::makeTempDir("erds-api-ocsp");
+  et::TestPki pki;
+  et::TestCertOptions sealOptions;
+  sealOptions.commonName = "erds DEVELOPMENT ocsp seal";
+  const et::TestCert seal = pki.issue(sealOptions);
+  et::TestCertOptions tsuOptions;
+  tsuOptions.commonName = "erds DEVELOPMENT ocsp tsu";
+  tsuOptions.timeStamping = true;
+  const et::TestCert tsu = pki.issue(tsuOptions);
+  et::writeKeyFiles(dir, "seal", seal, pki.root().certPem);
+  et::writeKeyFiles(dir, "tsu", tsu, pki.root().certPem);
+  et::writeFile(dir + "/seal.ocsp", et::issueOcspResponse(pki.root(), seal));
+  et::writeFile(dir + "/tsu.ocsp", et::issueOcspResponse(pki.root(), tsu));
+  et::writeFile(dir + "/seal-revoked.ocsp", et::issueOcspResponse(pki.root(), seal, true));
+  // OCSP responses are current now: this test's clock is the real time.
+  erds::testing::FakeClock now(SystemClock::instance().now());
+  const std::string base = "[signer]\nmode = inprocess\nkey_dir = " + dir + "\n";
+  Config good = loadTestConfig(dir + "/good.conf", base + "ocsp_files = " + dir + "/seal.ocsp, " + dir +
+                                                       "/tsu.ocsp\n[tsa]\nsource = builtin\n");
+  auto issuer = SealingEvidenceIssuer::fromConfig(good, now, nullptr);
+  ASSERT_TRUE(issuer.has_value()) << issuer.error().toString();
+  auto req = request(core::Event::SubmissionAcceptance, std::nullopt);
+  req.message.recipientIdentifiers = {"mailto:bob@example.test"};
+  auto out = (*issuer)->issue(req);
+  ASSERT_TRUE(out.has_value()) << out.error().toString();
+  EXPECT_NE(out->xml.find("<xades:OCSPValues><xades:EncapsulatedOCSPValue>"), std::string::npos);
+
+  Config revoked = loadTestConfig(dir + "/revoked.conf", base + "ocsp_files = " + dir + "/seal-revoked.ocsp," + dir +
+                                                             "/tsu.ocsp\n[tsa]\nsource = builtin\n");
+  auto refused = SealingEvidenceIssuer::fromConfig(revoked, now, nullptr);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::IntegrityFailure);
+  EXPECT_NE(refused.error().message.find("ocsp seal"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("is revoked (OCSP"), std::string::npos) << refused.error().message;
+
+  Config missing = loadTestConfig(dir + "/missing.conf", base + "ocsp_files = " + dir + "/nope.ocsp\n");
+  auto bad = SealingEvidenceIssuer::fromConfig(missing, now, nullptr);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("signer.ocsp_files"), std::string::npos) << bad.error().message;
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(SealingIssuerTest, QualifiedBuiltinUnitIsVettedWhenTheSignerComesUp) {
   // Keys with a qualified TSU certificate beside the non-qualified ones of the fixture.
   et::TestPki pki("erds DEVELOPMENT qualified root");

@@ -6,6 +6,7 @@ namespace erds::ctl {
 const std::vector<Command>& builtinCommands() {
   static const std::vector<Command> kCommands = {
       internal::pkiInitCommand(),
+      internal::pkiOcspCommand(),
       internal::dbMigrateCommand(),
       internal::dbStatusCommand(),
       internal::configCheckCommand(),

@@ -13,6 +13,7 @@
 namespace erds::ctl::internal {
 
 Command pkiInitCommand();
+Command pkiOcspCommand();
 Command dbMigrateCommand();
 Command dbStatusCommand();
 Command configCheckCommand();

@@ -124,6 +124,8 @@ std::string jsonEscape(const std::string& s) {
   return o;
 }
 
+constexpr std::size_t kMaxOcspFileBytes = 1024 * 1024;
+
 std::string timeOrEmpty(const std::optional<TimePoint>& t) {
   return t ? formatRfc3339(*t, false) : std::string();
 }
@@ -169,7 +171,10 @@ void printText(const std::string& file, const ev::VerificationReport& r, std::os
     line("recipient:   ", rcpt);
   line("signer:      ", r.signerSubject);
   line("TSA:         ", r.tsaSubject);
-  line("revocation:  ", r.revocationChecked ? "checked" : "not checked");
+  line("revocation:  ", std::string(r.revocationChecked ? "checked" : "not checked") + " (seal chain), " +
+                           (r.tsaRevocationChecked ? "checked" : "not checked") + " (TSA)");
+  for (const auto& src : r.revocationSources)
+    line("  source:    ", src);
   for (const auto& w : r.warnings)
     line("warning:     ", w);
   os << "result:      " << statusWord(r.status) << (r.reason.empty() ? "" : ": " + r.reason)
@@ -194,6 +199,8 @@ void printJson(const std::string& file, const ev::VerificationReport& r, std::os
      << ",\"signer\":" << jsonEscape(r.signerSubject) << ",\"tsa\":" << jsonEscape(r.tsaSubject)
      << ",\"signatureMethod\":" << jsonEscape(r.signatureMethod)
      << ",\"revocationChecked\":" << (r.revocationChecked ? "true" : "false")
+     << ",\"tsaRevocationChecked\":" << (r.tsaRevocationChecked ? "true" : "false")
+     << ",\"revocationSources\":" << list(r.revocationSources)
      << ",\"warnings\":" << list(r.warnings) << "}\n";
 }
 
@@ -221,6 +228,28 @@ int evidenceVerify(const Args& args, Io& io) {
       return kExitUsage;
     }
     options.crlsPem.push_back(std::move(pem));
+  }
+  for (const auto& file : args.getAll("--ocsp")) {
+    std::string data;
+    std::string why;
+    if (!readBounded(file, kMaxOcspFileBytes + 1, data, why)) {
+      io.err << prefix << "--ocsp: " << why << "\n";
+      return kExitUsage;
+    }
+    if (data.empty() || data.size() > kMaxOcspFileBytes) {
+      io.err << prefix << "--ocsp: " << file << " is empty or larger than 1 MiB\n";
+      return kExitUsage;
+    }
+    options.ocspResponses.push_back(std::move(data));
+  }
+  options.online = args.has("--online");
+  if (args.has("--timeout")) {
+    auto t = parseDurationSeconds(args.get("--timeout"));
+    if (!t || t->count() < 1 || t->count() > 300) {
+      io.err << prefix << "--timeout: '" << args.get("--timeout") << "' is not a duration of 1s..5m (e.g. 10s)\n";
+      return kExitUsage;
+    }
+    options.fetchTimeout = *t;
   }
   auto verifier = ev::EvidenceVerifier::fromPemFiles(trust, args.getAll("--tsa-trust"));
   if (!verifier) {
@@ -512,10 +541,14 @@ Command evidenceVerifyCommand() {
       .help = "verify a sealed evidence (XAdES-B-T): signature, chain, time-stamp, event time",
       .usage =
           "FILE --trust CA.pem [--trust CA.pem]... [--tsa-trust CA.pem]... [--crl FILE]... "
-          "[--require-revocation] [--max-event-skew DURATION] [--json]",
+          "[--ocsp FILE]... [--online [--timeout DURATION]] [--require-revocation] "
+          "[--max-event-skew DURATION] [--json]",
       .options = {{"--trust", "CA.pem", true, true},
                   {"--tsa-trust", "CA.pem", false, true},
                   {"--crl", "FILE", false, true},
+                  {"--ocsp", "FILE", false, true},
+                  {"--online", "", false},
+                  {"--timeout", "DURATION", false},
                   {"--require-revocation", "", false},
                   {"--max-event-skew", "DURATION", false},
                   {"--json", "", false}},
@@ -523,8 +556,15 @@ Command evidenceVerifyCommand() {
       .details =
           "--trust: PEM trust anchors for the seal certificate (a file may hold several).\n"
           "--tsa-trust: anchors for the time-stamping unit (default: the --trust anchors).\n"
-          "--crl: PEM CRLs for the seal chain; with --require-revocation a chain without\n"
-          "revocation information is INDETERMINATE. The chain is validated as of the time-stamp.\n"
+          "--crl: PEM CRLs for the seal chain and the TSA certificate; with --require-revocation\n"
+          "a chain without revocation information is INDETERMINATE. The chains are validated as of\n"
+          "the time-stamp time, with the CRLs and OCSP responses the evidence embeds and these.\n"
+          "--ocsp: OCSP responses (DER or PEM \"OCSP RESPONSE\"), e.g. from `openssl ocsp -respout`;\n"
+          "used only if signed by the certificate's issuer or a responder it authorised.\n"
+          "--online: fetch what is missing (OCSP from the certificates' AIA URL, CRLs from their\n"
+          "cRLDistributionPoints, http/https, no redirects, 64 KiB / 10 MiB limits); without it\n"
+          "the network is never used. --timeout: per request (default 10s).\n"
+          "A revoked seal or TSA certificate is INVALID; the report names the revocation source.\n"
           "--max-event-skew: largest |EventTime - time-stamp time| (default 60s; 30m, 2h, ...).\n"
           "Files over 4 MiB are invalid. Exit codes: 0 valid, 1 invalid (first reason printed),\n"
           "3 indeterminate (EN 319 102-1), 2 usage or I/O error.",

@@ -1,10 +1,21 @@
 // End-to-end tests of `erdsctl evidence issue|verify|events` (the built binary): every event is
 // issued with a PKI from `erdsctl pki init` and verifies with erdsctl and with xmlsec1; tampering,
 // untrusted roots, usage errors and the AgID conformance sample behave as documented.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -33,6 +44,70 @@ using testsupport::readFile;
 using testsupport::TempDir;
 using testsupport::writeFile;
 using testsupport::erdsctl;
+
+extern "C" char** environ;
+
+// A listening socket on 127.0.0.1 that never accepts: a connection attempt shows up as pending.
+struct ListeningTrap {
+  int fd = -1;
+  int port = 0;
+  ListeningTrap() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd, 8), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~ListeningTrap() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  bool contacted() const {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+};
+
+// `openssl ocsp` (a responder we did not write) serving DIR/index.txt on `port` until destroyed.
+class OpensslOcspResponder {
+ public:
+  OpensslOcspResponder(const std::string& pki, int port, const std::string& log) {
+    const std::vector<std::string> argv = {"openssl", "ocsp", "-index", pki + "/index.txt", "-CA", pki + "/root-ca.pem",
+                                           "-rsigner", pki + "/ocsp.pem", "-rkey", pki + "/ocsp.key", "-port",
+                                           std::to_string(port), "-ndays", "1"};
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawnp(&pid_, "openssl", &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    // Ready when it says so (a probe connection would block this one-connection-at-a-time server).
+    for (int i = 0; i < 200 && pid_ > 0 && !ready_; ++i) {
+      ready_ = readFile(log).find("waiting for OCSP client connections") != std::string::npos;
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+  ~OpensslOcspResponder() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
 
 int lineCount(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
@@ -357,6 +432,85 @@ TEST(EvidenceCliConformance, AgidSampleVerifiesAsOfTheTokenTime) {
   // Without the TSA root (only REM-ROOT-CA for both), the token's chain is unknown.
   r = erdsctl({"evidence", "verify", sample, "--trust", remRoot, "--max-event-skew", "30m"});
   EXPECT_EQ(r.rc, 3) << r.out;
+}
+
+
+// OCSP end to end through the CLI: `pki init --ocsp-url/--crl-url`, responses made and served by
+// `openssl ocsp` from the index pki init wrote, `--ocsp FILE`, `--online`, and no network without it.
+TEST(EvidenceCliOcsp, OcspFilesOnlineFetchingAndNoNetworkWithoutOnline) {
+  TempDir dir;
+  ListeningTrap trap;  // holds the port named by the certificates until the responder takes it
+  const std::string url = "http://127.0.0.1:" + std::to_string(trap.port) + "/";
+  const std::string pki = dir.file("pki");
+  CliRun init = erdsctl({"pki", "init", "--dir", pki, "--ocsp-url", url, "--crl-url", url + "root-ca.crl"});
+  ASSERT_EQ(init.rc, 0) << init.err;
+  EXPECT_THAT(init.out, HasSubstr("openssl ocsp -index"));
+  // Evidence without embedded revocation data (no root-ca.crl.pem in the issuing directory).
+  const std::string bare = dir.file("bare");
+  fs::create_directory(bare);
+  for (const std::string name : {"root-ca.pem", "seal.pem", "seal.key", "tsu.pem", "tsu.key"})
+    fs::copy_file(pki + "/" + name, bare + "/" + name);
+  CliRun issued = erdsctl({"evidence", "issue", "--pki", bare, "--event", "SubmissionAcceptance", "--sender",
+                           "mailto:alice@example.test", "--recipient", "mailto:bob@example.test", "--out",
+                           dir.file("e.xml")});
+  ASSERT_EQ(issued.rc, 0) << issued.err;
+  const std::string root = pki + "/root-ca.pem";
+
+  // 1. Without --online nothing is fetched: the AIA/CDP port is never contacted, no delay.
+  const auto t0 = std::chrono::steady_clock::now();
+  CliRun offline = erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--require-revocation"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(offline.rc, 3) << offline.out;
+  EXPECT_FALSE(trap.contacted()) << "erdsctl evidence verify connected without --online";
+
+  // 2. --ocsp with responses from `openssl ocsp -respout` (signed by the delegated responder).
+  auto respond = [&](const std::string& stem, const std::string& out) {
+    const std::string cmd = "openssl ocsp -index " + pki + "/index.txt -CA " + root + " -rsigner " + pki +
+                            "/ocsp.pem -rkey " + pki + "/ocsp.key -issuer " + root + " -cert " + pki + "/" + stem +
+                            ".pem -respout " + out + " -noverify -ndays 1 >/dev/null 2>&1";
+    return std::system(cmd.c_str());
+  };
+  ASSERT_EQ(respond("seal", dir.file("seal.ocsp")), 0);
+  ASSERT_EQ(respond("tsu", dir.file("tsu.ocsp")), 0);
+  CliRun withFiles = erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--require-revocation",
+                              "--ocsp", dir.file("seal.ocsp"), "--ocsp", dir.file("tsu.ocsp")});
+  EXPECT_EQ(withFiles.rc, 0) << withFiles.out;
+  EXPECT_THAT(withFiles.out, HasSubstr("revocation:  checked (seal chain), checked (TSA)"));
+  EXPECT_THAT(withFiles.out, HasSubstr("Evidence Seal,O=erds DEVELOPMENT\": OCSP file"));
+  CliRun json = erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--ocsp", dir.file("seal.ocsp"),
+                         "--ocsp", dir.file("tsu.ocsp"), "--json"});
+  EXPECT_THAT(json.out, HasSubstr("\"revocationSources\":[\"seal certificate"));
+
+  // 3. --online: the real responder on the certificates' AIA port.
+  const int port = trap.port;
+  trap.close();
+  {
+    OpensslOcspResponder responder(pki, port, dir.file("ocsp.log"));
+    ASSERT_TRUE(responder.ready()) << readFile(dir.file("ocsp.log"));
+    CliRun online = erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--require-revocation",
+                             "--online", "--timeout", "5s"});
+    EXPECT_EQ(online.rc, 0) << online.out;
+    EXPECT_THAT(online.out, HasSubstr(": fetched OCSP"));
+  }
+
+  // 4. The seal certificate revoked in the index: the response says so, exit 1 naming it.
+  std::string index = readFile(pki + "/index.txt");
+  const auto sealLine = index.find("Evidence Seal");
+  ASSERT_NE(sealLine, std::string::npos);
+  const auto lineStart = index.rfind('\n', sealLine) == std::string::npos ? 0 : index.rfind('\n', sealLine) + 1;
+  const auto tab2 = index.find('\t', index.find('\t', lineStart) + 1);
+  index[lineStart] = 'R';
+  index.insert(tab2 + 1, "240101000000Z");
+  writeFile(pki + "/index.txt", index, 0644);
+  ASSERT_EQ(respond("seal", dir.file("seal-revoked.ocsp")), 0);
+  CliRun revoked = erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--ocsp",
+                            dir.file("seal-revoked.ocsp")});
+  EXPECT_EQ(revoked.rc, 1) << revoked.out;
+  EXPECT_THAT(revoked.out, HasSubstr("seal certificate revoked: \"CN=erds DEVELOPMENT Evidence Seal"));
+
+  // Usage errors.
+  EXPECT_EQ(erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--ocsp", dir.file("nope")}).rc, 2);
+  EXPECT_EQ(erdsctl({"evidence", "verify", dir.file("e.xml"), "--trust", root, "--online", "--timeout", "soon"}).rc, 2);
 }
 
 }  // namespace

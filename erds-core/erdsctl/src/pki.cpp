@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -16,6 +17,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -290,6 +293,69 @@ std::string joinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+// A URL for an extension value: http(s)://, no characters the OpenSSL config syntax treats
+// specially (comma, whitespace, control characters).
+Result<void> checkExtensionUrl(const std::string& url, const std::string& option) {
+  const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+    return c == ',' || c == ' ' || c == '\t' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  const std::size_t hostStart = url.find("//") + 2;
+  if (!scheme || !clean || url.size() <= hostStart || url[hostStart] == '/')
+    return Error::invalidInput(option + " must be an http:// or https:// URL without spaces or commas, not '" + url +
+                               "'");
+  return ok();
+}
+
+// One line of an `openssl ca` index for a valid certificate.
+std::string indexLine(X509* cert) {
+  const ASN1_TIME* notAfter = X509_get0_notAfter(cert);
+  struct tm tm {};
+  char expiry[32] = "";
+  if (ASN1_TIME_to_tm(notAfter, &tm) == 1) std::strftime(expiry, sizeof expiry, "%y%m%d%H%M%SZ", &tm);
+  BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
+  std::string serial = hex != nullptr ? hex : "00";
+  OPENSSL_free(hex);
+  char* subject = X509_NAME_oneline(X509_get_subject_name(cert), nullptr, 0);
+  std::string line = std::string("V\t") + expiry + "\t\t" + serial + "\tunknown\t" + (subject ? subject : "") + "\n";
+  OPENSSL_free(subject);
+  return line;
+}
+
+Result<std::string> readWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::notFound("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<X509Ptr> readCert(const std::string& path) {
+  auto pem = readWhole(path);
+  if (!pem) return std::move(pem).error();
+  BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) {
+    ERR_clear_error();
+    return Error::invalidInput(path + " holds no PEM certificate");
+  }
+  return cert;
+}
+
+Result<PkeyPtr> readKey(const std::string& path) {
+  auto pem = readWhole(path);
+  if (!pem) return std::move(pem).error();
+  BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!key) {
+    ERR_clear_error();
+    return Error::invalidInput(path + " holds no PEM private key");
+  }
+  return key;
+}
+
 }  // namespace
 
 Result<KeyAlgorithm> parseKeyAlgorithm(std::string_view name) {
@@ -313,10 +379,15 @@ const std::vector<std::string>& developmentPkiFileNames() {
 }
 
 Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
+  if (!options.crlUrl.empty()) ERDS_RETURN_IF_ERROR(checkExtensionUrl(options.crlUrl, "--crl-url"));
+  if (!options.ocspUrl.empty()) ERDS_RETURN_IF_ERROR(checkExtensionUrl(options.ocspUrl, "--ocsp-url"));
   ERDS_RETURN_IF_ERROR(ensureDirectory(options.dir));
+  std::vector<std::string> names = developmentPkiFileNames();
+  if (!options.crlUrl.empty()) names.push_back("root-ca.crl");
+  if (!options.ocspUrl.empty()) names.insert(names.end(), {"ocsp.pem", "ocsp.key", "index.txt", "index.txt.attr"});
   if (!options.force) {
     // Check everything before writing anything, so a refusal leaves the directory untouched.
-    for (const auto& name : developmentPkiFileNames()) {
+    for (const auto& name : names) {
       const std::string path = joinPath(options.dir, name);
       struct stat st {};
       if (::lstat(path.c_str(), &st) == 0) {
@@ -357,6 +428,22 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
                                    {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                                     {NID_key_usage, "critical,keyCertSign,cRLSign"}}};
 
+  std::vector<Spec> endEntities = leaves;
+  for (auto& leaf : endEntities) {
+    if (!options.crlUrl.empty()) leaf.profile.extensions.emplace_back(NID_crl_distribution_points, "URI:" + options.crlUrl);
+    if (!options.ocspUrl.empty()) leaf.profile.extensions.emplace_back(NID_info_access, "OCSP;URI:" + options.ocspUrl);
+  }
+  if (!options.ocspUrl.empty()) {
+    // The delegated responder for `openssl ocsp`: its own status is not checked (nocheck).
+    endEntities.push_back({"ocsp",
+                           {"erds DEVELOPMENT OCSP Responder",
+                            kSealDays,
+                            {{NID_basic_constraints, "critical,CA:FALSE"},
+                             {NID_key_usage, "critical,digitalSignature"},
+                             {NID_ext_key_usage, "critical,OCSPSigning"},
+                             {NID_id_pkix_OCSP_noCheck, "ignored"}}}});
+  }
+
   PkiReport report;
   const std::string label(keyAlgorithmLabel(options.algorithm));
   auto record = [&](const std::string& stem, X509* cert) {
@@ -379,7 +466,8 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
   if (!crlPem) return std::move(crlPem).error();
   ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "root-ca.crl.pem"), *crlPem, 0644));
 
-  for (const auto& leaf : leaves) {
+  std::string index;
+  for (const auto& leaf : endEntities) {
     auto key = generateKey(options.algorithm);
     if (!key) return std::move(key).error();
     auto cert = issue(leaf.profile, key->get(), root->get(), rootKey->get());
@@ -392,8 +480,68 @@ Result<PkiReport> initDevelopmentPki(const PkiOptions& options) {
     ERDS_RETURN_IF_ERROR(
         writeFileAtomically(joinPath(options.dir, leaf.stem + ".pem"), *pem, 0644));
     record(leaf.stem, cert->get());
+    if (leaf.stem != "ocsp") index += indexLine(cert->get());
+  }
+  if (!options.crlUrl.empty()) {
+    // The DER form, as CRL distribution points usually serve it.
+    BioPtr in(BIO_new_mem_buf(crlPem->data(), static_cast<int>(crlPem->size())));
+    internal::OpensslPtr<X509_CRL, X509_CRL_free> crl(in ? PEM_read_bio_X509_CRL(in.get(), nullptr, nullptr, nullptr)
+                                                          : nullptr);
+    if (!crl) return opensslError("re-read CRL");
+    const int n = i2d_X509_CRL(crl.get(), nullptr);
+    if (n <= 0) return opensslError("encode CRL");
+    std::string der(static_cast<std::size_t>(n), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(der.data());
+    i2d_X509_CRL(crl.get(), &p);
+    ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "root-ca.crl"), der, 0644));
+  }
+  if (!options.ocspUrl.empty()) {
+    ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "index.txt"), index, 0644));
+    ERDS_RETURN_IF_ERROR(writeFileAtomically(joinPath(options.dir, "index.txt.attr"), "unique_subject = no\n", 0644));
   }
   return report;
+}
+
+Result<std::string> developmentOcspResponses(const std::string& dir, int validDays) {
+  if (validDays < 1) return Error::invalidInput("--days must be at least 1");
+  auto root = readCert(joinPath(dir, "root-ca.pem"));
+  if (!root) return std::move(root).error();
+  auto rootKey = readKey(joinPath(dir, "root-ca.key"));
+  if (!rootKey) return std::move(rootKey).error();
+  std::string out;
+  for (const char* stem : {"seal", "tsu"}) {
+    auto cert = readCert(joinPath(dir, std::string(stem) + ".pem"));
+    if (!cert) return std::move(cert).error();
+    internal::OpensslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free> basic(OCSP_BASICRESP_new());
+    OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert->get(), root->get());
+    std::time_t now = std::time(nullptr);
+    internal::OpensslPtr<ASN1_TIME, ASN1_TIME_free> thisUpdate(X509_gmtime_adj(nullptr, 0));
+    internal::OpensslPtr<ASN1_TIME, ASN1_TIME_free> nextUpdate(X509_time_adj_ex(nullptr, validDays, 0, &now));
+    const bool added = basic && id != nullptr && thisUpdate && nextUpdate &&
+                       OCSP_basic_add1_status(basic.get(), id, V_OCSP_CERTSTATUS_GOOD, 0, nullptr, thisUpdate.get(),
+                                              nextUpdate.get()) != nullptr;
+    OCSP_CERTID_free(id);
+    if (!added) return opensslError("build OCSP response");
+    // Signed by the issuer itself; its certificate is left out (every verifier has the root).
+    if (OCSP_basic_sign(basic.get(), root->get(), rootKey->get(), EVP_sha256(), nullptr, OCSP_NOCERTS) != 1)
+      return opensslError("sign OCSP response");
+    internal::OpensslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> resp(
+        OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()));
+    if (!resp) return opensslError("OCSP_response_create");
+    const int n = i2d_OCSP_RESPONSE(resp.get(), nullptr);
+    if (n <= 0) return opensslError("encode OCSP response");
+    std::string der(static_cast<std::size_t>(n), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(der.data());
+    i2d_OCSP_RESPONSE(resp.get(), &p);
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio(bio.get(), "OCSP RESPONSE", "", reinterpret_cast<const unsigned char*>(der.data()),
+                              static_cast<long>(der.size())) <= 0)
+      return opensslError("PEM-encode OCSP response");
+    auto pem = bioContents(bio.get());
+    if (!pem) return std::move(pem).error();
+    out += *pem;
+  }
+  return out;
 }
 
 }  // namespace erds::ctl

@@ -7,6 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
@@ -487,6 +488,158 @@ TEST(PkiInit, ParsesAlgorithmNames) {
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::InvalidInput);
   }
+}
+
+
+// The OCSP responder URL and CRL distribution point options, and `pki ocsp` responses.
+std::vector<std::string> ocspUrlsOf(X509* c) {
+  std::vector<std::string> out;
+  STACK_OF(OPENSSL_STRING)* list = X509_get1_ocsp(c);
+  for (int i = 0; list != nullptr && i < sk_OPENSSL_STRING_num(list); ++i) out.emplace_back(sk_OPENSSL_STRING_value(list, i));
+  X509_email_free(list);
+  return out;
+}
+
+std::vector<std::string> crlUrlsOf(X509* c) {
+  std::vector<std::string> out;
+  auto* dps = static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(c, NID_crl_distribution_points, nullptr, nullptr));
+  for (int i = 0; dps != nullptr && i < sk_DIST_POINT_num(dps); ++i) {
+    DIST_POINT* dp = sk_DIST_POINT_value(dps, i);
+    if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;
+    for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); ++j) {
+      GENERAL_NAME* gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
+      if (gn->type == GEN_URI)
+        out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier)));
+    }
+  }
+  sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+  return out;
+}
+
+TEST(PkiInit, CrlAndOcspUrlsGoIntoEndEntityCertificatesOnlyWhenAsked) {
+  TempDir dir;
+  PkiOptions options;
+  options.dir = dir.path();
+  options.crlUrl = "http://crl.example.test/root-ca.crl";
+  options.ocspUrl = "http://127.0.0.1:8089/";
+  auto report = initDevelopmentPki(options);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  for (const std::string stem : {"seal", "tsu", "tls"}) {
+    X509Ptr c = loadCert(dir.file(stem + ".pem"));
+    EXPECT_EQ(ocspUrlsOf(c.get()), std::vector<std::string>{options.ocspUrl}) << stem;
+    EXPECT_EQ(crlUrlsOf(c.get()), std::vector<std::string>{options.crlUrl}) << stem;
+  }
+  X509Ptr root = loadCert(dir.file("root-ca.pem"));
+  EXPECT_TRUE(ocspUrlsOf(root.get()).empty());
+  // The delegated responder: issued by the root, EKU OCSPSigning, nocheck.
+  X509Ptr responder = loadCert(dir.file("ocsp.pem"));
+  ASSERT_NE(responder, nullptr);
+  EXPECT_EQ(verifyChain(responder.get(), root.get(), 0), "ok");
+  EXPECT_NE(X509_get_extended_key_usage(responder.get()) & XKU_OCSP_SIGN, 0u);
+  EXPECT_GE(X509_get_ext_by_NID(responder.get(), NID_id_pkix_OCSP_noCheck, -1), 0);
+  EXPECT_EQ(fileMode(dir.file("ocsp.key")), 0600);
+  // The index lists seal, tsu and tls as valid, by serial; the DER CRL is the PEM one.
+  const std::string index = readFile(dir.file("index.txt"));
+  EXPECT_EQ(std::count(index.begin(), index.end(), '\n'), 3);
+  for (const std::string stem : {"seal", "tsu", "tls"}) {
+    X509Ptr c = loadCert(dir.file(stem + ".pem"));
+    BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(c.get()), nullptr));
+    char* hex = BN_bn2hex(bn.get());
+    EXPECT_THAT(index, HasSubstr(std::string("\t") + hex + "\t")) << stem;
+    OPENSSL_free(hex);
+  }
+  EXPECT_EQ(index.rfind("V\t", 0), 0u);
+  EXPECT_GT(readFile(dir.file("root-ca.crl")).size(), 100u);
+  // `openssl ocsp` answers from that index with the responder certificate.
+  const std::string cmd = "openssl ocsp -index " + dir.file("index.txt") + " -CA " + dir.file("root-ca.pem") +
+                          " -rsigner " + dir.file("ocsp.pem") + " -rkey " + dir.file("ocsp.key") + " -issuer " +
+                          dir.file("root-ca.pem") + " -cert " + dir.file("seal.pem") + " -respout " +
+                          dir.file("seal.ocsp") + " -noverify >/dev/null 2>&1 && openssl ocsp -respin " +
+                          dir.file("seal.ocsp") + " -CAfile " + dir.file("root-ca.pem") + " -issuer " +
+                          dir.file("root-ca.pem") + " -cert " + dir.file("seal.pem") + " -no_nonce 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  EXPECT_THAT(out, HasSubstr("Response verify OK"));
+  EXPECT_THAT(out, HasSubstr("seal.pem: good"));
+
+  // Without the options: no extensions and none of the extra files.
+  TempDir plain;
+  PkiOptions p;
+  p.dir = plain.path();
+  ASSERT_TRUE(initDevelopmentPki(p).has_value());
+  X509Ptr seal = loadCert(plain.file("seal.pem"));
+  EXPECT_LT(X509_get_ext_by_NID(seal.get(), NID_info_access, -1), 0);
+  EXPECT_LT(X509_get_ext_by_NID(seal.get(), NID_crl_distribution_points, -1), 0);
+  for (const std::string name : {"ocsp.pem", "ocsp.key", "index.txt", "root-ca.crl"})
+    EXPECT_EQ(fileMode(plain.file(name)), -1) << name;
+}
+
+TEST(PkiInit, RejectsUrlsThatAreNotHttp) {
+  for (const char* bad : {"ftp://x/", "http://", "http://a b/", "http://a,b/", "ldap://x", "x"}) {
+    TempDir dir;
+    PkiOptions options;
+    options.dir = dir.file("pki");
+    options.ocspUrl = bad;
+    auto r = initDevelopmentPki(options);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::InvalidInput) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("--ocsp-url")) << bad;
+    options.ocspUrl.clear();
+    options.crlUrl = bad;
+    r = initDevelopmentPki(options);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("--crl-url")) << bad;
+  }
+}
+
+TEST(PkiOcsp, SignsGoodResponsesForSealAndTsuThatOpensslAccepts) {
+  TempDir dir;
+  PkiOptions options;
+  options.dir = dir.path();
+  ASSERT_TRUE(initDevelopmentPki(options).has_value());
+  auto pem = developmentOcspResponses(dir.path(), 2);
+  ASSERT_TRUE(pem.has_value()) << pem.error().message;
+  // Two PEM blocks; each is a successful response, checked by openssl for its certificate.
+  std::vector<std::string> ders;
+  BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  while (PEM_read_bio(bio.get(), &name, &header, &data, &len) == 1) {
+    EXPECT_STREQ(name, "OCSP RESPONSE");
+    ders.emplace_back(reinterpret_cast<char*>(data), static_cast<std::size_t>(len));
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+  }
+  ERR_clear_error();
+  ASSERT_EQ(ders.size(), 2u);
+  const char* stems[] = {"seal", "tsu"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    testsupport::writeFile(dir.file(std::string(stems[i]) + ".ocsp"), ders[i], 0644);
+    const std::string cmd = "openssl ocsp -respin " + dir.file(std::string(stems[i]) + ".ocsp") + " -CAfile " +
+                            dir.file("root-ca.pem") + " -issuer " + dir.file("root-ca.pem") + " -cert " +
+                            dir.file(std::string(stems[i]) + ".pem") + " -no_nonce 2>&1";
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      std::size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      pclose(p);
+    }
+    EXPECT_THAT(out, HasSubstr("Response verify OK")) << stems[i];
+    EXPECT_THAT(out, HasSubstr(std::string(stems[i]) + ".pem: good")) << stems[i];
+  }
+  EXPECT_FALSE(developmentOcspResponses(dir.path(), 0).has_value());
+  auto missing = developmentOcspResponses(dir.file("nope"), 1);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
 }
 
 }  // namespace

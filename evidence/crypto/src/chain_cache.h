@@ -24,4 +24,11 @@ void installChainVerifyCache(X509_STORE* store);
 // Number of verify steps answered from the cache since the process started (for tests).
 std::size_t chainVerifyCacheHitsForTest();
 
+// installChainVerifyCache also memoises OpenSSL's check_crl step (issuer keyUsage cRLSign, CRL
+// signature, CRL time) per (CRL, issuer certificate) within the CRL's [lastUpdate, nextUpdate)
+// window, under the same conditions (default callback, explicit time, no delta/extended CRL
+// processing). Whether a certificate is listed (cert_crl) is still
+// decided by OpenSSL on every call. Number of check_crl steps answered from the cache (tests):
+std::size_t crlCheckCacheHitsForTest();
+
 }  // namespace erds::evidence::internal

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -161,6 +162,11 @@ TestCert TestPki::issueBy(const TestCert& issuer, const TestCertOptions& options
                                 : "critical,digitalSignature,nonRepudiation");
   }
   if (options.timeStamping) addExt(c, issuerCert.get(), NID_ext_key_usage, "critical,timeStamping");
+  if (options.ocspSigning) addExt(c, issuerCert.get(), NID_ext_key_usage, "OCSPSigning");
+  if (!options.ocspUrl.empty())
+    addExt(c, issuerCert.get(), NID_info_access, ("OCSP;URI:" + options.ocspUrl).c_str());
+  if (!options.crlUrl.empty())
+    addExt(c, issuerCert.get(), NID_crl_distribution_points, ("URI:" + options.crlUrl).c_str());
   if (options.qtstStatement) addQtstStatement(c);
   sign(c, issuerKey.get());
   TestCert out;
@@ -196,6 +202,33 @@ void writeKeyFiles(const std::string& dir, const std::string& label, const TestC
                    const std::string& chainPem) {
   writeFile(dir + "/" + label + ".pem", cert.certPem + chainPem, 0644);
   writeFile(dir + "/" + label + ".key", cert.keyPem, 0600);
+}
+
+std::string issueOcspResponse(const TestCert& issuer, const TestCert& subject, bool revoked, long fromSeconds,
+                              long untilSeconds) {
+  X509Ptr ca = parseCert(issuer.certPem);
+  PkeyPtr key = parseKey(issuer.keyPem);
+  X509Ptr cert = parseCert(subject.certPem);
+  std::unique_ptr<OCSP_BASICRESP, Del<OCSP_BASICRESP_free>> basic(OCSP_BASICRESP_new());
+  OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert.get(), ca.get());
+  std::unique_ptr<ASN1_TIME, Del<ASN1_TIME_free>> thisUpdate(X509_gmtime_adj(nullptr, fromSeconds));
+  std::unique_ptr<ASN1_TIME, Del<ASN1_TIME_free>> nextUpdate(X509_gmtime_adj(nullptr, untilSeconds));
+  ERDS_CHECK(basic && id && thisUpdate && nextUpdate, "OCSP response objects");
+  ERDS_CHECK(OCSP_basic_add1_status(basic.get(), id, revoked ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_GOOD,
+                                    revoked ? OCSP_REVOKED_STATUS_KEYCOMPROMISE : 0,
+                                    revoked ? thisUpdate.get() : nullptr, thisUpdate.get(), nextUpdate.get()) != nullptr,
+             "OCSP_basic_add1_status");
+  OCSP_CERTID_free(id);
+  ERDS_CHECK(OCSP_basic_sign(basic.get(), ca.get(), key.get(), EVP_sha256(), nullptr, OCSP_NOCERTS) == 1,
+             "OCSP_basic_sign");
+  std::unique_ptr<OCSP_RESPONSE, Del<OCSP_RESPONSE_free>> resp(
+      OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()));
+  ERDS_CHECK(resp != nullptr, "OCSP_response_create");
+  const int n = i2d_OCSP_RESPONSE(resp.get(), nullptr);
+  std::string der(static_cast<std::size_t>(n), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  i2d_OCSP_RESPONSE(resp.get(), &p);
+  return der;
 }
 
 }  // namespace erds::evidence::testing

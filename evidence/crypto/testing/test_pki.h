@@ -22,6 +22,9 @@ struct TestCertOptions {
   bool timeStamping = false;    // EKU critical timeStamping only (RFC 3161 TSU)
   bool qtstStatement = false;   // qcStatements with esi4-qtstStatement-1 (0.4.0.19422.1.1)
   bool intermediateCa = false;  // basicConstraints CA:TRUE, keyCertSign
+  bool ocspSigning = false;     // EKU id-kp-OCSPSigning (a delegated OCSP responder)
+  std::string ocspUrl;          // AIA id-ad-ocsp URI when set
+  std::string crlUrl;           // cRLDistributionPoints URI when set
   std::time_t notBefore = 0;    // 0 = now - 1 day
   std::time_t notAfter = 0;     // 0 = now + 365 days
 };
@@ -48,5 +51,10 @@ std::string makeTempDir(const std::string& prefix = "erds-evcrypto");
 void writeKeyFiles(const std::string& dir, const std::string& label, const TestCert& cert,
                    const std::string& chainPem = "");
 void writeFile(const std::string& path, const std::string& data, unsigned mode = 0644);
+// A DER OCSP response about `subject`, signed by `issuer` itself (no certificates included):
+// status good or revoked (revoked at thisUpdate), thisUpdate now + fromSeconds, nextUpdate now +
+// untilSeconds.
+std::string issueOcspResponse(const TestCert& issuer, const TestCert& subject, bool revoked = false,
+                              long fromSeconds = -60, long untilSeconds = 86400);
 
 }  // namespace erds::evidence::testing

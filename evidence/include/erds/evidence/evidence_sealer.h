@@ -4,6 +4,7 @@
 // canonicalised ds:SignatureValue. The canonical bytes are built as strings (no DOM).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,8 @@
 #include "erds/evidence/timestamp_authority.h"
 
 namespace erds::evidence {
+
+struct RevocationMaterial;  // defined in evidence_sealer.cpp
 
 inline constexpr std::string_view kXadesNamespace = "http://uri.etsi.org/01903/v1.3.2#";
 inline constexpr std::string_view kXadesSignedPropertiesType = "http://uri.etsi.org/01903#SignedProperties";
@@ -43,6 +46,9 @@ struct SealedEvidence {
   // concatenated, that cover every certificate of the seal chain, as embedded in the document
   // (xades:RevocationValues/CRLValues). Empty when the sealer was given no revocation data.
   std::string revocationDataDer;
+  // The DER OCSP responses embedded (xades:RevocationValues/OCSPValues), for the seal chain and
+  // the certificate of the time-stamping unit that issued `timestamp`. Empty without OCSP data.
+  std::vector<std::string> ocspResponsesDer;
 };
 
 struct SealerOptions {
@@ -57,13 +63,30 @@ struct SealerOptions {
   // CA certificates (PEM) completing the seal chain up to its trust anchor (e.g. root-ca.pem)
   // when the signer's chain lacks them; needed to check the CRL signatures.
   std::string caCertificatesPem;
+  // OCSP responses (DER, or PEM-armoured "-----BEGIN OCSP RESPONSE-----"; one string may hold
+  // several PEM blocks) for the seal certificate, the TSU certificate and intermediates. Each is
+  // validated (signature by the issuer or by a delegated responder holding id-kp-OCSPSigning
+  // issued by it, certID, status, thisUpdate <= now < nextUpdate) before it is used; a certificate
+  // is covered by a current OCSP "good" response or by a current CRL. A trust anchor (self-signed)
+  // is checked when data for it is given and is otherwise exempt (RFC 5280 6.1, EN 319 102-1).
+  std::vector<std::string> ocspResponses;
+  // Fetch OCSP responses from the AIA OCSP URL (http://) of the seal and TSU certificates (and
+  // intermediates): once when a certificate is first used (then, if it fails, that certificate is
+  // not covered and nothing is sealed), then by a background thread before nextUpdate (at half the
+  // response's validity) and at least every ocspRefreshInterval. Never per evidence.
+  bool fetchOcsp = false;
+  std::chrono::seconds ocspRefreshInterval{3600};
+  std::chrono::milliseconds fetchTimeout{5000};
+  // Whether any revocation data is configured (then the seal chain and the TSU are checked).
+  bool hasRevocationData() const { return !crlsPem.empty() || !ocspResponses.empty() || fetchOcsp; }
 };
 
 class EvidenceSealer {
  public:
   // `signer` holds the seal keys, `tsa` issues the SignatureTimeStamp, `clock` gives SigningTime;
-  // `clock` must outlive the sealer. InvalidInput when a CRL or CA certificate in `options` does
-  // not parse (the CRLs are checked against the seal chain at the first seal of each key).
+  // `clock` must outlive the sealer. InvalidInput when a CRL, OCSP response or CA certificate in
+  // `options` does not parse (revocation data is checked against the seal chain and the TSU
+  // certificate at the first seal of each key and TSU, or by prepare()).
   static Result<std::unique_ptr<EvidenceSealer>> create(std::shared_ptr<Signer> signer,
                                                         std::shared_ptr<TimestampAuthority> tsa,
                                                         const Clock& clock, SealerOptions options = {});
@@ -74,18 +97,31 @@ class EvidenceSealer {
   // Errors: InvalidInput (signatureOffset/canonical inconsistent, unsupported key),
   // NotFound (no such key), Unavailable (signer unreachable, or no time-stamp token could be had,
   // or the configured CRLs are not current at the signing time: then nothing is sealed),
-  // IntegrityFailure (a configured CRL revokes a certificate of the seal chain, or revocation data
-  // was configured but does not cover the chain), Internal. Thread-safe.
+  // IntegrityFailure (a configured CRL or OCSP response revokes a certificate of the seal chain, or
+  // revocation data was configured but does not cover the chain), Internal. When revocation data
+  // is configured, the certificate of the unit that issued the SignatureTimeStamp (and its chain)
+  // must be covered too: revoked or not covered is Unavailable naming the certificate. Never does
+  // network I/O itself except the first OCSP fetch for a certificate (fetchOcsp). Thread-safe.
   Result<SealedEvidence> seal(const EvidenceXml& xml, std::string_view keyLabel);
+
+  // Startup check: loads `keyLabel`, obtains one time-stamp token (over a zero digest) to learn
+  // the TSU certificate, and validates the revocation data for both chains (fetching OCSP
+  // responses when configured). Errors as seal(). Without revocation data: only loads the key.
+  Result<void> prepare(std::string_view keyLabel);
 
   ~EvidenceSealer();
 
-  struct KeyMaterial;  // per-label cache; defined in evidence_sealer.cpp
+  struct KeyMaterial;      // per-label cache; defined in evidence_sealer.cpp
+  struct RevocationState;  // CRLs, OCSP responses, fetch targets, refresh thread
 
  private:
   EvidenceSealer(std::shared_ptr<Signer> signer, std::shared_ptr<TimestampAuthority> tsa, const Clock& clock,
                  SealerOptions options);
   Result<std::shared_ptr<const KeyMaterial>> keyMaterial(std::string_view keyLabel);
+  // The validated revocation material for `keyLabel` and the TSU that issued `tokenDer` (cached).
+  Result<std::shared_ptr<const RevocationMaterial>> revocationFor(std::string_view keyLabel,
+                                                                         const KeyMaterial& k,
+                                                                         const std::string& tokenDer);
 
   std::shared_ptr<Signer> signer_;
   std::shared_ptr<TimestampAuthority> tsa_;
@@ -93,6 +129,7 @@ class EvidenceSealer {
   SealerOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const KeyMaterial>, std::less<>> keys_;
+  std::unique_ptr<RevocationState> rev_;  // null without revocation data
 };
 
 }  // namespace erds::evidence

@@ -25,8 +25,9 @@ std::string_view verifyStatusName(VerifyStatus s);
 struct VerifyOptions {
   std::size_t maxBytes = 4 * 1024 * 1024;  // larger input is Invalid before parsing
   // EN 319 102-1: when the validation policy requires revocation information and none is
-  // available for the seal certificate, the result is INDETERMINATE. When false and no CRL is
-  // supplied, the report says "revocation not checked" and the result can still be valid.
+  // available for the seal chain or the TSA certificate's chain, the result is INDETERMINATE.
+  // When false and no revocation data is at hand, the report says "revocation not checked" and
+  // the result can still be valid. A revoked seal or TSA certificate is INVALID either way.
   bool requireRevocation = false;
   // CRLs (PEM, one or more, may be concatenated) used for the seal certificate chain, together with
   // the CRLs the evidence embeds (xades:RevocationValues/CRLValues). When given, every certificate
@@ -34,6 +35,24 @@ struct VerifyOptions {
   // CRLs alone that do not cover it count as no revocation information (a warning, INDETERMINATE
   // only under requireRevocation). A CRL listing a chain certificate: INVALID.
   std::vector<std::string> crlsPem;
+  // OCSP responses (DER, or PEM-armoured "-----BEGIN OCSP RESPONSE-----"; one string may hold
+  // several PEM blocks) for the seal chain and the TSA certificate, used together with the ones the
+  // evidence embeds (xades:RevocationValues/OCSPValues). A response counts only when its signature
+  // verifies with the issuer's key or with a delegated responder certificate issued by the issuer
+  // with id-kp-OCSPSigning (valid at the time-stamp time), its certID matches, and it speaks for the
+  // time-stamp time T: thisUpdate >= T (issued after T: "good" proves the certificate was not revoked
+  // at T), or T < nextUpdate (thisUpdate + 1 h without nextUpdate). "revoked" with revocationTime
+  // <= T: INVALID naming the certificate; "unknown" or unusable: no information (a warning).
+  std::vector<std::string> ocspResponses;
+  // Fetch revocation data over the network for the chain certificates (seal and TSA) that lack
+  // usable data: OCSP from the AIA OCSP URL, then CRLs from cRLDistributionPoints (http/https).
+  // No redirects, `fetchTimeout` per request, at most maxCrlBytes/maxOcspBytes. When false (the
+  // default) the verifier never touches the network.
+  bool online = false;
+  std::chrono::milliseconds fetchTimeout{10000};
+  std::size_t maxCrlBytes = 10 * 1024 * 1024;
+  std::size_t maxOcspBytes = 64 * 1024;
+  std::string tlsCaFile;  // https:// CRL URLs: PEM CAs ("" = the system trust store)
   // Extra untrusted certificates (PEM) to build the seal chain (intermediates not in KeyInfo).
   std::string untrustedPem;
   // Validate the seal chain at this time instead of the time-stamp time.
@@ -48,7 +67,11 @@ struct VerificationReport {
   VerifyStatus status = VerifyStatus::Indeterminate;
   std::string reason;  // the first reason for invalid/indeterminate; "" when valid
   std::vector<std::string> warnings;  // e.g. "revocation not checked"
-  bool revocationChecked = false;
+  bool revocationChecked = false;     // every certificate of the seal chain (trust anchor exempt)
+  bool tsaRevocationChecked = false;  // the same for the TSA certificate's chain
+  // Which revocation data decided, one entry per certificate: "seal certificate \"CN=...\": embedded
+  // OCSP" / "...: embedded CRL" / "CRL file" / "OCSP file" / "fetched CRL" / "fetched OCSP".
+  std::vector<std::string> revocationSources;
   // What the evidence says (filled as far as parsing got).
   std::optional<Evidence> evidence;
   std::string event;       // e.g. "SubmissionAcceptance"

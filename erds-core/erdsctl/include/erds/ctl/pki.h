@@ -22,6 +22,16 @@ struct PkiOptions {
   std::string dir;                              // created with mode 0700 if missing
   KeyAlgorithm algorithm = KeyAlgorithm::P256;  // used for every key
   bool force = false;                           // overwrite existing files
+  // When set (http:// or https://, no spaces or commas), the end-entity certificates (seal, tsu,
+  // tls) carry cRLDistributionPoints with this URL, and root-ca.crl (DER) is written beside
+  // root-ca.crl.pem for serving there.
+  std::string crlUrl;
+  // When set (http:// or https://), the end-entity certificates carry an AIA id-ad-ocsp entry with
+  // this URL; an OCSP responder certificate ocsp.pem/.key (issued by the root, EKU OCSPSigning,
+  // id-pkix-ocsp-nocheck) and index.txt (+ index.txt.attr) in `openssl ca` format listing seal,
+  // tsu and tls as valid are written, for `openssl ocsp -index DIR/index.txt -CA DIR/root-ca.pem
+  // -rsigner DIR/ocsp.pem -rkey DIR/ocsp.key -port N`.
+  std::string ocspUrl;
 };
 
 // One certificate written by initDevelopmentPki.
@@ -58,5 +68,13 @@ const std::vector<std::string>& developmentPkiFileNames();
 // InvalidInput if dir exists and is not a directory; Internal for OpenSSL or I/O failures
 // (OpenSSL's error queue drained into the message). Thread-compatible (no shared state).
 Result<PkiReport> initDevelopmentPki(const PkiOptions& options);
+
+// Signs an OCSP response (RFC 6960, status "good", thisUpdate now, nextUpdate now + `validDays`,
+// no nonce) for each of DIR/seal.pem and DIR/tsu.pem with the development root key
+// (DIR/root-ca.pem/.key: the issuer itself is an authorised responder) and returns them
+// PEM-armoured ("-----BEGIN OCSP RESPONSE-----"), ready for signer.ocsp_files or
+// `erdsctl evidence verify --ocsp`. Errors: NotFound (a file missing), InvalidInput (not
+// certificates/keys, validDays < 1), Internal (OpenSSL).
+Result<std::string> developmentOcspResponses(const std::string& dir, int validDays);
 
 }  // namespace erds::ctl
