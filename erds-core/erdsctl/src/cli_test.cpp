@@ -20,13 +20,14 @@ TEST(ErdsctlBinary, HelpListsAllSubcommands) {
   EXPECT_EQ(r.rc, 0);
   for (const char* cmd : {"pki init", "db migrate", "db status", "config check", "evidence verify",
                           "evidence issue", "evidence events", "audit verify", "user add", "user list",
-                          "user show", "user set-role", "user reset-password"}) {
+                          "user show", "user set-role", "user reset-password", "user revoke-tokens", "pki ocsp"}) {
     EXPECT_THAT(r.out, HasSubstr(cmd));
   }
   r = erdsctl({"pki", "init", "--help"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_THAT(r.out,
-              HasSubstr("usage: erdsctl pki init --dir DIR [--algorithm p256|rsa3072] [--force]"));
+              HasSubstr("usage: erdsctl pki init --dir DIR [--algorithm p256|rsa3072] [--crl-url URL] [--ocsp-url URL] "
+                        "[--force]"));
 }
 
 TEST(ErdsctlBinary, UsageErrorsExitTwoWithOneLine) {
