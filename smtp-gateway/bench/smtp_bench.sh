@@ -156,6 +156,16 @@ stats_end "$SUBMITTED"
 psql -U postgres -d erds -Atc "SELECT 'stored SubmissionAcceptance: ' || count(*) FROM evidence WHERE event = 'SubmissionAcceptance'"
 psql -U postgres -d erds -Atc "SELECT 'queued smtp.receipt jobs: ' || count(*) FROM jobs WHERE kind = 'smtp.receipt'"
 [ -n "${SKIP_MX:-}" ] && exit 0
+if [ -z "${COUNT:-}" ]; then
+  # erdsd's workers still consign the submission run's messages: let that backlog drain first, so
+  # that the MX run competes only with the processing of its own messages.
+  printf "waiting for erdsd to work off the submission backlog ..."
+  for _ in $(seq 1 600); do
+    [ "$($PSQLA -c "SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()")" = 0 ] && break
+    sleep 1
+  done
+  echo " done"
+fi
 echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
 RECEIVED="SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"
 stats_begin "$RECEIVED"
