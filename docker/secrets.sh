@@ -11,7 +11,8 @@ pki_src=${1:-../var/pki}
 [ -f "$pki_src/tls.pem" ] || { echo "docker/secrets.sh: no PKI in $pki_src (run: build/erdsctl pki init --dir var/pki)" >&2; exit 1; }
 install -d -m 0755 secrets pki
 install -d -o 10002 -g 10002 -m 0500 signer-keys
-cp "$pki_src/tls.pem" "$pki_src/root-ca.pem" pki/
+[ -f "$pki_src/root-ca.crl.pem" ] || { echo "docker/secrets.sh: no root-ca.crl.pem in $pki_src (a PKI from an older erdsctl: make a new one with build/erdsctl pki init --dir $pki_src --force)" >&2; exit 1; }
+cp "$pki_src/tls.pem" "$pki_src/root-ca.pem" "$pki_src/root-ca.crl.pem" pki/
 put() {  # name owner content-command
   local name=$1 owner=$2; shift 2
   [ -s "secrets/$name" ] || (umask 077; "$@" >"secrets/$name")
