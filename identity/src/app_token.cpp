@@ -16,23 +16,6 @@ namespace {
 using namespace internal;
 using pg::Param;
 
-std::string joinMethods(const std::vector<AuthenticationMethod>& methods) {
-  std::string out;
-  for (AuthenticationMethod m : methods)
-    out += (out.empty() ? "" : ",") + std::string(authenticationMethodName(m));
-  return out;
-}
-
-std::vector<AuthenticationMethod> splitMethods(const std::string& s) {
-  std::vector<AuthenticationMethod> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (auto m = parseAuthenticationMethod(part)) out.push_back(*m);
-  }
-  return out;
-}
-
 bool isBase64Url(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
@@ -70,21 +53,7 @@ bool smtpAppTokensAllowed(const Config& config) {
   return v == "true";
 }
 
-Result<Secret> AppTokenManager::deriveHashKey(const Secret& kek) {
-  Secret raw;
-  if (kek.size() == crypto::kAesKeyBytes) {
-    raw = kek;
-  } else if (kek.size() == 2 * crypto::kAesKeyBytes) {
-    auto decoded = crypto::fromHex(kek.reveal());
-    if (!decoded) return Error::invalidInput("key-encryption key: 64 characters but not hex");
-    raw = Secret(std::move(decoded).value());
-  } else {
-    return Error::invalidInput(
-        "key-encryption key must be 32 raw bytes or 64 hex characters (got " +
-        std::to_string(kek.size()) + " bytes)");
-  }
-  return hkdfSha256(raw.reveal(), kAppTokenKeyInfo, 32);
-}
+Result<Secret> AppTokenManager::deriveHashKey(const Secret& kek) { return keyFromKek(kek, kAppTokenKeyInfo); }
 
 bool AppTokenManager::looksLikeToken(std::string_view s) {
   if (s.size() != kAppTokenLength || s.substr(0, kAppTokenPrefix.size()) != kAppTokenPrefix)

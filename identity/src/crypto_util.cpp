@@ -1,5 +1,7 @@
 #include "crypto_util.h"
 
+#include "erds/base/aead.h"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -54,6 +56,21 @@ Secret hkdfSha256(std::string_view ikm, std::string_view info, std::size_t lengt
                  outLen == length,
              "HKDF-SHA256 failed");
   return Secret(std::move(out));
+}
+
+Result<Secret> keyFromKek(const Secret& kek, std::string_view info) {
+  Secret raw;
+  if (kek.size() == crypto::kAesKeyBytes) {
+    raw = kek;
+  } else if (kek.size() == 2 * crypto::kAesKeyBytes) {
+    auto decoded = crypto::fromHex(kek.reveal());
+    if (!decoded) return Error::invalidInput("key-encryption key: 64 characters but not hex");
+    raw = Secret(std::move(decoded).value());
+  } else {
+    return Error::invalidInput("key-encryption key must be 32 raw bytes or 64 hex characters (got " +
+                               std::to_string(kek.size()) + " bytes)");
+  }
+  return hkdfSha256(raw.reveal(), info, 32);
 }
 
 bool constantTimeEquals(std::string_view a, std::string_view b) {

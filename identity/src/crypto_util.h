@@ -17,6 +17,10 @@ std::string sha256(std::string_view data);
 std::string hmac(std::string_view digestName, std::string_view key, std::string_view data);
 // HKDF-SHA256 (RFC 5869) with an empty salt: `length` bytes of output keying material.
 Secret hkdfSha256(std::string_view ikm, std::string_view info, std::size_t length);
+// A 32-byte key derived from the KEK for one purpose: HKDF-SHA256(ikm = KEK, no salt, `info`).
+// `kek` is 32 raw bytes or 64 hex characters (both forms of one KEK give one key); InvalidInput
+// otherwise.
+Result<Secret> keyFromKek(const Secret& kek, std::string_view info);
 bool constantTimeEquals(std::string_view a, std::string_view b);
 
 std::string base64UrlEncode(std::string_view bytes);  // no padding

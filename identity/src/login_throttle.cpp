@@ -26,18 +26,7 @@ std::string LoginThrottle::identifierKey(std::string_view identifier) const {
 }
 
 Result<Secret> LoginThrottle::deriveIdentifierHashKey(const Secret& kek) {
-  Secret raw;
-  if (kek.size() == crypto::kAesKeyBytes) {
-    raw = kek;
-  } else if (kek.size() == 2 * crypto::kAesKeyBytes) {
-    auto decoded = crypto::fromHex(kek.reveal());
-    if (!decoded) return Error::invalidInput("key-encryption key: 64 characters but not hex");
-    raw = Secret(std::move(decoded).value());
-  } else {
-    return Error::invalidInput("key-encryption key must be 32 raw bytes or 64 hex characters (got " +
-                               std::to_string(kek.size()) + " bytes)");
-  }
-  return internal::hkdfSha256(raw.reveal(), kIdentifierKeyInfo, 32);
+  return internal::keyFromKek(kek, kIdentifierKeyInfo);
 }
 
 std::string LoginThrottle::ipKey(std::string_view ip) { return "ip:" + std::string(ip.substr(0, 64)); }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "erds/base/clock.h"
 #include "erds/base/pg.h"
 #include "erds/base/result.h"
+#include "erds/identity/party.h"
 
 namespace erds::identity::internal {
 
@@ -22,6 +24,26 @@ inline std::string micros(std::string_view column) {
   return "(extract(epoch from " + std::string(column) + ") * 1000000)::bigint";
 }
 inline TimePoint fromMicros(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
+
+// Authentication methods as stored in a text column: names joined by ','; unknown names dropped.
+inline std::string joinMethods(const std::vector<AuthenticationMethod>& methods) {
+  std::string out;
+  for (AuthenticationMethod m : methods) {
+    if (!out.empty()) out += ",";
+    out += authenticationMethodName(m);
+  }
+  return out;
+}
+inline std::vector<AuthenticationMethod> splitMethods(const std::string& s) {
+  std::vector<AuthenticationMethod> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t comma = std::min(s.find(',', start), s.size());
+    if (auto m = parseAuthenticationMethod(s.substr(start, comma - start))) out.push_back(*m);
+    start = comma + 1;
+  }
+  return out;
+}
 
 inline std::string lowerAscii(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

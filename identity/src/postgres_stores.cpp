@@ -14,25 +14,6 @@ namespace {
 using namespace internal;
 using pg::Param;
 
-std::string joinMethods(const std::vector<AuthenticationMethod>& methods) {
-  std::string out;
-  for (AuthenticationMethod m : methods) {
-    if (!out.empty()) out += ",";
-    out += authenticationMethodName(m);
-  }
-  return out;
-}
-
-std::vector<AuthenticationMethod> splitMethods(const std::string& s) {
-  std::vector<AuthenticationMethod> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (auto m = parseAuthenticationMethod(part)) out.push_back(*m);
-  }
-  return out;
-}
-
 LevelOfAssurance levelOr(const std::string& s, LevelOfAssurance fallback) {
   auto l = parseLevel(s);
   return l ? *l : fallback;

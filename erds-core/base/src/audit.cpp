@@ -45,6 +45,13 @@ constexpr int kFetchBatch = 2000;
 
 bool validOutcome(const std::string& o) { return o == "success" || o == "failure" || o == "denied"; }
 
+Result<void> validateEvent(const AuditEvent& event) {
+  if (event.actor.empty() || event.action.empty()) return Error::invalidInput("audit event needs an actor and an action");
+  if (!validOutcome(event.outcome))
+    return Error::invalidInput("audit outcome must be success, failure or denied, got '" + event.outcome + "'");
+  return ok();
+}
+
 std::string anchorLabel(int64_t id, TimePoint at) {
   return "anchor #" + std::to_string(id) + " (" + formatRfc3339(at, false) + ")";
 }
@@ -182,10 +189,7 @@ std::string AuditLog::computeHash(const AuditRecord& r) {
 }
 
 Result<AuditRecord> AuditLog::append(pg::Connection& conn, const AuditEvent& event) const {
-  if (event.actor.empty() || event.action.empty())
-    return Error::invalidInput("audit event needs an actor and an action");
-  if (!validOutcome(event.outcome))
-    return Error::invalidInput("audit outcome must be success, failure or denied, got '" + event.outcome + "'");
+  ERDS_RETURN_IF_ERROR(validateEvent(event));
 
   const bool ownTransaction = !conn.inTransaction();
   if (ownTransaction) ERDS_RETURN_IF_ERROR(conn.begin());
@@ -280,12 +284,7 @@ constexpr const char* kInsertMany =
 Result<std::vector<AuditRecord>> AuditLog::appendMany(pg::Connection& conn, const std::vector<AuditEvent>& events) const {
   std::vector<AuditRecord> out;
   if (events.empty()) return out;
-  for (const auto& event : events) {
-    if (event.actor.empty() || event.action.empty())
-      return Error::invalidInput("audit event needs an actor and an action");
-    if (!validOutcome(event.outcome))
-      return Error::invalidInput("audit outcome must be success, failure or denied, got '" + event.outcome + "'");
-  }
+  for (const auto& event : events) ERDS_RETURN_IF_ERROR(validateEvent(event));
   const bool ownTransaction = !conn.inTransaction();
   if (ownTransaction) ERDS_RETURN_IF_ERROR(conn.begin());
   auto fail = [&](Error e) -> Result<std::vector<AuditRecord>> {
