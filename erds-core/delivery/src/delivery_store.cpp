@@ -4,6 +4,7 @@
 // crash after issuance leaves only an unstored (never acknowledged) evidence.
 #include "erds/core/delivery_store.h"
 
+#include <exception>
 #include <set>
 
 #include "erds/base/aead.h"
@@ -550,7 +551,12 @@ Result<SubmissionResult> DeliveryStore::commitGrouped(GroupItem& item) {
         groupQueue_.pop_front();
       }
       lock.unlock();
-      auto results = runGroup(batch);
+      std::vector<Result<SubmissionResult>> results;
+      try {
+        results = runGroup(batch);
+      } catch (const std::exception& e) {  // never leave the followers waiting for an answer
+        results.assign(batch.size(), Result<SubmissionResult>(Error::internal(std::string("group commit: ") + e.what())));
+      }
       lock.lock();
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result.emplace(std::move(results[i]));
       --groupLeaders_;
