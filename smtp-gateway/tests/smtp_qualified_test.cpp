@@ -35,50 +35,13 @@
 #include "erds/migrations/migrations.h"
 
 #include "process.h"
+#include "smtpd_test_support.h"
 #include "test_database.h"
 
 namespace erds::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/erds-smtp-qtest.XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path = p ? p : "";
-    if (!path.empty()) ::chmod(path.c_str(), 0755);  // the signer's user must reach its socket dir
-  }
-  ~TempDir() {
-    if (!path.empty()) std::filesystem::remove_all(path);
-  }
-  std::string path;
-};
-
-void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), mode);
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines)
-    s += l + "\n";
-  return s;
-}
-
-std::pair<std::string, std::string> splitPassword(const std::string& conninfo) {
-  std::size_t at = conninfo.find(" password=");
-  if (at == std::string::npos) return {conninfo, ""};
-  std::string pw = conninfo.substr(at + 10);
-  if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
-  return {conninfo.substr(0, at), pw};
-}
 
 // A non-DEVELOPMENT PKI for qualified mode, in the layout of `erdsctl pki init` (keys/: seal.pem
 // + seal.key, tsu.pem + tsu.key with the chain, root-ca.pem), plus a client-certificate CA and a
@@ -145,34 +108,13 @@ done
 rm -f ./*.csr ./*.cert ext.cnf
 )SH";
 
-struct Ports {
-  uint16_t submission = 0, mx = 0;
-};
-
-std::optional<Ports> readPorts(const std::string& file, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    std::ifstream in(file);
-    std::string l;
-    Ports p;
-    while (std::getline(in, l)) {
-      if (l.rfind("submission=", 0) == 0)
-        p.submission = static_cast<uint16_t>(std::stoi(l.substr(11)));
-      if (l.rfind("mx=", 0) == 0) p.mx = static_cast<uint16_t>(std::stoi(l.substr(3)));
-    }
-    if (p.submission && p.mx) return p;
-    std::this_thread::sleep_for(100ms);
-  }
-  return std::nullopt;
-}
-
 constexpr const char* kAlicePassword = "alice-qualified-password";
 constexpr const char* kBobPassword = "bob-qualified-password";
 
 class SmtpQualifiedTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = new TempDir("erds-smtp-qtest");
     const std::string d = dir_->path;
     auto pg = erds::testing::PrivatePostgres::start(/*durable=*/false);
     ASSERT_TRUE(pg) << pg.error().toString();
