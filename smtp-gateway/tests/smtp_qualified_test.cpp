@@ -273,13 +273,7 @@ class SmtpQualifiedTest : public ::testing::Test {
 
   void SetUp() override { ASSERT_NE(on_.submission, 0) << "suite set-up failed"; }
 
-  static std::string scalar(const std::string& sql) {
-    auto c = pg::Connection::connect(superConninfo_);
-    if (!c) return "connect: " + c.error().toString();
-    auto q = (*c)->execParams(sql, {});
-    if (!q || q->rows() == 0) return "";
-    return q->get(0, 0);
-  }
+  static std::string scalar(const std::string& sql) { return scalarQuery(superConninfo_, sql); }
 
   struct Client {
     std::string certUser;  // "" = no client certificate

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "erds/base/pg.h"
+
 namespace erds::itest {
 
 // A directory under /tmp (mode 0755: a daemon started as another user must reach its socket
@@ -60,6 +62,16 @@ inline std::pair<std::string, std::string> splitPassword(const std::string& conn
   std::string pw = conninfo.substr(at + 10);
   if (pw.size() >= 2 && pw.front() == '\'' && pw.back() == '\'') pw = pw.substr(1, pw.size() - 2);
   return {conninfo.substr(0, at), pw};
+}
+
+// The first column of the first row of `sql` over a fresh connection ("" when there is no row; the
+// error text when the connection fails), for assertions on what the daemons stored.
+inline std::string scalarQuery(const std::string& conninfo, const std::string& sql) {
+  auto c = pg::Connection::connect(conninfo);
+  if (!c) return "connect: " + c.error().toString();
+  auto q = (*c)->execParams(sql, {});
+  if (!q || q->rows() == 0) return "";
+  return q->get(0, 0);
 }
 
 struct Ports {
