@@ -843,12 +843,14 @@ Result<IdentifierBinding> PostgresAccountStore::confirmIdentifier(const std::str
   return out;
 }
 
+std::string bindingKey(std::string identifier) { return internal::lowerAscii(std::move(identifier)); }
+
 Result<std::optional<std::string>> PostgresAccountStore::partyBoundTo(const std::string& identifier) {
   auto lease = pool_.acquire();
   if (!lease) return lease.error();
   auto q = (*lease)->execPrepared(
       "identity_bound_to", "SELECT party_id FROM identifier_bindings WHERE identifier = $1 AND status = 'bound'",
-      {Param::text(internal::lowerAscii(identifier))});
+      {Param::text(bindingKey(identifier))});
   if (!q) return q.error();
   if (q->rows() == 0) return std::optional<std::string>();
   return std::optional<std::string>(q->get(0, 0));

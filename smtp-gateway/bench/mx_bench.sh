@@ -24,7 +24,8 @@ AS_USER=; [ "$(id -u)" = 0 ] && AS_USER="-u nobody"
 sleep 0.5
 run() {
   start=$(date +%s.%N)
-  "$SRC" -s 20 -l 5120 -m "$N" -f outside@elsewhere.test -t "$RCPT" 127.0.0.1:"$1"
+  # shellcheck disable=SC2086
+  "$SRC" ${MX_SOURCE_OPTS:-} -s "${MX_SESSIONS:-20}" -l 5120 -m "$N" -f outside@elsewhere.test -t "$RCPT" 127.0.0.1:"$1"
   end=$(date +%s.%N)
   echo "$2: $N messages in $(echo "$end - $start" | bc) s = $(echo "$N / ($end - $start)" | bc) msg/s"
 }

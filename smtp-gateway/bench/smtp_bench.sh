@@ -170,8 +170,12 @@ echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
 RECEIVED="SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"
 stats_begin "$RECEIVED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
-# PERF_MX=FILE: profile the whole machine during the MX runs (perf record -a -g).
-if [ -n "${PERF_MX:-}" ]; then perf record -q -F 999 -a -g -o "$PERF_MX" & PERF_PID=$!; sleep 0.5; fi
+# PERF_MX=FILE: profile the whole machine during the MX runs (perf record -a -g; PERF_MX_ARGS
+# replaces "-a -g", e.g. PERF_MX_ARGS="--call-graph dwarf -p SMTPD" for erds-smtpd's stacks).
+if [ -n "${PERF_MX:-}" ]; then
+  # shellcheck disable=SC2086
+  perf record -q -F 999 $(echo "${PERF_MX_ARGS:--a -g}" | sed "s/SMTPD/$SMTPD/; s/SIGNER/$SIGNER/") -o "$PERF_MX" & PERF_PID=$!; sleep 0.5
+fi
 # STRACE_MX=FILE: count erds-smtpd's system calls during the MX runs (strace -c; slows it down).
 if [ -n "${STRACE_MX:-}" ]; then strace -c -f -p "$SMTPD" -o "$STRACE_MX" & STRACE_PID=$!; sleep 0.5; fi
 PSQL_CONNINFO="host=$PGHOST port=$PGPORT dbname=erds user=postgres" sh "$HERE/mx_bench.sh" "$MX" "$MX_N" recipient@example.test || true

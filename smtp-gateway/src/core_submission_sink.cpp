@@ -147,14 +147,18 @@ Result<std::string> CoreSubmissionSink::submit(const Envelope& envelope, const M
   for (const auto& rcpt : envelope.recipients) {
     core::RecipientSpec spec;
     spec.identifier = mailtoIdentifier(rcpt);
-    auto bound = accounts.partyBoundTo(spec.identifier);
-    if (!bound) return Error::unavailable("identity store: " + bound.error().message);
     const std::string domain = domainOf(rcpt);
     const bool local = std::find(opt_.localDomains.begin(), opt_.localDomains.end(), domain) != opt_.localDomains.end();
+    if (local) {
+      // Our own domain: the bound party, else a pending mailbox, decided in the storing statement.
+      spec.bindingKey = identity::bindingKey(spec.identifier);
+      sr.recipients.push_back(std::move(spec));
+      continue;
+    }
+    auto bound = accounts.partyBoundTo(spec.identifier);
+    if (!bound) return Error::unavailable("identity store: " + bound.error().message);
     if (*bound) {
       spec.partyId = **bound;
-    } else if (local) {
-      spec.pendingAddress = spec.identifier;
     } else {
       // An ordinary mail domain: relayed as a REM dispatch by the RelayWorker (committed with
       // the submission below), never consigned by erdsd's workers.
@@ -289,7 +293,6 @@ Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const
   }
   sr.auditNote = note + remNote + " tls=" + std::string(envelope.tls ? "yes" : "no");
 
-  identity::PostgresAccountStore accounts(*d_.pool);
   for (const auto& rcpt : envelope.recipients) {
     const std::string domain = domainOf(rcpt);
     // The session accepts only local domains on MX; checked again here: never a relay.
@@ -297,13 +300,9 @@ Result<std::string> CoreSubmissionSink::mxAccept(const Envelope& envelope, const
       return Error::invalidInput("relaying denied");
     core::RecipientSpec spec;
     spec.identifier = mailtoIdentifier(rcpt);
-    auto bound = accounts.partyBoundTo(spec.identifier);
-    if (!bound) return Error::unavailable("identity store: " + bound.error().message);
-    if (*bound) {
-      spec.partyId = **bound;
-    } else {
-      spec.pendingAddress = spec.identifier;  // same answer whether a local account exists or not
-    }
+    // The bound party, else a pending mailbox for the address (the same answer whether a local
+    // account exists or not), looked up by the store in the statement that stores the message.
+    spec.bindingKey = identity::bindingKey(spec.identifier);
     sr.recipients.push_back(std::move(spec));
   }
 

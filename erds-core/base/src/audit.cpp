@@ -28,16 +28,6 @@ void putField(std::string& out, std::string_view s) {
 
 int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
 
-// The canonical text of a JSON object as PostgreSQL stores it (jsonb normalises key order and
-// whitespace), so that the hash is computed over what verify() reads back.
-constexpr const char* kSelectLast =
-    "SELECT $2::jsonb::text, jsonb_typeof($2::jsonb),"
-    " (SELECT seq FROM audit_log WHERE writer_id = $1 ORDER BY seq DESC LIMIT 1),"
-    " (SELECT hash FROM audit_log WHERE writer_id = $1 ORDER BY seq DESC LIMIT 1)";
-constexpr const char* kInsert =
-    "INSERT INTO audit_log (writer_id, seq, at, actor, action, object, outcome, request_id, details,"
-    " prev_hash, hash) VALUES ($1, $2, 'epoch'::timestamptz + $3::bigint * interval '1 microsecond',"
-    " $4, $5, $6, $7, $8, $9::jsonb, $10, $11) RETURNING id";
 constexpr const char* kSelectAll =
     "SELECT id, writer_id, seq, (extract(epoch FROM at) * 1000000)::bigint, actor, action, object, outcome,"
     " coalesce(request_id, ''), details::text, prev_hash, hash FROM audit_log ORDER BY writer_id, seq";
@@ -189,50 +179,9 @@ std::string AuditLog::computeHash(const AuditRecord& r) {
 }
 
 Result<AuditRecord> AuditLog::append(pg::Connection& conn, const AuditEvent& event) const {
-  ERDS_RETURN_IF_ERROR(validateEvent(event));
-
-  const bool ownTransaction = !conn.inTransaction();
-  if (ownTransaction) ERDS_RETURN_IF_ERROR(conn.begin());
-  auto fail = [&](Error e) -> Result<AuditRecord> {
-    if (ownTransaction) (void)conn.rollback();
-    return e;
-  };
-
-  AuditRecord rec;
-  rec.writerId = conn.id();
-  rec.at = clock_.now();
-  rec.event = event;
-  if (rec.event.requestId.empty()) rec.event.requestId = log::currentRequestId();
-  if (rec.event.detailsJson.empty()) rec.event.detailsJson = "{}";
-
-  auto last = conn.execPrepared("erds_audit_last", kSelectLast,
-                                {pg::Param::text(rec.writerId), pg::Param::text(rec.event.detailsJson)});
-  if (!last) return fail(Error{last.error().code, "audit append: " + last.error().message});
-  if (last->get(0, 1) != "object") return fail(Error::invalidInput("audit details must be a JSON object"));
-  rec.event.detailsJson = last->get(0, 0);
-  if (last->isNull(0, 2)) {
-    rec.seq = 1;
-    rec.prevHash = kZeroHash;
-  } else {
-    rec.seq = last->getInt(0, 2) + 1;
-    rec.prevHash = last->getBytea(0, 3);
-  }
-  rec.hash = computeHash(rec);
-
-  auto ins = conn.execPrepared(
-      "erds_audit_insert", kInsert,
-      {pg::Param::text(rec.writerId), pg::Param::integer(rec.seq), pg::Param::integer(micros(rec.at)),
-       pg::Param::text(rec.event.actor), pg::Param::text(rec.event.action), pg::Param::text(rec.event.object),
-       pg::Param::text(rec.event.outcome),
-       rec.event.requestId.empty() ? pg::Param::null() : pg::Param::text(rec.event.requestId),
-       pg::Param::text(rec.event.detailsJson), pg::Param::bytes(rec.prevHash), pg::Param::bytes(rec.hash)});
-  if (!ins) return fail(Error{ins.error().code, "audit append: " + ins.error().message});
-  rec.id = ins->getInt(0, 0);
-  if (ownTransaction) {
-    auto c = conn.commit();
-    if (!c) return fail(std::move(c).error());
-  }
-  return rec;
+  auto many = appendMany(conn, {event});
+  if (!many) return std::move(many).error();
+  return std::move(many->front());
 }
 
 namespace {
@@ -264,7 +213,8 @@ std::string hexOf(std::string_view raw) {
   return out;
 }
 
-// One row per event, in order: the normalised details, their JSON type, and this writer's head
+// One row per event, in order: the details as PostgreSQL stores them (jsonb normalises key order
+// and whitespace, so the hash covers what verify() reads back), their JSON type, and this writer's head
 // (the same on every row; NULL for a new chain).
 constexpr const char* kSelectLastMany =
     "SELECT x.d::jsonb::text, jsonb_typeof(x.d::jsonb), h.seq, h.hash"
@@ -278,22 +228,251 @@ constexpr const char* kInsertMany =
     " FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
     "  $9::text[], $10::text[], $11::text[]) AS r(seq, at, actor, action, object, outcome, request_id, details, prev, hash)"
     " RETURNING id, seq";
+// kInsertMany when the connection remembers its chain head ($12, $13): it inserts only if that is
+// still the last row of the writer's chain, else nothing (the caller then reads the head).
+constexpr const char* kInsertManyAtHead =
+    "INSERT INTO audit_log (writer_id, seq, at, actor, action, object, outcome, request_id, details, prev_hash, hash)"
+    " SELECT $1, r.seq, 'epoch'::timestamptz + r.at * interval '1 microsecond', r.actor, r.action, r.object,"
+    "  r.outcome, nullif(r.request_id, ''), r.details::jsonb, decode(r.prev, 'hex'), decode(r.hash, 'hex')"
+    " FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+    "  $9::text[], $10::text[], $11::text[]) AS r(seq, at, actor, action, object, outcome, request_id, details, prev, hash)"
+    " WHERE EXISTS (SELECT 1 FROM (SELECT seq, hash FROM audit_log WHERE writer_id = $1 ORDER BY seq DESC LIMIT 1) h"
+    "  WHERE h.seq = $12::bigint AND h.hash = $13::bytea)"
+    " RETURNING id, seq";
+
+// JSON scanning for canonicalJsonb: a deliberately small subset (anything else returns false).
+struct JsonScan {
+  std::string_view s;
+  std::size_t i = 0;
+  void ws() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  }
+  bool eat(char c) {
+    ws();
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  }
+  // A string of printable ASCII with the simple escapes; `out` gets the decoded text.
+  bool string(std::string& out) {
+    ws();
+    if (i >= s.size() || s[i] != '"') return false;
+    ++i;
+    while (i < s.size()) {
+      const unsigned char c = static_cast<unsigned char>(s[i++]);
+      if (c == '"') return true;
+      if (c < 0x20 || c > 0x7e) return false;
+      if (c != '\\') {
+        out += static_cast<char>(c);
+        continue;
+      }
+      if (i >= s.size()) return false;
+      switch (s[i++]) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        default: return false;  // \uXXXX and anything else: left to PostgreSQL
+      }
+    }
+    return false;
+  }
+  // An integer (no fraction, no exponent, at most 18 digits, not -0) or true/false/null, as is.
+  bool scalar(std::string& out) {
+    ws();
+    for (const char* word : {"true", "false", "null"}) {
+      const std::string_view w(word);
+      if (s.substr(i, w.size()) == w) {
+        i += w.size();
+        out = w;
+        return true;
+      }
+    }
+    const std::size_t start = i;
+    if (i < s.size() && s[i] == '-') ++i;
+    const std::size_t digits = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    const std::size_t n = i - digits;
+    if (n == 0 || n > 18) return false;
+    if (s[digits] == '0' && (n > 1 || digits != start)) return false;  // leading zero, -0
+    if (i < s.size() && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) return false;
+    out = std::string(s.substr(start, i - start));
+    return true;
+  }
+};
+
+void putJsonbString(std::string& out, const std::string& text) {
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += c;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+std::optional<std::string> AuditLog::canonicalJsonb(std::string_view json) {
+  JsonScan in{json};
+  if (!in.eat('{')) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> members;  // key (decoded), value (output form)
+  if (!in.eat('}')) {
+    for (;;) {
+      std::string key, value;
+      if (!in.string(key) || !in.eat(':')) return std::nullopt;
+      in.ws();
+      if (in.i < json.size() && json[in.i] == '"') {
+        std::string text;
+        if (!in.string(text)) return std::nullopt;
+        putJsonbString(value, text);
+      } else if (!in.scalar(value)) {
+        return std::nullopt;
+      }
+      members.emplace_back(std::move(key), std::move(value));
+      if (in.eat('}')) break;
+      if (!in.eat(',')) return std::nullopt;
+    }
+  }
+  in.ws();
+  if (in.i != json.size()) return std::nullopt;
+  // jsonb's order: shorter keys first, then bytewise; a repeated key keeps the last value there,
+  // which this subset does not model.
+  std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) {
+    if (a.first.size() != b.first.size()) return a.first.size() < b.first.size();
+    return a.first < b.first;
+  });
+  for (std::size_t k = 1; k < members.size(); ++k) {
+    if (members[k].first == members[k - 1].first) return std::nullopt;
+  }
+  std::string out = "{";
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (k > 0) out += ", ";
+    putJsonbString(out, members[k].first);
+    out += ": ";
+    out += members[k].second;
+  }
+  out += "}";
+  return out;
+}
+
+namespace {
+
+// The records of `events` chained after (seq, prev), with their details already normalised.
+std::vector<AuditRecord> chainRecords(const std::string& writer, TimePoint at, const std::vector<AuditEvent>& events,
+                                      std::vector<std::string> details, int64_t seq, std::string prev) {
+  std::vector<AuditRecord> out;
+  out.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    AuditRecord rec;
+    rec.writerId = writer;
+    rec.at = at;
+    rec.event = events[i];
+    if (rec.event.requestId.empty()) rec.event.requestId = log::currentRequestId();
+    rec.event.detailsJson = std::move(details[i]);
+    rec.seq = ++seq;
+    rec.prevHash = prev;
+    rec.hash = AuditLog::computeHash(rec);
+    prev = rec.hash;
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+// The parameters $1..$11 of kInsertMany / kInsertManyAtHead.
+std::vector<pg::Param> insertParams(const std::string& writer, const std::vector<AuditRecord>& records) {
+  std::vector<std::string> seqs, ats, actors, actions, objects, outcomes, requestIds, details, prevs, hashes;
+  for (const auto& r : records) {
+    seqs.push_back(std::to_string(r.seq));
+    ats.push_back(std::to_string(micros(r.at)));
+    actors.push_back(r.event.actor);
+    actions.push_back(r.event.action);
+    objects.push_back(r.event.object);
+    outcomes.push_back(r.event.outcome);
+    requestIds.push_back(r.event.requestId);
+    details.push_back(r.event.detailsJson);
+    prevs.push_back(hexOf(r.prevHash));
+    hashes.push_back(hexOf(r.hash));
+  }
+  return {pg::Param::text(writer),           pg::Param::text(textArray(seqs)),     pg::Param::text(textArray(ats)),
+          pg::Param::text(textArray(actors)), pg::Param::text(textArray(actions)),  pg::Param::text(textArray(objects)),
+          pg::Param::text(textArray(outcomes)), pg::Param::text(textArray(requestIds)),
+          pg::Param::text(textArray(details)), pg::Param::text(textArray(prevs)),  pg::Param::text(textArray(hashes))};
+}
+
+// Sets the ids from the INSERT's RETURNING (id, seq); false if they do not match the records.
+bool takeIds(const pg::QueryResult& ins, std::vector<AuditRecord>& records) {
+  if (ins.rows() != static_cast<int>(records.size())) return false;
+  const int64_t firstSeq = records.front().seq;
+  for (int r = 0; r < ins.rows(); ++r) {
+    const int64_t s = ins.getInt(r, 1) - firstSeq;
+    if (s < 0 || s >= static_cast<int64_t>(records.size())) return false;
+    records[static_cast<std::size_t>(s)].id = ins.getInt(r, 0);
+  }
+  return true;
+}
 
 }  // namespace
 
 Result<std::vector<AuditRecord>> AuditLog::appendMany(pg::Connection& conn, const std::vector<AuditEvent>& events) const {
-  std::vector<AuditRecord> out;
-  if (events.empty()) return out;
+  if (events.empty()) return std::vector<AuditRecord>{};
   for (const auto& event : events) ERDS_RETURN_IF_ERROR(validateEvent(event));
+  const std::string writer = conn.id();
+  const TimePoint at = clock_.now();
+  auto& head = conn.auditHead();
+
+  // One statement when this connection wrote the head and every details object is canonical here.
+  if (head) {
+    std::vector<std::string> canonical;
+    canonical.reserve(events.size());
+    for (const auto& event : events) {
+      auto c = canonicalJsonb(event.detailsJson.empty() ? "{}" : event.detailsJson);
+      if (!c) break;
+      canonical.push_back(std::move(*c));
+    }
+    if (canonical.size() == events.size()) {
+      auto out = chainRecords(writer, at, events, std::move(canonical), head->seq, head->hash);
+      auto params = insertParams(writer, out);
+      params.push_back(pg::Param::integer(head->seq));
+      params.push_back(pg::Param::bytes(head->hash));
+      auto ins = conn.execPrepared("erds_audit_insert_at_head", kInsertManyAtHead, params);
+      if (!ins) {
+        head.reset();
+        return Error{ins.error().code, "audit append: " + ins.error().message};
+      }
+      if (ins->rows() > 0) {
+        // The statement's own transaction (none open) or the caller's: nothing to commit here.
+        if (!takeIds(*ins, out)) {
+          head.reset();
+          return Error::internal("audit append: insert count mismatch");
+        }
+        head = pg::Connection::AuditHead{out.back().seq, out.back().hash};
+        return out;
+      }
+      head.reset();  // stale (a rolled-back transaction wrote it): read the head below
+    }
+  }
+
   const bool ownTransaction = !conn.inTransaction();
   if (ownTransaction) ERDS_RETURN_IF_ERROR(conn.begin());
   auto fail = [&](Error e) -> Result<std::vector<AuditRecord>> {
+    head.reset();
     if (ownTransaction) (void)conn.rollback();
     return e;
   };
-
-  const std::string writer = conn.id();
-  const TimePoint at = clock_.now();
   std::vector<std::string> details;
   details.reserve(events.size());
   for (const auto& event : events) details.push_back(event.detailsJson.empty() ? "{}" : event.detailsJson);
@@ -301,53 +480,21 @@ Result<std::vector<AuditRecord>> AuditLog::appendMany(pg::Connection& conn, cons
                                 {pg::Param::text(writer), pg::Param::text(textArray(details))});
   if (!last) return fail(Error{last.error().code, "audit append: " + last.error().message});
   if (last->rows() != static_cast<int>(events.size())) return fail(Error::internal("audit append: row count mismatch"));
-
-  int64_t seq = last->isNull(0, 2) ? 0 : last->getInt(0, 2);
-  std::string prev = last->isNull(0, 2) ? kZeroHash : last->getBytea(0, 3);
-  std::vector<std::string> seqs, ats, actors, actions, objects, outcomes, requestIds, normalised, prevs, hashes;
-  out.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (last->get(static_cast<int>(i), 1) != "object") return fail(Error::invalidInput("audit details must be a JSON object"));
-    AuditRecord rec;
-    rec.writerId = writer;
-    rec.at = at;
-    rec.event = events[i];
-    if (rec.event.requestId.empty()) rec.event.requestId = log::currentRequestId();
-    rec.event.detailsJson = last->get(static_cast<int>(i), 0);
-    rec.seq = ++seq;
-    rec.prevHash = prev;
-    rec.hash = computeHash(rec);
-    prev = rec.hash;
-    seqs.push_back(std::to_string(rec.seq));
-    ats.push_back(std::to_string(micros(rec.at)));
-    actors.push_back(rec.event.actor);
-    actions.push_back(rec.event.action);
-    objects.push_back(rec.event.object);
-    outcomes.push_back(rec.event.outcome);
-    requestIds.push_back(rec.event.requestId);
-    normalised.push_back(rec.event.detailsJson);
-    prevs.push_back(hexOf(rec.prevHash));
-    hashes.push_back(hexOf(rec.hash));
-    out.push_back(std::move(rec));
+    details[i] = last->get(static_cast<int>(i), 0);
   }
-  auto ins = conn.execPrepared(
-      "erds_audit_insert_many", kInsertMany,
-      {pg::Param::text(writer), pg::Param::text(textArray(seqs)), pg::Param::text(textArray(ats)),
-       pg::Param::text(textArray(actors)), pg::Param::text(textArray(actions)), pg::Param::text(textArray(objects)),
-       pg::Param::text(textArray(outcomes)), pg::Param::text(textArray(requestIds)),
-       pg::Param::text(textArray(normalised)), pg::Param::text(textArray(prevs)), pg::Param::text(textArray(hashes))});
+  const int64_t seq = last->isNull(0, 2) ? 0 : last->getInt(0, 2);
+  std::string prev = last->isNull(0, 2) ? kZeroHash : last->getBytea(0, 3);
+  auto out = chainRecords(writer, at, events, std::move(details), seq, std::move(prev));
+  auto ins = conn.execPrepared("erds_audit_insert_many", kInsertMany, insertParams(writer, out));
   if (!ins) return fail(Error{ins.error().code, "audit append: " + ins.error().message});
-  if (ins->rows() != static_cast<int>(out.size())) return fail(Error::internal("audit append: insert count mismatch"));
-  const int64_t firstSeq = out.front().seq;
-  for (int r = 0; r < ins->rows(); ++r) {
-    const int64_t s = ins->getInt(r, 1) - firstSeq;
-    if (s < 0 || s >= static_cast<int64_t>(out.size())) return fail(Error::internal("audit append: unexpected seq"));
-    out[static_cast<std::size_t>(s)].id = ins->getInt(r, 0);
-  }
+  if (!takeIds(*ins, out)) return fail(Error::internal("audit append: insert count mismatch"));
   if (ownTransaction) {
     auto c = conn.commit();
     if (!c) return fail(std::move(c).error());
   }
+  head = pg::Connection::AuditHead{out.back().seq, out.back().hash};
   return out;
 }
 

@@ -173,6 +173,122 @@ TEST_F(AuditTest, AppendManyContinuesTheChainWithTheRecordsAppendWouldWrite) {
   EXPECT_FALSE(verify().ok);
 }
 
+// The one-statement append stores the details as hashed only if canonicalJsonb() is exactly
+// PostgreSQL's jsonb text: every accepted input is compared with $1::jsonb::text.
+TEST_F(AuditTest, CanonicalJsonbIsPostgresJsonbText) {
+  std::vector<std::string> inputs = {
+      "{}", " { } ", "{\"a\":1}", "{\"b\":\"x\",\"a\":\"y\"}", "{\"bb\":1,\"a\":2,\"ccc\":3,\"ab\":4}",
+      "{\"t\":true,\"f\":false,\"n\":null}", "{\"neg\":-12,\"zero\":0,\"big\":123456789012345678}",
+      "{\"s\":\"quote \\\" backslash \\\\ slash \\/ tab \\t nl \\n cr \\r bs \\b ff \\f\"}",
+      "{\"k\" : \"v\" ,\n\t\"key_label\":\"seal\",\"digest\":\"00ff\",\"peer_uid\":0,\"peer_pid\":42}",
+      "{\"evidence_id\":\"ev-1\",\"recipients\":1,\"reason\":\"RF04\",\"note\":\"spf=none dkim=none tls=no\"}",
+      "{\"Z\":1,\"a\":2,\"_\":3,\"~\":4,\" \":5}",
+      // Outside the subset (left to PostgreSQL): must come back nullopt.
+      "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":-0}", "{\"a\":01}", "{\"a\":1234567890123456789}", "{\"a\":[1]}",
+      "{\"a\":{}}", "{\"a\":\"\\u00e9\"}", "{\"a\":\"\xc3\xa9\"}", "{\"a\":1,\"a\":2}", "[1]", "{\"a\":1,}", "{\"a\"}",
+      "{\"a\":1} x", "{\"a\":tru}", "{\"a\":\"tab\there\"}", "", "{"};
+  // Random flat objects from the subset's alphabet, including awkward keys and escapes.
+  uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffff; };
+  const std::string alphabet = "ab_Z~ 09\\\"/-:,{}";
+  for (int n = 0; n < 300; ++n) {
+    std::string json = "{";
+    const int members = static_cast<int>(next() % 6);
+    for (int m = 0; m < members; ++m) {
+      if (m > 0) json += ",";
+      std::string key;
+      for (int k = 0, len = 1 + static_cast<int>(next() % 4); k < len; ++k) key += alphabet[next() % 8];
+      json += "\"" + key + "\":";
+      switch (next() % 4) {
+        case 0: json += std::to_string(static_cast<int64_t>(next()) - 30000); break;
+        case 1: json += next() % 2 ? "true" : "null"; break;
+        default: {
+          std::string v;
+          for (int k = 0, len = static_cast<int>(next() % 8); k < len; ++k) {
+            const char c = alphabet[next() % alphabet.size()];
+            if (c == '\\' || c == '"') v += '\\';
+            v += c;
+          }
+          json += "\"" + v + "\"";
+        }
+      }
+    }
+    inputs.push_back(json + "}");
+  }
+  int accepted = 0;
+  for (const auto& in : inputs) {
+    auto mine = AuditLog::canonicalJsonb(in);
+    if (!mine) continue;
+    ++accepted;
+    auto pgText = owner_->execParams("SELECT $1::jsonb::text", {pg::Param::text(in)});
+    ASSERT_TRUE(pgText.has_value()) << in << ": " << pgText.error().message;
+    EXPECT_EQ(*mine, pgText->get(0, 0)) << in;
+  }
+  EXPECT_GT(accepted, 250);
+  for (const char* outside : {"{\"a\":1.5}", "{\"a\":-0}", "{\"a\":[1]}", "{\"a\":\"\\u00e9\"}", "{\"a\":1,\"a\":2}",
+                              "[1]", "{\"a\":1,}", "{\"a\":1} x", ""}) {
+    EXPECT_FALSE(AuditLog::canonicalJsonb(outside).has_value()) << outside;
+  }
+  // The records our daemons write most are in the subset (so they take the one-statement path).
+  EXPECT_TRUE(AuditLog::canonicalJsonb(inputs[8]).has_value());
+  EXPECT_TRUE(AuditLog::canonicalJsonb(inputs[9]).has_value());
+}
+
+// After a connection wrote the head, appends are one INSERT that checks the remembered head; a
+// stale head (the caller rolled back, or any other mismatch) writes nothing and falls back, so
+// the chain stays whole.
+TEST_F(AuditTest, RememberedHeadIsCheckedNotTrusted) {
+  AuditLog audit(clock_);
+  auto w = app();
+  auto first = audit.append(*w, event("first", "{\"n\":1}"));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(w->auditHead().has_value());
+  EXPECT_EQ(w->auditHead()->seq, 1);
+  EXPECT_EQ(w->auditHead()->hash, first->hash);
+  auto second = audit.appendMany(*w, {event("second", "{\"b\":2,\"a\":1}"), event("third")});
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->back().seq, 3);
+  EXPECT_EQ(second->front().event.detailsJson, "{\"a\": 1, \"b\": 2}");
+  EXPECT_EQ(w->auditHead()->seq, 3);
+  EXPECT_FALSE(w->inTransaction());
+  // Written in the caller's transaction, then rolled back: the remembered head is stale.
+  ASSERT_TRUE(w->begin().has_value());
+  ASSERT_TRUE(audit.append(*w, event("rolled.back")).has_value());
+  EXPECT_EQ(w->auditHead()->seq, 4);
+  ASSERT_TRUE(w->rollback().has_value());
+  auto after = audit.append(*w, event("after.rollback"));
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(after->seq, 4);
+  EXPECT_EQ(after->prevHash, second->back().hash);
+  // Same seq, wrong hash: refused by the statement, then read from the table.
+  w->auditHead() = pg::Connection::AuditHead{4, std::string(32, 'x')};
+  auto wrongHash = audit.append(*w, event("wrong.hash"));
+  ASSERT_TRUE(wrongHash.has_value()) << wrongHash.error().message;
+  EXPECT_EQ(wrongHash->seq, 5);
+  EXPECT_EQ(wrongHash->prevHash, after->hash);
+  // A head ahead of the table (seq 99): the same.
+  w->auditHead() = pg::Connection::AuditHead{99, wrongHash->hash};
+  auto ahead = audit.append(*w, event("ahead"));
+  ASSERT_TRUE(ahead.has_value());
+  EXPECT_EQ(ahead->seq, 6);
+  // Details outside canonicalJsonb's subset still go through PostgreSQL's normalisation.
+  auto unicode = audit.append(*w, event("unicode", "{\"b\": \"\\u00e9\", \"a\": 1.50}"));
+  ASSERT_TRUE(unicode.has_value()) << unicode.error().message;
+  EXPECT_EQ(unicode->seq, 7);
+  EXPECT_EQ(unicode->event.detailsJson, "{\"a\": 1.50, \"b\": \"\u00e9\"}");
+  // Two connections keep two chains and two heads.
+  auto v = app();
+  ASSERT_TRUE(audit.append(*v, event("other.writer")).has_value());
+  ASSERT_TRUE(audit.append(*w, event("back.to.w")).has_value());
+  ASSERT_TRUE(audit.append(*v, event("other.again")).has_value());
+  EXPECT_EQ(v->auditHead()->seq, 2);
+  EXPECT_EQ(w->auditHead()->seq, 8);
+  const auto report = verify();
+  EXPECT_TRUE(report.ok) << report.firstProblem;
+  EXPECT_EQ(report.rows, 10);
+  EXPECT_EQ(report.writers, 2);
+}
+
 TEST_F(AuditTest, AppendManyIsAllOrNothing) {
   AuditLog audit(clock_);
   auto w = app();

@@ -223,6 +223,94 @@ Result<QueryResult> Connection::execPrepared(const std::string& name, std::strin
                 name);
 }
 
+std::vector<Result<QueryResult>> Connection::execPipelined(const std::vector<Statement>& statements) {
+  std::vector<Result<QueryResult>> out;
+  if (statements.empty()) return out;
+  out.reserve(statements.size());
+  auto failAll = [&](const Error& e) {
+    out.assign(statements.size(), Result<QueryResult>(e));
+    return out;
+  };
+  if (conn_ == nullptr) return failAll(Error::unavailable("database connection is closed"));
+  static const std::vector<Param> kNone;
+  // Prepared first (once per connection), outside the pipeline.
+  for (const auto& st : statements) {
+    if (st.name.empty() || std::find(prepared_.begin(), prepared_.end(), st.name) != prepared_.end()) continue;
+    const auto& params = st.params != nullptr ? *st.params : kNone;
+    std::string s(st.sql);
+    auto r = finish(PQprepare(asConn(conn_), st.name.c_str(), s.c_str(), static_cast<int>(params.size()), nullptr),
+                    "prepare " + st.name);
+    if (!r) return failAll(r.error());
+    prepared_.push_back(st.name);
+  }
+  PGconn* c = asConn(conn_);
+  if (PQenterPipelineMode(c) != 1) return failAll(Error::unavailable("database: cannot enter pipeline mode"));
+  bool sent = true;
+  for (const auto& st : statements) {
+    const auto& params = st.params != nullptr ? *st.params : kNone;
+    ParamArrays a(params);
+    const int n = static_cast<int>(params.size());
+    const int rc = st.name.empty()
+                       ? PQsendQueryParams(c, std::string(st.sql).c_str(), n, nullptr, a.values.data(), a.lengths.data(),
+                                           a.formats.data(), 0)
+                       : PQsendQueryPrepared(c, st.name.c_str(), n, a.values.data(), a.lengths.data(),
+                                             a.formats.data(), 0);
+    if (rc != 1) {
+      sent = false;
+      break;
+    }
+  }
+  if (!sent || PQpipelineSync(c) != 1) {
+    // The connection is no longer in a usable protocol state: the pool drops it.
+    const std::string msg = firstLine(PQerrorMessage(c));
+    lastSqlState_ = "08006";
+    PQfinish(c);
+    conn_ = nullptr;
+    return failAll(Error::unavailable("database: sending a pipeline failed: " + msg));
+  }
+  const Error skipped = Error::unavailable("not run: an earlier statement of the pipeline failed");
+  std::optional<Error> lost;
+  std::string firstState;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    if (lost) {
+      out.emplace_back(*lost);
+      continue;
+    }
+    PGresult* res = PQgetResult(c);
+    if (res == nullptr) {  // the connection broke
+      lost = Error::unavailable("database connection lost: " + firstLine(PQerrorMessage(c)));
+      out.emplace_back(*lost);
+      continue;
+    }
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+      PQclear(res);
+      out.emplace_back(skipped);
+    } else {
+      out.push_back(finish(res, statements[i].name.empty() ? std::string_view("pipeline") : statements[i].name));
+      if (!out.back() && firstState.empty()) firstState = lastSqlState_;
+    }
+    PQclear(PQgetResult(c));  // the NULL that ends this statement's results
+  }
+  if (!lost) {
+    // The sync point, then back to normal mode.
+    for (;;) {
+      PGresult* res = PQgetResult(c);
+      if (res == nullptr) break;
+      const bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+      PQclear(res);
+      if (sync) break;
+    }
+  }
+  if (PQexitPipelineMode(c) != 1 || lost) {
+    lastSqlState_ = "08006";
+    PQfinish(c);
+    conn_ = nullptr;
+    if (!lost) return failAll(Error::unavailable("database: pipeline did not end cleanly"));
+  }
+  if (!firstState.empty()) lastSqlState_ = firstState;
+  return out;
+}
+
 Result<void> Connection::begin() {
   auto r = exec("BEGIN");
   if (!r) return std::move(r).error();

@@ -92,6 +92,50 @@ TEST_F(PgTest, PreparedStatementsAreReused) {
   EXPECT_EQ(n->getInt(0, 0), 1);
 }
 
+// Pipelined statements: one answer each, in order; after a failure the rest are not run and the
+// transaction is left aborted for the caller's ROLLBACK; the connection works normally after.
+TEST_F(PgTest, PipelinedStatementsAnswerInOrder) {
+  ASSERT_TRUE(conn_->exec("CREATE TABLE p (k int primary key, v text)").has_value());
+  const std::string insert = "INSERT INTO p VALUES ($1, $2) RETURNING k * 10";
+  std::vector<std::vector<Param>> params;
+  for (int i = 1; i <= 5; ++i) params.push_back({Param::integer(i), Param::text("v" + std::to_string(i))});
+  std::vector<Connection::Statement> st = {{"", "BEGIN", nullptr}};
+  for (const auto& p : params) st.push_back({"pipe_insert", insert, &p});
+  auto r = conn_->execPipelined(st);
+  ASSERT_EQ(r.size(), 6u);
+  for (std::size_t i = 0; i < r.size(); ++i) ASSERT_TRUE(r[i].has_value()) << i << ": " << r[i].error().message;
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(r[static_cast<std::size_t>(i)]->getInt(0, 0), i * 10);
+  EXPECT_TRUE(conn_->inTransaction());
+  ASSERT_TRUE(conn_->commit().has_value());
+  EXPECT_EQ(conn_->exec("SELECT count(*) FROM p")->getInt(0, 0), 5);
+
+  // A duplicate key in the middle: the statements after it are not run, nothing is kept.
+  std::vector<std::vector<Param>> more = {{Param::integer(6), Param::text("x")},
+                                          {Param::integer(3), Param::text("dup")},
+                                          {Param::integer(7), Param::text("y")}};
+  st = {{"", "BEGIN", nullptr}};
+  for (const auto& p : more) st.push_back({"pipe_insert", insert, &p});
+  r = conn_->execPipelined(st);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].has_value());
+  EXPECT_TRUE(r[1].has_value());
+  ASSERT_FALSE(r[2].has_value());
+  EXPECT_TRUE(r[2].error().is(ErrorCode::Conflict)) << r[2].error().toString();
+  ASSERT_FALSE(r[3].has_value());
+  EXPECT_NE(r[3].error().message.find("not run"), std::string::npos);
+  EXPECT_EQ(conn_->lastSqlState(), "23505");
+  EXPECT_TRUE(conn_->inTransaction());
+  ASSERT_TRUE(conn_->rollback().has_value());
+  EXPECT_FALSE(conn_->inTransaction());
+  EXPECT_EQ(conn_->exec("SELECT count(*) FROM p")->getInt(0, 0), 5);
+  // Normal statements and prepared ones afterwards, and an empty pipeline.
+  EXPECT_TRUE(conn_->execPipelined({}).empty());
+  auto after = conn_->execPrepared("pipe_insert", insert, {Param::integer(8), Param::text("z")});
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(after->getInt(0, 0), 80);
+  EXPECT_TRUE(conn_->healthy());
+}
+
 TEST_F(PgTest, SqlStatesAreClassified) {
   ASSERT_TRUE(conn_->exec("CREATE TABLE u (k text primary key)").has_value());
   ASSERT_TRUE(conn_->execParams("INSERT INTO u VALUES ($1)", {Param::text("a")}).has_value());

@@ -220,11 +220,12 @@ Result<void> DeliveryStore::validate(const SubmissionRequest& req, Kind kind, Ti
     if (req.recipients.empty()) return Error::invalidInput("a message needs at least one recipient");
     for (const auto& r : req.recipients) {
       if (r.identifier.empty()) return Error::invalidInput("a recipient identifier is empty");
-      const int kinds = (r.partyId.empty() ? 0 : 1) + (r.pendingAddress.empty() ? 0 : 1) + (r.external ? 1 : 0);
+      const int kinds = (r.partyId.empty() ? 0 : 1) + (r.pendingAddress.empty() ? 0 : 1) + (r.external ? 1 : 0) +
+                        (r.bindingKey.empty() ? 0 : 1);
       if (r.external && received) return Error::invalidInput("a received message cannot be relayed outside ERDS");
       if (kinds != 1) {
         return Error::invalidInput("recipient " + r.identifier +
-                                   " needs exactly one of a party, a pending mailbox or external delivery");
+                                   " needs exactly one of a party, a pending mailbox, a binding to look up or external delivery");
       }
     }
     if (!validLoa(req.requiredLoa)) return Error::invalidInput("required level of assurance must be low, substantial or high");
@@ -316,7 +317,18 @@ Result<SubmissionResult> DeliveryStore::store(const SubmissionRequest& req, Kind
     const std::string firstEvent(eventName(event));
     const std::string state(deliveryStateName(DeliveryState::Submitted));
     for (std::size_t i = 0; i < req.recipients.size(); ++i) {
-      const auto& rcp = req.recipients[i];
+      RecipientSpec rcp = req.recipients[i];
+      if (!rcp.bindingKey.empty()) {  // looked up now, in this transaction
+        auto b = c.execPrepared("erds_core_binding_lookup",
+                                "SELECT party_id FROM identifier_bindings WHERE identifier = $1 AND status = 'bound'",
+                                {pg::Param::text(rcp.bindingKey)});
+        if (!b) return std::move(b).error();
+        if (b->rows() > 0) {
+          rcp.partyId = b->get(0, 0);
+        } else {
+          rcp.pendingAddress = rcp.identifier;
+        }
+      }
       auto d = c.execPrepared(
           "erds_core_delivery_insert",
           "INSERT INTO deliveries (message_id, recipient_index, recipient_identifier, recipient_party_id, state, "
@@ -397,11 +409,14 @@ constexpr const char* kSubmitAllSql =
     "    AS x(part, idx, fin, off, len)),"
     " d AS (INSERT INTO deliveries (message_id, recipient_index, recipient_identifier, recipient_party_id, state,"
     "    last_event, state_changed_at)"
-    "  SELECT m.id, (r.ord - 1)::integer, r.ident, nullif(r.party, ''), $28, $29, $9::timestamptz"
-    "  FROM m, unnest($30::text[], $31::text[]) WITH ORDINALITY AS r(ident, party, ord)),"
+    "  SELECT m.id, (r.ord - 1)::integer, r.ident, coalesce(nullif(r.party, ''), b.party_id), $28, $29, $9::timestamptz"
+    "  FROM m, unnest($30::text[], $31::text[], $42::text[]) WITH ORDINALITY AS r(ident, party, bkey, ord)"
+    "  LEFT JOIN identifier_bindings b ON r.bkey <> '' AND b.identifier = r.bkey AND b.status = 'bound'),"
     " pm AS (INSERT INTO pending_mailboxes (address, message_id, recipient_index, created_at)"
-    "  SELECT r.addr, m.id, (r.ord - 1)::integer, $9::timestamptz"
-    "  FROM m, unnest($32::text[]) WITH ORDINALITY AS r(addr, ord) WHERE r.addr <> ''),"
+    "  SELECT coalesce(nullif(r.addr, ''), r.ident), m.id, (r.ord - 1)::integer, $9::timestamptz"
+    "  FROM m, unnest($32::text[], $30::text[], $42::text[]) WITH ORDINALITY AS r(addr, ident, bkey, ord)"
+    "  WHERE r.addr <> '' OR (r.bkey <> '' AND NOT EXISTS (SELECT 1 FROM identifier_bindings b"
+    "    WHERE b.identifier = r.bkey AND b.status = 'bound'))),"
     " j AS (INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, created_at)"
     "  SELECT x.kind, x.payload::jsonb, nullif(x.dedupe, ''), x.run_at, x.max_attempts, $9::timestamptz"
     "  FROM m, unnest($33::text[], $34::text[], $35::text[], $36::timestamptz[], $37::integer[])"
@@ -465,7 +480,7 @@ Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest
       ciphertexts += p.chunks[k];
     }
   }
-  std::vector<std::string> rcptIds, rcptParties, rcptPending;
+  std::vector<std::string> rcptIds, rcptParties, rcptPending, rcptBindingKeys;
   std::vector<JobSpec> jobs;
   const TimePoint firstRun = req.scheduledAt.value_or(now);
   for (std::size_t i = 0; i < req.recipients.size(); ++i) {
@@ -473,6 +488,7 @@ Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest
     rcptIds.push_back(r.identifier);
     rcptParties.push_back(r.partyId);
     rcptPending.push_back(r.pendingAddress);
+    rcptBindingKeys.push_back(r.bindingKey);
     if (r.external) continue;  // relayed by a gateway (extraJobs), not consigned here
     JobSpec job;
     job.kind = std::string(req.mode == ConsignmentMode::Consent ? kJobNotifyForAcceptance : kJobConsign);
@@ -533,7 +549,8 @@ Result<SubmissionResult> DeliveryStore::storeWithContent(const SubmissionRequest
       pg::Param::text(arrayLiteral(jobKinds)), pg::Param::text(arrayLiteral(jobPayloads)),
       pg::Param::text(arrayLiteral(jobDedupe)), pg::Param::text(arrayLiteral(jobRunAt)),
       pg::Param::text(arrayLiteral(jobMax)), pg::Param::text(issued->evidenceId), pg::Param::text(evReason),
-      pg::Param::bytes(std::move(issued->xml)), pg::Param::text(std::string(eventName(event)))};
+      pg::Param::bytes(std::move(issued->xml)), pg::Param::text(std::string(eventName(event))),
+      pg::Param::text(arrayLiteral(rcptBindingKeys))};
   return commitGrouped(item);
 }
 
@@ -587,14 +604,22 @@ std::vector<Result<SubmissionResult>> DeliveryStore::runGroupOnce(const std::vec
   if (!lease) return failAll(lease.error());
   pg::Connection& c = **lease;
   internal::Transaction tx(c);
-  if (auto b = tx.begin(); !b) return failAll(b.error());
+  // BEGIN and every submission's statement in one round trip (pipeline); then the audit records
+  // and COMMIT.
+  std::vector<pg::Connection::Statement> statements;
+  statements.reserve(batch.size() + 1);
+  statements.push_back({"", "BEGIN", nullptr});
+  for (const GroupItem* it : batch) statements.push_back({"erds_core_submit_all", kSubmitAllSql, &it->params});
+  auto answers = c.execPipelined(statements);
+  if (!answers.front()) return failAll(answers.front().error());
+  tx.opened();
 
   std::vector<std::optional<Result<SubmissionResult>>> out(batch.size());
   std::vector<AuditEvent> events;
   std::vector<std::size_t> stored;
   for (std::size_t i = 0; i < batch.size() && !retrySingly; ++i) {
     const GroupItem& it = *batch[i];
-    auto ins = c.execPrepared("erds_core_submit_all", kSubmitAllSql, it.params);
+    auto& ins = answers[i + 1];
     if (!ins) {
       // The transaction is aborted. Alone, this is the message's own answer; in a group, the
       // others deserve their own transactions.

@@ -653,6 +653,67 @@ TEST_F(OneTransactionTest, ReceiveWithContentStoresMessageContentAndEvidenceOnce
   EXPECT_EQ(step(id, 0, Event::ContentConsignment).state, DeliveryState::Consigned);
 }
 
+// RecipientSpec::bindingKey: the party is looked up in the storing statement (or the storing
+// transaction of the staged-parts path): bound -> that party, otherwise (none, pending, released)
+// a pending mailbox for the identifier, exactly as partyBoundTo() first would have decided.
+TEST_F(OneTransactionTest, BindingLookedUpWhenStored) {
+  count("INSERT INTO parties (id, kind, created_at) VALUES ('p-bound', 'natural', now()), ('p-other', 'natural', now())"
+        " RETURNING 1");
+  count("INSERT INTO identifier_bindings (id, identifier, party_id, status, created_at) VALUES"
+        " ('b1', 'mailto:bound@example.test', 'p-bound', 'bound', now()),"
+        " ('b2', 'mailto:claimed@example.test', 'p-other', 'pending', now()),"
+        " ('b3', 'mailto:gone@example.test', 'p-other', 'released', now()) RETURNING 1");
+  auto lookup = [](const std::string& identifier, const std::string& key) {
+    RecipientSpec r;
+    r.identifier = identifier;
+    r.bindingKey = key;
+    return r;
+  };
+  const std::vector<RecipientSpec> rcpts = {
+      lookup("mailto:Bound@Example.test", "mailto:bound@example.test"),
+      lookup("mailto:claimed@example.test", "mailto:claimed@example.test"),
+      lookup("mailto:gone@example.test", "mailto:gone@example.test"),
+      lookup("mailto:nobody@example.test", "mailto:nobody@example.test"),
+      RecipientSpec{"mailto:r0@example.test", "p-r0", ""}};
+  auto check = [&](const std::string& id) {
+    auto ds = store_->deliveries(id);
+    ASSERT_TRUE(ds.has_value());
+    ASSERT_EQ(ds->size(), 5u);
+    EXPECT_EQ((*ds)[0].recipientPartyId, "p-bound");
+    EXPECT_EQ((*ds)[1].recipientPartyId, "");
+    EXPECT_EQ((*ds)[2].recipientPartyId, "");
+    EXPECT_EQ((*ds)[3].recipientPartyId, "");
+    EXPECT_EQ((*ds)[4].recipientPartyId, "p-r0");
+    EXPECT_EQ(count("SELECT count(*) FROM pending_mailboxes WHERE message_id = '" + id + "'"), 3);
+    EXPECT_EQ(count("SELECT count(*) FROM pending_mailboxes WHERE message_id = '" + id +
+                    "' AND (address, recipient_index) IN (('mailto:claimed@example.test', 1),"
+                    " ('mailto:gone@example.test', 2), ('mailto:nobody@example.test', 3))"),
+              3);
+    EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE kind = '" + std::string(kJobConsign) + "' AND payload->>'message_id' = '" +
+                    id + "'"),
+              5);
+  };
+  // One statement (content sealed in memory), as received by the MX listener.
+  SubmissionRequest rcv = receivedRequest(request());
+  rcv.recipients = rcpts;
+  auto sealed = vault_->sealInMemory(rcv.messageId, {{"message.eml", "message/rfc822", "Subject: x\r\n\r\nx\r\n"}});
+  ASSERT_TRUE(sealed.has_value());
+  auto r1 = store_->receiveWithContent(rcv, *sealed);
+  ASSERT_TRUE(r1.has_value()) << r1.error().toString();
+  check(rcv.messageId);
+  // Staged parts (large messages): looked up in the storing transaction.
+  SubmissionRequest sub = request(ConsignmentMode::Basic, 0);
+  sub.recipients = rcpts;
+  sub.partIds.push_back(stagePart(sub.messageId, "hello"));
+  auto r2 = store_->submit(sub);
+  ASSERT_TRUE(r2.has_value()) << r2.error().toString();
+  check(sub.messageId);
+  // A binding key is a destination of its own: not together with a party or a pending mailbox.
+  SubmissionRequest both = request(ConsignmentMode::Basic, 1);
+  both.recipients[0].bindingKey = "mailto:r0@example.test";
+  EXPECT_TRUE(store_->submit(both).error().is(ErrorCode::InvalidInput));
+}
+
 TEST_F(OneTransactionTest, ReceiveWithContentValidatesAsReceiveAndStoresNothingOnFailure) {
   const SubmissionRequest base = receivedRequest(request());
   auto sealFor = [&](const SubmissionRequest& r) {

@@ -35,6 +35,8 @@ class Transaction {
     if (r) open_ = true;
     return r;
   }
+  // The caller sent BEGIN itself (e.g. first in a pipeline) and it succeeded.
+  void opened() { open_ = true; }
   Result<void> commit() {
     open_ = false;
     auto r = c_.commit();

@@ -85,18 +85,14 @@ void DatabaseSignatureAudit::run() {
       result = Error::unavailable("audit trail: " + lease.error().message);
     } else {
       pg::Connection& conn = **lease;
-      // One transaction, two statements for the whole batch (AuditLog::appendMany).
+      // The whole batch atomically (AuditLog::appendMany: one INSERT once this connection knows
+      // its chain head, else its own transaction).
       std::vector<AuditEvent> events;
       events.reserve(batch.size());
       for (const auto& p : batch) events.push_back(p->event);
-      result = conn.begin();
-      if (result) {
-        auto appended = log_.appendMany(conn, events);
-        if (!appended) result = appended.error();
-      }
-      if (result) result = conn.commit();
+      auto appended = log_.appendMany(conn, events);
+      if (!appended) result = appended.error();
       if (!result) {
-        (void)conn.rollback();
         log::error("signer.audit_failed", {{"error", result.error().toString()},
                                            {"records", static_cast<int64_t>(batch.size())}});
         result = Error::unavailable("audit trail: " + result.error().message);

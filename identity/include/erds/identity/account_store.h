@@ -15,6 +15,10 @@
 
 namespace erds::identity {
 
+// The key identifier_bindings.identifier holds for `identifier` (ASCII lower case), e.g. for a
+// caller that looks the binding up in its own statement (core::RecipientSpec::bindingKey).
+std::string bindingKey(std::string identifier);
+
 enum class BindingStatus { Pending, Bound, Released };
 std::string_view bindingStatusName(BindingStatus s);
 
@@ -70,6 +74,7 @@ class AccountStore {
   virtual Result<IdentifierBinding> confirmIdentifier(const std::string& partyId, const std::string& bindingId,
                                                       const std::string& codeHash, TimePoint now) = 0;
   // The party the identifier is bound to now (what a handover must go to); nullopt if none.
+  // The lookup is by bindingKey(identifier).
   virtual Result<std::optional<std::string>> partyBoundTo(const std::string& identifier) = 0;
 
   // Records an identification that needs no officer workflow (certificate, eID, seeding).

@@ -91,11 +91,16 @@ class AuditLog {
   // Convenience: borrows a connection from `pool` and appends in its own transaction.
   Result<AuditRecord> append(pg::Pool& pool, const AuditEvent& event) const;
 
-  // Appends `events` in order as consecutive records of `conn`'s chain with two statements in
-  // all (one reading the head and normalising every details object, one multi-row INSERT), the
-  // same records append() would write one by one. Inside the caller's transaction if one is open,
-  // else in its own. All or nothing: any invalid event is InvalidInput and nothing is written.
-  // An empty list writes nothing. Used by group commits (erds-signer, DeliveryStore).
+  // Appends `events` in order as consecutive records of `conn`'s chain, the same records append()
+  // would write one by one. Inside the caller's transaction if one is open, else as one atomic
+  // statement or in its own transaction. All or nothing: any invalid event is InvalidInput and
+  // nothing is written. An empty list writes nothing. Used by group commits (erds-signer,
+  // DeliveryStore).
+  // Statements: one multi-row INSERT when `conn` remembers its chain head (it wrote the previous
+  // record) and every details object is in the subset canonicalJsonb() handles; the INSERT itself
+  // checks that the remembered head is still the table's (a caller's rollback makes it stale), and
+  // writes nothing otherwise. Else, or then, two: one reading the head and normalising every
+  // details object in PostgreSQL, one multi-row INSERT.
   Result<std::vector<AuditRecord>> appendMany(pg::Connection& conn, const std::vector<AuditEvent>& events) const;
 
   // Recomputes every writer's chain and reports the first changed, deleted or reordered row; then
@@ -119,6 +124,12 @@ class AuditLog {
 
   // The hash of a record given its predecessor's hash (exposed for tests and verifiers).
   static std::string computeHash(const AuditRecord& r);
+
+  // The text PostgreSQL's jsonb gives for the JSON object `json` (keys ordered by length, then
+  // bytes; ": " and ", "), for a flat object of printable-ASCII strings (escapes \" \\ \/ \b \f
+  // \n \r \t), integers, true, false and null with no repeated key; nullopt for anything else,
+  // which is then normalised by PostgreSQL instead. Tests prove it equal to $1::jsonb::text.
+  static std::optional<std::string> canonicalJsonb(std::string_view json);
 
  private:
   const Clock& clock_;

@@ -68,6 +68,19 @@ class Connection {
   Result<QueryResult> execPrepared(const std::string& name, std::string_view sql,
                                    const std::vector<Param>& params);
 
+  // Statements sent together and answered together: one round trip for all (libpq pipeline
+  // mode). `name` empty: `sql` is sent unprepared (e.g. "BEGIN"); else as execPrepared. One
+  // result per statement, in order; once one fails, the later ones are not run and report
+  // Unavailable ("not run: an earlier statement of the pipeline failed"). Pipelined statements
+  // are not an implicit transaction: send BEGIN first for all or nothing (a failure then leaves
+  // the transaction aborted, to be rolled back). Every statement's answer must be small.
+  struct Statement {
+    std::string name;
+    std::string_view sql;
+    const std::vector<Param>* params = nullptr;  // nullptr = none
+  };
+  std::vector<Result<QueryResult>> execPipelined(const std::vector<Statement>& statements);
+
   Result<void> begin();      // BEGIN
   Result<void> commit();     // COMMIT
   Result<void> rollback();   // ROLLBACK (never fails the caller on a dead connection)
@@ -82,6 +95,14 @@ class Connection {
   // A unique id for this connection's lifetime: "<host>/<pid>/<n>/<random>" (used as audit writer).
   const std::string& id() const { return id_; }
 
+  // The head of this connection's audit chain as AuditLog last wrote it through this connection
+  // (a hint only: AuditLog's one-statement append checks it against the table in that statement).
+  struct AuditHead {
+    int64_t seq = 0;
+    std::string hash;
+  };
+  std::optional<AuditHead>& auditHead() { return auditHead_; }
+
  private:
   Connection() = default;
   Result<QueryResult> finish(void* pgresult, std::string_view what);
@@ -89,6 +110,7 @@ class Connection {
   std::vector<std::string> prepared_;
   std::string lastSqlState_;
   std::string id_;
+  std::optional<AuditHead> auditHead_;
 };
 
 struct PoolOptions {

@@ -30,6 +30,11 @@ struct RecipientSpec {
   // An address of our own domains without a party: the delivery waits in a pending mailbox for
   // that address until bindPendingMailbox(). Never revealed to the sender.
   std::string pendingAddress;    // "" = not pending
+  // Not known yet: the party is looked up when the message is stored, in the same statement
+  // (identifier_bindings, status bound, under this key: identity::bindingKey(identifier)). Bound:
+  // delivered to that party; not bound: a pending mailbox for `identifier`. The same answer as
+  // asking partyBoundTo() first, without the separate round trip. "" = not looked up.
+  std::string bindingKey{};
   // A recipient outside ERDS (an ordinary mail domain): no party, no pending mailbox, no consign
   // or notify job; a gateway relays it and records RelayToNonERDS / RelayToNonERDSFailure.
   bool external = false;
