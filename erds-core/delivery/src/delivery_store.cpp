@@ -421,7 +421,7 @@ constexpr const char* kSubmitAllSql =
     "  SELECT x.kind, x.payload::jsonb, nullif(x.dedupe, ''), x.run_at, x.max_attempts, $9::timestamptz"
     "  FROM m, unnest($33::text[], $34::text[], $35::text[], $36::timestamptz[], $37::integer[])"
     "    AS x(kind, payload, dedupe, run_at, max_attempts)"
-    "  ON CONFLICT (dedupe_key) DO NOTHING),"
+    "  ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING),"
     " e AS (INSERT INTO evidence (id, message_id, recipient_index, event, reason, sequence, xml, created_at)"
     "  SELECT $38, m.id, NULL, $41, $39, 0, $40::bytea, $9::timestamptz FROM m)"
     " SELECT count(*) FROM m";

@@ -40,7 +40,7 @@ Result<int64_t> JobQueue::enqueue(pg::Connection& conn, const JobSpec& job) cons
   auto r = conn.execPrepared(
       "erds_core_job_enqueue",
       "INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, created_at) "
-      "VALUES ($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+      "VALUES ($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id",
       {pg::Param::text(job.kind), pg::Param::text(job.payloadJson),
        job.dedupeKey.empty() ? pg::Param::null() : pg::Param::text(job.dedupeKey), timeParam(runAt),
        pg::Param::integer(job.maxAttempts), timeParam(now)});

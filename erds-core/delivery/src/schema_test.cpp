@@ -57,6 +57,51 @@ TEST_F(SchemaTest, AppRoleCannotChangeTheSchema) {
   }
 }
 
+// Migration 0009: the Idempotency-Key and the job dedupe key stay unique where present, and rows
+// without one are not in those indexes at all.
+TEST_F(SchemaTest, OptionalUniqueKeysAreIndexedOnlyWherePresent) {
+  auto a = app();
+  ASSERT_NE(a, nullptr);
+  for (const char* index : {"messages_idempotency_idx", "jobs_dedupe_idx"}) {
+    auto def = owner_->execParams("SELECT indexdef FROM pg_indexes WHERE indexname = $1", {pg::Param::text(index)});
+    ASSERT_TRUE(def.has_value());
+    ASSERT_EQ(def->rows(), 1) << index;
+    EXPECT_NE(def->get(0, 0).find("UNIQUE"), std::string::npos) << def->get(0, 0);
+    EXPECT_NE(def->get(0, 0).find("IS NOT NULL"), std::string::npos) << def->get(0, 0);
+  }
+  auto insert = [&](const std::string& id, const char* key) {
+    return a->execParams(
+        "INSERT INTO messages (id, status, sender_party_id, sender_identifier, consignment_mode, required_loa, "
+        "expires_at, created_at, content_digest, idempotency_key, request_hash) VALUES ($1, 'accepted', 'p1', "
+        "'mailto:a@example.test', 'basic', 'low', now() + interval '1 day', now(), $2, $3, $4)",
+        {pg::Param::text(id), pg::Param::bytes(std::string(32, 'd')), key ? pg::Param::text(key) : pg::Param::null(),
+         key ? pg::Param::bytes(std::string(32, 'h')) : pg::Param::null()});
+  };
+  EXPECT_TRUE(insert("6f1c2a8e-3b4d-4e5f-8a9b-000000000001", nullptr).has_value());
+  EXPECT_TRUE(insert("6f1c2a8e-3b4d-4e5f-8a9b-000000000002", nullptr).has_value());
+  EXPECT_TRUE(insert("6f1c2a8e-3b4d-4e5f-8a9b-000000000003", "k1").has_value());
+  auto dup = insert("6f1c2a8e-3b4d-4e5f-8a9b-000000000004", "k1");
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_TRUE(dup.error().is(ErrorCode::Conflict)) << dup.error().toString();
+  const std::string job =
+      "INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts, created_at) VALUES ('t', '{}', $1, now(), 1,"
+      " now()) ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id";
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(a->execParams(job, {pg::Param::null()})->rows(), 1);
+    EXPECT_EQ(a->execParams(job, {pg::Param::text("once")})->rows(), i == 0 ? 1 : 0);
+  }
+  // Only the rows with a key are index entries (VACUUM records each index's entry count; a dead
+  // row makes it scan the indexes of both tables).
+  ASSERT_TRUE(owner_->exec("INSERT INTO jobs (kind, dedupe_key, run_at, created_at) VALUES ('t', 'gone', now(), now());"
+                           " DELETE FROM jobs WHERE dedupe_key = 'gone'")
+                  .has_value());
+  ASSERT_TRUE(owner_->exec("VACUUM messages, jobs").has_value());
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs"), 3);
+  EXPECT_EQ(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'messages_idempotency_idx'"), 1);
+  EXPECT_EQ(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'jobs_dedupe_idx'"), 1);
+}
+
 TEST_F(SchemaTest, EvidenceKeyIsUniqueIncludingMessageLevelEvents) {
   auto a = app();
   ASSERT_NE(a, nullptr);
