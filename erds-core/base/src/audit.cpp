@@ -241,6 +241,7 @@ constexpr const char* kInsertManyAtHead =
     " RETURNING id, seq";
 
 // JSON scanning for canonicalJsonb: a deliberately small subset (anything else returns false).
+constexpr int kMaxCanonicalDepth = 32;
 struct JsonScan {
   std::string_view s;
   std::size_t i = 0;
@@ -324,48 +325,95 @@ void putJsonbString(std::string& out, const std::string& text) {
   out += '"';
 }
 
-}  // namespace
+bool putCanonicalValue(JsonScan& in, std::string& out, int depth);
 
-std::optional<std::string> AuditLog::canonicalJsonb(std::string_view json) {
-  JsonScan in{json};
-  if (!in.eat('{')) return std::nullopt;
+// An object in jsonb's text form: keys shorter first, then bytewise; ": " and ", ". A repeated
+// key (jsonb keeps the last value) is outside the subset.
+bool putCanonicalObject(JsonScan& in, std::string& out, int depth) {
+  if (!in.eat('{')) return false;
   std::vector<std::pair<std::string, std::string>> members;  // key (decoded), value (output form)
   if (!in.eat('}')) {
     for (;;) {
       std::string key, value;
-      if (!in.string(key) || !in.eat(':')) return std::nullopt;
-      in.ws();
-      if (in.i < json.size() && json[in.i] == '"') {
-        std::string text;
-        if (!in.string(text)) return std::nullopt;
-        putJsonbString(value, text);
-      } else if (!in.scalar(value)) {
-        return std::nullopt;
-      }
+      if (!in.string(key) || !in.eat(':')) return false;
+      if (!putCanonicalValue(in, value, depth + 1)) return false;
       members.emplace_back(std::move(key), std::move(value));
       if (in.eat('}')) break;
-      if (!in.eat(',')) return std::nullopt;
+      if (!in.eat(',')) return false;
     }
   }
-  in.ws();
-  if (in.i != json.size()) return std::nullopt;
-  // jsonb's order: shorter keys first, then bytewise; a repeated key keeps the last value there,
-  // which this subset does not model.
   std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) {
     if (a.first.size() != b.first.size()) return a.first.size() < b.first.size();
     return a.first < b.first;
   });
   for (std::size_t k = 1; k < members.size(); ++k) {
-    if (members[k].first == members[k - 1].first) return std::nullopt;
+    if (members[k].first == members[k - 1].first) return false;
   }
-  std::string out = "{";
+  out += '{';
   for (std::size_t k = 0; k < members.size(); ++k) {
     if (k > 0) out += ", ";
     putJsonbString(out, members[k].first);
     out += ": ";
     out += members[k].second;
   }
-  out += "}";
+  out += '}';
+  return true;
+}
+
+// An array in order, elements separated by ", ".
+bool putCanonicalArray(JsonScan& in, std::string& out, int depth) {
+  if (!in.eat('[')) return false;
+  out += '[';
+  if (in.eat(']')) {
+    out += ']';
+    return true;
+  }
+  for (bool first = true;; first = false) {
+    if (!first) out += ", ";
+    if (!putCanonicalValue(in, out, depth + 1)) return false;
+    if (in.eat(']')) break;
+    if (!in.eat(',')) return false;
+  }
+  out += ']';
+  return true;
+}
+
+// Any value of the subset. The depth bound keeps the recursion's stack small for hostile input;
+// deeper documents are left to PostgreSQL (which has its own limit).
+bool putCanonicalValue(JsonScan& in, std::string& out, int depth) {
+  if (depth > kMaxCanonicalDepth) return false;
+  in.ws();
+  if (in.i >= in.s.size()) return false;
+  switch (in.s[in.i]) {
+    case '{': return putCanonicalObject(in, out, depth);
+    case '[': return putCanonicalArray(in, out, depth);
+    case '"': {
+      std::string text;
+      if (!in.string(text)) return false;
+      putJsonbString(out, text);
+      return true;
+    }
+    default: {
+      std::string scalar;
+      if (!in.scalar(scalar)) return false;
+      out += scalar;
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> AuditLog::canonicalJsonb(std::string_view json) {
+  JsonScan in{json};
+  in.ws();
+  // Only an object at the top: appendMany() stores details objects, and anything else must reach
+  // PostgreSQL's jsonb_typeof check.
+  if (in.i >= json.size() || json[in.i] != '{') return std::nullopt;
+  std::string out;
+  if (!putCanonicalValue(in, out, 0)) return std::nullopt;
+  in.ws();
+  if (in.i != json.size()) return std::nullopt;
   return out;
 }
 

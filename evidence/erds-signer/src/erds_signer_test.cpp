@@ -589,9 +589,13 @@ TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {
   }
   EXPECT_EQ(c->signDigest("nope", digestOf("x")).error().code, ErrorCode::NotFound);
 
+  // One record per batch and (uid, key, outcome), listing each signature: here each call was its
+  // own batch (one client, one request at a time), so one signature per record.
   auto rows = (*owner)->execParams(
-      "SELECT outcome, details->>'digest', details->>'peer_pid', actor FROM audit_log "
-      "WHERE action = 'signer.sign' ORDER BY id",
+      "SELECT r.outcome, s->>'digest', s->>'peer_pid', r.actor, r.object, s->>'error',"
+      " r.details->>'count'"
+      " FROM audit_log r, jsonb_array_elements(r.details->'signatures') WITH ORDINALITY AS x(s, n)"
+      " WHERE r.action = 'signer.sign' ORDER BY r.id, x.n",
       {});
   ASSERT_TRUE(rows.has_value()) << rows.error().message;
   ASSERT_EQ(rows->rows(), 6);
@@ -600,8 +604,14 @@ TEST_F(SignerFixture, AuditsEverySignatureInTheDatabaseWhenConfigured) {
     EXPECT_EQ(rows->get(i, 1), crypto::toHex(digestOf(std::to_string(i))));
     EXPECT_EQ(rows->get(i, 2), std::to_string(::getpid()));
     EXPECT_EQ(rows->get(i, 3), "uid:" + std::to_string(::getuid()));
+    EXPECT_EQ(rows->get(i, 4), "key:seal");
+    EXPECT_TRUE(rows->isNull(i, 5));
+    EXPECT_EQ(rows->get(i, 6), "1");
   }
   EXPECT_EQ(rows->get(5, 0), "failure");
+  EXPECT_EQ(rows->get(5, 1), crypto::toHex(digestOf("x")));
+  EXPECT_EQ(rows->get(5, 4), "key:nope");
+  EXPECT_EQ(rows->get(5, 5), "not_found");
   auto verified = AuditLog::verify(**owner);
   ASSERT_TRUE(verified.has_value()) << verified.error().message;
   EXPECT_TRUE(verified->ok) << verified->firstProblem;

@@ -6,18 +6,55 @@
 
 namespace erds::signer {
 
-AuditEvent toAuditEvent(const SignatureAuditRecord& r) {
-  AuditEvent e;
-  e.actor = "uid:" + std::to_string(r.peerUid);
-  e.action = "signer.sign";
-  e.object = "key:" + r.keyLabel;
-  e.outcome = r.success ? "success" : "failure";
-  e.detailsJson = "{\"key_label\":\"" + log::jsonEscape(r.keyLabel) + "\",\"digest\":\"" +
-                  log::jsonEscape(r.digestHex) + "\",\"peer_uid\":" + std::to_string(r.peerUid) +
-                  ",\"peer_pid\":" + std::to_string(r.peerPid) +
-                  (r.success ? std::string() : ",\"error\":\"" + log::jsonEscape(r.error) + "\"") +
-                  "}";
-  return e;
+std::vector<AuditEvent> toAuditEvents(const std::vector<SignatureAuditRecord>& records) {
+  // Group members by index, keeping arrival order within and between groups. Batches are small
+  // (about as many records as concurrent clients), so a linear search beats a map.
+  struct Group {
+    const SignatureAuditRecord* first;
+    std::vector<std::size_t> members;
+  };
+  std::vector<Group> groups;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const SignatureAuditRecord& r = records[i];
+    Group* g = nullptr;
+    for (auto& candidate : groups) {
+      const SignatureAuditRecord& f = *candidate.first;
+      if (f.peerUid == r.peerUid && f.success == r.success && f.keyLabel == r.keyLabel &&
+          candidate.members.size() < kMaxSignaturesPerAuditRecord) {
+        g = &candidate;
+        break;
+      }
+    }
+    if (g == nullptr) g = &groups.emplace_back(Group{&r, {}});
+    g->members.push_back(i);
+  }
+  std::vector<AuditEvent> events;
+  events.reserve(groups.size());
+  for (const auto& g : groups) {
+    const SignatureAuditRecord& f = *g.first;
+    AuditEvent e;
+    e.actor = "uid:" + std::to_string(f.peerUid);
+    e.action = "signer.sign";
+    e.object = "key:" + f.keyLabel;
+    e.outcome = f.success ? "success" : "failure";
+    std::string& d = e.detailsJson;
+    d.clear();
+    d.reserve(96 + g.members.size() * 110);
+    d += "{\"key_label\":\"" + log::jsonEscape(f.keyLabel) + "\",\"peer_uid\":" +
+        std::to_string(f.peerUid) + ",\"count\":" + std::to_string(g.members.size()) +
+        ",\"signatures\":[";
+    for (std::size_t k = 0; k < g.members.size(); ++k) {
+      const SignatureAuditRecord& r = records[g.members[k]];
+      if (k > 0) d += ',';
+      d += "{\"digest\":\"" + log::jsonEscape(r.digestHex) + "\",\"peer_pid\":" +
+           std::to_string(r.peerPid);
+      if (!r.success) d += ",\"error\":\"" + log::jsonEscape(r.error) + "\"";
+      d += '}';
+    }
+    d += "]}";
+    events.push_back(std::move(e));
+  }
+  return events;
 }
 
 Result<void> LogSignatureAudit::record(const SignatureAuditRecord& r) {
@@ -32,7 +69,7 @@ Result<void> LogSignatureAudit::record(const SignatureAuditRecord& r) {
 }
 
 struct DatabaseSignatureAudit::Pending {
-  AuditEvent event;
+  SignatureAuditRecord record;
   bool finished = false;
   bool abandoned = false;
   Result<void> result = ok();
@@ -55,7 +92,7 @@ DatabaseSignatureAudit::~DatabaseSignatureAudit() {
 
 Result<void> DatabaseSignatureAudit::record(const SignatureAuditRecord& record) {
   auto p = std::make_shared<Pending>();
-  p->event = toAuditEvent(record);
+  p->record = record;
   std::unique_lock lock(mutex_);
   if (stop_) return Error::unavailable("audit trail is shutting down");
   queue_.push_back(p);
@@ -85,12 +122,13 @@ void DatabaseSignatureAudit::run() {
       result = Error::unavailable("audit trail: " + lease.error().message);
     } else {
       pg::Connection& conn = **lease;
-      // The whole batch atomically (AuditLog::appendMany: one INSERT once this connection knows
-      // its chain head, else its own transaction).
-      std::vector<AuditEvent> events;
-      events.reserve(batch.size());
-      for (const auto& p : batch) events.push_back(p->event);
-      auto appended = log_.appendMany(conn, events);
+      // The whole batch atomically, one record per (uid, label, outcome) (AuditLog::appendMany:
+      // one INSERT once this connection knows its chain head, else its own transaction).
+      std::vector<SignatureAuditRecord> records;
+      records.reserve(batch.size());
+      for (const auto& p : batch)
+        records.push_back(p->record);
+      auto appended = log_.appendMany(conn, toAuditEvents(records));
       if (!appended) result = appended.error();
       if (!result) {
         log::error("signer.audit_failed", {{"error", result.error().toString()},

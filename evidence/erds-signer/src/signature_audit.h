@@ -1,19 +1,22 @@
-// SignatureAudit: one audit record per signature erds-signer makes (or refuses after checking
+// SignatureAudit: an audit trail of every signature erds-signer makes (or refuses after checking
 // the request): key label, digest, the peer's uid/pid from SO_PEERCRED, and the result. Two
-// sinks: the database audit trail (erds::AuditLog, hash-chained) or JSON log lines with
-// "audit":true when no database is configured. Never carries key material or signatures.
+// sinks: the database audit trail (erds::AuditLog, hash-chained; one record per group commit and
+// (uid, label, outcome) listing each signature) or one JSON log line with "audit":true per
+// signature when no database is configured. Never carries key material or signatures.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "erds/base/audit.h"
 #include "erds/base/clock.h"
@@ -45,10 +48,11 @@ class LogSignatureAudit final : public SignatureAudit {
   Result<void> record(const SignatureAuditRecord& record) override;
 };
 
-// Appends to the audit_log table through erds::AuditLog (action "signer.sign", actor
-// "uid:<uid>", object "key:<label>"). Group commit: one writer thread appends every queued record
-// in one transaction, so concurrent signatures share a commit; record() waits for its commit (at
-// most `timeout`) and returns Unavailable if the database cannot be reached.
+// Appends to the audit_log table through erds::AuditLog (see toAuditEvents for the records).
+// Group commit: one writer thread takes every queued record and appends them, as one record per
+// (peer uid, key label, outcome), atomically (AuditLog::appendMany), so concurrent signatures share
+// a commit and a row; record() returns only once its batch is durable (at most `timeout`), and
+// Unavailable if the database cannot be reached: never a signature without its audit record.
 class DatabaseSignatureAudit final : public SignatureAudit {
  public:
   // `pool` and `clock` must outlive this object.
@@ -71,7 +75,17 @@ class DatabaseSignatureAudit final : public SignatureAudit {
   std::thread writer_;
 };
 
-// The AuditEvent written for `record` (exposed for tests).
-AuditEvent toAuditEvent(const SignatureAuditRecord& record);
+// At most this many signatures in one audit record (a larger group is split), which bounds a
+// row's size whatever the number of concurrent clients.
+inline constexpr std::size_t kMaxSignaturesPerAuditRecord = 256;
+
+// The AuditEvents DatabaseSignatureAudit writes for one batch: one per (peerUid, keyLabel,
+// success) in order of first appearance, action "signer.sign", actor "uid:<uid>", object
+// "key:<label>", outcome "success"/"failure", details
+//   {"key_label": L, "peer_uid": U, "count": N,
+//    "signatures": [{"digest": hex, "peer_pid": P[, "error": code]}, ...]}
+// listing that group's signatures in `records` order (split after kMaxSignaturesPerAuditRecord).
+// Pure; exposed for tests.
+std::vector<AuditEvent> toAuditEvents(const std::vector<SignatureAuditRecord>& records);
 
 }  // namespace erds::signer

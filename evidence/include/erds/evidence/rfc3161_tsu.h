@@ -1,4 +1,5 @@
-// Rfc3161Tsu: the built-in RFC 3161 time-stamping unit (OpenSSL TS_RESP_CTX). Its key is used
+// Rfc3161Tsu: the built-in RFC 3161 time-stamping unit (timestamp(): tokens written directly as DER,
+// proven identical to OpenSSL's TS_RESP_CTX output by the tests; respond(): TS_RESP_CTX). Its key is used
 // through a Signer (forwarding EVP_PKEY), so it may live in erds-signer or an HSM. Also builds
 // TimeStampReq DER and answers raw requests (for an optional POST /tsa).
 #pragma once

@@ -125,10 +125,10 @@ class AuditLog {
   // The hash of a record given its predecessor's hash (exposed for tests and verifiers).
   static std::string computeHash(const AuditRecord& r);
 
-  // The text PostgreSQL's jsonb gives for the JSON object `json` (keys ordered by length, then
-  // bytes; ": " and ", "), for a flat object of printable-ASCII strings (escapes \" \\ \/ \b \f
-  // \n \r \t), integers, true, false and null with no repeated key; nullopt for anything else,
-  // which is then normalised by PostgreSQL instead. Tests prove it equal to $1::jsonb::text.
+  // jsonb's text of the object `json` (keys by length, then bytes; ": ", ", "; arrays in order) if
+  // its values are, nested up to 32 deep, objects, arrays, printable-ASCII strings (escapes \" \\ \/
+  // \b \f \n \r \t), integers (<= 18 digits), true, false, null, no object repeating a key; else
+  // nullopt (a non-object top level too) and PostgreSQL normalises. Tests: equal to $1::jsonb::text.
   static std::optional<std::string> canonicalJsonb(std::string_view json);
 
  private:
