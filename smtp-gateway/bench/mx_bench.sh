@@ -6,6 +6,8 @@
 # MX_PORT: a running erds-smtpd's smtp.mx_port (with smtp.mx_rate_per_minute above N, or the rate
 # limit answers 451); RCPT: an address of our domains. Every accepted message is stored with sealed
 # ReceivedFromNonERDS evidence before its 250. With PSQL_CONNINFO set, the stored count is checked.
+# MX_SESSIONS: smtp-source sessions (default 20, the figure); MX_SOURCE_OPTS: more smtp-source
+# options (e.g. -d: several messages per connection).
 set -eu
 MX_PORT=${1:?usage: mx_bench.sh MX_PORT [MESSAGES] [RCPT]}
 N=${2:-2000}

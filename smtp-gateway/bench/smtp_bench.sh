@@ -166,7 +166,7 @@ if [ -z "${COUNT:-}" ]; then
   done
   echo " done"
 fi
-echo "== inbound MX (smtp-source, 20 sessions, 5 KiB, $MX_N messages)"
+echo "== inbound MX (smtp-source, ${MX_SESSIONS:-20} sessions, 5 KiB, $MX_N messages)"
 RECEIVED="SELECT count(*) FROM evidence WHERE event = 'ReceivedFromNonERDS'"
 stats_begin "$RECEIVED"
 cpu0=$(awk '{print $14+$15}' /proc/$SMTPD/stat)
