@@ -308,20 +308,11 @@ struct JsonScan {
   }
 };
 
+// The subset's strings are printable ASCII plus \b \f \n \r \t, which log::jsonEscape escapes
+// exactly as PostgreSQL's jsonb output does.
 void putJsonbString(std::string& out, const std::string& text) {
   out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
-    }
-  }
+  out += log::jsonEscape(text);
   out += '"';
 }
 
