@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -264,6 +265,9 @@ void SignerServer::serveConnection(int fd) {
   } catch (...) {
     log::error("signer.connection_failed", {{"peer_uid", uid}, {"error", "unknown exception"}});
   }
+  // This thread's OpenSSL state (its DRBGs, error queue) is freed now, before the connection counts
+  // as drained: the thread is detached, and shutdown must not race its exit-time cleanup.
+  OPENSSL_thread_stop();
   std::lock_guard lock(mutex_);
   connections_.erase(fd);
   ::close(fd);
