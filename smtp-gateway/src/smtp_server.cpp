@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -209,6 +210,9 @@ struct SmtpServer::State {
       w = std::move(work.front());
       work.pop_front();
     }
+    // This thread's OpenSSL state (DRBGs, error queue) is freed before stop() can see it gone: the
+    // thread is detached, and the process must not exit while its exit-time cleanup runs.
+    OPENSSL_thread_stop();
     std::lock_guard<std::mutex> lock(mu);
     --workers;
     cv.notify_all();
