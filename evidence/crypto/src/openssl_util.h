@@ -5,6 +5,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ts.h>
@@ -75,6 +76,17 @@ std::string toDer(T* obj, F i2d) {
   std::string out(static_cast<std::size_t>(n), '\0');
   auto* p = reinterpret_cast<unsigned char*>(out.data());
   i2d(obj, &p);
+  return out;
+}
+
+// The same in one encoding pass (i2d allocates the buffer); for hot paths.
+template <typename T, typename F>
+std::string toDerOnce(T* obj, F i2d) {
+  unsigned char* buf = nullptr;
+  const int n = i2d(obj, &buf);
+  if (n <= 0 || buf == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
   return out;
 }
 

@@ -224,17 +224,6 @@ Result<TsRespPtr> createResponse(Rfc3161Tsu::State& st, std::string_view derRequ
   return resp;
 }
 
-// DER of `obj` in one encoding pass (toDer() encodes twice: once for the size).
-template <typename T, typename F>
-std::string encodeOnce(T* obj, F i2d) {
-  unsigned char* buf = nullptr;
-  const int n = i2d(obj, &buf);
-  if (n <= 0 || buf == nullptr) return {};
-  std::string out(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
-  OPENSSL_free(buf);
-  return out;
-}
-
 }  // namespace
 
 Result<std::string> Rfc3161Tsu::respond(std::string_view derRequest) {
@@ -242,7 +231,7 @@ Result<std::string> Rfc3161Tsu::respond(std::string_view derRequest) {
     return Error::invalidInput("time-stamp request too large");
   auto resp = createResponse(*state_, derRequest);
   if (!resp) return std::move(resp).error();
-  std::string der = encodeOnce(resp->get(), i2d_TS_RESP);
+  std::string der = toDerOnce(resp->get(), i2d_TS_RESP);
   if (der.empty()) return opensslError(ErrorCode::Internal, "i2d_TS_RESP");
   return der;
 }
@@ -280,7 +269,7 @@ Result<TimestampToken> timestampWithOpenssl(Rfc3161Tsu::State& st, std::string_v
   auto genTime = fromGeneralizedTime(TS_TST_INFO_get_time(tst));
   if (!genTime) return std::move(genTime).error();
   TimestampToken token;
-  token.der = encodeOnce(tokenP7, i2d_PKCS7);
+  token.der = toDerOnce(tokenP7, i2d_PKCS7);
   if (token.der.empty()) return opensslError(ErrorCode::Internal, "i2d_PKCS7 (token)");
   token.genTime = *genTime;
   token.serialHex = integerHex(TS_TST_INFO_get_serial(tst));

@@ -40,26 +40,15 @@ void appendLength(std::string& out, std::size_t n) {
     out += static_cast<char>(buf[--len]);
 }
 
-// DER of an OpenSSL object through its i2d function (what OpenSSL itself would emit).
-template <typename T, typename F>
-std::string i2dString(const T* obj, F i2d) {
-  unsigned char* buf = nullptr;
-  const int n = i2d(obj, &buf);
-  if (n <= 0 || buf == nullptr) return {};
-  std::string out(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
-  OPENSSL_free(buf);
-  return out;
-}
-
 std::string oidTlv(int nid) {
-  return i2dString(OBJ_nid2obj(nid), i2d_ASN1_OBJECT);
+  return toDerOnce(OBJ_nid2obj(nid), i2d_ASN1_OBJECT);
 }
 
 // AlgorithmIdentifier { nid, parameters } with `paramType` V_ASN1_NULL or V_ASN1_UNDEF (absent).
 std::string algorithmTlv(int nid, int paramType) {
   std::unique_ptr<X509_ALGOR, Deleter<X509_ALGOR_free>> alg(X509_ALGOR_new());
   if (!alg || X509_ALGOR_set0(alg.get(), OBJ_nid2obj(nid), paramType, nullptr) != 1) return {};
-  return i2dString(alg.get(), i2d_X509_ALGOR);
+  return toDerOnce(alg.get(), i2d_X509_ALGOR);
 }
 
 std::string smallInteger(long v) {
@@ -196,7 +185,7 @@ Result<TstTokenEncoder> TstTokenEncoder::create(X509* cert, STACK_OF(X509) * cha
     clearErrors();
     return Error::invalidInput("fast TSU path: bad policy OID");
   }
-  e.policyTlv_ = i2dString(policy.get(), i2d_ASN1_OBJECT);
+  e.policyTlv_ = toDerOnce(policy.get(), i2d_ASN1_OBJECT);
 
   // MessageImprint.hashAlgorithm as buildTimestampRequest writes it (X509_ALGOR_set_md); the
   // TSU copies the request's imprint into TSTInfo.
@@ -204,7 +193,7 @@ Result<TstTokenEncoder> TstTokenEncoder::create(X509* cert, STACK_OF(X509) * cha
     std::unique_ptr<X509_ALGOR, Deleter<X509_ALGOR_free>> alg(X509_ALGOR_new());
     if (!alg) return opensslError(ErrorCode::Internal, "X509_ALGOR_new");
     X509_ALGOR_set_md(alg.get(), EVP_sha256());
-    const std::string algDer = i2dString(alg.get(), i2d_X509_ALGOR);
+    const std::string algDer = toDerOnce(alg.get(), i2d_X509_ALGOR);
     std::string head;
     head += static_cast<char>(kSequence);
     appendLength(head, algDer.size() + 2 + 32);
@@ -234,7 +223,7 @@ Result<TstTokenEncoder> TstTokenEncoder::create(X509* cert, STACK_OF(X509) * cha
   }
 
   if (options.includeTsaName) {
-    const std::string name = i2dString(X509_get_subject_name(cert), i2d_X509_NAME);
+    const std::string name = toDerOnce(X509_get_subject_name(cert), i2d_X509_NAME);
     if (name.empty()) return opensslError(ErrorCode::InvalidInput, "fast TSU path: subject");
     e.tsaTlv_ = derTlv(kContext0, derTlv(kDirectoryName, name));
   }
@@ -247,7 +236,7 @@ Result<TstTokenEncoder> TstTokenEncoder::create(X509* cert, STACK_OF(X509) * cha
     std::unique_ptr<ESS_SIGNING_CERT_V2, Deleter<ESS_SIGNING_CERT_V2_free>> sc(
         OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0));
     if (!sc) return opensslError(ErrorCode::InvalidInput, "fast TSU path: signingCertificateV2");
-    const std::string der = i2dString(sc.get(), i2d_ESS_SIGNING_CERT_V2);
+    const std::string der = toDerOnce(sc.get(), i2d_ESS_SIGNING_CERT_V2);
     if (der.empty()) return opensslError(ErrorCode::Internal, "i2d_ESS_SIGNING_CERT_V2");
     e.signingCertAttr_ = attribute(oids().signingCertV2, der);
   }
@@ -264,8 +253,8 @@ Result<TstTokenEncoder> TstTokenEncoder::create(X509* cert, STACK_OF(X509) * cha
   }
 
   {
-    std::string sid = i2dString(X509_get_issuer_name(cert), i2d_X509_NAME);
-    sid += i2dString(X509_get0_serialNumber(cert), i2d_ASN1_INTEGER);
+    std::string sid = toDerOnce(X509_get_issuer_name(cert), i2d_X509_NAME);
+    sid += toDerOnce(X509_get0_serialNumber(cert), i2d_ASN1_INTEGER);
     e.signerHead_ = smallInteger(1) + derTlv(kSequence, sid) + digestAlg;
   }
 

@@ -5,26 +5,20 @@
 
 #include <string>
 
+#include "crypto_test_util.h"
+
 namespace erds::evidence::internal {
 namespace {
 
-std::string hex(std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+using testing::hexOf;
 
 TEST(TsDerTest, UnsignedIntegersAreMinimalAndPositive) {
-  EXPECT_EQ(hex(derUnsignedInteger("")), "020100");
-  EXPECT_EQ(hex(derUnsignedInteger(std::string("\0\0", 2))), "020100");
-  EXPECT_EQ(hex(derUnsignedInteger("\x7f")), "02017f");
-  EXPECT_EQ(hex(derUnsignedInteger("\x80")), "02020080");
-  EXPECT_EQ(hex(derUnsignedInteger(std::string("\0\x01\x02", 3))), "02020102");
-  EXPECT_EQ(hex(derUnsignedInteger(std::string("\0\xff", 2))), "020200ff");
+  EXPECT_EQ(hexOf(derUnsignedInteger("")), "020100");
+  EXPECT_EQ(hexOf(derUnsignedInteger(std::string("\0\0", 2))), "020100");
+  EXPECT_EQ(hexOf(derUnsignedInteger("\x7f")), "02017f");
+  EXPECT_EQ(hexOf(derUnsignedInteger("\x80")), "02020080");
+  EXPECT_EQ(hexOf(derUnsignedInteger(std::string("\0\x01\x02", 3))), "02020102");
+  EXPECT_EQ(hexOf(derUnsignedInteger(std::string("\0\xff", 2))), "020200ff");
 }
 
 TEST(TsDerTest, IntegersMatchOpenssl) {
@@ -39,15 +33,15 @@ TEST(TsDerTest, IntegersMatchOpenssl) {
     std::string mag;
     for (unsigned long u = static_cast<unsigned long>(v); u != 0; u >>= 8)
       mag.insert(mag.begin(), static_cast<char>(u & 0xff));
-    EXPECT_EQ(hex(derUnsignedInteger(mag)), hex(expected)) << v;
+    EXPECT_EQ(hexOf(derUnsignedInteger(mag)), hexOf(expected)) << v;
   }
 }
 
 TEST(TsDerTest, LengthsUseShortAndLongForm) {
-  EXPECT_EQ(hex(derTlv(0x04, std::string(127, 'a'))).substr(0, 4), "047f");
-  EXPECT_EQ(hex(derTlv(0x04, std::string(128, 'a'))).substr(0, 6), "048180");
-  EXPECT_EQ(hex(derTlv(0x04, std::string(256, 'a'))).substr(0, 8), "04820100");
-  EXPECT_EQ(hex(derTlv(0x30, std::string(70000, 'a'))).substr(0, 10), "3083011170");
+  EXPECT_EQ(hexOf(derTlv(0x04, std::string(127, 'a'))).substr(0, 4), "047f");
+  EXPECT_EQ(hexOf(derTlv(0x04, std::string(128, 'a'))).substr(0, 6), "048180");
+  EXPECT_EQ(hexOf(derTlv(0x04, std::string(256, 'a'))).substr(0, 8), "04820100");
+  EXPECT_EQ(hexOf(derTlv(0x30, std::string(70000, 'a'))).substr(0, 10), "3083011170");
   EXPECT_EQ(derTlv(0x04, std::string(70000, 'a')).size(), 70005u);
 }
 
